@@ -1,0 +1,278 @@
+//! The validation core. Every face of kexpose (check, render, the webhook)
+//! calls `object` or `source`; nothing is validated anywhere else.
+
+pub mod jwt;
+pub mod legacy;
+pub mod path;
+pub mod routing;
+pub mod schema;
+pub mod uri;
+
+use serde_json::Value;
+
+use crate::apirule::{self, Version};
+use crate::diagnostic::{Diagnostic, Finding, Position, Severity};
+use crate::policy::Policy;
+use crate::rules;
+use crate::yaml::{self, Limits};
+
+/// What one Kubernetes object turned out to be.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Kind {
+    ApiRule,
+    /// Some other kind: counted, not checked.
+    Other,
+}
+
+pub fn classify(value: &Value) -> Kind {
+    let kind = value.get("kind").and_then(Value::as_str);
+    let group = value
+        .get("apiVersion")
+        .and_then(Value::as_str)
+        .and_then(|v| v.split('/').next());
+    if kind == Some(apirule::KIND) && (group == Some(apirule::GROUP) || group.is_none()) {
+        Kind::ApiRule
+    } else {
+        Kind::Other
+    }
+}
+
+/// Checks one APIRule object. Pointers in the findings are relative to it.
+/// Findings the policy turns off are already dropped.
+pub fn object(value: &Value, policy: &Policy) -> Vec<Finding> {
+    let mut out = Vec::new();
+    let api_version = value.get("apiVersion").and_then(Value::as_str).unwrap_or_default();
+    let Some(version) = Version::from_api_version(api_version) else {
+        out.push(Finding::new(
+            "S011",
+            "/apiVersion",
+            format!(
+                "APIRule apiVersion \"{api_version}\" is not one of gateway.kyma-project.io/v2, v2alpha1, v1beta1"
+            ),
+        ));
+        return retain(out, policy);
+    };
+    match version {
+        Version::V1beta1 => {
+            out.push(Finding::new(
+                "R010",
+                "/apiVersion",
+                "APIRule v1beta1 is no longer supported since Kyma 3.4 (denied at admission) and no longer reconciled since Kyma 3.10; migrate to gateway.kyma-project.io/v2",
+            ));
+            if !policy.denies_v1beta1() {
+                out.extend(schema::validate(version, value));
+                if let Ok(rule) = serde_json::from_value::<apirule::v1beta1::ApiRule>(value.clone()) {
+                    if let Some(spec) = &rule.spec {
+                        legacy::spec(spec, &mut out);
+                    }
+                }
+            }
+        }
+        Version::V2 | Version::V2alpha1 => {
+            out.extend(schema::validate(version, value));
+            // The typed model only deserialises when the structure is sound
+            // (no unknown fields, types right); then the controller rules run.
+            if let Ok(rule) = serde_json::from_value::<apirule::v2::ApiRule>(value.clone()) {
+                match &rule.spec {
+                    Some(spec) => routing::spec(spec, &mut out),
+                    // v2alpha1 allows a missing spec; the controller then
+                    // fails gateway discovery first.
+                    None => out.push(Finding::new(
+                        "R002",
+                        "",
+                        "Either gateway or externalGateway must be specified",
+                    )),
+                }
+            }
+        }
+    }
+    retain(out, policy)
+}
+
+fn retain(mut findings: Vec<Finding>, policy: &Policy) -> Vec<Finding> {
+    findings.retain(|f| policy.severity(f.code).is_some());
+    findings
+}
+
+/// Counts for one file, or a whole run.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, serde::Serialize)]
+pub struct Summary {
+    pub files: usize,
+    pub documents: usize,
+    pub apirules: usize,
+    /// Documents that are not APIRules (or are empty), skipped and counted.
+    pub skipped: usize,
+    pub errors: usize,
+    pub warnings: usize,
+}
+
+impl Summary {
+    pub fn add(&mut self, other: &Summary) {
+        self.files += other.files;
+        self.documents += other.documents;
+        self.apirules += other.apirules;
+        self.skipped += other.skipped;
+        self.errors += other.errors;
+        self.warnings += other.warnings;
+    }
+}
+
+/// One document's verdict, for reporters that speak per object (JUnit).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct DocumentResult {
+    pub line: u32,
+    /// `APIRule ns/name`, or what else the document is.
+    pub label: String,
+    pub status: Status,
+    pub errors: usize,
+    pub warnings: usize,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Status {
+    Valid,
+    Invalid,
+    Skipped,
+    Empty,
+    /// The document could not be loaded at all.
+    Error,
+}
+
+/// Everything `check` has to say about one file.
+#[derive(Debug, Clone, Default)]
+pub struct FileReport {
+    /// The file's name as given (`<stdin>` for standard input).
+    pub name: String,
+    pub diagnostics: Vec<Diagnostic>,
+    pub documents: Vec<DocumentResult>,
+    pub summary: Summary,
+}
+
+impl FileReport {
+    fn push(&mut self, policy: &Policy, file: &str, finding: Finding, at: Position) -> Severity {
+        let rule = rules::get(finding.code);
+        let severity = policy.severity(rule.code).unwrap_or(rule.severity);
+        match severity {
+            Severity::Error => self.summary.errors += 1,
+            Severity::Warning => self.summary.warnings += 1,
+        }
+        self.diagnostics.push(Diagnostic {
+            code: rule.code,
+            name: rule.name,
+            severity,
+            message: finding.message,
+            file: file.to_owned(),
+            line: at.line,
+            column: at.column,
+            pointer: finding.pointer,
+        });
+        severity
+    }
+
+    /// A finding about the file as a whole (unreadable, binary, too large).
+    pub fn file_error(file: &str, code: &'static str, message: String, at: Position, policy: &Policy) -> FileReport {
+        let mut report = FileReport {
+            name: file.to_owned(),
+            ..FileReport::default()
+        };
+        report.summary.files = 1;
+        report.push(policy, file, Finding::new(code, "", message), at);
+        report.documents.push(DocumentResult {
+            line: at.line,
+            label: "file".into(),
+            status: Status::Error,
+            errors: 1,
+            warnings: 0,
+        });
+        report
+    }
+}
+
+fn label(value: &Value) -> String {
+    let kind = value.get("kind").and_then(Value::as_str).unwrap_or("document");
+    let meta = value.get("metadata");
+    let name = meta.and_then(|m| m.get("name")).and_then(Value::as_str).unwrap_or("<unnamed>");
+    match meta.and_then(|m| m.get("namespace")).and_then(Value::as_str) {
+        Some(ns) => format!("{kind} {ns}/{name}"),
+        None => format!("{kind} {name}"),
+    }
+}
+
+/// Checks the text of one file: every document, `kind: List` items included.
+pub fn source(file: &str, text: &str, policy: &Policy, limits: Limits) -> FileReport {
+    let mut report = FileReport {
+        name: file.to_owned(),
+        ..FileReport::default()
+    };
+    report.summary.files = 1;
+    for doc in yaml::load(text, limits).documents {
+        report.summary.documents += 1;
+        let doc = match doc {
+            Ok(d) => d,
+            Err(e) => {
+                report.push(policy, file, Finding::new(e.code, "", e.message), e.position);
+                report.documents.push(DocumentResult {
+                    line: e.position.line,
+                    label: "document".into(),
+                    status: Status::Error,
+                    errors: 1,
+                    warnings: 0,
+                });
+                continue;
+            }
+        };
+        if doc.empty {
+            report.summary.skipped += 1;
+            report.documents.push(DocumentResult {
+                line: doc.start.line,
+                label: "empty document".into(),
+                status: Status::Empty,
+                errors: 0,
+                warnings: 0,
+            });
+            continue;
+        }
+        let items: Vec<(String, &Value)> = match doc.value.get("items").and_then(Value::as_array) {
+            Some(items) if doc.value.get("kind").and_then(Value::as_str).is_some_and(|k| k.ends_with("List")) => {
+                items.iter().enumerate().map(|(i, v)| (format!("/items/{i}"), v)).collect()
+            }
+            _ => vec![(String::new(), &doc.value)],
+        };
+        for (base, value) in items {
+            let line = doc.spans.locate(&base, false).unwrap_or(doc.start).line;
+            if classify(value) != Kind::ApiRule {
+                report.summary.skipped += 1;
+                report.documents.push(DocumentResult {
+                    line,
+                    label: label(value),
+                    status: Status::Skipped,
+                    errors: 0,
+                    warnings: 0,
+                });
+                continue;
+            }
+            report.summary.apirules += 1;
+            let (mut errors, mut warnings) = (0, 0);
+            for mut finding in object(value, policy) {
+                finding.pointer.insert_str(0, &base);
+                let at = doc
+                    .spans
+                    .locate(&finding.pointer, finding.at_key)
+                    .unwrap_or(doc.start);
+                match report.push(policy, file, finding, at) {
+                    Severity::Error => errors += 1,
+                    Severity::Warning => warnings += 1,
+                }
+            }
+            report.documents.push(DocumentResult {
+                line,
+                label: label(value),
+                status: if errors > 0 { Status::Invalid } else { Status::Valid },
+                errors,
+                warnings,
+            });
+        }
+    }
+    report.diagnostics.sort_by(|a, b| a.sort_key().cmp(&b.sort_key()));
+    report
+}

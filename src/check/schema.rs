@@ -1,0 +1,165 @@
+//! JSON Schema validation of APIRules against the schemas in `schemas/`.
+//!
+//! The schemas encode every CRD constraint, CEL rules included; where
+//! upstream has its own wording (the CEL messages), the schema node carries it
+//! in an `x-kexpose` annotation, so the message lives next to the constraint
+//! it explains and editors using the schema see the same constraint.
+
+use std::sync::OnceLock;
+
+use jsonschema::error::ValidationErrorKind;
+use jsonschema::{PatternOptions, ValidationError, Validator};
+use serde_json::Value;
+
+use crate::apirule::Version;
+use crate::diagnostic::{Finding, field_path, join};
+
+pub const V2: &str = include_str!("../../schemas/apirule-v2.json");
+pub const V2ALPHA1: &str = include_str!("../../schemas/apirule-v2alpha1.json");
+pub const V1BETA1: &str = include_str!("../../schemas/apirule-v1beta1.json");
+
+struct Compiled {
+    schema: Value,
+    validator: Validator,
+}
+
+fn compile(text: &str) -> Compiled {
+    let schema: Value = serde_json::from_str(text).expect("bundled schema is valid JSON");
+    let validator = jsonschema::options()
+        .with_pattern_options(PatternOptions::regex())
+        .build(&schema)
+        .expect("bundled schema compiles");
+    Compiled { schema, validator }
+}
+
+fn compiled(version: Version) -> &'static Compiled {
+    static V2_C: OnceLock<Compiled> = OnceLock::new();
+    static V2ALPHA1_C: OnceLock<Compiled> = OnceLock::new();
+    static V1BETA1_C: OnceLock<Compiled> = OnceLock::new();
+    match version {
+        Version::V2 => V2_C.get_or_init(|| compile(V2)),
+        Version::V2alpha1 => V2ALPHA1_C.get_or_init(|| compile(V2ALPHA1)),
+        Version::V1beta1 => V1BETA1_C.get_or_init(|| compile(V1BETA1)),
+    }
+}
+
+/// Schema findings for one APIRule object, pointers relative to it.
+pub fn validate(version: Version, object: &Value) -> Vec<Finding> {
+    let c = compiled(version);
+    if c.validator.is_valid(object) {
+        return Vec::new();
+    }
+    let mut findings: Vec<Finding> = c
+        .validator
+        .iter_errors(object)
+        .flat_map(|e| to_findings(&c.schema, &e))
+        .collect();
+    findings.sort_by(|a, b| (&a.pointer, a.code).cmp(&(&b.pointer, b.code)));
+    findings.dedup();
+    findings
+}
+
+/// The `x-kexpose` annotation of the schema node holding the failed keyword.
+fn annotation<'a>(schema: &'a Value, e: &ValidationError<'_>) -> Option<&'a Value> {
+    let path = e.schema_path().as_str();
+    let parent = &path[..path.rfind('/')?];
+    schema.pointer(parent)?.get("x-kexpose")
+}
+
+fn quoted_type(v: &Value) -> &'static str {
+    match v {
+        Value::Null => "null",
+        Value::Bool(_) => "boolean",
+        Value::Number(n) if n.is_i64() || n.is_u64() => "integer",
+        Value::Number(_) => "number",
+        Value::String(_) => "string",
+        Value::Array(_) => "array",
+        Value::Object(_) => "object",
+    }
+}
+
+fn to_findings(schema: &Value, e: &ValidationError<'_>) -> Vec<Finding> {
+    let pointer = e.instance_path().as_str().to_owned();
+    let instance = e.instance();
+    let custom = annotation(schema, e);
+    let custom_code = custom
+        .and_then(|a| a.get("code"))
+        .and_then(Value::as_str)
+        .and_then(crate::rules::static_code);
+    let custom_message = custom.and_then(|a| a.get("message")).and_then(Value::as_str);
+    let one = |code, message: String| vec![Finding::new(code, pointer.clone(), message)];
+    match e.kind() {
+        ValidationErrorKind::Required { property } => {
+            let name = property.as_str().unwrap_or_default();
+            one("S001", format!("Required value: missing field \"{name}\""))
+        }
+        ValidationErrorKind::AdditionalProperties { unexpected } => unexpected
+            .iter()
+            .map(|name| {
+                let p = join(&pointer, name);
+                let msg = format!("strict decoding error: unknown field \"{}\"", field_path(&p));
+                Finding::new("S002", p, msg).at_key()
+            })
+            .collect(),
+        ValidationErrorKind::Type { kind } => {
+            let expected = format!("{kind:?}").to_lowercase().replace("single(", "").replace(')', "");
+            one(
+                "S003",
+                format!(
+                    "Invalid value: \"{}\": must be of type {expected}",
+                    quoted_type(instance)
+                ),
+            )
+        }
+        ValidationErrorKind::Enum { options } => {
+            let supported: Vec<String> = options
+                .as_array()
+                .map(|a| a.iter().map(|o| o.to_string()).collect())
+                .unwrap_or_default();
+            one(
+                "S004",
+                format!("Unsupported value: {instance}: supported values: {}", supported.join(", ")),
+            )
+        }
+        ValidationErrorKind::Constant { expected_value } => {
+            one("S004", format!("Unsupported value: {instance}: supported values: {expected_value}"))
+        }
+        ValidationErrorKind::Minimum { limit } => {
+            one("S005", format!("Invalid value: {instance}: should be greater than or equal to {limit}"))
+        }
+        ValidationErrorKind::Maximum { limit } => {
+            one("S005", format!("Invalid value: {instance}: should be less than or equal to {limit}"))
+        }
+        ValidationErrorKind::MinItems { limit } => {
+            one("S005", format!("Invalid value: should have at least {limit} items"))
+        }
+        ValidationErrorKind::MaxItems { limit } => {
+            let n = instance.as_array().map_or(0, Vec::len);
+            one("S005", format!("Too many: {n}: must have at most {limit} items"))
+        }
+        ValidationErrorKind::MinLength { limit } => {
+            one("S005", format!("Invalid value: {instance}: should be at least {limit} chars long"))
+        }
+        ValidationErrorKind::MaxLength { limit } => {
+            one("S005", format!("Too long: may not be longer than {limit}"))
+        }
+        ValidationErrorKind::Pattern { pattern } => {
+            let code = custom_code.unwrap_or("S010");
+            let message = match custom_message {
+                Some(m) => m.to_owned(),
+                None => format!(
+                    "Invalid value: {instance}: {} in body should match '{pattern}'",
+                    field_path(&pointer)
+                ),
+            };
+            one(code, message)
+        }
+        ValidationErrorKind::OneOfNotValid { .. } | ValidationErrorKind::OneOfMultipleValid { .. } => {
+            one(
+                custom_code.unwrap_or("S009"),
+                custom_message.unwrap_or("value must match exactly one schema").to_owned(),
+            )
+        }
+        other => one("S010", format!("Invalid value: {other:?}")),
+    }
+}

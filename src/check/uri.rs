@@ -1,0 +1,287 @@
+//! A faithful port of Go's `net/url.ParseRequestURI`, which upstream Kyma uses
+//! to accept or reject `issuer` and `jwksUri`. Reproducing it (error strings
+//! included) is what lets kexpose say exactly what the controller would say,
+//! before the object is stored.
+
+use std::fmt::Write;
+
+/// The parts of a successfully parsed request URI that stricter rules need.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct RequestUri<'a> {
+    /// Lower-cased scheme, empty when there is none.
+    pub scheme: String,
+    /// The authority's host (with port), when the URI had `//`.
+    pub host: Option<&'a str>,
+    /// A scheme followed by something other than `/` (`urn:x`, `https:host`).
+    pub opaque: bool,
+}
+
+/// `url.ParseRequestURI(raw)`; the error is Go's `err.Error()` text.
+pub fn parse_request_uri(raw: &str) -> Result<RequestUri<'_>, String> {
+    parse(raw).map_err(|reason| format!("parse {}: {reason}", go_quote(raw)))
+}
+
+fn parse(raw: &str) -> Result<RequestUri<'_>, String> {
+    if raw.bytes().any(|b| b < 0x20 || b == 0x7f) {
+        return Err("net/url: invalid control character in URL".into());
+    }
+    if raw.is_empty() {
+        return Err("empty url".into());
+    }
+    if raw == "*" {
+        return Ok(RequestUri {
+            scheme: String::new(),
+            host: None,
+            opaque: false,
+        });
+    }
+    let (scheme, rest) = scheme(raw)?;
+    let rest = match rest.find('?') {
+        Some(i) => &rest[..i],
+        None => rest,
+    };
+    if !rest.starts_with('/') {
+        if !scheme.is_empty() {
+            return Ok(RequestUri {
+                scheme: scheme.to_ascii_lowercase(),
+                host: None,
+                opaque: true,
+            });
+        }
+        return Err("invalid URI for request".into());
+    }
+    let mut host = None;
+    let mut path = rest;
+    if !scheme.is_empty() && rest.starts_with("//") {
+        let authority_and_path = &rest[2..];
+        let (authority, p) = match authority_and_path.find('/') {
+            Some(i) => (&authority_and_path[..i], &authority_and_path[i..]),
+            None => (authority_and_path, ""),
+        };
+        parse_authority(authority)?;
+        host = Some(match authority.rfind('@') {
+            Some(i) => &authority[i + 1..],
+            None => authority,
+        });
+        path = p;
+    }
+    unescape(path, Mode::Path)?;
+    Ok(RequestUri {
+        scheme: scheme.to_ascii_lowercase(),
+        host,
+        opaque: false,
+    })
+}
+
+/// Go's `getScheme`.
+fn scheme(raw: &str) -> Result<(&str, &str), String> {
+    for (i, c) in raw.bytes().enumerate() {
+        match c {
+            b'a'..=b'z' | b'A'..=b'Z' => {}
+            b'0'..=b'9' | b'+' | b'-' | b'.' => {
+                if i == 0 {
+                    return Ok(("", raw));
+                }
+            }
+            b':' => {
+                if i == 0 {
+                    return Err("missing protocol scheme".into());
+                }
+                return Ok((&raw[..i], &raw[i + 1..]));
+            }
+            _ => return Ok(("", raw)),
+        }
+    }
+    Ok(("", raw))
+}
+
+fn parse_authority(authority: &str) -> Result<(), String> {
+    let at = authority.rfind('@');
+    parse_host(match at {
+        Some(i) => &authority[i + 1..],
+        None => authority,
+    })?;
+    if let Some(i) = at {
+        let userinfo = &authority[..i];
+        if !userinfo.bytes().all(valid_userinfo_byte) {
+            return Err("net/url: invalid userinfo".into());
+        }
+        for part in userinfo.splitn(2, ':') {
+            unescape(part, Mode::UserPassword)?;
+        }
+    }
+    Ok(())
+}
+
+fn valid_userinfo_byte(b: u8) -> bool {
+    b.is_ascii_alphanumeric() || b"-._:~!$&'()*+,;=%@".contains(&b)
+}
+
+fn parse_host(host: &str) -> Result<(), String> {
+    if host.starts_with('[') {
+        let Some(i) = host.rfind(']') else {
+            return Err("missing ']' in host".into());
+        };
+        let colon_port = &host[i + 1..];
+        if !valid_optional_port(colon_port) {
+            return Err(format!("invalid port {} after host", go_quote(colon_port)));
+        }
+    } else if let Some(first) = host.find(':') {
+        // Go 1.26 (urlstrictcolons=1) rejects a second colon outside brackets:
+        // everything after the first colon must be the port.
+        let colon_port = &host[first..];
+        if !valid_optional_port(colon_port) {
+            return Err(format!("invalid port {} after host", go_quote(colon_port)));
+        }
+    }
+    unescape(host, Mode::Host)
+}
+
+fn valid_optional_port(port: &str) -> bool {
+    match port.strip_prefix(':') {
+        None => port.is_empty(),
+        Some(digits) => digits.bytes().all(|b| b.is_ascii_digit()),
+    }
+}
+
+#[derive(Clone, Copy, PartialEq, Eq)]
+enum Mode {
+    Host,
+    Path,
+    UserPassword,
+}
+
+/// Go's `unescape`, which here only validates.
+fn unescape(s: &str, mode: Mode) -> Result<(), String> {
+    let b = s.as_bytes();
+    let mut i = 0;
+    while i < b.len() {
+        match b[i] {
+            b'%' => {
+                if i + 2 >= b.len() || !b[i + 1].is_ascii_hexdigit() || !b[i + 2].is_ascii_hexdigit() {
+                    let end = (i + 3).min(b.len());
+                    return Err(format!("invalid URL escape {}", go_quote(&lossy(&b[i..end]))));
+                }
+                if mode == Mode::Host && hex(b[i + 1]) < 8 && &b[i..i + 3] != b"%25" {
+                    return Err(format!("invalid URL escape {}", go_quote(&lossy(&b[i..i + 3]))));
+                }
+                i += 3;
+            }
+            c => {
+                if mode == Mode::Host && c < 0x80 && should_escape_in_host(c) {
+                    return Err(format!(
+                        "invalid character {} in host name",
+                        go_quote(&lossy(&b[i..i + 1]))
+                    ));
+                }
+                i += 1;
+            }
+        }
+    }
+    Ok(())
+}
+
+fn lossy(b: &[u8]) -> String {
+    String::from_utf8_lossy(b).into_owned()
+}
+
+fn hex(c: u8) -> u8 {
+    match c {
+        b'0'..=b'9' => c - b'0',
+        b'a'..=b'f' => c - b'a' + 10,
+        b'A'..=b'F' => c - b'A' + 10,
+        _ => 0,
+    }
+}
+
+fn should_escape_in_host(c: u8) -> bool {
+    !(c.is_ascii_alphanumeric() || b"-_.~!$&'()*+,;=:[]<>\"".contains(&c))
+}
+
+/// Go's `strconv.Quote`, as `%q` prints a string.
+pub fn go_quote(s: &str) -> String {
+    let mut out = String::with_capacity(s.len() + 2);
+    out.push('"');
+    for c in s.chars() {
+        match c {
+            '"' => out.push_str("\\\""),
+            '\\' => out.push_str("\\\\"),
+            '\x07' => out.push_str("\\a"),
+            '\x08' => out.push_str("\\b"),
+            '\x0c' => out.push_str("\\f"),
+            '\n' => out.push_str("\\n"),
+            '\r' => out.push_str("\\r"),
+            '\t' => out.push_str("\\t"),
+            '\x0b' => out.push_str("\\v"),
+            c if (c as u32) < 0x20 || c as u32 == 0x7f => {
+                let _ = write!(out, "\\x{:02x}", c as u32);
+            }
+            c if c.is_control() => {
+                if (c as u32) < 0x10000 {
+                    let _ = write!(out, "\\u{:04x}", c as u32);
+                } else {
+                    let _ = write!(out, "\\U{:08x}", c as u32);
+                }
+            }
+            c => out.push(c),
+        }
+    }
+    out.push('"');
+    out
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn err(raw: &str) -> String {
+        parse_request_uri(raw).unwrap_err()
+    }
+
+    #[test]
+    fn accepts_what_go_accepts() {
+        for ok in [
+            "https://example.com/jwks",
+            "http://example.com:8080/x?y=%zz",
+            "https:example.com",
+            "urn:x",
+            "foo:bar",
+            "/jwks.json",
+            "//x/y",
+            "file://.well-known/jwks.json",
+            "file:///jwks",
+            "https:///x",
+            "*",
+            "https://user:p%41ss@host/",
+            "https://[::1]:443/k",
+            "https://%C3%A9.example/",
+            "https://a%25b/",
+        ] {
+            assert!(parse_request_uri(ok).is_ok(), "{ok} should parse: {:?}", parse_request_uri(ok));
+        }
+    }
+
+    #[test]
+    fn rejects_with_go_error_text() {
+        assert_eq!(err("no_url"), r#"parse "no_url": invalid URI for request"#);
+        assert_eq!(err("example.com/jwks"), r#"parse "example.com/jwks": invalid URI for request"#);
+        assert_eq!(err("://example"), r#"parse "://example": missing protocol scheme"#);
+        assert_eq!(err("https://a b/"), r#"parse "https://a b/": invalid character " " in host name"#);
+        assert_eq!(err("https://h:abc/"), r#"parse "https://h:abc/": invalid port ":abc" after host"#);
+        assert_eq!(err("https://[::1/"), r#"parse "https://[::1/": missing ']' in host"#);
+        assert_eq!(err("https://h/%zz"), r#"parse "https://h/%zz": invalid URL escape "%zz""#);
+        assert_eq!(err("https://%41/"), r#"parse "https://%41/": invalid URL escape "%41""#);
+        assert_eq!(err("https://a\"b@h/"), r#"parse "https://a\"b@h/": net/url: invalid userinfo"#);
+        assert_eq!(err("https://x\n"), r#"parse "https://x\n": net/url: invalid control character in URL"#);
+        assert_eq!(err("https://a:b:80/"), r#"parse "https://a:b:80/": invalid port ":b:80" after host"#);
+        assert_eq!(err("https://h/%4"), r#"parse "https://h/%4": invalid URL escape "%4""#);
+    }
+
+    #[test]
+    fn reports_scheme_host_and_opacity() {
+        let u = parse_request_uri("HTTPS://idp.example.com/certs").unwrap();
+        assert_eq!((u.scheme.as_str(), u.host, u.opaque), ("https", Some("idp.example.com"), false));
+        assert!(parse_request_uri("urn:x").unwrap().opaque);
+        assert_eq!(parse_request_uri("/jwks").unwrap().scheme, "");
+    }
+}

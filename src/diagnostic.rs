@@ -1,0 +1,149 @@
+//! The one finding type every face of kexpose speaks: the CLI reporters, the
+//! webhook's status causes and warnings, and the render pipeline.
+
+use std::fmt;
+
+use serde::Serialize;
+
+/// How bad a finding is. Only `Error` fails a check (exit 1, admission denied).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize)]
+#[serde(rename_all = "lowercase")]
+pub enum Severity {
+    Warning,
+    Error,
+}
+
+impl Severity {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Severity::Warning => "warning",
+            Severity::Error => "error",
+        }
+    }
+}
+
+impl fmt::Display for Severity {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(self.as_str())
+    }
+}
+
+/// A 1-based line and column (columns count characters, as editors do).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash, Default, Serialize)]
+pub struct Position {
+    pub line: u32,
+    pub column: u32,
+}
+
+/// A rule's verdict about one place in one document, before it is placed in
+/// a file. Checks produce these from plain values; the caller attaches the
+/// location, because only the caller knows where the value came from.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Finding {
+    pub code: &'static str,
+    pub message: String,
+    /// JSON Pointer (RFC 6901) to the offending value, relative to the document.
+    pub pointer: String,
+    /// Whether the location should be the key of the pointed member rather
+    /// than its value (unknown fields are about the key).
+    pub at_key: bool,
+}
+
+impl Finding {
+    pub fn new(code: &'static str, pointer: impl Into<String>, message: impl Into<String>) -> Self {
+        Finding {
+            code,
+            message: message.into(),
+            pointer: pointer.into(),
+            at_key: false,
+        }
+    }
+
+    pub fn at_key(mut self) -> Self {
+        self.at_key = true;
+        self
+    }
+}
+
+/// A finding placed in a file, with its effective severity under the policy.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+pub struct Diagnostic {
+    pub code: &'static str,
+    pub name: &'static str,
+    pub severity: Severity,
+    pub message: String,
+    pub file: String,
+    pub line: u32,
+    pub column: u32,
+    pub pointer: String,
+}
+
+impl Diagnostic {
+    /// The order every reporter prints in: by file, then position, then code.
+    pub fn sort_key(&self) -> (&str, u32, u32, &str, &str) {
+        (&self.file, self.line, self.column, self.code, &self.message)
+    }
+
+    /// The field path the way upstream Kyma and kubectl print it:
+    /// `/spec/rules/0/jwt` becomes `spec.rules[0].jwt`.
+    pub fn field_path(&self) -> String {
+        field_path(&self.pointer)
+    }
+}
+
+/// Converts a JSON Pointer to the dotted field path Kubernetes users know.
+pub fn field_path(pointer: &str) -> String {
+    let mut out = String::with_capacity(pointer.len());
+    for segment in pointer.split('/').skip(1) {
+        let segment = segment.replace("~1", "/").replace("~0", "~");
+        if !segment.is_empty() && segment.bytes().all(|b| b.is_ascii_digit()) {
+            out.push('[');
+            out.push_str(&segment);
+            out.push(']');
+        } else {
+            if !out.is_empty() {
+                out.push('.');
+            }
+            out.push_str(&segment);
+        }
+    }
+    out
+}
+
+/// Appends one reference token to a JSON Pointer, escaping as RFC 6901 asks.
+pub fn push_token(pointer: &mut String, token: &str) {
+    pointer.push('/');
+    if token.contains(['~', '/']) {
+        pointer.push_str(&token.replace('~', "~0").replace('/', "~1"));
+    } else {
+        pointer.push_str(token);
+    }
+}
+
+/// `pointer` with one more reference token.
+pub fn join(pointer: &str, token: impl fmt::Display) -> String {
+    let mut p = pointer.to_owned();
+    push_token(&mut p, &token.to_string());
+    p
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn field_paths_read_like_kubectl() {
+        assert_eq!(
+            field_path("/spec/rules/0/jwt/authentications/1/jwksUri"),
+            "spec.rules[0].jwt.authentications[1].jwksUri"
+        );
+        assert_eq!(field_path(""), "");
+        assert_eq!(field_path("/metadata/annotations/a~1b"), "metadata.annotations.a/b");
+    }
+
+    #[test]
+    fn tokens_are_escaped() {
+        assert_eq!(join("/a", "b/c~d"), "/a/b~1c~0d");
+        assert_eq!(join("", 3), "/3");
+    }
+}

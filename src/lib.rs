@@ -1,0 +1,13 @@
+//! kexpose: render, check and admit Kyma APIRules secured with JWT.
+//!
+//! One validation core (`check`) stands behind every face: the `check`
+//! command, the render pipeline and the admission webhook.
+pub mod apirule;
+pub mod check;
+pub mod diagnostic;
+pub mod policy;
+pub mod rules;
+pub mod yaml;
+pub mod cli;
+pub mod report;
+pub mod source;

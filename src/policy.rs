@@ -1,0 +1,172 @@
+//! Policies: which rules run, and how severe their findings are.
+//!
+//! A policy is a small versioned YAML document (`kind: Policy`) so that the
+//! CLI, the render pipeline and the webhook can all be handed the same file.
+//! Loading errors carry line and column like every other finding.
+
+use std::collections::HashMap;
+use std::sync::OnceLock;
+
+use jsonschema::{PatternOptions, Validator};
+use serde::Deserialize;
+use serde_json::Value;
+
+use crate::diagnostic::{Position, Severity};
+use crate::rules;
+use crate::yaml;
+
+pub const API_VERSION: &str = "kexpose.dev/v1alpha1";
+pub const SCHEMA: &str = include_str!("../schemas/policy.json");
+pub const DEFAULT: &str = include_str!("../policies/default.yaml");
+
+/// The rule-selection part of a policy, resolved against the registry.
+#[derive(Debug, Clone)]
+pub struct Policy {
+    pub name: String,
+    overrides: HashMap<&'static str, Option<Severity>>,
+    warnings_as_errors: bool,
+}
+
+/// Why a policy file could not be used.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct PolicyError {
+    pub message: String,
+    pub position: Option<Position>,
+}
+
+impl std::fmt::Display for PolicyError {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        match self.position {
+            Some(p) => write!(f, "{}:{}: {}", p.line, p.column, self.message),
+            None => f.write_str(&self.message),
+        }
+    }
+}
+
+#[derive(Deserialize)]
+#[serde(rename_all = "camelCase")]
+struct Document {
+    metadata: Option<Meta>,
+    #[serde(default)]
+    spec: Spec,
+}
+
+#[derive(Deserialize)]
+struct Meta {
+    name: Option<String>,
+}
+
+#[derive(Deserialize, Default)]
+#[serde(rename_all = "camelCase")]
+struct Spec {
+    #[serde(default)]
+    warnings_as_errors: bool,
+    #[serde(default)]
+    rules: HashMap<String, Value>,
+}
+
+fn validator() -> &'static Validator {
+    static V: OnceLock<Validator> = OnceLock::new();
+    V.get_or_init(|| {
+        let schema: Value = serde_json::from_str(SCHEMA).expect("bundled policy schema is JSON");
+        jsonschema::options()
+            .with_pattern_options(PatternOptions::regex())
+            .build(&schema)
+            .expect("bundled policy schema compiles")
+    })
+}
+
+impl Default for Policy {
+    fn default() -> Self {
+        Policy::parse(DEFAULT).expect("the bundled default policy is valid")
+    }
+}
+
+impl Policy {
+    /// Parses a policy document.
+    pub fn parse(text: &str) -> Result<Policy, PolicyError> {
+        let mut stream = yaml::load(text, yaml::Limits::default());
+        let doc = match stream.documents.len() {
+            1 => stream.documents.remove(0),
+            0 => {
+                return Err(PolicyError {
+                    message: "the policy file is empty".into(),
+                    position: None,
+                });
+            }
+            _ => {
+                return Err(PolicyError {
+                    message: "a policy file holds exactly one document".into(),
+                    position: None,
+                });
+            }
+        };
+        let doc = doc.map_err(|e| PolicyError {
+            message: e.message,
+            position: Some(e.position),
+        })?;
+        if let Some(e) = validator().iter_errors(&doc.value).next() {
+            let pointer = e.instance_path().as_str();
+            return Err(PolicyError {
+                message: format!("{}: {e}", crate::diagnostic::field_path(pointer)),
+                position: doc.spans.locate(pointer, false),
+            });
+        }
+        let parsed: Document = serde_json::from_value(doc.value).map_err(|e| PolicyError {
+            message: e.to_string(),
+            position: None,
+        })?;
+        let mut overrides = HashMap::new();
+        for (code, setting) in &parsed.spec.rules {
+            let rule = rules::find(code).ok_or_else(|| PolicyError {
+                message: format!("unknown rule \"{code}\" (see `kexpose rules`)"),
+                position: doc.spans.locate(&format!("/spec/rules/{code}"), true),
+            })?;
+            let severity = match setting {
+                Value::String(s) if s == "error" => Some(Severity::Error),
+                Value::String(s) if s == "warning" => Some(Severity::Warning),
+                // `off` is a YAML 1.1 boolean, so both spellings mean "disabled".
+                Value::String(s) if s == "off" => None,
+                Value::Bool(false) => None,
+                _ => unreachable!("the policy schema admits only error, warning and off"),
+            };
+            overrides.insert(rule.code, severity);
+        }
+        Ok(Policy {
+            name: parsed
+                .metadata
+                .and_then(|m| m.name)
+                .unwrap_or_else(|| "unnamed".into()),
+            overrides,
+            warnings_as_errors: parsed.spec.warnings_as_errors,
+        })
+    }
+
+    /// Reads and parses a policy file.
+    pub fn load(path: &std::path::Path) -> Result<Policy, PolicyError> {
+        let text = std::fs::read_to_string(path).map_err(|e| PolicyError {
+            message: format!("cannot read policy {}: {e}", path.display()),
+            position: None,
+        })?;
+        Policy::parse(&text).map_err(|mut e| {
+            e.message = format!("{}: {}", path.display(), e.message);
+            e
+        })
+    }
+
+    /// The severity a rule's findings get, or `None` when the rule is off.
+    pub fn severity(&self, code: &str) -> Option<Severity> {
+        let rule = rules::get(code);
+        let base = match self.overrides.get(rule.code) {
+            Some(s) => *s,
+            None => Some(rule.severity),
+        };
+        base.map(|s| if self.warnings_as_errors { Severity::Error } else { s })
+    }
+
+    /// Whether v1beta1 objects are only to be denied (current Kyma), rather
+    /// than checked for an old cluster. The legacy profile lowers R010.
+    pub fn denies_v1beta1(&self) -> bool {
+        self.severity("R010") == Some(Severity::Error)
+    }
+}

@@ -1,0 +1,98 @@
+//! The rule registry: every finding kexpose can report has one entry here,
+//! with a stable code, a kebab-case name, a default severity and a document.
+//! Codes are never reused. Families: `P` parse, `S` schema, `R` routing,
+//! `J` jwt, `B` APIRule v1beta1 (legacy), `O` organisation policy.
+
+use crate::diagnostic::Severity;
+
+pub struct Rule {
+    pub code: &'static str,
+    pub name: &'static str,
+    pub severity: Severity,
+    /// One line, shown by `kexpose rules` and as the SARIF short description.
+    pub summary: &'static str,
+    /// Markdown with the sections What it does / Why is this bad? / Example / Use instead.
+    pub doc: &'static str,
+}
+
+macro_rules! rules {
+    ($($code:literal $name:literal $sev:ident $summary:literal;)*) => {
+        pub static RULES: &[Rule] = &[$(Rule {
+            code: $code,
+            name: $name,
+            severity: Severity::$sev,
+            summary: $summary,
+            doc: include_str!(concat!("rules/", $code, ".md")),
+        }),*];
+    };
+}
+
+rules! {
+    "P001" "yaml-syntax" Error "The file is not well-formed YAML or JSON.";
+    "P002" "duplicate-key" Error "A mapping defines the same key twice.";
+    "P003" "not-utf8" Error "The file is not valid UTF-8.";
+    "P004" "binary-file" Error "The file is binary, not text.";
+    "P005" "file-too-large" Error "The file is larger than the size limit.";
+    "P006" "alias-bomb" Error "Aliases expand the document beyond the node budget.";
+    "P007" "nesting-too-deep" Error "The document nests deeper than the depth limit.";
+    "P008" "read-error" Error "The file could not be read.";
+    "S001" "required-field" Error "A required field is missing.";
+    "S002" "unknown-field" Error "A field the APIRule schema does not define.";
+    "S003" "wrong-type" Error "A field has the wrong JSON type.";
+    "S004" "unsupported-value" Error "A field holds a value outside its enumeration.";
+    "S005" "out-of-bounds" Error "A number, string or list is outside its allowed size.";
+    "S006" "host-format" Error "A host is not a lowercase RFC 1123 label, FQDN or wildcard domain.";
+    "S007" "gateway-format" Error "gateway or externalGateway is not in namespace/name form.";
+    "S008" "path-format" Error "A rule path is not a valid v2 path template.";
+    "S009" "access-strategy-count" Error "A rule does not set exactly one of noAuth, jwt, extAuth.";
+    "S010" "pattern-mismatch" Error "A field does not match its pattern.";
+    "S011" "unknown-api-version" Error "An APIRule with an apiVersion kexpose does not know.";
+    "R001" "service-required" Error "A rule has no service and the spec has none either.";
+    "R002" "gateway-choice" Error "Neither or both of gateway and externalGateway are set.";
+    "R003" "path-operator" Error "A path breaks the {**} operator rules.";
+    "R004" "path-method-conflict" Error "An earlier, more general rule shadows this path and method.";
+    "R005" "duplicate-path-method" Error "Two rules share the exact same path and method.";
+    "R006" "duplicate-method" Error "A rule lists the same method twice.";
+    "R007" "cors-preflight-unroutable" Warning "A CORS policy is set but no rule accepts OPTIONS.";
+    "R008" "cors-origin-key" Error "An allowOrigins entry is not exactly one of exact, prefix, regex.";
+    "R009" "empty-list" Error "An empty list or map that upstream silently erases.";
+    "R010" "v1beta1-unsupported" Error "APIRule v1beta1 is no longer supported by Kyma.";
+    "J001" "jwt-authentications-required" Error "A JWT config has no authentications.";
+    "J002" "jwt-issuer-invalid" Error "An issuer is empty or not a valid URI.";
+    "J003" "jwt-jwks-uri-invalid" Error "A jwksUri is empty or not a valid URI.";
+    "J004" "jwt-token-location-mixed" Error "fromHeaders and fromParams are mixed.";
+    "J005" "jwt-multiple-from-headers" Error "An authentication lists more than one fromHeaders entry.";
+    "J006" "jwt-multiple-from-params" Error "An authentication lists more than one fromParams entry.";
+    "J007" "jwt-authorizations-empty" Error "authorizations is an empty list.";
+    "J008" "jwt-required-scopes-empty" Error "requiredScopes is empty or holds an empty scope.";
+    "J009" "jwt-audiences-empty" Error "audiences is empty or holds an empty audience.";
+    "J010" "jwt-issuer-conflict" Error "One issuer is configured with two different token locations.";
+    "J011" "jwt-jwks-uri-not-http" Error "A jwksUri is not an absolute http(s) URL.";
+    "J012" "jwt-jwks-uri-plain-http" Warning "A jwksUri uses plain http.";
+    "J013" "jwt-issuer-not-url" Warning "An issuer is not an absolute URL.";
+    "B001" "v1beta1-duplicate-path-method" Error "Two v1beta1 rules share the same path and method.";
+    "B002" "v1beta1-service-required" Error "A v1beta1 rule has no service and the spec has none.";
+    "B003" "v1beta1-exclusive-handler" Error "An exclusive access strategy is combined with others.";
+    "B004" "v1beta1-secure-insecure-mix" Error "Secure and insecure access strategies are combined.";
+    "B005" "v1beta1-handler" Error "An access strategy handler is unknown or misconfigured.";
+    "B006" "v1beta1-jwt-config" Error "A v1beta1 jwt handler config is empty or of the wrong style.";
+    "B007" "v1beta1-mutator" Error "A v1beta1 mutator is invalid.";
+    "B008" "v1beta1-not-convertible" Warning "A v1beta1 rule has no v2 equivalent; conversion drops every rule.";
+}
+
+/// Looks a rule up by its code (case-insensitive) or its name.
+pub fn find(code_or_name: &str) -> Option<&'static Rule> {
+    RULES
+        .iter()
+        .find(|r| r.code.eq_ignore_ascii_case(code_or_name) || r.name == code_or_name)
+}
+
+/// The registry's own `&'static str` for a code read at run time.
+pub fn static_code(code: &str) -> Option<&'static str> {
+    RULES.iter().find(|r| r.code == code).map(|r| r.code)
+}
+
+/// The registry entry of a code the checks emit; every emitted code is registered.
+pub fn get(code: &str) -> &'static Rule {
+    find(code).unwrap_or_else(|| panic!("rule {code} is not registered"))
+}

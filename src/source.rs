@@ -1,0 +1,150 @@
+//! Inputs: files, directories and stdin, read with limits so that one bad
+//! file becomes one finding and never stops the others.
+
+use std::io::Read;
+use std::path::{Path, PathBuf};
+
+use crate::check::{self, FileReport};
+use crate::diagnostic::Position;
+use crate::policy::Policy;
+use crate::yaml::Limits;
+
+/// Files larger than this are refused (P005) unless `--max-file-size` says otherwise.
+pub const DEFAULT_MAX_FILE_SIZE: u64 = 8 * 1024 * 1024;
+
+#[derive(Debug, Clone, PartialEq, Eq, PartialOrd, Ord)]
+pub enum Input {
+    Stdin,
+    File(PathBuf),
+}
+
+impl Input {
+    pub fn name(&self) -> String {
+        match self {
+            Input::Stdin => "<stdin>".into(),
+            Input::File(p) => p.display().to_string(),
+        }
+    }
+}
+
+fn is_manifest(path: &Path) -> bool {
+    matches!(
+        path.extension().and_then(|e| e.to_str()),
+        Some("yaml" | "yml" | "json")
+    )
+}
+
+/// Expands the command line's paths: `-` is stdin, directories are walked
+/// for `*.yaml`, `*.yml` and `*.json` (hidden directories skipped), and
+/// named files are taken whatever their extension.
+pub fn expand(paths: &[PathBuf]) -> Result<Vec<Input>, String> {
+    let mut out = Vec::new();
+    for p in paths {
+        if p.as_os_str() == "-" {
+            out.push(Input::Stdin);
+        } else if p.is_dir() {
+            let mut found = Vec::new();
+            walk(p, &mut found).map_err(|e| format!("cannot read directory {}: {e}", p.display()))?;
+            found.sort();
+            out.extend(found.into_iter().map(Input::File));
+        } else if p.exists() {
+            out.push(Input::File(p.clone()));
+        } else {
+            return Err(format!("{}: no such file or directory", p.display()));
+        }
+    }
+    Ok(out)
+}
+
+fn walk(dir: &Path, out: &mut Vec<PathBuf>) -> std::io::Result<()> {
+    for entry in std::fs::read_dir(dir)? {
+        let entry = entry?;
+        let path = entry.path();
+        let hidden = entry.file_name().to_string_lossy().starts_with('.');
+        let kind = entry.file_type()?;
+        if kind.is_dir() {
+            if !hidden {
+                walk(&path, out)?;
+            }
+        } else if is_manifest(&path) {
+            out.push(path);
+        }
+    }
+    Ok(())
+}
+
+/// Reads at most `max + 1` bytes, so an oversized input is detected without
+/// being held in memory.
+pub fn read_limited(input: &Input, max: u64) -> std::io::Result<Vec<u8>> {
+    let mut buf = Vec::new();
+    match input {
+        Input::Stdin => {
+            std::io::stdin().lock().take(max + 1).read_to_end(&mut buf)?;
+        }
+        Input::File(p) => {
+            std::fs::File::open(p)?.take(max + 1).read_to_end(&mut buf)?;
+        }
+    }
+    Ok(buf)
+}
+
+/// The text of an input, or the P-code finding that says why there is none.
+pub fn decode(bytes: &[u8], max: u64) -> Result<&str, (&'static str, String, Position)> {
+    let start = Position { line: 1, column: 1 };
+    if bytes.len() as u64 > max {
+        return Err(("P005", format!("file is larger than the {max}-byte limit"), start));
+    }
+    if bytes.contains(&0) {
+        return Err(("P004", "file contains NUL bytes; it is binary, not YAML or JSON".into(), start));
+    }
+    std::str::from_utf8(bytes).map_err(|e| {
+        let good = &bytes[..e.valid_up_to()];
+        let line = good.iter().filter(|&&b| b == b'\n').count() as u32 + 1;
+        let line_start = good.iter().rposition(|&b| b == b'\n').map_or(0, |i| i + 1);
+        let column = String::from_utf8_lossy(&good[line_start..]).chars().count() as u32 + 1;
+        (
+            "P003",
+            format!("file is not valid UTF-8 (invalid byte 0x{:02x})", bytes[e.valid_up_to()]),
+            Position { line, column },
+        )
+    })
+}
+
+/// Reads and checks one input; never fails, every problem is a finding.
+pub fn check(input: &Input, policy: &Policy, limits: Limits, max: u64) -> (FileReport, Vec<(u32, String)>) {
+    let name = input.name();
+    let bytes = match read_limited(input, max) {
+        Ok(b) => b,
+        Err(e) => {
+            let at = Position { line: 1, column: 1 };
+            return (FileReport::file_error(&name, "P008", format!("cannot read: {e}"), at, policy), Vec::new());
+        }
+    };
+    let text = match decode(&bytes, max) {
+        Ok(t) => t,
+        Err((code, message, at)) => return (FileReport::file_error(&name, code, message, at, policy), Vec::new()),
+    };
+    let report = check::source(&name, text, policy, limits);
+    let lines = excerpt(text, &report);
+    (report, lines)
+}
+
+/// The source lines the diagnostics point at, for code frames.
+fn excerpt(text: &str, report: &FileReport) -> Vec<(u32, String)> {
+    let mut wanted: Vec<u32> = report.diagnostics.iter().map(|d| d.line).collect();
+    wanted.sort_unstable();
+    wanted.dedup();
+    let mut out = Vec::with_capacity(wanted.len());
+    let mut want = wanted.into_iter().peekable();
+    for (i, line) in text.lines().enumerate() {
+        let n = i as u32 + 1;
+        if want.peek() == Some(&n) {
+            out.push((n, line.to_owned()));
+            want.next();
+        }
+        if want.peek().is_none() {
+            break;
+        }
+    }
+    out
+}

@@ -1,0 +1,621 @@
+//! A YAML (and JSON) loader that keeps positions.
+//!
+//! Checks run on plain `serde_json::Value`s, which is what the API server and
+//! the JSON Schema validator see; but users need `file:line:col`. This loader
+//! builds both in one pass over saphyr's event stream: the value, and an index
+//! from JSON Pointer to the position of every key and value in it.
+//!
+//! It also refuses what would hurt the process or mislead the user: duplicate
+//! keys (kubectl rejects them too), alias bombs (expansion is budgeted before
+//! anything is cloned), and nesting deeper than any Kubernetes object needs.
+//! Plain scalars resolve the way `sigs.k8s.io/yaml` (and so kubectl) resolves
+//! them, YAML 1.1 booleans such as `yes` and `off` included.
+
+use std::collections::HashMap;
+
+use saphyr_parser::{Event, Parser, ScalarStyle, Span, Tag};
+use serde_json::{Map, Number, Value};
+
+use crate::diagnostic::{Position, push_token};
+
+/// Limits that keep a hostile document from costing more than a real one.
+#[derive(Debug, Clone, Copy)]
+pub struct Limits {
+    /// Deepest nesting of mappings and sequences.
+    pub max_depth: usize,
+    /// Most nodes one document may hold once aliases are expanded.
+    pub max_nodes: usize,
+}
+
+impl Default for Limits {
+    fn default() -> Self {
+        Limits {
+            max_depth: 64,
+            max_nodes: 200_000,
+        }
+    }
+}
+
+/// Where one node sits in the source.
+#[derive(Debug, Clone, Copy, Default)]
+pub struct NodeSpan {
+    /// The key, when the node is the value of a mapping member.
+    pub key: Option<Position>,
+    /// Where the value itself starts.
+    pub value: Position,
+}
+
+/// JSON Pointer -> position, for one document.
+#[derive(Debug, Default, Clone)]
+pub struct SpanIndex {
+    nodes: HashMap<Box<str>, NodeSpan>,
+}
+
+impl SpanIndex {
+    pub fn get(&self, pointer: &str) -> Option<&NodeSpan> {
+        self.nodes.get(pointer)
+    }
+
+    /// The position a finding about `pointer` should be shown at. A pointer
+    /// that names nothing in the source (a missing field) resolves to its
+    /// nearest existing parent, so "missing jwksUri" points at the mapping that
+    /// lacks it.
+    pub fn locate(&self, pointer: &str, at_key: bool) -> Option<Position> {
+        if let Some(span) = self.nodes.get(pointer) {
+            return Some(match (at_key, span.key) {
+                (true, Some(key)) => key,
+                _ => span.value,
+            });
+        }
+        let mut p = pointer;
+        while let Some(cut) = p.rfind('/') {
+            p = &p[..cut];
+            if let Some(span) = self.nodes.get(p) {
+                return Some(span.value);
+            }
+        }
+        None
+    }
+
+    fn insert(&mut self, pointer: &str, span: NodeSpan) {
+        self.nodes.insert(pointer.into(), span);
+    }
+}
+
+/// One YAML document with its positions.
+#[derive(Debug, Clone)]
+pub struct Document {
+    pub value: Value,
+    pub spans: SpanIndex,
+    /// Where the document starts (for findings that have no better place).
+    pub start: Position,
+    /// Whether the document held nothing but comments or `~`.
+    pub empty: bool,
+}
+
+/// Why a document or stream could not be loaded.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct LoadError {
+    pub code: &'static str,
+    pub message: String,
+    pub position: Position,
+}
+
+/// The documents of a stream, in order. A syntax error ends the stream (the
+/// scanner cannot resynchronise), but the documents before it are kept.
+#[derive(Debug, Default)]
+pub struct Stream {
+    pub documents: Vec<Result<Document, LoadError>>,
+}
+
+pub const CODE_SYNTAX: &str = "P001";
+pub const CODE_DUPLICATE_KEY: &str = "P002";
+pub const CODE_ALIAS_BUDGET: &str = "P006";
+pub const CODE_TOO_DEEP: &str = "P007";
+
+fn position(span: &Span) -> Position {
+    Position {
+        line: span.start.line() as u32,
+        column: span.start.col() as u32 + 1,
+    }
+}
+
+enum Frame {
+    Seq {
+        items: Vec<Value>,
+        parent_len: usize,
+        anchor: usize,
+        nodes: usize,
+    },
+    Map {
+        map: Map<String, Value>,
+        key: Option<(String, Position)>,
+        parent_len: usize,
+        anchor: usize,
+        nodes: usize,
+    },
+}
+
+/// Builds one document from events.
+struct Builder {
+    limits: Limits,
+    frames: Vec<Frame>,
+    pointer: String,
+    spans: SpanIndex,
+    anchors: HashMap<usize, (Value, usize)>,
+    nodes: usize,
+    root: Option<Value>,
+}
+
+impl Builder {
+    fn new(limits: Limits) -> Self {
+        Builder {
+            limits,
+            frames: Vec::new(),
+            pointer: String::new(),
+            spans: SpanIndex::default(),
+            anchors: HashMap::new(),
+            nodes: 0,
+            root: None,
+        }
+    }
+
+    fn err(code: &'static str, message: impl Into<String>, at: Position) -> LoadError {
+        LoadError {
+            code,
+            message: message.into(),
+            position: at,
+        }
+    }
+
+    /// Called when a node starts. Returns `Ok(false)` when the node is a
+    /// mapping key (keys are handled by the caller), after setting the
+    /// pointer to the node's own pointer otherwise.
+    fn enter(&mut self, at: Position) -> Result<(), LoadError> {
+        let key = match self.frames.last() {
+            None => None,
+            Some(Frame::Seq { items, .. }) => {
+                let index = items.len().to_string();
+                push_token(&mut self.pointer, &index);
+                None
+            }
+            Some(Frame::Map { key, .. }) => {
+                let (name, key_at) = key.as_ref().expect("enter is only called for values");
+                push_token(&mut self.pointer, name);
+                Some(*key_at)
+            }
+        };
+        self.spans.insert(&self.pointer, NodeSpan { key, value: at });
+        Ok(())
+    }
+
+    fn wants_key(&self) -> bool {
+        matches!(self.frames.last(), Some(Frame::Map { key: None, .. }))
+    }
+
+    fn set_key(&mut self, name: String, at: Position) -> Result<(), LoadError> {
+        let Some(Frame::Map { map, key, .. }) = self.frames.last_mut() else {
+            unreachable!("set_key is only called when a key is wanted");
+        };
+        if map.contains_key(&name) {
+            let mut first = self.pointer.clone();
+            push_token(&mut first, &name);
+            let first_line = self
+                .spans
+                .get(&first)
+                .and_then(|s| s.key)
+                .map(|p| format!(" (first defined at line {})", p.line))
+                .unwrap_or_default();
+            return Err(Self::err(
+                CODE_DUPLICATE_KEY,
+                format!("mapping key \"{name}\" already defined{first_line}"),
+                at,
+            ));
+        }
+        *key = Some((name, at));
+        Ok(())
+    }
+
+    fn count(&mut self, n: usize, at: Position) -> Result<(), LoadError> {
+        self.nodes = self.nodes.saturating_add(n);
+        if self.nodes > self.limits.max_nodes {
+            return Err(Self::err(
+                CODE_ALIAS_BUDGET,
+                format!(
+                    "document expands to more than {} nodes; refusing to expand aliases further (a YAML alias bomb?)",
+                    self.limits.max_nodes
+                ),
+                at,
+            ));
+        }
+        Ok(())
+    }
+
+    /// Hands a finished node to its parent and restores the parent's pointer.
+    fn emit(&mut self, value: Value, nodes: usize, anchor: usize, parent_len: usize) {
+        if anchor != 0 {
+            self.anchors.insert(anchor, (value.clone(), nodes));
+        }
+        self.pointer.truncate(parent_len);
+        match self.frames.last_mut() {
+            None => self.root = Some(value),
+            Some(Frame::Seq { items, nodes: n, .. }) => {
+                items.push(value);
+                *n += nodes;
+            }
+            Some(Frame::Map { map, key, nodes: n, .. }) => {
+                let (name, _) = key.take().expect("a value follows its key");
+                map.insert(name, value);
+                *n += nodes;
+            }
+        }
+    }
+
+    fn on_event(&mut self, event: Event<'_>, span: &Span) -> Result<(), LoadError> {
+        let at = position(span);
+        match event {
+            Event::Scalar(text, style, anchor, tag) => {
+                if self.wants_key() {
+                    self.count(1, at)?;
+                    return self.set_key(text.into_owned(), at);
+                }
+                let parent_len = self.pointer.len();
+                self.enter(at)?;
+                self.count(1, at)?;
+                let value = resolve_scalar(&text, style, tag.as_deref())
+                    .map_err(|m| Self::err(CODE_SYNTAX, m, at))?;
+                self.emit(value, 1, anchor, parent_len);
+            }
+            Event::Alias(id) => {
+                let Some(nodes) = self.anchors.get(&id).map(|(_, n)| *n) else {
+                    return Err(Self::err(CODE_SYNTAX, "alias refers to an unknown anchor", at));
+                };
+                if self.wants_key() {
+                    let Some(Value::String(name)) = self.anchors.get(&id).map(|(v, _)| v) else {
+                        return Err(Self::err(
+                            CODE_SYNTAX,
+                            "an alias used as a mapping key must refer to a string",
+                            at,
+                        ));
+                    };
+                    let name = name.clone();
+                    self.count(1, at)?;
+                    return self.set_key(name, at);
+                }
+                // The budget is charged before the copy is made.
+                self.count(nodes, at)?;
+                let value = self.anchors[&id].0.clone();
+                let parent_len = self.pointer.len();
+                self.enter(at)?;
+                self.emit(value, nodes, 0, parent_len);
+            }
+            Event::SequenceStart(anchor, _) | Event::MappingStart(anchor, _) => {
+                if self.wants_key() {
+                    return Err(Self::err(
+                        CODE_SYNTAX,
+                        "complex mapping keys (a mapping or sequence used as a key) are not supported",
+                        at,
+                    ));
+                }
+                if self.frames.len() >= self.limits.max_depth {
+                    return Err(Self::err(
+                        CODE_TOO_DEEP,
+                        format!("nesting deeper than {} levels", self.limits.max_depth),
+                        at,
+                    ));
+                }
+                self.count(1, at)?;
+                let parent_len = self.pointer.len();
+                self.enter(at)?;
+                self.frames.push(if matches!(event, Event::SequenceStart(..)) {
+                    Frame::Seq {
+                        items: Vec::new(),
+                        parent_len,
+                        anchor,
+                        nodes: 1,
+                    }
+                } else {
+                    Frame::Map {
+                        map: Map::new(),
+                        key: None,
+                        parent_len,
+                        anchor,
+                        nodes: 1,
+                    }
+                });
+            }
+            Event::SequenceEnd | Event::MappingEnd => match self.frames.pop() {
+                Some(Frame::Seq {
+                    items,
+                    parent_len,
+                    anchor,
+                    nodes,
+                }) => self.emit(Value::Array(items), nodes, anchor, parent_len),
+                Some(Frame::Map {
+                    map,
+                    parent_len,
+                    anchor,
+                    nodes,
+                    ..
+                }) => self.emit(Value::Object(map), nodes, anchor, parent_len),
+                None => return Err(Self::err(CODE_SYNTAX, "unbalanced collection end", at)),
+            },
+            Event::Nothing
+            | Event::StreamStart
+            | Event::StreamEnd
+            | Event::DocumentStart(_)
+            | Event::DocumentEnd => {}
+        }
+        Ok(())
+    }
+}
+
+/// Loads every document of a YAML or JSON stream.
+pub fn load(text: &str, limits: Limits) -> Stream {
+    let text = text.strip_prefix('\u{feff}').unwrap_or(text);
+    let mut stream = Stream::default();
+    let mut parser = Parser::new_from_str(text);
+    let mut builder: Option<Builder> = None;
+    let mut failed: Option<LoadError> = None;
+    let mut start = Position::default();
+    while let Some(next) = parser.next_event() {
+        let (event, span) = match next {
+            Ok(ev) => ev,
+            Err(e) => {
+                let at = Position {
+                    line: e.marker().line() as u32,
+                    column: e.marker().col() as u32 + 1,
+                };
+                stream.documents.push(Err(LoadError {
+                    code: CODE_SYNTAX,
+                    message: e.info().to_owned(),
+                    position: at,
+                }));
+                return stream;
+            }
+        };
+        match event {
+            Event::DocumentStart(_) => {
+                start = position(&span);
+                builder = Some(Builder::new(limits));
+                failed = None;
+            }
+            Event::DocumentEnd => {
+                let done = builder.take();
+                stream.documents.push(match (failed.take(), done) {
+                    (Some(e), _) => Err(e),
+                    (None, Some(b)) => {
+                        let empty = matches!(b.root, None | Some(Value::Null));
+                        Ok(Document {
+                            value: b.root.unwrap_or(Value::Null),
+                            spans: b.spans,
+                            start,
+                            empty,
+                        })
+                    }
+                    (None, None) => continue,
+                });
+            }
+            Event::StreamEnd => break,
+            event => {
+                if failed.is_some() {
+                    continue;
+                }
+                if let Some(b) = builder.as_mut() {
+                    if let Err(e) = b.on_event(event, &span) {
+                        failed = Some(e);
+                        // Free what was built so far; the rest of the document is skipped.
+                        builder = Some(Builder::new(limits));
+                    }
+                }
+            }
+        }
+    }
+    stream
+}
+
+/// Resolves a scalar the way `sigs.k8s.io/yaml` does, so that kexpose sees
+/// the same value the API server will.
+fn resolve_scalar(text: &str, style: ScalarStyle, tag: Option<&Tag>) -> Result<Value, String> {
+    if let Some(tag) = tag.filter(|t| t.is_yaml_core_schema()) {
+        return match tag.suffix.as_str() {
+            "str" | "binary" | "timestamp" => Ok(Value::String(text.to_owned())),
+            "null" => Ok(Value::Null),
+            "bool" => resolve_bool(text).map(Value::Bool).ok_or_else(|| format!("cannot decode !!bool `{text}`")),
+            "int" => resolve_int(text).ok_or_else(|| format!("cannot decode !!int `{text}`")),
+            "float" => resolve_float(text)
+                .or_else(|| resolve_int(text))
+                .ok_or_else(|| format!("cannot decode !!float `{text}`")),
+            other => Err(format!("unsupported tag !!{other} on a scalar")),
+        };
+    }
+    if style != ScalarStyle::Plain {
+        return Ok(Value::String(text.to_owned()));
+    }
+    Ok(resolve_plain(text))
+}
+
+fn resolve_plain(text: &str) -> Value {
+    match text {
+        "" | "~" | "null" | "Null" | "NULL" => return Value::Null,
+        _ => {}
+    }
+    if let Some(b) = resolve_bool(text) {
+        return Value::Bool(b);
+    }
+    let first = text.as_bytes()[0];
+    if first.is_ascii_digit() || matches!(first, b'-' | b'+' | b'.') {
+        if let Some(v) = resolve_int(text).or_else(|| resolve_float(text)) {
+            return v;
+        }
+    }
+    Value::String(text.to_owned())
+}
+
+fn resolve_bool(text: &str) -> Option<bool> {
+    match text {
+        "y" | "Y" | "yes" | "Yes" | "YES" | "true" | "True" | "TRUE" | "on" | "On" | "ON" => {
+            Some(true)
+        }
+        "n" | "N" | "no" | "No" | "NO" | "false" | "False" | "FALSE" | "off" | "Off" | "OFF" => {
+            Some(false)
+        }
+        _ => None,
+    }
+}
+
+fn resolve_int(text: &str) -> Option<Value> {
+    let plain: String = text.chars().filter(|&c| c != '_').collect();
+    let (negative, digits) = match plain.as_bytes().first()? {
+        b'-' => (true, &plain[1..]),
+        b'+' => (false, &plain[1..]),
+        _ => (false, &plain[..]),
+    };
+    if digits.is_empty() {
+        return None;
+    }
+    let (radix, body) = if let Some(h) = digits.strip_prefix("0x") {
+        (16, h)
+    } else if let Some(b) = digits.strip_prefix("0b") {
+        (2, b)
+    } else if let Some(o) = digits.strip_prefix("0o") {
+        (8, o)
+    } else if digits.len() > 1 && digits.starts_with('0') {
+        (8, &digits[1..])
+    } else {
+        (10, digits)
+    };
+    if body.is_empty() || !body.chars().all(|c| c.is_digit(radix)) {
+        return None;
+    }
+    let magnitude = u64::from_str_radix(body, radix).ok()?;
+    if negative {
+        let v = i64::try_from(magnitude).ok().map(|m| -m).or({
+            if magnitude == 1u64 << 63 {
+                Some(i64::MIN)
+            } else {
+                None
+            }
+        })?;
+        Some(Value::Number(v.into()))
+    } else {
+        Some(Value::Number(magnitude.into()))
+    }
+}
+
+fn resolve_float(text: &str) -> Option<Value> {
+    let plain: String = text.chars().filter(|&c| c != '_').collect();
+    let body = plain.strip_prefix(['-', '+']).unwrap_or(&plain);
+    let mut chars = body.chars().peekable();
+    let mut mantissa_digits = 0;
+    while chars.peek().is_some_and(|c| c.is_ascii_digit()) {
+        chars.next();
+        mantissa_digits += 1;
+    }
+    if chars.peek() == Some(&'.') {
+        chars.next();
+        while chars.peek().is_some_and(|c| c.is_ascii_digit()) {
+            chars.next();
+            mantissa_digits += 1;
+        }
+    }
+    if mantissa_digits == 0 {
+        return None;
+    }
+    if matches!(chars.peek(), Some('e' | 'E')) {
+        chars.next();
+        if matches!(chars.peek(), Some('-' | '+')) {
+            chars.next();
+        }
+        if chars.peek().is_none() {
+            return None;
+        }
+        if !chars.all(|c| c.is_ascii_digit()) {
+            return None;
+        }
+    } else if chars.next().is_some() {
+        return None;
+    }
+    let f: f64 = plain.parse().ok()?;
+    Number::from_f64(f).map(Value::Number)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use serde_json::json;
+
+    fn one(text: &str) -> Document {
+        let mut s = load(text, Limits::default());
+        assert_eq!(s.documents.len(), 1, "{:?}", s.documents);
+        s.documents.remove(0).expect("loads")
+    }
+
+    #[test]
+    fn values_and_spans() {
+        let d = one("a: 1\nb:\n  - x: yes\n    y: '1'\n");
+        assert_eq!(d.value, json!({"a": 1, "b": [{"x": true, "y": "1"}]}));
+        let s = d.spans.get("/b/0/y").unwrap();
+        assert_eq!(s.key, Some(Position { line: 4, column: 5 }));
+        assert_eq!(s.value, Position { line: 4, column: 8 });
+        // A missing member points at its parent mapping.
+        assert_eq!(d.spans.locate("/b/0/z", false), Some(Position { line: 3, column: 5 }));
+    }
+
+    #[test]
+    fn scalars_resolve_like_kubectl() {
+        let d = one("[~, null, 'null', off, On, 0x1f, 010, -7, 1_000, 1.5, 1e3, .5, 0.0.1, 1.2.3.4, 9999999999999999999999]");
+        assert_eq!(
+            d.value,
+            json!([null, null, "null", false, true, 31, 8, -7, 1000, 1.5, 1000.0, 0.5, "0.0.1", "1.2.3.4", 1e22])
+        );
+        let d = one("a: !!str 10\nb: !!int '12'\n");
+        assert_eq!(d.value, json!({"a": "10", "b": 12}));
+    }
+
+    #[test]
+    fn duplicate_keys_are_rejected_with_both_lines() {
+        let s = load("a: 1\nb: 2\na: 3\n", Limits::default());
+        let e = s.documents[0].as_ref().unwrap_err();
+        assert_eq!(e.code, CODE_DUPLICATE_KEY);
+        assert_eq!(e.position, Position { line: 3, column: 1 });
+        assert!(e.message.contains("first defined at line 1"), "{}", e.message);
+    }
+
+    #[test]
+    fn alias_bombs_are_budgeted() {
+        let mut bomb = String::from("a: &a [x, x, x, x, x, x, x, x, x, x]\n");
+        for i in 1..12 {
+            let prev = (b'a' + i - 1) as char;
+            let name = (b'a' + i) as char;
+            bomb.push_str(&format!("{name}: &{name} [*{prev}, *{prev}, *{prev}, *{prev}, *{prev}, *{prev}, *{prev}, *{prev}, *{prev}, *{prev}]\n"));
+        }
+        let s = load(&bomb, Limits::default());
+        let e = s.documents[0].as_ref().unwrap_err();
+        assert_eq!(e.code, CODE_ALIAS_BUDGET);
+    }
+
+    #[test]
+    fn deep_nesting_is_refused() {
+        let deep = "[".repeat(10_000) + &"]".repeat(10_000);
+        let s = load(&deep, Limits::default());
+        assert!(matches!(&s.documents[0], Err(e) if e.code == CODE_TOO_DEEP || e.code == CODE_SYNTAX));
+    }
+
+    #[test]
+    fn multi_document_streams_keep_good_documents_before_an_error() {
+        let s = load("a: 1\n---\n---\nb: [\n", Limits::default());
+        assert_eq!(s.documents.len(), 3);
+        assert!(s.documents[0].as_ref().is_ok());
+        assert!(s.documents[1].as_ref().unwrap().empty);
+        let e = s.documents[2].as_ref().unwrap_err();
+        assert_eq!(e.code, CODE_SYNTAX);
+    }
+
+    #[test]
+    fn json_loads_too() {
+        let d = one("{\n\t\"a\": [1, \"b\"],\n\t\"c\": {\"d\": null}\n}\n");
+        assert_eq!(d.value, json!({"a": [1, "b"], "c": {"d": null}}));
+        assert_eq!(d.spans.get("/c/d").unwrap().value.line, 3);
+    }
+}
