@@ -41,7 +41,10 @@ pub fn classify(value: &Value) -> Kind {
 /// Findings the policy turns off are already dropped.
 pub fn object(value: &Value, policy: &Policy) -> Vec<Finding> {
     let mut out = Vec::new();
-    let api_version = value.get("apiVersion").and_then(Value::as_str).unwrap_or_default();
+    let api_version = value
+        .get("apiVersion")
+        .and_then(Value::as_str)
+        .unwrap_or_default();
     let Some(version) = Version::from_api_version(api_version) else {
         out.push(Finding::new(
             "S011",
@@ -61,7 +64,8 @@ pub fn object(value: &Value, policy: &Policy) -> Vec<Finding> {
             ));
             if !policy.denies_v1beta1() {
                 out.extend(schema::validate(version, value));
-                if let Ok(rule) = serde_json::from_value::<apirule::v1beta1::ApiRule>(value.clone()) {
+                if let Ok(rule) = serde_json::from_value::<apirule::v1beta1::ApiRule>(value.clone())
+                {
                     if let Some(spec) = &rule.spec {
                         legacy::spec(spec, &mut out);
                     }
@@ -170,7 +174,13 @@ impl FileReport {
     }
 
     /// A finding about the file as a whole (unreadable, binary, too large).
-    pub fn file_error(file: &str, code: &'static str, message: String, at: Position, policy: &Policy) -> FileReport {
+    pub fn file_error(
+        file: &str,
+        code: &'static str,
+        message: String,
+        at: Position,
+        policy: &Policy,
+    ) -> FileReport {
         let mut report = FileReport {
             name: file.to_owned(),
             ..FileReport::default()
@@ -189,10 +199,19 @@ impl FileReport {
 }
 
 fn label(value: &Value) -> String {
-    let kind = value.get("kind").and_then(Value::as_str).unwrap_or("document");
+    let kind = value
+        .get("kind")
+        .and_then(Value::as_str)
+        .unwrap_or("document");
     let meta = value.get("metadata");
-    let name = meta.and_then(|m| m.get("name")).and_then(Value::as_str).unwrap_or("<unnamed>");
-    match meta.and_then(|m| m.get("namespace")).and_then(Value::as_str) {
+    let name = meta
+        .and_then(|m| m.get("name"))
+        .and_then(Value::as_str)
+        .unwrap_or("<unnamed>");
+    match meta
+        .and_then(|m| m.get("namespace"))
+        .and_then(Value::as_str)
+    {
         Some(ns) => format!("{kind} {ns}/{name}"),
         None => format!("{kind} {name}"),
     }
@@ -210,7 +229,12 @@ pub fn source(file: &str, text: &str, policy: &Policy, limits: Limits) -> FileRe
         let doc = match doc {
             Ok(d) => d,
             Err(e) => {
-                report.push(policy, file, Finding::new(e.code, "", e.message), e.position);
+                report.push(
+                    policy,
+                    file,
+                    Finding::new(e.code, "", e.message),
+                    e.position,
+                );
                 report.documents.push(DocumentResult {
                     line: e.position.line,
                     label: "document".into(),
@@ -233,8 +257,18 @@ pub fn source(file: &str, text: &str, policy: &Policy, limits: Limits) -> FileRe
             continue;
         }
         let items: Vec<(String, &Value)> = match doc.value.get("items").and_then(Value::as_array) {
-            Some(items) if doc.value.get("kind").and_then(Value::as_str).is_some_and(|k| k.ends_with("List")) => {
-                items.iter().enumerate().map(|(i, v)| (format!("/items/{i}"), v)).collect()
+            Some(items)
+                if doc
+                    .value
+                    .get("kind")
+                    .and_then(Value::as_str)
+                    .is_some_and(|k| k.ends_with("List")) =>
+            {
+                items
+                    .iter()
+                    .enumerate()
+                    .map(|(i, v)| (format!("/items/{i}"), v))
+                    .collect()
             }
             _ => vec![(String::new(), &doc.value)],
         };
@@ -267,12 +301,18 @@ pub fn source(file: &str, text: &str, policy: &Policy, limits: Limits) -> FileRe
             report.documents.push(DocumentResult {
                 line,
                 label: label(value),
-                status: if errors > 0 { Status::Invalid } else { Status::Valid },
+                status: if errors > 0 {
+                    Status::Invalid
+                } else {
+                    Status::Valid
+                },
                 errors,
                 warnings,
             });
         }
     }
-    report.diagnostics.sort_by(|a, b| a.sort_key().cmp(&b.sort_key()));
+    report
+        .diagnostics
+        .sort_by(|a, b| a.sort_key().cmp(&b.sort_key()));
     report
 }

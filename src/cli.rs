@@ -14,7 +14,11 @@ use crate::source;
 use crate::yaml::Limits;
 
 #[derive(Parser)]
-#[command(name = "kexpose", version, about = "Render, check and admit Kyma APIRules secured with JWT")]
+#[command(
+    name = "kexpose",
+    version,
+    about = "Render, check and admit Kyma APIRules secured with JWT"
+)]
 pub struct Cli {
     #[command(subcommand)]
     pub command: Command,
@@ -141,7 +145,14 @@ pub fn list_rules(format: ListFormat, out: &mut dyn Write) -> Result<Outcome, Fa
     match format {
         ListFormat::Text => {
             for r in RULES {
-                writeln!(out, "{}  {:<30} {:<8} {}", r.code, r.name, r.severity.as_str(), r.summary)?;
+                writeln!(
+                    out,
+                    "{}  {:<30} {:<8} {}",
+                    r.code,
+                    r.name,
+                    r.severity.as_str(),
+                    r.summary
+                )?;
             }
         }
         ListFormat::Json => {
@@ -161,7 +172,8 @@ pub fn list_rules(format: ListFormat, out: &mut dyn Write) -> Result<Outcome, Fa
 }
 
 pub fn show_rule(code: &str, out: &mut dyn Write) -> Result<Outcome, Fatal> {
-    let rule = rules::find(code).ok_or_else(|| Fatal::Message(format!("no rule {code}; `kexpose rules` lists them")))?;
+    let rule = rules::find(code)
+        .ok_or_else(|| Fatal::Message(format!("no rule {code}; `kexpose rules` lists them")))?;
     writeln!(out, "# {} {} ({})\n", rule.code, rule.name, rule.severity)?;
     writeln!(out, "{}\n", rule.summary)?;
     write!(out, "{}", rule.doc)?;

@@ -138,7 +138,10 @@ mod tests {
             "spec.rules[0].jwt.authentications[1].jwksUri"
         );
         assert_eq!(field_path(""), "");
-        assert_eq!(field_path("/metadata/annotations/a~1b"), "metadata.annotations.a/b");
+        assert_eq!(
+            field_path("/metadata/annotations/a~1b"),
+            "metadata.annotations.a/b"
+        );
     }
 
     #[test]

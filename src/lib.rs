@@ -4,10 +4,10 @@
 //! command, the render pipeline and the admission webhook.
 pub mod apirule;
 pub mod check;
+pub mod cli;
 pub mod diagnostic;
 pub mod policy;
-pub mod rules;
-pub mod yaml;
-pub mod cli;
 pub mod report;
+pub mod rules;
 pub mod source;
+pub mod yaml;

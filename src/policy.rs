@@ -32,14 +32,32 @@ pub struct Policy {
 pub struct PolicyError {
     pub message: String,
     pub position: Option<Position>,
+    /// The file the policy came from, when it came from one.
+    pub file: Option<String>,
+}
+
+impl PolicyError {
+    fn new(message: impl Into<String>, position: Option<Position>) -> Self {
+        PolicyError {
+            message: message.into(),
+            position,
+            file: None,
+        }
+    }
 }
 
 impl std::fmt::Display for PolicyError {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        match self.position {
-            Some(p) => write!(f, "{}:{}: {}", p.line, p.column, self.message),
-            None => f.write_str(&self.message),
+        if let Some(file) = &self.file {
+            write!(f, "{file}:")?;
         }
+        if let Some(p) = self.position {
+            write!(f, "{}:{}:", p.line, p.column)?;
+        }
+        if self.file.is_some() || self.position.is_some() {
+            f.write_str(" ")?;
+        }
+        f.write_str(&self.message)
     }
 }
 
@@ -89,38 +107,37 @@ impl Policy {
         let doc = match stream.documents.len() {
             1 => stream.documents.remove(0),
             0 => {
-                return Err(PolicyError {
-                    message: "the policy file is empty".into(),
-                    position: None,
-                });
+                return Err(PolicyError::new("the policy file is empty", None));
             }
             _ => {
-                return Err(PolicyError {
-                    message: "a policy file holds exactly one document".into(),
-                    position: None,
-                });
+                return Err(PolicyError::new(
+                    "a policy file holds exactly one document",
+                    None,
+                ));
             }
         };
-        let doc = doc.map_err(|e| PolicyError {
-            message: e.message,
-            position: Some(e.position),
-        })?;
+        let doc = doc.map_err(|e| PolicyError::new(e.message, Some(e.position)))?;
         if let Some(e) = validator().iter_errors(&doc.value).next() {
             let pointer = e.instance_path().as_str();
-            return Err(PolicyError {
-                message: format!("{}: {e}", crate::diagnostic::field_path(pointer)),
-                position: doc.spans.locate(pointer, false),
-            });
+            let message = if pointer.starts_with("/spec/rules/") {
+                "a rule's severity is one of error, warning, off".to_owned()
+            } else {
+                e.to_string()
+            };
+            return Err(PolicyError::new(
+                format!("{}: {message}", crate::diagnostic::field_path(pointer)),
+                doc.spans.locate(pointer, false),
+            ));
         }
-        let parsed: Document = serde_json::from_value(doc.value).map_err(|e| PolicyError {
-            message: e.to_string(),
-            position: None,
-        })?;
+        let parsed: Document =
+            serde_json::from_value(doc.value).map_err(|e| PolicyError::new(e.to_string(), None))?;
         let mut overrides = HashMap::new();
         for (code, setting) in &parsed.spec.rules {
-            let rule = rules::find(code).ok_or_else(|| PolicyError {
-                message: format!("unknown rule \"{code}\" (see `kexpose rules`)"),
-                position: doc.spans.locate(&format!("/spec/rules/{code}"), true),
+            let rule = rules::find(code).ok_or_else(|| {
+                PolicyError::new(
+                    format!("unknown rule \"{code}\" (see `kexpose rules`)"),
+                    doc.spans.locate(&format!("/spec/rules/{code}"), true),
+                )
             })?;
             let severity = match setting {
                 Value::String(s) if s == "error" => Some(Severity::Error),
@@ -144,12 +161,11 @@ impl Policy {
 
     /// Reads and parses a policy file.
     pub fn load(path: &std::path::Path) -> Result<Policy, PolicyError> {
-        let text = std::fs::read_to_string(path).map_err(|e| PolicyError {
-            message: format!("cannot read policy {}: {e}", path.display()),
-            position: None,
+        let text = std::fs::read_to_string(path).map_err(|e| {
+            PolicyError::new(format!("cannot read policy {}: {e}", path.display()), None)
         })?;
         Policy::parse(&text).map_err(|mut e| {
-            e.message = format!("{}: {}", path.display(), e.message);
+            e.file = Some(path.display().to_string());
             e
         })
     }
@@ -161,7 +177,13 @@ impl Policy {
             Some(s) => *s,
             None => Some(rule.severity),
         };
-        base.map(|s| if self.warnings_as_errors { Severity::Error } else { s })
+        base.map(|s| {
+            if self.warnings_as_errors {
+                Severity::Error
+            } else {
+                s
+            }
+        })
     }
 
     /// Whether v1beta1 objects are only to be denied (current Kyma), rather

@@ -44,7 +44,8 @@ pub fn expand(paths: &[PathBuf]) -> Result<Vec<Input>, String> {
             out.push(Input::Stdin);
         } else if p.is_dir() {
             let mut found = Vec::new();
-            walk(p, &mut found).map_err(|e| format!("cannot read directory {}: {e}", p.display()))?;
+            walk(p, &mut found)
+                .map_err(|e| format!("cannot read directory {}: {e}", p.display()))?;
             found.sort();
             out.extend(found.into_iter().map(Input::File));
         } else if p.exists() {
@@ -79,10 +80,15 @@ pub fn read_limited(input: &Input, max: u64) -> std::io::Result<Vec<u8>> {
     let mut buf = Vec::new();
     match input {
         Input::Stdin => {
-            std::io::stdin().lock().take(max + 1).read_to_end(&mut buf)?;
+            std::io::stdin()
+                .lock()
+                .take(max + 1)
+                .read_to_end(&mut buf)?;
         }
         Input::File(p) => {
-            std::fs::File::open(p)?.take(max + 1).read_to_end(&mut buf)?;
+            std::fs::File::open(p)?
+                .take(max + 1)
+                .read_to_end(&mut buf)?;
         }
     }
     Ok(buf)
@@ -92,10 +98,18 @@ pub fn read_limited(input: &Input, max: u64) -> std::io::Result<Vec<u8>> {
 pub fn decode(bytes: &[u8], max: u64) -> Result<&str, (&'static str, String, Position)> {
     let start = Position { line: 1, column: 1 };
     if bytes.len() as u64 > max {
-        return Err(("P005", format!("file is larger than the {max}-byte limit"), start));
+        return Err((
+            "P005",
+            format!("file is larger than the {max}-byte limit"),
+            start,
+        ));
     }
     if bytes.contains(&0) {
-        return Err(("P004", "file contains NUL bytes; it is binary, not YAML or JSON".into(), start));
+        return Err((
+            "P004",
+            "file contains NUL bytes; it is binary, not YAML or JSON".into(),
+            start,
+        ));
     }
     std::str::from_utf8(bytes).map_err(|e| {
         let good = &bytes[..e.valid_up_to()];
@@ -104,25 +118,41 @@ pub fn decode(bytes: &[u8], max: u64) -> Result<&str, (&'static str, String, Pos
         let column = String::from_utf8_lossy(&good[line_start..]).chars().count() as u32 + 1;
         (
             "P003",
-            format!("file is not valid UTF-8 (invalid byte 0x{:02x})", bytes[e.valid_up_to()]),
+            format!(
+                "file is not valid UTF-8 (invalid byte 0x{:02x})",
+                bytes[e.valid_up_to()]
+            ),
             Position { line, column },
         )
     })
 }
 
 /// Reads and checks one input; never fails, every problem is a finding.
-pub fn check(input: &Input, policy: &Policy, limits: Limits, max: u64) -> (FileReport, Vec<(u32, String)>) {
+pub fn check(
+    input: &Input,
+    policy: &Policy,
+    limits: Limits,
+    max: u64,
+) -> (FileReport, Vec<(u32, String)>) {
     let name = input.name();
     let bytes = match read_limited(input, max) {
         Ok(b) => b,
         Err(e) => {
             let at = Position { line: 1, column: 1 };
-            return (FileReport::file_error(&name, "P008", format!("cannot read: {e}"), at, policy), Vec::new());
+            return (
+                FileReport::file_error(&name, "P008", format!("cannot read: {e}"), at, policy),
+                Vec::new(),
+            );
         }
     };
     let text = match decode(&bytes, max) {
         Ok(t) => t,
-        Err((code, message, at)) => return (FileReport::file_error(&name, code, message, at, policy), Vec::new()),
+        Err((code, message, at)) => {
+            return (
+                FileReport::file_error(&name, code, message, at, policy),
+                Vec::new(),
+            );
+        }
     };
     let report = check::source(&name, text, policy, limits);
     let lines = excerpt(text, &report);

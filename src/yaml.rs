@@ -185,7 +185,8 @@ impl Builder {
                 Some(*key_at)
             }
         };
-        self.spans.insert(&self.pointer, NodeSpan { key, value: at });
+        self.spans
+            .insert(&self.pointer, NodeSpan { key, value: at });
         Ok(())
     }
 
@@ -239,11 +240,15 @@ impl Builder {
         self.pointer.truncate(parent_len);
         match self.frames.last_mut() {
             None => self.root = Some(value),
-            Some(Frame::Seq { items, nodes: n, .. }) => {
+            Some(Frame::Seq {
+                items, nodes: n, ..
+            }) => {
                 items.push(value);
                 *n += nodes;
             }
-            Some(Frame::Map { map, key, nodes: n, .. }) => {
+            Some(Frame::Map {
+                map, key, nodes: n, ..
+            }) => {
                 let (name, _) = key.take().expect("a value follows its key");
                 map.insert(name, value);
                 *n += nodes;
@@ -268,7 +273,11 @@ impl Builder {
             }
             Event::Alias(id) => {
                 let Some(nodes) = self.anchors.get(&id).map(|(_, n)| *n) else {
-                    return Err(Self::err(CODE_SYNTAX, "alias refers to an unknown anchor", at));
+                    return Err(Self::err(
+                        CODE_SYNTAX,
+                        "alias refers to an unknown anchor",
+                        at,
+                    ));
                 };
                 if self.wants_key() {
                     let Some(Value::String(name)) = self.anchors.get(&id).map(|(v, _)| v) else {
@@ -307,22 +316,23 @@ impl Builder {
                 self.count(1, at)?;
                 let parent_len = self.pointer.len();
                 self.enter(at)?;
-                self.frames.push(if matches!(event, Event::SequenceStart(..)) {
-                    Frame::Seq {
-                        items: Vec::new(),
-                        parent_len,
-                        anchor,
-                        nodes: 1,
-                    }
-                } else {
-                    Frame::Map {
-                        map: Map::new(),
-                        key: None,
-                        parent_len,
-                        anchor,
-                        nodes: 1,
-                    }
-                });
+                self.frames
+                    .push(if matches!(event, Event::SequenceStart(..)) {
+                        Frame::Seq {
+                            items: Vec::new(),
+                            parent_len,
+                            anchor,
+                            nodes: 1,
+                        }
+                    } else {
+                        Frame::Map {
+                            map: Map::new(),
+                            key: None,
+                            parent_len,
+                            anchor,
+                            nodes: 1,
+                        }
+                    });
             }
             Event::SequenceEnd | Event::MappingEnd => match self.frames.pop() {
                 Some(Frame::Seq {
@@ -366,8 +376,14 @@ pub fn load(text: &str, limits: Limits) -> Stream {
                     line: e.marker().line() as u32,
                     column: e.marker().col() as u32 + 1,
                 };
+                // The parser's own recursion guard fires before ours on flow collections.
+                let code = if e.info().contains("recursion limit") {
+                    CODE_TOO_DEEP
+                } else {
+                    CODE_SYNTAX
+                };
                 stream.documents.push(Err(LoadError {
-                    code: CODE_SYNTAX,
+                    code,
                     message: e.info().to_owned(),
                     position: at,
                 }));
@@ -421,7 +437,9 @@ fn resolve_scalar(text: &str, style: ScalarStyle, tag: Option<&Tag>) -> Result<V
         return match tag.suffix.as_str() {
             "str" | "binary" | "timestamp" => Ok(Value::String(text.to_owned())),
             "null" => Ok(Value::Null),
-            "bool" => resolve_bool(text).map(Value::Bool).ok_or_else(|| format!("cannot decode !!bool `{text}`")),
+            "bool" => resolve_bool(text)
+                .map(Value::Bool)
+                .ok_or_else(|| format!("cannot decode !!bool `{text}`")),
             "int" => resolve_int(text).ok_or_else(|| format!("cannot decode !!int `{text}`")),
             "float" => resolve_float(text)
                 .or_else(|| resolve_int(text))
@@ -527,9 +545,7 @@ fn resolve_float(text: &str) -> Option<Value> {
         if matches!(chars.peek(), Some('-' | '+')) {
             chars.next();
         }
-        if chars.peek().is_none() {
-            return None;
-        }
+        chars.peek()?;
         if !chars.all(|c| c.is_ascii_digit()) {
             return None;
         }
@@ -559,15 +575,23 @@ mod tests {
         assert_eq!(s.key, Some(Position { line: 4, column: 5 }));
         assert_eq!(s.value, Position { line: 4, column: 8 });
         // A missing member points at its parent mapping.
-        assert_eq!(d.spans.locate("/b/0/z", false), Some(Position { line: 3, column: 5 }));
+        assert_eq!(
+            d.spans.locate("/b/0/z", false),
+            Some(Position { line: 3, column: 5 })
+        );
     }
 
     #[test]
     fn scalars_resolve_like_kubectl() {
-        let d = one("[~, null, 'null', off, On, 0x1f, 010, -7, 1_000, 1.5, 1e3, .5, 0.0.1, 1.2.3.4, 9999999999999999999999]");
+        let d = one(
+            "[~, null, 'null', off, On, 0x1f, 010, -7, 1_000, 1.5, 1e3, .5, 0.0.1, 1.2.3.4, 9999999999999999999999]",
+        );
         assert_eq!(
             d.value,
-            json!([null, null, "null", false, true, 31, 8, -7, 1000, 1.5, 1000.0, 0.5, "0.0.1", "1.2.3.4", 1e22])
+            json!([
+                null, null, "null", false, true, 31, 8, -7, 1000, 1.5, 1000.0, 0.5, "0.0.1",
+                "1.2.3.4", 1e22
+            ])
         );
         let d = one("a: !!str 10\nb: !!int '12'\n");
         assert_eq!(d.value, json!({"a": "10", "b": 12}));
@@ -579,7 +603,11 @@ mod tests {
         let e = s.documents[0].as_ref().unwrap_err();
         assert_eq!(e.code, CODE_DUPLICATE_KEY);
         assert_eq!(e.position, Position { line: 3, column: 1 });
-        assert!(e.message.contains("first defined at line 1"), "{}", e.message);
+        assert!(
+            e.message.contains("first defined at line 1"),
+            "{}",
+            e.message
+        );
     }
 
     #[test]
@@ -599,7 +627,9 @@ mod tests {
     fn deep_nesting_is_refused() {
         let deep = "[".repeat(10_000) + &"]".repeat(10_000);
         let s = load(&deep, Limits::default());
-        assert!(matches!(&s.documents[0], Err(e) if e.code == CODE_TOO_DEEP || e.code == CODE_SYNTAX));
+        assert!(
+            matches!(&s.documents[0], Err(e) if e.code == CODE_TOO_DEEP || e.code == CODE_SYNTAX)
+        );
     }
 
     #[test]

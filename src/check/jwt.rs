@@ -24,9 +24,9 @@ pub fn issuer(value: &str, pointer: String, out: &mut Vec<Finding>) {
             return;
         }
     }
-    let absolute = parse_request_uri(value)
-        .ok()
-        .is_some_and(|u| !u.opaque && !u.scheme.is_empty() && u.host.is_some_and(|h| !h.is_empty()));
+    let absolute = parse_request_uri(value).ok().is_some_and(|u| {
+        !u.opaque && !u.scheme.is_empty() && u.host.is_some_and(|h| !h.is_empty())
+    });
     if !absolute {
         out.push(Finding::new(
             "J013",
@@ -75,7 +75,11 @@ pub fn authentications(auths: Option<&[JwtAuthentication]>, prefix: &str, out: &
     let auths = match auths {
         Some(a) if !a.is_empty() => a,
         _ => {
-            out.push(Finding::new("J001", list, "A JWT config must have at least one authentication"));
+            out.push(Finding::new(
+                "J001",
+                list,
+                "A JWT config must have at least one authentication",
+            ));
             return;
         }
     };
@@ -97,7 +101,11 @@ pub fn authentications(auths: Option<&[JwtAuthentication]>, prefix: &str, out: &
                 out.push(mixed(join(&at, "fromHeaders")));
             }
             if headers.len() > 1 {
-                out.push(Finding::new("J005", join(&at, "fromHeaders"), "multiple fromHeaders are not supported"));
+                out.push(Finding::new(
+                    "J005",
+                    join(&at, "fromHeaders"),
+                    "multiple fromHeaders are not supported",
+                ));
             }
             had_headers = true;
         }
@@ -106,7 +114,11 @@ pub fn authentications(auths: Option<&[JwtAuthentication]>, prefix: &str, out: &
                 out.push(mixed(join(&at, "fromParams")));
             }
             if params.len() > 1 {
-                out.push(Finding::new("J006", join(&at, "fromParams"), "multiple fromParams are not supported"));
+                out.push(Finding::new(
+                    "J006",
+                    join(&at, "fromParams"),
+                    "multiple fromParams are not supported",
+                ));
             }
             had_params = true;
         }
@@ -114,7 +126,11 @@ pub fn authentications(auths: Option<&[JwtAuthentication]>, prefix: &str, out: &
 }
 
 fn mixed(pointer: String) -> Finding {
-    Finding::new("J004", pointer, "mixture of multiple fromHeaders and fromParams is not supported")
+    Finding::new(
+        "J004",
+        pointer,
+        "mixture of multiple fromHeaders and fromParams is not supported",
+    )
 }
 
 /// R009: a list upstream's v2 -> v2alpha1 conversion erases (`omitempty`).
@@ -132,17 +148,28 @@ pub fn authorizations(authz: Option<&[JwtAuthorization]>, prefix: &str, out: &mu
     let list = join(prefix, "authorizations");
     let Some(authz) = authz else { return };
     if authz.is_empty() {
-        out.push(Finding::new("J007", list, "authorizations defined, but no configuration exists"));
+        out.push(Finding::new(
+            "J007",
+            list,
+            "authorizations defined, but no configuration exists",
+        ));
         return;
     }
     for (k, a) in authz.iter().enumerate() {
         let at = join(&list, k);
         for (values, field, code, item) in [
-            (&a.required_scopes, "requiredScopes", "J008", "scope value is empty"),
+            (
+                &a.required_scopes,
+                "requiredScopes",
+                "J008",
+                "scope value is empty",
+            ),
             (&a.audiences, "audiences", "J009", "audience value is empty"),
         ] {
             match values {
-                Some(v) if v.is_empty() => out.push(Finding::new(code, join(&at, field), "value is empty")),
+                Some(v) if v.is_empty() => {
+                    out.push(Finding::new(code, join(&at, field), "value is empty"))
+                }
                 Some(v) => {
                     if let Some(i) = v.iter().position(String::is_empty) {
                         out.push(Finding::new(code, join(&join(&at, field), i), item));
@@ -162,7 +189,8 @@ pub fn config(cfg: &JwtConfig, prefix: &str, out: &mut Vec<Finding>) {
 
 fn same_location(a: &JwtAuthentication, b: &JwtAuthentication) -> bool {
     a.from_headers.as_deref().unwrap_or_default() == b.from_headers.as_deref().unwrap_or_default()
-        && a.from_params.as_deref().unwrap_or_default() == b.from_params.as_deref().unwrap_or_default()
+        && a.from_params.as_deref().unwrap_or_default()
+            == b.from_params.as_deref().unwrap_or_default()
 }
 
 /// Upstream's `validateJwtAuthenticationEquality` (V7): Istio builds one

@@ -14,9 +14,21 @@ use crate::diagnostic::{Finding, join};
 use super::jwt;
 
 const EXCLUSIVE: [&str; 4] = ["allow", "no_auth", "jwt", "noop"];
-const SECURE: [&str; 4] = ["oauth2_client_credentials", "oauth2_introspection", "jwt", "cookie_session"];
+const SECURE: [&str; 4] = [
+    "oauth2_client_credentials",
+    "oauth2_introspection",
+    "jwt",
+    "cookie_session",
+];
 const INSECURE: [&str; 5] = ["noop", "no_auth", "allow", "unauthorized", "anonymous"];
-const NO_CONFIG: [&str; 6] = ["allow", "no_auth", "noop", "unauthorized", "anonymous", "cookie_session"];
+const NO_CONFIG: [&str; 6] = [
+    "allow",
+    "no_auth",
+    "noop",
+    "unauthorized",
+    "anonymous",
+    "cookie_session",
+];
 const KNOWN: [&str; 9] = [
     "allow",
     "no_auth",
@@ -28,7 +40,12 @@ const KNOWN: [&str; 9] = [
     "oauth2_client_credentials",
     "oauth2_introspection",
 ];
-const ORY_KEYS: [&str; 4] = ["trusted_issuers", "jwks_urls", "required_scope", "target_audience"];
+const ORY_KEYS: [&str; 4] = [
+    "trusted_issuers",
+    "jwks_urls",
+    "required_scope",
+    "target_audience",
+];
 
 /// The v2 path grammar; a v1beta1 path outside it does not convert.
 static V2_PATH: LazyLock<Regex> = LazyLock::new(|| {
@@ -79,7 +96,11 @@ pub fn spec(spec: &Spec, out: &mut Vec<Finding>) {
             ));
         }
         let strategies = join(&r, "accessStrategies");
-        let handlers: Vec<&str> = rule.access_strategies.iter().map(|h| h.handler.as_str()).collect();
+        let handlers: Vec<&str> = rule
+            .access_strategies
+            .iter()
+            .map(|h| h.handler.as_str())
+            .collect();
         if handlers.len() > 1 {
             for (j, h) in handlers.iter().enumerate() {
                 if EXCLUSIVE.contains(h) {
@@ -91,7 +112,9 @@ pub fn spec(spec: &Spec, out: &mut Vec<Finding>) {
                 }
             }
         }
-        if handlers.iter().any(|h| SECURE.contains(h)) && handlers.iter().any(|h| INSECURE.contains(h)) {
+        if handlers.iter().any(|h| SECURE.contains(h))
+            && handlers.iter().any(|h| INSECURE.contains(h))
+        {
             out.push(Finding::new(
                 "B004",
                 strategies.clone(),
@@ -122,7 +145,11 @@ fn handler(
 ) {
     let h = strategy.handler.as_str();
     if !KNOWN.contains(&h) {
-        out.push(Finding::new("B005", join(at, "handler"), format!("Unsupported accessStrategy: {h}")));
+        out.push(Finding::new(
+            "B005",
+            join(at, "handler"),
+            format!("Unsupported accessStrategy: {h}"),
+        ));
         return;
     }
     if NO_CONFIG.contains(&h) && !empty_config(&strategy.config) {
@@ -144,15 +171,31 @@ fn handler(
     }
     *has_jwt = true;
     let config = join(at, "config");
-    let Some(Value::Object(map)) = strategy.config.as_ref().filter(|_| !empty_config(&strategy.config)) else {
-        out.push(Finding::new("B006", config, "supplied config cannot be empty"));
+    let Some(Value::Object(map)) = strategy
+        .config
+        .as_ref()
+        .filter(|_| !empty_config(&strategy.config))
+    else {
+        out.push(Finding::new(
+            "B006",
+            config,
+            "supplied config cannot be empty",
+        ));
         return;
     };
-    let ory: Vec<&str> = ORY_KEYS.iter().copied().filter(|k| map.contains_key(*k)).collect();
+    let ory: Vec<&str> = ORY_KEYS
+        .iter()
+        .copied()
+        .filter(|k| map.contains_key(*k))
+        .collect();
     let istio = map.contains_key("authentications") || map.contains_key("authorizations");
     if istio {
         for key in &ory {
-            let field = if *key == "required_scope" { "required_scopes" } else { key };
+            let field = if *key == "required_scope" {
+                "required_scopes"
+            } else {
+                key
+            };
             out.push(
                 Finding::new(
                     "B006",
@@ -165,7 +208,11 @@ fn handler(
         let cfg: JwtConfig = match serde_json::from_value(Value::Object(map.clone())) {
             Ok(c) => c,
             Err(e) => {
-                out.push(Finding::new("B006", config, format!("Can't read json: {e}")));
+                out.push(Finding::new(
+                    "B006",
+                    config,
+                    format!("Can't read json: {e}"),
+                ));
                 return;
             }
         };
@@ -189,7 +236,11 @@ fn handler(
     let list = |key: &str| -> Vec<String> {
         map.get(key)
             .and_then(Value::as_array)
-            .map(|a| a.iter().map(|v| v.as_str().unwrap_or_default().to_owned()).collect())
+            .map(|a| {
+                a.iter()
+                    .map(|v| v.as_str().unwrap_or_default().to_owned())
+                    .collect()
+            })
             .unwrap_or_default()
     };
     let issuers = list("trusted_issuers");
@@ -219,11 +270,19 @@ fn mutators(mutators: &[Handler], at: &str, out: &mut Vec<Finding>) {
         let p = join(at, m);
         let name = mutator.handler.as_str();
         if name.is_empty() {
-            out.push(Finding::new("B007", join(&p, "handler"), "mutator handler cannot be empty"));
+            out.push(Finding::new(
+                "B007",
+                join(&p, "handler"),
+                "mutator handler cannot be empty",
+            ));
             continue;
         }
         if seen.contains(&name) {
-            out.push(Finding::new("B007", join(&p, "handler"), "mutator for same handler already exists"));
+            out.push(Finding::new(
+                "B007",
+                join(&p, "handler"),
+                "mutator for same handler already exists",
+            ));
             continue;
         }
         seen.push(name);
@@ -231,7 +290,11 @@ fn mutators(mutators: &[Handler], at: &str, out: &mut Vec<Finding>) {
             "header" => ("headers", "headers cannot be empty"),
             "cookie" => ("cookies", "cookies cannot be empty"),
             other => {
-                out.push(Finding::new("B007", join(&p, "handler"), format!("unsupported mutator: {other}")));
+                out.push(Finding::new(
+                    "B007",
+                    join(&p, "handler"),
+                    format!("unsupported mutator: {other}"),
+                ));
                 continue;
             }
         };
@@ -243,7 +306,11 @@ fn mutators(mutators: &[Handler], at: &str, out: &mut Vec<Finding>) {
         match entries {
             Some(e) if !e.is_empty() => {
                 if e.keys().any(String::is_empty) {
-                    out.push(Finding::new("B007", join(&join(&p, "config"), field), "cannot be empty"));
+                    out.push(Finding::new(
+                        "B007",
+                        join(&join(&p, "config"), field),
+                        "cannot be empty",
+                    ));
                 }
             }
             _ => out.push(Finding::new("B007", join(&p, "config"), what)),

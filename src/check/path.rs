@@ -102,8 +102,12 @@ fn matches(node: &Node, toks: &[&str], k: usize) -> bool {
 fn suffix_eq(suffix: &str, rest: &[&str]) -> bool {
     let mut s = suffix;
     for t in rest {
-        let Some(r) = s.strip_prefix('/') else { return false };
-        let Some(r) = r.strip_prefix(t) else { return false };
+        let Some(r) = s.strip_prefix('/') else {
+            return false;
+        };
+        let Some(r) = r.strip_prefix(t) else {
+            return false;
+        };
         s = r;
     }
     s.is_empty()
@@ -121,7 +125,10 @@ fn insert(node: &mut Node, toks: &[&str], k: usize) {
     }
     let (child, created) = if t == ANY_ONE {
         let created = node.any_one.is_none();
-        (&mut **node.any_one.get_or_insert_with(Box::default), created)
+        (
+            &mut **node.any_one.get_or_insert_with(Box::default),
+            created,
+        )
     } else {
         let created = !node.literals.contains_key(t);
         (node.literals.entry(t.to_owned()).or_default(), created)
@@ -174,7 +181,10 @@ mod tests {
 
     #[test]
     fn operator_rules() {
-        assert_eq!(operator_error("/a/{**}/b/{**}"), Some("Only one {**} operator is allowed in the path."));
+        assert_eq!(
+            operator_error("/a/{**}/b/{**}"),
+            Some("Only one {**} operator is allowed in the path.")
+        );
         assert_eq!(
             operator_error("/{**}/x/{*}"),
             Some("The {**} operator must be the last operator in the path.")

@@ -39,8 +39,14 @@ pub fn spec(spec: &Spec, out: &mut Vec<Finding>) {
         }
         if let Some(cfg) = &rule.jwt {
             jwt::config(cfg, &join(&r, "jwt"), out);
-        } else if let Some(restrictions) = rule.ext_auth.as_ref().and_then(|e| e.restrictions.as_ref()) {
-            jwt::config(restrictions, &join(&join(&r, "extAuth"), "restrictions"), out);
+        } else if let Some(restrictions) =
+            rule.ext_auth.as_ref().and_then(|e| e.restrictions.as_ref())
+        {
+            jwt::config(
+                restrictions,
+                &join(&join(&r, "extAuth"), "restrictions"),
+                out,
+            );
         }
         if let Some(request) = &rule.request {
             let req = join(&r, "request");
@@ -125,9 +131,15 @@ fn conflicts(spec: &Spec, out: &mut Vec<Finding>) {
 }
 
 fn cors(spec: &Spec, out: &mut Vec<Finding>) {
-    let Some(cors) = &spec.cors_policy else { return };
+    let Some(cors) = &spec.cors_policy else {
+        return;
+    };
     let at = "/spec/corsPolicy";
-    if !spec.rules.iter().any(|r| r.methods.contains(&Method::OPTIONS)) {
+    if !spec
+        .rules
+        .iter()
+        .any(|r| r.methods.contains(&Method::OPTIONS))
+    {
         out.push(Finding::new(
             "R007",
             at,
@@ -144,7 +156,8 @@ fn cors(spec: &Spec, out: &mut Vec<Finding>) {
                 "R008",
                 join(&p, other),
                 format!("allowOrigins key \"{other}\" is not one of exact, prefix, regex; upstream silently treats it as prefix"),
-            )),
+            )
+            .at_key()),
             _ => out.push(Finding::new(
                 "R008",
                 p,

@@ -86,7 +86,9 @@ fn to_findings(schema: &Value, e: &ValidationError<'_>) -> Vec<Finding> {
         .and_then(|a| a.get("code"))
         .and_then(Value::as_str)
         .and_then(crate::rules::static_code);
-    let custom_message = custom.and_then(|a| a.get("message")).and_then(Value::as_str);
+    let custom_message = custom
+        .and_then(|a| a.get("message"))
+        .and_then(Value::as_str);
     let one = |code, message: String| vec![Finding::new(code, pointer.clone(), message)];
     match e.kind() {
         ValidationErrorKind::Required { property } => {
@@ -97,12 +99,18 @@ fn to_findings(schema: &Value, e: &ValidationError<'_>) -> Vec<Finding> {
             .iter()
             .map(|name| {
                 let p = join(&pointer, name);
-                let msg = format!("strict decoding error: unknown field \"{}\"", field_path(&p));
+                let msg = format!(
+                    "strict decoding error: unknown field \"{}\"",
+                    field_path(&p)
+                );
                 Finding::new("S002", p, msg).at_key()
             })
             .collect(),
         ValidationErrorKind::Type { kind } => {
-            let expected = format!("{kind:?}").to_lowercase().replace("single(", "").replace(')', "");
+            let expected = format!("{kind:?}")
+                .to_lowercase()
+                .replace("single(", "")
+                .replace(')', "");
             one(
                 "S003",
                 format!(
@@ -118,28 +126,39 @@ fn to_findings(schema: &Value, e: &ValidationError<'_>) -> Vec<Finding> {
                 .unwrap_or_default();
             one(
                 "S004",
-                format!("Unsupported value: {instance}: supported values: {}", supported.join(", ")),
+                format!(
+                    "Unsupported value: {instance}: supported values: {}",
+                    supported.join(", ")
+                ),
             )
         }
-        ValidationErrorKind::Constant { expected_value } => {
-            one("S004", format!("Unsupported value: {instance}: supported values: {expected_value}"))
-        }
-        ValidationErrorKind::Minimum { limit } => {
-            one("S005", format!("Invalid value: {instance}: should be greater than or equal to {limit}"))
-        }
-        ValidationErrorKind::Maximum { limit } => {
-            one("S005", format!("Invalid value: {instance}: should be less than or equal to {limit}"))
-        }
-        ValidationErrorKind::MinItems { limit } => {
-            one("S005", format!("Invalid value: should have at least {limit} items"))
-        }
+        ValidationErrorKind::Constant { expected_value } => one(
+            "S004",
+            format!("Unsupported value: {instance}: supported values: {expected_value}"),
+        ),
+        ValidationErrorKind::Minimum { limit } => one(
+            "S005",
+            format!("Invalid value: {instance}: should be greater than or equal to {limit}"),
+        ),
+        ValidationErrorKind::Maximum { limit } => one(
+            "S005",
+            format!("Invalid value: {instance}: should be less than or equal to {limit}"),
+        ),
+        ValidationErrorKind::MinItems { limit } => one(
+            "S005",
+            format!("Invalid value: should have at least {limit} items"),
+        ),
         ValidationErrorKind::MaxItems { limit } => {
             let n = instance.as_array().map_or(0, Vec::len);
-            one("S005", format!("Too many: {n}: must have at most {limit} items"))
+            one(
+                "S005",
+                format!("Too many: {n}: must have at most {limit} items"),
+            )
         }
-        ValidationErrorKind::MinLength { limit } => {
-            one("S005", format!("Invalid value: {instance}: should be at least {limit} chars long"))
-        }
+        ValidationErrorKind::MinLength { limit } => one(
+            "S005",
+            format!("Invalid value: {instance}: should be at least {limit} chars long"),
+        ),
         ValidationErrorKind::MaxLength { limit } => {
             one("S005", format!("Too long: may not be longer than {limit}"))
         }
@@ -154,12 +173,13 @@ fn to_findings(schema: &Value, e: &ValidationError<'_>) -> Vec<Finding> {
             };
             one(code, message)
         }
-        ValidationErrorKind::OneOfNotValid { .. } | ValidationErrorKind::OneOfMultipleValid { .. } => {
-            one(
-                custom_code.unwrap_or("S009"),
-                custom_message.unwrap_or("value must match exactly one schema").to_owned(),
-            )
-        }
+        ValidationErrorKind::OneOfNotValid { .. }
+        | ValidationErrorKind::OneOfMultipleValid { .. } => one(
+            custom_code.unwrap_or("S009"),
+            custom_message
+                .unwrap_or("value must match exactly one schema")
+                .to_owned(),
+        ),
         other => one("S010", format!("Invalid value: {other:?}")),
     }
 }

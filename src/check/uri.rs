@@ -158,12 +158,21 @@ fn unescape(s: &str, mode: Mode) -> Result<(), String> {
     while i < b.len() {
         match b[i] {
             b'%' => {
-                if i + 2 >= b.len() || !b[i + 1].is_ascii_hexdigit() || !b[i + 2].is_ascii_hexdigit() {
+                if i + 2 >= b.len()
+                    || !b[i + 1].is_ascii_hexdigit()
+                    || !b[i + 2].is_ascii_hexdigit()
+                {
                     let end = (i + 3).min(b.len());
-                    return Err(format!("invalid URL escape {}", go_quote(&lossy(&b[i..end]))));
+                    return Err(format!(
+                        "invalid URL escape {}",
+                        go_quote(&lossy(&b[i..end]))
+                    ));
                 }
                 if mode == Mode::Host && hex(b[i + 1]) < 8 && &b[i..i + 3] != b"%25" {
-                    return Err(format!("invalid URL escape {}", go_quote(&lossy(&b[i..i + 3]))));
+                    return Err(format!(
+                        "invalid URL escape {}",
+                        go_quote(&lossy(&b[i..i + 3]))
+                    ));
                 }
                 i += 3;
             }
@@ -257,30 +266,70 @@ mod tests {
             "https://%C3%A9.example/",
             "https://a%25b/",
         ] {
-            assert!(parse_request_uri(ok).is_ok(), "{ok} should parse: {:?}", parse_request_uri(ok));
+            assert!(
+                parse_request_uri(ok).is_ok(),
+                "{ok} should parse: {:?}",
+                parse_request_uri(ok)
+            );
         }
     }
 
     #[test]
     fn rejects_with_go_error_text() {
         assert_eq!(err("no_url"), r#"parse "no_url": invalid URI for request"#);
-        assert_eq!(err("example.com/jwks"), r#"parse "example.com/jwks": invalid URI for request"#);
-        assert_eq!(err("://example"), r#"parse "://example": missing protocol scheme"#);
-        assert_eq!(err("https://a b/"), r#"parse "https://a b/": invalid character " " in host name"#);
-        assert_eq!(err("https://h:abc/"), r#"parse "https://h:abc/": invalid port ":abc" after host"#);
-        assert_eq!(err("https://[::1/"), r#"parse "https://[::1/": missing ']' in host"#);
-        assert_eq!(err("https://h/%zz"), r#"parse "https://h/%zz": invalid URL escape "%zz""#);
-        assert_eq!(err("https://%41/"), r#"parse "https://%41/": invalid URL escape "%41""#);
-        assert_eq!(err("https://a\"b@h/"), r#"parse "https://a\"b@h/": net/url: invalid userinfo"#);
-        assert_eq!(err("https://x\n"), r#"parse "https://x\n": net/url: invalid control character in URL"#);
-        assert_eq!(err("https://a:b:80/"), r#"parse "https://a:b:80/": invalid port ":b:80" after host"#);
-        assert_eq!(err("https://h/%4"), r#"parse "https://h/%4": invalid URL escape "%4""#);
+        assert_eq!(
+            err("example.com/jwks"),
+            r#"parse "example.com/jwks": invalid URI for request"#
+        );
+        assert_eq!(
+            err("://example"),
+            r#"parse "://example": missing protocol scheme"#
+        );
+        assert_eq!(
+            err("https://a b/"),
+            r#"parse "https://a b/": invalid character " " in host name"#
+        );
+        assert_eq!(
+            err("https://h:abc/"),
+            r#"parse "https://h:abc/": invalid port ":abc" after host"#
+        );
+        assert_eq!(
+            err("https://[::1/"),
+            r#"parse "https://[::1/": missing ']' in host"#
+        );
+        assert_eq!(
+            err("https://h/%zz"),
+            r#"parse "https://h/%zz": invalid URL escape "%zz""#
+        );
+        assert_eq!(
+            err("https://%41/"),
+            r#"parse "https://%41/": invalid URL escape "%41""#
+        );
+        assert_eq!(
+            err("https://a\"b@h/"),
+            r#"parse "https://a\"b@h/": net/url: invalid userinfo"#
+        );
+        assert_eq!(
+            err("https://x\n"),
+            r#"parse "https://x\n": net/url: invalid control character in URL"#
+        );
+        assert_eq!(
+            err("https://a:b:80/"),
+            r#"parse "https://a:b:80/": invalid port ":b:80" after host"#
+        );
+        assert_eq!(
+            err("https://h/%4"),
+            r#"parse "https://h/%4": invalid URL escape "%4""#
+        );
     }
 
     #[test]
     fn reports_scheme_host_and_opacity() {
         let u = parse_request_uri("HTTPS://idp.example.com/certs").unwrap();
-        assert_eq!((u.scheme.as_str(), u.host, u.opaque), ("https", Some("idp.example.com"), false));
+        assert_eq!(
+            (u.scheme.as_str(), u.host, u.opaque),
+            ("https", Some("idp.example.com"), false)
+        );
         assert!(parse_request_uri("urn:x").unwrap().opaque);
         assert_eq!(parse_request_uri("/jwks").unwrap().scheme, "");
     }

@@ -22,7 +22,13 @@ fn escape(s: &str) -> String {
 }
 
 pub fn write(run: &Run, out: &mut dyn Write) -> io::Result<()> {
-    let count = |s: Status| run.files.iter().flat_map(|f| &f.report.documents).filter(|d| d.status == s).count();
+    let count = |s: Status| {
+        run.files
+            .iter()
+            .flat_map(|f| &f.report.documents)
+            .filter(|d| d.status == s)
+            .count()
+    };
     let tests: usize = run.files.iter().map(|f| f.report.documents.len()).sum();
     writeln!(out, r#"<?xml version="1.0" encoding="UTF-8"?>"#)?;
     writeln!(
@@ -60,12 +66,21 @@ pub fn write(run: &Run, out: &mut dyn Write) -> io::Result<()> {
                 .collect();
             match doc.status {
                 Status::Valid if mine.is_empty() => writeln!(out, "/>")?,
-                Status::Skipped | Status::Empty => writeln!(out, ">\n      <skipped/>\n    </testcase>")?,
+                Status::Skipped | Status::Empty => {
+                    writeln!(out, ">\n      <skipped/>\n    </testcase>")?
+                }
                 status => {
                     writeln!(out, ">")?;
-                    let tag = if status == Status::Error { "error" } else { "failure" };
+                    let tag = if status == Status::Error {
+                        "error"
+                    } else {
+                        "failure"
+                    };
                     for d in mine {
-                        let body = format!("{}:{}:{}: {}[{}] {}", d.file, d.line, d.column, d.severity, d.code, d.message);
+                        let body = format!(
+                            "{}:{}:{}: {}[{}] {}",
+                            d.file, d.line, d.column, d.severity, d.code, d.message
+                        );
                         if d.severity == crate::diagnostic::Severity::Warning {
                             writeln!(out, "      <system-out>{}</system-out>", escape(&body))?;
                         } else {

@@ -12,7 +12,11 @@ struct Style {
 
 impl Style {
     fn paint(&self, code: &str, text: &str) -> String {
-        if self.on { format!("\x1b[{code}m{text}\x1b[0m") } else { text.to_owned() }
+        if self.on {
+            format!("\x1b[{code}m{text}\x1b[0m")
+        } else {
+            text.to_owned()
+        }
     }
     fn severity(&self, d: &Diagnostic) -> String {
         let head = format!("{}[{}]", d.severity, d.code);
@@ -56,12 +60,23 @@ pub fn write(run: &Run, color: bool, frames: bool, out: &mut dyn Write) -> io::R
             writeln!(out, "{}: {}", s.severity(d), s.paint("1", &d.message))?;
             let number = d.line.to_string();
             let pad = " ".repeat(number.len());
-            writeln!(out, "{pad}{} {}:{}:{}", s.paint("1;34", "-->"), d.file, d.line, d.column)?;
+            writeln!(
+                out,
+                "{pad}{} {}:{}:{}",
+                s.paint("1;34", "-->"),
+                d.file,
+                d.line,
+                d.column
+            )?;
             if let Some((_, line)) = file.lines.iter().find(|(n, _)| *n == d.line) {
                 let bar = s.paint("1;34", "|");
                 let skip = (d.column as usize).saturating_sub(1);
                 let rest: String = line.chars().skip(skip).collect();
-                let indent: String = line.chars().take(skip).map(|c| if c == '\t' { '\t' } else { ' ' }).collect();
+                let indent: String = line
+                    .chars()
+                    .take(skip)
+                    .map(|c| if c == '\t' { '\t' } else { ' ' })
+                    .collect();
                 writeln!(out, "{pad} {bar}")?;
                 writeln!(out, "{} {bar} {line}", s.paint("1;34", &number))?;
                 let before: String = line.chars().take(skip).collect();
@@ -79,11 +94,16 @@ pub fn write(run: &Run, color: bool, frames: bool, out: &mut dyn Write) -> io::R
         }
     }
     let sum = &run.summary;
-    let plural = |n: usize, one: &str, many: &str| format!("{n} {}", if n == 1 { one } else { many });
+    let plural =
+        |n: usize, one: &str, many: &str| format!("{n} {}", if n == 1 { one } else { many });
     writeln!(
         out,
         "{}: {}, {} ({} checked, {} skipped); {}, {}",
-        if sum.errors > 0 { s.paint("1;31", "failed") } else { s.paint("1;32", "ok") },
+        if sum.errors > 0 {
+            s.paint("1;31", "failed")
+        } else {
+            s.paint("1;32", "ok")
+        },
         plural(sum.files, "file", "files"),
         plural(sum.documents, "document", "documents"),
         plural(sum.apirules, "APIRule", "APIRules"),

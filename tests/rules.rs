@@ -1,0 +1,123 @@
+//! The registry is complete: every rule is documented, has a fixture that
+//! triggers it and one that does not, and `kexpose rules`/`rule` show it.
+
+mod common;
+
+use common::{codes, root, run};
+use kexpose::rules::RULES;
+
+const SECTIONS: [&str; 4] = [
+    "## What it does",
+    "## Why is this bad?",
+    "## Example",
+    "## Use instead",
+];
+
+fn fixture_args(code: &str, file: &str) -> Vec<String> {
+    let dir = root().join("tests/fixtures/rules").join(code);
+    let mut args = vec!["check".to_owned(), "--format".into(), "json".into()];
+    if code.starts_with('B') {
+        args.extend(["--policy".into(), "policies/legacy.yaml".into()]);
+    }
+    if let Ok(extra) = std::fs::read_to_string(dir.join("args")) {
+        args.extend(extra.lines().map(str::to_owned));
+    }
+    args.push(dir.join(file).display().to_string());
+    args
+}
+
+#[test]
+fn every_rule_is_documented_with_the_four_sections() {
+    for rule in RULES {
+        let mut at = 0;
+        for section in SECTIONS {
+            let found = rule.doc[at..].find(section);
+            assert!(
+                found.is_some(),
+                "{} lacks `{section}` (or it is out of order)",
+                rule.code
+            );
+            at += found.unwrap() + section.len();
+        }
+        assert!(!rule.summary.is_empty(), "{} has no summary", rule.code);
+    }
+}
+
+#[test]
+fn codes_and_names_are_unique_and_well_formed() {
+    let mut codes: Vec<_> = RULES.iter().map(|r| r.code).collect();
+    let mut names: Vec<_> = RULES.iter().map(|r| r.name).collect();
+    for r in RULES {
+        assert!(
+            r.code.len() == 4
+                && "PSRJBO".contains(&r.code[..1])
+                && r.code[1..].bytes().all(|b| b.is_ascii_digit()),
+            "bad code {}",
+            r.code
+        );
+        assert!(
+            r.name
+                .bytes()
+                .all(|b| b.is_ascii_lowercase() || b.is_ascii_digit() || b == b'-'),
+            "bad name {}",
+            r.name
+        );
+    }
+    codes.sort();
+    codes.dedup();
+    names.sort();
+    names.dedup();
+    assert_eq!(codes.len(), RULES.len(), "duplicate codes");
+    assert_eq!(names.len(), RULES.len(), "duplicate names");
+}
+
+#[test]
+fn every_rule_has_a_fixture_that_triggers_it_and_one_that_passes() {
+    let mut failures = Vec::new();
+    for rule in RULES {
+        let dir = root().join("tests/fixtures/rules").join(rule.code);
+        if !dir.join("pass.yaml").exists()
+            || std::fs::symlink_metadata(dir.join("fail.yaml")).is_err()
+        {
+            failures.push(format!("{}: missing fail.yaml or pass.yaml", rule.code));
+            continue;
+        }
+        let fail_args = fixture_args(rule.code, "fail.yaml");
+        let out = run(&fail_args.iter().map(String::as_str).collect::<Vec<_>>());
+        if !codes(&out).iter().any(|c| c == rule.code) {
+            failures.push(format!(
+                "{}: fail.yaml does not trigger it: {:?}",
+                rule.code,
+                codes(&out)
+            ));
+        }
+        let pass_args = fixture_args(rule.code, "pass.yaml");
+        let out = run(&pass_args.iter().map(String::as_str).collect::<Vec<_>>());
+        if codes(&out).iter().any(|c| c == rule.code) {
+            failures.push(format!("{}: pass.yaml triggers it", rule.code));
+        }
+    }
+    assert!(failures.is_empty(), "{}", failures.join("\n"));
+}
+
+#[test]
+fn rules_lists_every_rule_and_rule_prints_one() {
+    let out = run(&["rules"]);
+    assert!(out.status.success());
+    let text = String::from_utf8(out.stdout).unwrap();
+    assert_eq!(text.lines().count(), RULES.len());
+    assert!(text.contains("J003  jwt-jwks-uri-invalid"));
+
+    let out = run(&["rule", "J003"]);
+    assert!(out.status.success());
+    let text = String::from_utf8(out.stdout).unwrap();
+    assert!(text.starts_with("# J003 jwt-jwks-uri-invalid (error)"));
+    assert!(text.contains("## Use instead"));
+
+    let by_name = run(&["rule", "jwt-jwks-uri-invalid"]);
+    assert_eq!(by_name.stdout, run(&["rule", "j003"]).stdout);
+
+    let out = run(&["rule", "X999"]);
+    assert_eq!(out.status.code(), Some(2));
+    assert!(String::from_utf8_lossy(&out.stderr).contains("no rule X999"));
+}

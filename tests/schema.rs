@@ -1,0 +1,179 @@
+//! The JSON Schemas in `schemas/` and the typed model agree: on every fixture,
+//! the model deserialises exactly when the schema finds no structural error,
+//! and what it deserialises serialises back to the same object.
+
+mod common;
+
+use kexpose::apirule::{Version, v1beta1, v2};
+use kexpose::check::schema;
+use kexpose::yaml::{Limits, load};
+use serde_json::Value;
+
+/// Schema codes that describe structure, which the model encodes too.
+const STRUCTURAL: [&str; 4] = ["S001", "S002", "S003", "S004"];
+
+fn apirules() -> Vec<(String, Version, Value)> {
+    let mut out = Vec::new();
+    let mut dirs = vec![
+        common::root().join("tests/fixtures"),
+        common::root().join("examples"),
+    ];
+    while let Some(dir) = dirs.pop() {
+        for entry in std::fs::read_dir(&dir).unwrap() {
+            let path = entry.unwrap().path();
+            if path.is_dir() {
+                dirs.push(path);
+                continue;
+            }
+            let Ok(text) = std::fs::read_to_string(&path) else {
+                continue;
+            };
+            for doc in load(&text, Limits::default())
+                .documents
+                .into_iter()
+                .flatten()
+            {
+                let api = doc
+                    .value
+                    .get("apiVersion")
+                    .and_then(Value::as_str)
+                    .unwrap_or_default();
+                if let Some(v) = Version::from_api_version(api) {
+                    if doc.value.get("kind") == Some(&Value::from("APIRule")) {
+                        out.push((path.display().to_string(), v, doc.value));
+                    }
+                }
+            }
+        }
+    }
+    assert!(
+        out.len() > 50,
+        "expected many APIRule fixtures, found {}",
+        out.len()
+    );
+    out
+}
+
+#[test]
+fn schema_and_model_agree_on_every_fixture() {
+    for (file, version, value) in apirules() {
+        let findings = schema::validate(version, &value);
+        let structural_ok = !findings.iter().any(|f| STRUCTURAL.contains(&f.code));
+        let typed = match version {
+            Version::V1beta1 => serde_json::from_value::<v1beta1::ApiRule>(value.clone())
+                .map(|r| serde_json::to_value(r).unwrap())
+                .map_err(|e| e.to_string()),
+            _ => serde_json::from_value::<v2::ApiRule>(value.clone())
+                .map(|r| serde_json::to_value(r).unwrap())
+                .map_err(|e| e.to_string()),
+        };
+        assert_eq!(
+            typed.is_ok(),
+            structural_ok,
+            "{file}: model says {typed:?}, schema says {findings:?}"
+        );
+        if let Ok(round_trip) = typed {
+            assert_eq!(round_trip, value, "{file}: the model loses or invents data");
+        }
+    }
+}
+
+#[test]
+fn v2_and_v2alpha1_schemas_differ_only_where_upstream_does() {
+    let mut v2: Value = serde_json::from_str(schema::V2).unwrap();
+    let mut alpha: Value = serde_json::from_str(schema::V2ALPHA1).unwrap();
+    assert_eq!(
+        v2["required"],
+        serde_json::json!(["apiVersion", "kind", "spec"])
+    );
+    assert_eq!(alpha["required"], serde_json::json!(["apiVersion", "kind"]));
+    for s in [&mut v2, &mut alpha] {
+        let o = s.as_object_mut().unwrap();
+        for k in ["$id", "title", "required"] {
+            o.remove(k);
+        }
+        o["properties"]["apiVersion"] = Value::Null;
+    }
+    assert_eq!(v2, alpha);
+}
+
+#[test]
+fn schemas_encode_the_cel_rules() {
+    let base = serde_json::json!({
+        "apiVersion": "gateway.kyma-project.io/v2", "kind": "APIRule",
+        "spec": {"hosts": ["a.example.com"], "gateway": "kyma-system/kyma-gateway",
+                 "service": {"name": "s", "port": 80},
+                 "rules": [{"path": "/", "methods": ["GET"], "noAuth": true}]}
+    });
+    let codes = |patch: &dyn Fn(&mut Value)| {
+        let mut v = base.clone();
+        patch(&mut v);
+        schema::validate(Version::V2, &v)
+            .into_iter()
+            .map(|f| f.code)
+            .collect::<Vec<_>>()
+    };
+    assert!(codes(&|_| {}).is_empty());
+    for host in [
+        "A.example.com",
+        "a_b.example.com",
+        "*.com",
+        "*",
+        "a.example.c",
+        "a.example.c-m",
+        "a.example.com.",
+    ] {
+        assert_eq!(
+            codes(&|v| v["spec"]["hosts"][0] = host.into()),
+            ["S006"],
+            "{host}"
+        );
+    }
+    for host in ["short", "*.example.com", "10.0.0.10"] {
+        assert!(
+            codes(&|v| v["spec"]["hosts"][0] = host.into()).is_empty(),
+            "{host}"
+        );
+    }
+    assert_eq!(
+        codes(&|v| v["spec"]["gateway"] = "kyma-gateway.kyma-system".into()),
+        ["S007"]
+    );
+    assert_eq!(
+        codes(&|v| v["spec"]["rules"][0]["noAuth"] = false.into()),
+        ["S009"]
+    );
+    assert_eq!(
+        codes(&|v| v["spec"]["rules"][0]["jwt"] = serde_json::json!({})),
+        ["S009"],
+        "noAuth: true and jwt together"
+    );
+    assert!(
+        codes(&|v| {
+            v["spec"]["rules"][0]["noAuth"] = false.into();
+            v["spec"]["rules"][0]["jwt"] = serde_json::json!({});
+        })
+        .is_empty()
+    );
+    for path in ["/.*", "/foo*", "/foo/*", "/foo/{*}bar", "/*/x", "foo"] {
+        assert_eq!(
+            codes(&|v| v["spec"]["rules"][0]["path"] = path.into()),
+            ["S008"],
+            "{path}"
+        );
+    }
+    for path in [
+        "/",
+        "/*",
+        "/{**}",
+        "/a/{*}/b",
+        "//x",
+        "/a%20b",
+        "/{**}/{**}",
+    ] {
+        assert!(
+            codes(&|v| v["spec"]["rules"][0]["path"] = path.into()).is_empty(),
+            "{path}"
+        );
+    }
+}
