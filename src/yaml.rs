@@ -11,6 +11,7 @@
 //! Plain scalars resolve the way `sigs.k8s.io/yaml` (and so kubectl) resolves
 //! them, YAML 1.1 booleans such as `yes` and `off` included.
 
+use std::borrow::Cow;
 use std::collections::HashMap;
 
 use saphyr_parser::{Event, Parser, ScalarStyle, Span, Tag};
@@ -46,14 +47,23 @@ pub struct NodeSpan {
 }
 
 /// JSON Pointer -> position, for one document.
+///
+/// Built for every document but read only for the few that have findings, so
+/// it is an append-only arena (one string, one vector) rather than a hash
+/// map: no hashing and no allocation per node on the hot path, and a linear
+/// search when a finding needs placing.
 #[derive(Debug, Default, Clone)]
 pub struct SpanIndex {
-    nodes: HashMap<Box<str>, NodeSpan>,
+    pointers: String,
+    nodes: Vec<(u32, u32, NodeSpan)>,
 }
 
 impl SpanIndex {
     pub fn get(&self, pointer: &str) -> Option<&NodeSpan> {
-        self.nodes.get(pointer)
+        self.nodes
+            .iter()
+            .find(|(start, end, _)| &self.pointers[*start as usize..*end as usize] == pointer)
+            .map(|(_, _, span)| span)
     }
 
     /// The position a finding about `pointer` should be shown at. A pointer
@@ -61,7 +71,7 @@ impl SpanIndex {
     /// nearest existing parent, so "missing jwksUri" points at the mapping that
     /// lacks it.
     pub fn locate(&self, pointer: &str, at_key: bool) -> Option<Position> {
-        if let Some(span) = self.nodes.get(pointer) {
+        if let Some(span) = self.get(pointer) {
             return Some(match (at_key, span.key) {
                 (true, Some(key)) => key,
                 _ => span.value,
@@ -70,7 +80,7 @@ impl SpanIndex {
         let mut p = pointer;
         while let Some(cut) = p.rfind('/') {
             p = &p[..cut];
-            if let Some(span) = self.nodes.get(p) {
+            if let Some(span) = self.get(p) {
                 return Some(span.value);
             }
         }
@@ -78,7 +88,9 @@ impl SpanIndex {
     }
 
     fn insert(&mut self, pointer: &str, span: NodeSpan) {
-        self.nodes.insert(pointer.into(), span);
+        let start = self.pointers.len() as u32;
+        self.pointers.push_str(pointer);
+        self.nodes.push((start, self.pointers.len() as u32, span));
     }
 }
 
@@ -139,6 +151,8 @@ enum Frame {
 /// Builds one document from events.
 struct Builder {
     limits: Limits,
+    /// Whether to record positions (see `load_values`).
+    record: bool,
     frames: Vec<Frame>,
     pointer: String,
     spans: SpanIndex,
@@ -148,9 +162,10 @@ struct Builder {
 }
 
 impl Builder {
-    fn new(limits: Limits) -> Self {
+    fn new(limits: Limits, record: bool) -> Self {
         Builder {
             limits,
+            record,
             frames: Vec::new(),
             pointer: String::new(),
             spans: SpanIndex::default(),
@@ -172,11 +187,14 @@ impl Builder {
     /// mapping key (keys are handled by the caller), after setting the
     /// pointer to the node's own pointer otherwise.
     fn enter(&mut self, at: Position) -> Result<(), LoadError> {
+        if !self.record {
+            return Ok(());
+        }
         let key = match self.frames.last() {
             None => None,
             Some(Frame::Seq { items, .. }) => {
-                let index = items.len().to_string();
-                push_token(&mut self.pointer, &index);
+                use std::fmt::Write;
+                let _ = write!(self.pointer, "/{}", items.len());
                 None
             }
             Some(Frame::Map { key, .. }) => {
@@ -267,7 +285,7 @@ impl Builder {
                 let parent_len = self.pointer.len();
                 self.enter(at)?;
                 self.count(1, at)?;
-                let value = resolve_scalar(&text, style, tag.as_deref())
+                let value = resolve_scalar(text, style, tag.as_deref())
                     .map_err(|m| Self::err(CODE_SYNTAX, m, at))?;
                 self.emit(value, 1, anchor, parent_len);
             }
@@ -360,8 +378,20 @@ impl Builder {
     }
 }
 
-/// Loads every document of a YAML or JSON stream.
+/// Loads every document of a YAML or JSON stream, with positions.
 pub fn load(text: &str, limits: Limits) -> Stream {
+    load_with(text, limits, true)
+}
+
+/// Loads values only, without the span index. Most documents in a
+/// repository have no findings and need no positions; recording them costs
+/// about a tenth of the load, so `check` loads lean first and loads again with
+/// positions only when something needs placing.
+pub fn load_values(text: &str, limits: Limits) -> Stream {
+    load_with(text, limits, false)
+}
+
+fn load_with(text: &str, limits: Limits, record: bool) -> Stream {
     let text = text.strip_prefix('\u{feff}').unwrap_or(text);
     let mut stream = Stream::default();
     let mut parser = Parser::new_from_str(text);
@@ -393,7 +423,7 @@ pub fn load(text: &str, limits: Limits) -> Stream {
         match event {
             Event::DocumentStart(_) => {
                 start = position(&span);
-                builder = Some(Builder::new(limits));
+                builder = Some(Builder::new(limits, record));
                 failed = None;
             }
             Event::DocumentEnd => {
@@ -421,7 +451,7 @@ pub fn load(text: &str, limits: Limits) -> Stream {
                     if let Err(e) = b.on_event(event, &span) {
                         failed = Some(e);
                         // Free what was built so far; the rest of the document is skipped.
-                        builder = Some(Builder::new(limits));
+                        builder = Some(Builder::new(limits, record));
                     }
                 }
             }
@@ -432,42 +462,46 @@ pub fn load(text: &str, limits: Limits) -> Stream {
 
 /// Resolves a scalar the way `sigs.k8s.io/yaml` does, so that kexpose sees
 /// the same value the API server will.
-fn resolve_scalar(text: &str, style: ScalarStyle, tag: Option<&Tag>) -> Result<Value, String> {
+fn resolve_scalar(
+    text: Cow<'_, str>,
+    style: ScalarStyle,
+    tag: Option<&Tag>,
+) -> Result<Value, String> {
     if let Some(tag) = tag.filter(|t| t.is_yaml_core_schema()) {
         return match tag.suffix.as_str() {
-            "str" | "binary" | "timestamp" => Ok(Value::String(text.to_owned())),
+            "str" | "binary" | "timestamp" => Ok(Value::String(text.into_owned())),
             "null" => Ok(Value::Null),
-            "bool" => resolve_bool(text)
+            "bool" => resolve_bool(&text)
                 .map(Value::Bool)
                 .ok_or_else(|| format!("cannot decode !!bool `{text}`")),
-            "int" => resolve_int(text).ok_or_else(|| format!("cannot decode !!int `{text}`")),
-            "float" => resolve_float(text)
-                .or_else(|| resolve_int(text))
+            "int" => resolve_int(&text).ok_or_else(|| format!("cannot decode !!int `{text}`")),
+            "float" => resolve_float(&text)
+                .or_else(|| resolve_int(&text))
                 .ok_or_else(|| format!("cannot decode !!float `{text}`")),
             other => Err(format!("unsupported tag !!{other} on a scalar")),
         };
     }
     if style != ScalarStyle::Plain {
-        return Ok(Value::String(text.to_owned()));
+        return Ok(Value::String(text.into_owned()));
     }
     Ok(resolve_plain(text))
 }
 
-fn resolve_plain(text: &str) -> Value {
-    match text {
+fn resolve_plain(text: Cow<'_, str>) -> Value {
+    match &*text {
         "" | "~" | "null" | "Null" | "NULL" => return Value::Null,
         _ => {}
     }
-    if let Some(b) = resolve_bool(text) {
+    if let Some(b) = resolve_bool(&text) {
         return Value::Bool(b);
     }
     let first = text.as_bytes()[0];
     if first.is_ascii_digit() || matches!(first, b'-' | b'+' | b'.') {
-        if let Some(v) = resolve_int(text).or_else(|| resolve_float(text)) {
+        if let Some(v) = resolve_int(&text).or_else(|| resolve_float(&text)) {
             return v;
         }
     }
-    Value::String(text.to_owned())
+    Value::String(text.into_owned())
 }
 
 fn resolve_bool(text: &str) -> Option<bool> {

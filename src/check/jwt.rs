@@ -1,8 +1,6 @@
 //! JWT rules (J): upstream's V4, V5 and V7 with their exact messages, and the
 //! stricter checks that keep Istio from answering 401 to every caller.
 
-use std::collections::HashMap;
-
 use crate::apirule::{JwtAuthentication, JwtAuthorization, JwtConfig};
 use crate::diagnostic::{Finding, join};
 
@@ -201,10 +199,11 @@ pub fn issuer_conflicts<'a>(
     auths: impl IntoIterator<Item = (String, &'a JwtAuthentication)>,
     out: &mut Vec<Finding>,
 ) {
-    let mut seen: HashMap<String, &JwtAuthentication> = HashMap::new();
+    // Upstream's key is issuer and jwksUri concatenated.
+    let mut seen: Vec<(String, &JwtAuthentication)> = Vec::new();
     for (pointer, a) in auths {
         let key = format!("{}{}", a.issuer, a.jwks_uri);
-        match seen.get(&key) {
+        match seen.iter().find(|(k, _)| *k == key).map(|(_, first)| first) {
             Some(first) if !same_location(first, a) => {
                 out.push(Finding::new(
                     "J010",
@@ -213,9 +212,7 @@ pub fn issuer_conflicts<'a>(
                 ));
             }
             Some(_) => {}
-            None => {
-                seen.insert(key, a);
-            }
+            None => seen.push((key, a)),
         }
     }
 }

@@ -1,8 +1,6 @@
 //! APIRule v2 path templates: the `{**}` operator rules and upstream's
 //! segment trie, which decides when an earlier rule shadows a later one.
 
-use std::collections::HashMap;
-
 const ANY_ONE: &str = "{*}";
 const ANY_MANY: &str = "{**}";
 
@@ -39,7 +37,8 @@ pub fn operator_error(path: &str) -> Option<&'static str> {
 /// One node of upstream's segment trie (`internal/path/segment_trie`).
 #[derive(Default)]
 struct Node {
-    literals: HashMap<String, Node>,
+    /// Few children per node in practice: a vector beats hashing.
+    literals: Vec<(String, Node)>,
     any_one: Option<Box<Node>>,
     /// Suffixes stored below a `{**}` child: insertion stops at `{**}`.
     any_many: Option<Vec<String>>,
@@ -72,7 +71,7 @@ fn matches(node: &Node, toks: &[&str], k: usize) -> bool {
         return node.end;
     }
     let t = toks[k];
-    if let Some(child) = node.literals.get(t) {
+    if let Some((_, child)) = node.literals.iter().find(|(l, _)| l == t) {
         if matches(child, toks, k + 1) {
             return true;
         }
@@ -130,8 +129,13 @@ fn insert(node: &mut Node, toks: &[&str], k: usize) {
             created,
         )
     } else {
-        let created = !node.literals.contains_key(t);
-        (node.literals.entry(t.to_owned()).or_default(), created)
+        match node.literals.iter().position(|(l, _)| l == t) {
+            Some(i) => (&mut node.literals[i].1, false),
+            None => {
+                node.literals.push((t.to_owned(), Node::default()));
+                (&mut node.literals.last_mut().expect("just pushed").1, true)
+            }
+        }
     };
     if k + 1 == toks.len() && created {
         child.end = true;

@@ -1,8 +1,6 @@
 //! Rules over a whole v2/v2alpha1 APIRule spec: services, gateways, paths and
 //! their ordering (R), plus the walk that hands each JWT config to `jwt`.
 
-use std::collections::HashMap;
-
 use crate::apirule::Method;
 use crate::apirule::v2::Spec;
 use crate::diagnostic::{Finding, join};
@@ -92,8 +90,8 @@ fn gateway(spec: &Spec, out: &mut Vec<Finding>) {
 /// rule order, not upstream's random map order), and exact duplicates
 /// reported even where upstream's trie misses them.
 fn conflicts(spec: &Spec, out: &mut Vec<Finding>) {
-    let mut tries: HashMap<Method, SegmentTrie> = HashMap::new();
-    let mut first_seen: HashMap<(&str, Method), usize> = HashMap::new();
+    let mut tries: Vec<(Method, SegmentTrie)> = Vec::new();
+    let mut first_seen: Vec<(&str, Method, usize)> = Vec::new();
     for (i, rule) in spec.rules.iter().enumerate() {
         let path = normalise(&rule.path);
         let mut done: Vec<Method> = Vec::new();
@@ -103,8 +101,16 @@ fn conflicts(spec: &Spec, out: &mut Vec<Finding>) {
             }
             done.push(*m);
             let at = format!("/spec/rules/{i}/path");
-            let trie_conflict = tries.entry(*m).or_default().insert(path);
-            if let Some(first) = first_seen.get(&(path, *m)) {
+            let trie = match tries.iter().position(|(tm, _)| tm == m) {
+                Some(t) => &mut tries[t].1,
+                None => {
+                    tries.push((*m, SegmentTrie::default()));
+                    &mut tries.last_mut().expect("just pushed").1
+                }
+            };
+            let trie_conflict = trie.insert(path);
+            if let Some((_, _, first)) = first_seen.iter().find(|(p, fm, _)| *p == path && fm == m)
+            {
                 out.push(Finding::new(
                     "R005",
                     at,
@@ -114,7 +120,7 @@ fn conflicts(spec: &Spec, out: &mut Vec<Finding>) {
                     ),
                 ));
             } else {
-                first_seen.insert((path, *m), i);
+                first_seen.push((path, *m, i));
                 if trie_conflict {
                     out.push(Finding::new(
                         "R004",

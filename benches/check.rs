@@ -1,0 +1,145 @@
+//! `cargo bench --bench check`: generates 10,000 realistic APIRule files,
+//! checks them the way `kexpose check DIR` does (read, parse, check, in
+//! parallel), and prints documents per second. Then times one `kexpose check`
+//! process on one file, as pre-commit runs it.
+
+use std::path::Path;
+use std::process::Command;
+use std::time::{Duration, Instant};
+
+use kexpose::policy::Policy;
+use kexpose::source::{self, Input};
+use kexpose::yaml::Limits;
+use rayon::prelude::*;
+
+const FILES: usize = 10_000;
+
+/// A realistic APIRule: jwt with scopes, a noAuth health route, CORS; every
+/// tenth one carries a mistake so the reporting path is exercised too.
+fn apirule(i: usize) -> String {
+    let jwks = if i % 10 == 0 {
+        "idp.example.com/oauth2/certs".to_owned()
+    } else {
+        format!("https://idp{}.example.com/oauth2/certs", i % 7)
+    };
+    format!(
+        r#"apiVersion: gateway.kyma-project.io/v2
+kind: APIRule
+metadata:
+  name: svc-{i}
+  namespace: team-{ns}
+  labels:
+    app.kubernetes.io/name: svc-{i}
+spec:
+  hosts:
+    - svc-{i}.apps.example.com
+  service:
+    name: svc-{i}
+    port: 8080
+  gateway: kyma-system/kyma-gateway
+  corsPolicy:
+    allowOrigins:
+      - exact: https://portal.example.com
+    allowMethods: [GET, POST, OPTIONS]
+    maxAge: 600
+  rules:
+    - path: /api/v1/orders/{{*}}
+      methods: [GET, PUT]
+      jwt:
+        authentications:
+          - issuer: https://idp{idp}.example.com
+            jwksUri: {jwks}
+        authorizations:
+          - requiredScopes: [orders.write]
+            audiences: [svc-{i}]
+    - path: /api/{{**}}
+      methods: [GET, POST, OPTIONS]
+      jwt:
+        authentications:
+          - issuer: https://idp{idp}.example.com
+            jwksUri: {jwks}
+    - path: /healthz
+      methods: [GET]
+      noAuth: true
+"#,
+        ns = i % 20,
+        idp = i % 7,
+    )
+}
+
+fn median(mut v: Vec<Duration>) -> Duration {
+    v.sort();
+    v[v.len() / 2]
+}
+
+fn main() {
+    let dir = std::env::temp_dir().join(format!("kexpose-bench-{}", std::process::id()));
+    std::fs::create_dir_all(&dir).unwrap();
+    let mut bytes = 0;
+    for i in 0..FILES {
+        let text = apirule(i);
+        bytes += text.len();
+        std::fs::write(dir.join(format!("apirule-{i:05}.yaml")), text).unwrap();
+    }
+    let inputs = source::expand(std::slice::from_ref(&dir)).unwrap();
+    assert_eq!(inputs.len(), FILES);
+    let policy = Policy::default();
+
+    let mut rates = Vec::new();
+    for _ in 0..5 {
+        let start = Instant::now();
+        let (docs, errors): (usize, usize) = inputs
+            .par_iter()
+            .map(|input| {
+                let (r, _) = source::check(
+                    input,
+                    &policy,
+                    Limits::default(),
+                    source::DEFAULT_MAX_FILE_SIZE,
+                );
+                (r.summary.documents, r.summary.errors)
+            })
+            .reduce(|| (0, 0), |a, b| (a.0 + b.0, a.1 + b.1));
+        let elapsed = start.elapsed();
+        assert_eq!(docs, FILES);
+        assert_eq!(
+            errors,
+            2 * FILES / 10,
+            "every tenth file has a J003 in each of two rules"
+        );
+        rates.push(docs as f64 / elapsed.as_secs_f64());
+    }
+    rates.sort_by(f64::total_cmp);
+    println!(
+        "check: {FILES} files ({:.1} MiB) on {} threads: median {:.0} documents/s (min {:.0}, max {:.0})",
+        bytes as f64 / 1048576.0,
+        rayon::current_num_threads(),
+        rates[rates.len() / 2],
+        rates[0],
+        rates[rates.len() - 1]
+    );
+
+    let exe = Path::new(env!("CARGO_BIN_EXE_kexpose"));
+    let one = match &inputs[1] {
+        Input::File(p) => p.clone(),
+        Input::Stdin => unreachable!(),
+    };
+    let mut walls = Vec::new();
+    for _ in 0..30 {
+        let start = Instant::now();
+        let status = Command::new(exe)
+            .args(["check", "--format", "concise"])
+            .arg(&one)
+            .output()
+            .unwrap()
+            .status;
+        walls.push(start.elapsed());
+        assert!(status.success());
+    }
+    println!(
+        "check one file in a fresh process: median {:.2} ms (max {:.2} ms)",
+        median(walls.clone()).as_secs_f64() * 1e3,
+        walls.iter().max().unwrap().as_secs_f64() * 1e3
+    );
+    std::fs::remove_dir_all(&dir).unwrap();
+}
