@@ -16,13 +16,12 @@ pub fn issuer(value: &str, pointer: String, out: &mut Vec<Finding>) {
         out.push(Finding::new("J002", pointer, uri_error("value is empty")));
         return;
     }
-    if value.contains(':') {
-        if let Err(e) = parse_request_uri(value) {
-            out.push(Finding::new("J002", pointer, uri_error(&e)));
-            return;
-        }
+    let parsed = parse_request_uri(value);
+    if let (true, Err(e)) = (value.contains(':'), &parsed) {
+        out.push(Finding::new("J002", pointer, uri_error(e)));
+        return;
     }
-    let absolute = parse_request_uri(value).ok().is_some_and(|u| {
+    let absolute = parsed.ok().is_some_and(|u| {
         !u.opaque && !u.scheme.is_empty() && u.host.is_some_and(|h| !h.is_empty())
     });
     if !absolute {
