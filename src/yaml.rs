@@ -183,12 +183,11 @@ impl Builder {
         }
     }
 
-    /// Called when a node starts. Returns `Ok(false)` when the node is a
-    /// mapping key (keys are handled by the caller), after setting the
-    /// pointer to the node's own pointer otherwise.
-    fn enter(&mut self, at: Position) -> Result<(), LoadError> {
+    /// Called when a value node starts (keys are handled by `set_key`):
+    /// extends the pointer to the node and records where it sits.
+    fn enter(&mut self, at: Position) {
         if !self.record {
-            return Ok(());
+            return;
         }
         let key = match self.frames.last() {
             None => None,
@@ -205,7 +204,6 @@ impl Builder {
         };
         self.spans
             .insert(&self.pointer, NodeSpan { key, value: at });
-        Ok(())
     }
 
     fn wants_key(&self) -> bool {
@@ -283,7 +281,7 @@ impl Builder {
                     return self.set_key(text.into_owned(), at);
                 }
                 let parent_len = self.pointer.len();
-                self.enter(at)?;
+                self.enter(at);
                 self.count(1, at)?;
                 let value = resolve_scalar(text, style, tag.as_deref())
                     .map_err(|m| Self::err(CODE_SYNTAX, m, at))?;
@@ -313,7 +311,7 @@ impl Builder {
                 self.count(nodes, at)?;
                 let value = self.anchors[&id].0.clone();
                 let parent_len = self.pointer.len();
-                self.enter(at)?;
+                self.enter(at);
                 self.emit(value, nodes, 0, parent_len);
             }
             Event::SequenceStart(anchor, _) | Event::MappingStart(anchor, _) => {
@@ -333,7 +331,7 @@ impl Builder {
                 }
                 self.count(1, at)?;
                 let parent_len = self.pointer.len();
-                self.enter(at)?;
+                self.enter(at);
                 self.frames
                     .push(if matches!(event, Event::SequenceStart(..)) {
                         Frame::Seq {

@@ -132,8 +132,7 @@ pub fn spec(spec: &Spec, out: &mut Vec<Finding>) {
             }
         }
     }
-    let auths: Vec<(String, crate::apirule::JwtAuthentication)> = istio_auths;
-    jwt::issuer_conflicts(auths.iter().map(|(p, a)| (p.clone(), a)), out);
+    jwt::issuer_conflicts(istio_auths.iter().map(|(p, a)| (p.clone(), a)), out);
 }
 
 fn handler(

@@ -171,13 +171,13 @@ fn cors(spec: &Spec, out: &mut Vec<Finding>) {
             )),
         }
     }
-    for (list, field) in [
-        (&cors.allow_origins.as_ref().map(Vec::len), "allowOrigins"),
-        (&cors.allow_methods.as_ref().map(Vec::len), "allowMethods"),
-        (&cors.allow_headers.as_ref().map(Vec::len), "allowHeaders"),
-        (&cors.expose_headers.as_ref().map(Vec::len), "exposeHeaders"),
+    for (len, field) in [
+        (cors.allow_origins.as_ref().map(Vec::len), "allowOrigins"),
+        (cors.allow_methods.as_ref().map(Vec::len), "allowMethods"),
+        (cors.allow_headers.as_ref().map(Vec::len), "allowHeaders"),
+        (cors.expose_headers.as_ref().map(Vec::len), "exposeHeaders"),
     ] {
-        if *list == Some(0) {
+        if len == Some(0) {
             out.push(jwt::empty_list(join(at, field)));
         }
     }

@@ -71,15 +71,14 @@ pub fn write(run: &Run, color: bool, frames: bool, out: &mut dyn Write) -> io::R
             if let Some((_, line)) = file.lines.iter().find(|(n, _)| *n == d.line) {
                 let bar = s.paint("1;34", "|");
                 let skip = (d.column as usize).saturating_sub(1);
+                let before: String = line.chars().take(skip).collect();
                 let rest: String = line.chars().skip(skip).collect();
-                let indent: String = line
+                let indent: String = before
                     .chars()
-                    .take(skip)
                     .map(|c| if c == '\t' { '\t' } else { ' ' })
                     .collect();
                 writeln!(out, "{pad} {bar}")?;
                 writeln!(out, "{} {bar} {line}", s.paint("1;34", &number))?;
-                let before: String = line.chars().take(skip).collect();
                 let carets = "^".repeat(caret_width(&rest, before.contains(['[', '{'])));
                 let mark = match d.severity {
                     Severity::Error => s.paint("1;31", &carets),
