@@ -100,6 +100,7 @@ fn main() {
                     &policy,
                     Limits::default(),
                     source::DEFAULT_MAX_FILE_SIZE,
+                    &Default::default(),
                 );
                 (r.summary.documents, r.summary.errors)
             })

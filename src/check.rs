@@ -12,10 +12,21 @@ use serde::Deserialize;
 use serde_json::Value;
 
 use crate::apirule::{self, Version};
+use crate::compile::{DocRef, IssuerBook};
 use crate::diagnostic::{Diagnostic, Finding, Position, Severity};
+use crate::exposure::{self, SharedAt};
 use crate::policy::Policy;
 use crate::rules;
+use crate::spec::{self, template};
 use crate::yaml::{self, Limits};
+
+/// What `check` needs to understand exposure specs: the values their
+/// templates render with, and the issuers every file may name.
+#[derive(Debug, Clone, Default)]
+pub struct Specs {
+    pub template: template::Context,
+    pub issuers: IssuerBook,
+}
 
 /// What one Kubernetes object turned out to be.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -105,6 +116,8 @@ pub struct Summary {
     pub files: usize,
     pub documents: usize,
     pub apirules: usize,
+    /// Exposure and Issuers documents.
+    pub specs: usize,
     /// Documents that are not APIRules (or are empty), skipped and counted.
     pub skipped: usize,
     pub errors: usize,
@@ -116,6 +129,7 @@ impl Summary {
         self.files += other.files;
         self.documents += other.documents;
         self.apirules += other.apirules;
+        self.specs += other.specs;
         self.skipped += other.skipped;
         self.errors += other.errors;
         self.warnings += other.warnings;
@@ -154,7 +168,13 @@ pub struct FileReport {
 }
 
 impl FileReport {
-    fn push(&mut self, policy: &Policy, file: &str, finding: Finding, at: Position) -> Severity {
+    pub fn push(
+        &mut self,
+        policy: &Policy,
+        file: &str,
+        finding: Finding,
+        at: Position,
+    ) -> Severity {
         let rule = rules::get(finding.code);
         let severity = policy.severity(rule.code).unwrap_or(rule.severity);
         match severity {
@@ -242,7 +262,29 @@ fn objects(value: &Value) -> Vec<(String, &Value)> {
 /// Documents are loaded without positions first; only a file with findings
 /// is loaded again with its span index, to place them. Most files in a
 /// repository are clean, and positions are a third of the cost of loading.
-pub fn source(file: &str, text: &str, policy: &Policy, limits: Limits) -> FileReport {
+///
+/// A file holding exposure specs is rendered as a template first; its
+/// findings are about the rendered text, whose lines are the template's
+/// wherever the template does not add lines.
+pub fn source(
+    file: &str,
+    text: &str,
+    policy: &Policy,
+    limits: Limits,
+    specs: &Specs,
+) -> FileReport {
+    let rendered;
+    let text = if exposure::mentions_spec(text) && template::is_template(text) {
+        match template::render(file, text, &specs.template) {
+            Ok(t) => {
+                rendered = t;
+                rendered.as_str()
+            }
+            Err(e) => return FileReport::file_error(file, "P009", e.message, e.position, policy),
+        }
+    } else {
+        text
+    };
     let mut report = FileReport {
         name: file.to_owned(),
         ..FileReport::default()
@@ -290,13 +332,18 @@ pub fn source(file: &str, text: &str, policy: &Policy, limits: Limits) -> FileRe
                 errors: 0,
                 warnings: 0,
             };
-            if classify(value) != Kind::ApiRule {
+            let findings = if let Some(kind) = spec::Kind::of(value) {
+                report.summary.specs += 1;
+                spec_document(file, kind, value, index, policy, specs)
+            } else if classify(value) == Kind::ApiRule {
+                report.summary.apirules += 1;
+                object(value, policy)
+            } else {
                 report.summary.skipped += 1;
                 report.documents.push(result);
                 continue;
-            }
-            report.summary.apirules += 1;
-            for mut finding in object(value, policy) {
+            };
+            for mut finding in findings {
                 match policy.severity(finding.code) {
                     Some(Severity::Error) => result.errors += 1,
                     Some(Severity::Warning) => result.warnings += 1,
@@ -325,6 +372,59 @@ pub fn source(file: &str, text: &str, policy: &Policy, limits: Limits) -> FileRe
         .diagnostics
         .sort_by(|a, b| a.sort_key().cmp(&b.sort_key()));
     report
+}
+
+/// Findings about one spec document, as `check` sees it: file by file, so
+/// findings about shared issuers land where this file names them.
+fn spec_document(
+    file: &str,
+    kind: spec::Kind,
+    value: &Value,
+    index: usize,
+    policy: &Policy,
+    specs: &Specs,
+) -> Vec<Finding> {
+    let doc = DocRef {
+        source: 0,
+        document: index,
+    };
+    let located = match kind {
+        spec::Kind::Exposure => {
+            exposure::exposure(
+                value,
+                doc,
+                &specs.issuers,
+                Version::V2,
+                policy,
+                SharedAt::Reference,
+            )
+            .findings
+        }
+        spec::Kind::Issuers => {
+            let mut local = IssuerBook::new();
+            let mut found = exposure::issuers(value, doc, file, &mut local);
+            // The run's first definition of a name wins; any other is X005.
+            for (name, def) in &local {
+                if let Some(first) = specs.issuers.get(name) {
+                    if first.file != file || first.doc.document != index {
+                        found.push(crate::compile::Located {
+                            doc,
+                            finding: exposure::duplicate_issuer(name, first, &def.pointer),
+                        });
+                    }
+                }
+            }
+            found
+        }
+    };
+    let mut out: Vec<Finding> = located
+        .into_iter()
+        .filter(|l| l.doc == doc)
+        .map(|l| l.finding)
+        .collect();
+    out.sort_by(|a, b| (&a.pointer, a.code, &a.message).cmp(&(&b.pointer, b.code, &b.message)));
+    out.dedup();
+    out
 }
 
 /// A finding waiting for its position.

@@ -7,11 +7,16 @@ use std::path::PathBuf;
 use clap::{Args, Parser, Subcommand, ValueEnum};
 use rayon::prelude::*;
 
+use crate::apirule::Version;
+use crate::check::{FileReport, Specs};
+use crate::exposure;
 use crate::policy::Policy;
+use crate::render;
 use crate::report::{self, Checked, Format, Run};
 use crate::rules::{self, RULES};
 use crate::source;
-use crate::yaml::Limits;
+use crate::spec::template;
+use crate::yaml::{self, Limits};
 
 #[derive(Parser)]
 #[command(
@@ -35,6 +40,42 @@ pub enum Command {
     },
     /// Print the documentation of one rule, by code (J003) or name.
     Rule { code: String },
+    /// Render exposure specs into APIRules, checked by the same core as `check`.
+    Render(RenderArgs),
+}
+
+#[derive(Clone, Copy, PartialEq, Eq, ValueEnum)]
+pub enum ApiVersion {
+    /// gateway.kyma-project.io/v2
+    V2,
+    /// gateway.kyma-project.io/v1beta1, for clusters older than Kyma 3.4.
+    V1beta1,
+}
+
+#[derive(Args)]
+pub struct RenderArgs {
+    /// Spec files or directories (searched for *.yaml, *.yml, *.json), or `-` for stdin.
+    #[arg(default_value = ".")]
+    pub paths: Vec<PathBuf>,
+    /// Values for the spec templates (repeatable; later files win).
+    #[arg(long = "values", value_name = "FILE")]
+    pub values: Vec<PathBuf>,
+    #[arg(long, value_enum, default_value_t = ApiVersion::V2)]
+    pub api_version: ApiVersion,
+    /// Write one file per APIRule (namespace.name.yaml) into DIR instead of a stream on stdout.
+    #[arg(long, value_name = "DIR")]
+    pub out_dir: Option<PathBuf>,
+    /// With --out-dir: write nothing, print a unified diff and exit 1 when DIR is not up to date.
+    #[arg(long, requires = "out_dir")]
+    pub check: bool,
+    /// Policy file for the check of every rendered APIRule.
+    #[arg(long, env = "KEXPOSE_POLICY")]
+    pub policy: Option<PathBuf>,
+    #[arg(long, value_enum, default_value_t = Color::Auto)]
+    pub color: Color,
+    /// Largest file accepted, in bytes.
+    #[arg(long, default_value_t = source::DEFAULT_MAX_FILE_SIZE)]
+    pub max_file_size: u64,
 }
 
 #[derive(Clone, Copy, ValueEnum)]
@@ -65,6 +106,44 @@ pub struct CheckArgs {
     /// Largest file accepted, in bytes.
     #[arg(long, default_value_t = source::DEFAULT_MAX_FILE_SIZE)]
     pub max_file_size: u64,
+    /// Values for exposure spec templates (repeatable; later files win).
+    #[arg(long = "values", value_name = "FILE")]
+    pub values: Vec<PathBuf>,
+}
+
+/// The template context: the process environment and the merged values files.
+pub fn template_context(values: &[PathBuf]) -> Result<template::Context, Fatal> {
+    let mut ctx = template::Context::from_process();
+    for path in values {
+        let text = std::fs::read_to_string(path).map_err(|e| {
+            Fatal::Message(format!("cannot read values file {}: {e}", path.display()))
+        })?;
+        let stream = yaml::load(&text, Limits::default());
+        for doc in stream.documents {
+            match doc {
+                Ok(d) if d.empty => {}
+                Ok(d) if d.value.is_object() => ctx.merge_values(d.value),
+                Ok(d) => {
+                    return Err(Fatal::Message(format!(
+                        "{}:{}:{}: a values file must hold a mapping",
+                        path.display(),
+                        d.start.line,
+                        d.start.column
+                    )));
+                }
+                Err(e) => {
+                    return Err(Fatal::Message(format!(
+                        "{}:{}:{}: {}",
+                        path.display(),
+                        e.position.line,
+                        e.position.column,
+                        e.message
+                    )));
+                }
+            }
+        }
+    }
+    Ok(ctx)
 }
 
 /// How a command ended, for the process exit status.
@@ -106,11 +185,91 @@ pub fn load_policy(path: Option<&PathBuf>) -> Result<Policy, Fatal> {
 }
 
 fn use_color(choice: Color) -> bool {
+    color_for(choice, io::stdout().is_terminal())
+}
+
+fn color_for(choice: Color, terminal: bool) -> bool {
     match choice {
         Color::Always => true,
         Color::Never => false,
-        Color::Auto => {
-            std::env::var_os("NO_COLOR").is_none_or(|v| v.is_empty()) && io::stdout().is_terminal()
+        Color::Auto => std::env::var_os("NO_COLOR").is_none_or(|v| v.is_empty()) && terminal,
+    }
+}
+
+/// Renders specs: APIRules on stdout (or into --out-dir), findings on stderr.
+pub fn render(args: &RenderArgs, out: &mut dyn Write) -> Result<Outcome, Fatal> {
+    let policy = load_policy(args.policy.as_ref())?;
+    let template = template_context(&args.values)?;
+    let mut inputs = source::expand(&args.paths)?;
+    inputs.sort();
+    inputs.dedup();
+    let version = match args.api_version {
+        ApiVersion::V2 => Version::V2,
+        ApiVersion::V1beta1 => Version::V1beta1,
+    };
+    let mut rendered = render::render(
+        &inputs,
+        &render::Options {
+            version,
+            policy: &policy,
+            template: &template,
+            max_file_size: args.max_file_size,
+        },
+    );
+    if !rendered.reports.is_empty() {
+        let run = Run::new(std::mem::take(&mut rendered.reports));
+        let mut err = io::stderr().lock();
+        report::write(
+            &run,
+            Format::Text,
+            color_for(args.color, io::stderr().is_terminal()),
+            &mut err,
+        )?;
+        if rendered.errors > 0 {
+            writeln!(
+                err,
+                "kexpose: {} error(s), {} warning(s); nothing rendered",
+                rendered.errors, rendered.warnings
+            )?;
+        }
+    }
+    if rendered.errors > 0 {
+        return Ok(Outcome::Findings);
+    }
+    if rendered.outputs.is_empty() {
+        return Err(Fatal::Message(
+            "no Exposure specs found (apiVersion kexpose.dev/v1alpha1, kind Exposure)".into(),
+        ));
+    }
+    match (&args.out_dir, args.check) {
+        (Some(dir), true) => {
+            let drift = render::drift(&rendered.outputs, dir)
+                .map_err(|e| Fatal::Message(format!("cannot read {}: {e}", dir.display())))?;
+            for d in &drift.diffs {
+                out.write_all(d.as_bytes())?;
+            }
+            out.flush()?;
+            if drift.diffs.is_empty() {
+                Ok(Outcome::Clean)
+            } else {
+                eprintln!(
+                    "kexpose: {} file(s) in {} differ from a fresh render; run `kexpose render --out-dir {}`",
+                    drift.diffs.len(),
+                    dir.display(),
+                    dir.display()
+                );
+                Ok(Outcome::Findings)
+            }
+        }
+        (Some(dir), false) => {
+            render::write_dir(&rendered.outputs, dir)
+                .map_err(|e| Fatal::Message(format!("cannot write {}: {e}", dir.display())))?;
+            Ok(Outcome::Clean)
+        }
+        (None, _) => {
+            out.write_all(rendered.stream().as_bytes())?;
+            out.flush()?;
+            Ok(Outcome::Clean)
         }
     }
 }
@@ -122,10 +281,29 @@ pub fn check(args: &CheckArgs, out: &mut dyn Write) -> Result<Outcome, Fatal> {
     inputs.sort();
     inputs.dedup();
     let limits = Limits::default();
-    let files: Vec<Checked> = inputs
+    let texts: Vec<Result<String, Box<FileReport>>> = inputs
         .par_iter()
-        .map(|input| {
-            let (report, lines) = source::check(input, &policy, limits, args.max_file_size);
+        .map(|input| source::read(input, &policy, args.max_file_size))
+        .collect();
+    let template = template_context(&args.values)?;
+    let names: Vec<String> = inputs.iter().map(source::Input::name).collect();
+    let issuers = exposure::shared_issuers(
+        texts.iter().enumerate().filter_map(|(i, t)| {
+            let t = t.as_ref().ok()?;
+            Some((i, names[i].as_str(), t.as_str()))
+        }),
+        &template,
+        limits,
+    );
+    let specs = Specs { template, issuers };
+    let files: Vec<Checked> = texts
+        .into_par_iter()
+        .zip(inputs.par_iter())
+        .map(|(text, input)| {
+            let (report, lines) = match text {
+                Ok(text) => source::check_text(&input.name(), &text, &policy, limits, &specs),
+                Err(report) => (*report, Vec::new()),
+            };
             Checked { report, lines }
         })
         .collect();
@@ -185,5 +363,6 @@ pub fn run(cli: Cli, out: &mut dyn Write) -> Result<Outcome, Fatal> {
         Command::Check(args) => check(&args, out),
         Command::Rules { format } => list_rules(format, out),
         Command::Rule { code } => show_rule(&code, out),
+        Command::Render(args) => render(&args, out),
     }
 }

@@ -5,9 +5,13 @@
 pub mod apirule;
 pub mod check;
 pub mod cli;
+pub mod compile;
 pub mod diagnostic;
+pub mod exposure;
 pub mod policy;
+pub mod render;
 pub mod report;
 pub mod rules;
 pub mod source;
+pub mod spec;
 pub mod yaml;

@@ -18,6 +18,7 @@ use crate::yaml;
 pub const API_VERSION: &str = "kexpose.dev/v1alpha1";
 pub const SCHEMA: &str = include_str!("../schemas/policy.json");
 pub const DEFAULT: &str = include_str!("../policies/default.yaml");
+pub const LEGACY: &str = include_str!("../policies/legacy.yaml");
 
 /// The rule-selection part of a policy, resolved against the registry.
 #[derive(Debug, Clone)]
@@ -101,6 +102,11 @@ impl Default for Policy {
 }
 
 impl Policy {
+    /// The bundled legacy profile, under which v1beta1 is checked, not denied.
+    pub fn legacy() -> Policy {
+        Policy::parse(LEGACY).expect("the bundled legacy policy is valid")
+    }
+
     /// Parses a policy document.
     pub fn parse(text: &str) -> Result<Policy, PolicyError> {
         let mut stream = yaml::load(text, yaml::Limits::default());

@@ -1,7 +1,8 @@
 //! The rule registry: every finding kexpose can report has one entry here,
 //! with a stable code, a kebab-case name, a default severity and a document.
 //! Codes are never reused. Families: `P` parse, `S` schema, `R` routing,
-//! `J` jwt, `B` APIRule v1beta1 (legacy), `O` organisation policy.
+//! `J` jwt, `B` APIRule v1beta1 (legacy), `X` exposure specs, `O` organisation
+//! policy.
 
 use crate::diagnostic::Severity;
 
@@ -36,6 +37,7 @@ rules! {
     "P006" "alias-bomb" Error "Aliases expand the document beyond the node budget.";
     "P007" "nesting-too-deep" Error "The document nests deeper than the depth limit.";
     "P008" "read-error" Error "The file could not be read.";
+    "P009" "template-error" Error "An exposure spec template does not render.";
     "S001" "required-field" Error "A required field is missing.";
     "S002" "unknown-field" Error "A field the APIRule schema does not define.";
     "S003" "wrong-type" Error "A field has the wrong JSON type.";
@@ -78,6 +80,11 @@ rules! {
     "B006" "v1beta1-jwt-config" Error "A v1beta1 jwt handler config is empty or of the wrong style.";
     "B007" "v1beta1-mutator" Error "A v1beta1 mutator is invalid.";
     "B008" "v1beta1-not-convertible" Warning "A v1beta1 rule has no v2 equivalent; conversion drops every rule.";
+    "X001" "exposure-issuer-unknown" Error "A route names an issuer that no spec defines.";
+    "X002" "exposure-issuer-jwks-uri-missing" Error "An issuer has no jwksUri to render.";
+    "X003" "exposure-route-unreachable" Error "A route can never be reached, or Kyma would reject it as shadowed.";
+    "X004" "exposure-not-expressible-v1beta1" Error "A spec feature has no APIRule v1beta1 form.";
+    "X005" "exposure-duplicate" Error "Two specs define the same issuer or render the same APIRule.";
 }
 
 /// Looks a rule up by its code (case-insensitive) or its name.

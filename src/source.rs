@@ -4,7 +4,7 @@
 use std::io::Read;
 use std::path::{Path, PathBuf};
 
-use crate::check::{self, FileReport};
+use crate::check::{self, FileReport, Specs};
 use crate::diagnostic::Position;
 use crate::policy::Policy;
 use crate::yaml::Limits;
@@ -127,34 +127,50 @@ pub fn decode(bytes: &[u8], max: u64) -> Result<&str, (&'static str, String, Pos
     })
 }
 
+/// The text of one input, or the report that says why there is none.
+pub fn read(input: &Input, policy: &Policy, max: u64) -> Result<String, Box<FileReport>> {
+    let name = input.name();
+    let start = Position { line: 1, column: 1 };
+    let bytes = read_limited(input, max).map_err(|e| {
+        Box::new(FileReport::file_error(
+            &name,
+            "P008",
+            format!("cannot read: {e}"),
+            start,
+            policy,
+        ))
+    })?;
+    match decode(&bytes, max) {
+        Ok(_) => Ok(String::from_utf8(bytes).expect("decode checked UTF-8")),
+        Err((code, message, at)) => Err(Box::new(FileReport::file_error(
+            &name, code, message, at, policy,
+        ))),
+    }
+}
+
 /// Reads and checks one input; never fails, every problem is a finding.
 pub fn check(
     input: &Input,
     policy: &Policy,
     limits: Limits,
     max: u64,
+    specs: &Specs,
 ) -> (FileReport, Vec<(u32, String)>) {
-    let name = input.name();
-    let bytes = match read_limited(input, max) {
-        Ok(b) => b,
-        Err(e) => {
-            let at = Position { line: 1, column: 1 };
-            return (
-                FileReport::file_error(&name, "P008", format!("cannot read: {e}"), at, policy),
-                Vec::new(),
-            );
-        }
-    };
-    let text = match decode(&bytes, max) {
-        Ok(t) => t,
-        Err((code, message, at)) => {
-            return (
-                FileReport::file_error(&name, code, message, at, policy),
-                Vec::new(),
-            );
-        }
-    };
-    let report = check::source(&name, text, policy, limits);
+    match read(input, policy, max) {
+        Ok(text) => check_text(&input.name(), &text, policy, limits, specs),
+        Err(report) => (*report, Vec::new()),
+    }
+}
+
+/// Checks text already read, returning the lines its findings point at.
+pub fn check_text(
+    name: &str,
+    text: &str,
+    policy: &Policy,
+    limits: Limits,
+    specs: &Specs,
+) -> (FileReport, Vec<(u32, String)>) {
+    let report = check::source(name, text, policy, limits, specs);
     let lines = excerpt(text, &report);
     (report, lines)
 }

@@ -19,6 +19,8 @@ use serde_json::{Map, Number, Value};
 
 use crate::diagnostic::{Position, push_token};
 
+pub mod emit;
+
 /// Limits that keep a hostile document from costing more than a real one.
 #[derive(Debug, Clone, Copy)]
 pub struct Limits {
@@ -485,7 +487,9 @@ fn resolve_scalar(
     Ok(resolve_plain(text))
 }
 
-fn resolve_plain(text: Cow<'_, str>) -> Value {
+/// What a plain (unquoted) scalar means; the emitter quotes any string for
+/// which this is not the string itself.
+pub(crate) fn resolve_plain(text: Cow<'_, str>) -> Value {
     match &*text {
         "" | "~" | "null" | "Null" | "NULL" => return Value::Null,
         _ => {}

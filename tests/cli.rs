@@ -14,7 +14,12 @@ const INVALID: &str = "examples/invalid/broken-jwt.yaml";
 fn exit_status_follows_error_findings() {
     assert_eq!(run(&["check", VALID]).status.code(), Some(0));
     assert_eq!(run(&["check", INVALID]).status.code(), Some(1));
-    assert_eq!(run(&["check", "examples"]).status.code(), Some(1));
+    assert_eq!(
+        run(&["check", "examples/apirules", "examples/invalid"])
+            .status
+            .code(),
+        Some(1)
+    );
     let out = run(&["check", "does/not/exist.yaml"]);
     assert_eq!(out.status.code(), Some(2));
     assert!(String::from_utf8_lossy(&out.stderr).contains("does/not/exist.yaml"));
@@ -26,7 +31,13 @@ fn exit_status_follows_error_findings() {
 
 #[test]
 fn json_output_is_the_documented_contract() {
-    let out = run(&["check", "--format", "json", "examples"]);
+    let out = run(&[
+        "check",
+        "--format",
+        "json",
+        "examples/apirules",
+        "examples/invalid",
+    ]);
     let v = json(&out);
     let diags = v["diagnostics"].as_array().unwrap();
     assert!(!diags.is_empty());
@@ -141,7 +152,17 @@ fn sarif_junit_and_github_formats() {
     );
     assert_eq!(result["level"], "error");
 
-    let junit = String::from_utf8(run(&["check", "--format", "junit", "examples"]).stdout).unwrap();
+    let junit = String::from_utf8(
+        run(&[
+            "check",
+            "--format",
+            "junit",
+            "examples/apirules",
+            "examples/invalid",
+        ])
+        .stdout,
+    )
+    .unwrap();
     assert!(junit.starts_with("<?xml"));
     assert!(
         junit.contains(
@@ -398,4 +419,36 @@ fn a_closed_pipe_is_not_an_error() {
         .unwrap();
     assert_eq!(status.code(), Some(0), "stderr: {stderr}");
     assert!(stderr.is_empty(), "{stderr}");
+}
+
+#[test]
+fn check_reads_exposure_specs_with_their_values() {
+    let out = run(&[
+        "check",
+        "--format",
+        "json",
+        "examples/exposures",
+        "--values",
+        "examples/env/dev.yaml",
+    ]);
+    assert_eq!(
+        out.status.code(),
+        Some(0),
+        "{}",
+        String::from_utf8_lossy(&out.stdout)
+    );
+    let v = json(&out);
+    assert_eq!(v["summary"]["specs"], 2);
+    assert_eq!(v["diagnostics"].as_array().unwrap().len(), 0);
+
+    // Without values the templates cannot render: an error at the template's line.
+    let out = run(&["check", "--format", "concise", "examples/exposures"]);
+    assert_eq!(out.status.code(), Some(1));
+    let text = String::from_utf8(out.stdout).unwrap();
+    assert!(
+        text.contains(
+            "examples/exposures/httpbin.yaml:8:17: error[P009] template error: undefined value"
+        ),
+        "{text}"
+    );
 }

@@ -177,3 +177,74 @@ fn schemas_encode_the_cel_rules() {
         );
     }
 }
+
+/// `Issuers` holds the same issuer entries as `Exposure`; the two schemas
+/// must not drift apart.
+#[test]
+fn issuer_definitions_agree_across_spec_schemas() {
+    let exposure: Value = serde_json::from_str(include_str!("../schemas/exposure.json")).unwrap();
+    let issuers: Value = serde_json::from_str(include_str!("../schemas/issuers.json")).unwrap();
+    assert_eq!(exposure["$defs"]["issuer"], issuers["$defs"]["issuer"]);
+}
+
+/// Every spec among the examples and golden cases, once rendered from its
+/// template, satisfies the schema and the typed model alike, and the model
+/// serialises back to the same value.
+#[test]
+fn exposure_schema_and_model_agree() {
+    let ctx = {
+        let mut c = kexpose::spec::template::Context::default();
+        c.merge_values(serde_json::json!({
+            "namespace": "dev", "domain": "example.com", "tenant": "t",
+            "name": "web", "team": "web", "port": 80, "timeout": 5, "issuer": "https://i.example.com", "paths": ["/a"],
+        }));
+        c.env
+            .insert("KEXPOSE_FIXTURE_DOMAIN".into(), "example.com".into());
+        c
+    };
+    let validator = jsonschema::options()
+        .with_pattern_options(jsonschema::PatternOptions::regex())
+        .build(&serde_json::from_str(include_str!("../schemas/exposure.json")).unwrap())
+        .unwrap();
+    let mut seen = 0;
+    for dir in [
+        "examples/exposures",
+        "tests/fixtures/render/ordering",
+        "tests/fixtures/render/full",
+        "tests/fixtures/render/values-layering",
+        "tests/fixtures/rules/X001",
+    ] {
+        for entry in std::fs::read_dir(common::root().join(dir)).unwrap() {
+            let path = entry.unwrap().path();
+            let text = std::fs::read_to_string(&path).unwrap();
+            let Ok(text) = kexpose::spec::template::render("t", &text, &ctx) else {
+                continue;
+            };
+            for doc in load(&text, Limits::default())
+                .documents
+                .into_iter()
+                .flatten()
+            {
+                if kexpose::spec::Kind::of(&doc.value) != Some(kexpose::spec::Kind::Exposure) {
+                    continue;
+                }
+                let model = serde_json::from_value::<kexpose::spec::Exposure>(doc.value.clone());
+                let valid = validator.is_valid(&doc.value);
+                if path.ends_with("fail.yaml") {
+                    continue;
+                }
+                assert!(valid, "{}: schema rejects it", path.display());
+                let model =
+                    model.unwrap_or_else(|e| panic!("{}: model rejects it: {e}", path.display()));
+                assert_eq!(
+                    serde_json::to_value(&model).unwrap(),
+                    doc.value,
+                    "{}",
+                    path.display()
+                );
+                seen += 1;
+            }
+        }
+    }
+    assert!(seen >= 5, "only {seen} specs");
+}

@@ -18,12 +18,14 @@ pub const V2: &str = include_str!("../../schemas/apirule-v2.json");
 pub const V2ALPHA1: &str = include_str!("../../schemas/apirule-v2alpha1.json");
 pub const V1BETA1: &str = include_str!("../../schemas/apirule-v1beta1.json");
 
-struct Compiled {
+/// A bundled schema, parsed (for its annotations) and compiled.
+pub struct Compiled {
     schema: Value,
     validator: Validator,
 }
 
-fn compile(text: &str) -> Compiled {
+/// Compiles one of the bundled schemas; they are tested, so failure is a bug.
+pub fn compile(text: &str) -> Compiled {
     let schema: Value = serde_json::from_str(text).expect("bundled schema is valid JSON");
     let validator = jsonschema::options()
         .with_pattern_options(PatternOptions::regex())
@@ -45,7 +47,11 @@ fn compiled(version: Version) -> &'static Compiled {
 
 /// Schema findings for one APIRule object, pointers relative to it.
 pub fn validate(version: Version, object: &Value) -> Vec<Finding> {
-    let c = compiled(version);
+    findings(compiled(version), object)
+}
+
+/// Findings of any bundled schema, with the same codes and messages.
+pub fn findings(c: &Compiled, object: &Value) -> Vec<Finding> {
     if c.validator.is_valid(object) {
         return Vec::new();
     }
@@ -155,6 +161,14 @@ fn to_findings(schema: &Value, e: &ValidationError<'_>) -> Vec<Finding> {
                 format!("Too many: {n}: must have at most {limit} items"),
             )
         }
+        ValidationErrorKind::MinProperties { limit } => one(
+            "S005",
+            format!("Invalid value: should have at least {limit} entries"),
+        ),
+        ValidationErrorKind::MaxProperties { limit } => one(
+            "S005",
+            format!("Invalid value: should have at most {limit} entries"),
+        ),
         ValidationErrorKind::MinLength { limit } => one(
             "S005",
             format!("Invalid value: {instance}: should be at least {limit} chars long"),

@@ -105,7 +105,15 @@ pub fn write(run: &Run, color: bool, frames: bool, out: &mut dyn Write) -> io::R
         },
         plural(sum.files, "file", "files"),
         plural(sum.documents, "document", "documents"),
-        plural(sum.apirules, "APIRule", "APIRules"),
+        if sum.specs > 0 {
+            format!(
+                "{} and {}",
+                plural(sum.apirules, "APIRule", "APIRules"),
+                plural(sum.specs, "spec", "specs")
+            )
+        } else {
+            plural(sum.apirules, "APIRule", "APIRules")
+        },
         sum.skipped,
         plural(sum.errors, "error", "errors"),
         plural(sum.warnings, "warning", "warnings"),

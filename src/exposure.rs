@@ -1,0 +1,228 @@
+//! The spec pipeline for one document, shared by `render` and `check`:
+//! schema, typed model, compilation, then the check core on the compiled
+//! APIRule with its findings mapped back to the spec.
+
+use std::sync::OnceLock;
+
+use serde::Deserialize;
+use serde_json::Value;
+
+use crate::apirule::Version;
+use crate::check::{self, schema};
+use crate::compile::{self, Compiled, DocRef, IssuerBook, IssuerDef, Located};
+use crate::diagnostic::{Finding, field_path, join};
+use crate::policy::Policy;
+use crate::spec::{self, Exposure, Issuers, Kind, template};
+use crate::yaml::{self, Limits};
+
+fn compiled_schema(kind: Kind) -> &'static schema::Compiled {
+    static EXPOSURE: OnceLock<schema::Compiled> = OnceLock::new();
+    static ISSUERS: OnceLock<schema::Compiled> = OnceLock::new();
+    let cell = match kind {
+        Kind::Exposure => &EXPOSURE,
+        Kind::Issuers => &ISSUERS,
+    };
+    cell.get_or_init(|| schema::compile(kind.schema()))
+}
+
+fn located(doc: DocRef, findings: Vec<Finding>) -> Vec<Located> {
+    findings
+        .into_iter()
+        .map(|finding| Located { doc, finding })
+        .collect()
+}
+
+/// Schema findings, then the typed value (only when the schema is happy).
+fn typed<T: for<'de> Deserialize<'de>>(
+    kind: Kind,
+    value: &Value,
+    doc: DocRef,
+) -> Result<T, Vec<Located>> {
+    let findings = schema::findings(compiled_schema(kind), value);
+    if !findings.is_empty() {
+        return Err(located(doc, findings));
+    }
+    T::deserialize(value).map_err(|e| {
+        located(
+            doc,
+            vec![Finding::new("S010", "", format!("Invalid value: {e}"))],
+        )
+    })
+}
+
+/// Checks an `Issuers` document and adds its entries to `book`. An issuer
+/// without a jwksUri is reported here, once, rather than at every route.
+pub fn issuers(value: &Value, doc: DocRef, file: &str, book: &mut IssuerBook) -> Vec<Located> {
+    let parsed: Issuers = match typed(Kind::Issuers, value, doc) {
+        Ok(p) => p,
+        Err(findings) => return findings,
+    };
+    let mut out = Vec::new();
+    for (name, issuer) in parsed.spec.issuers {
+        let pointer = join("/spec/issuers", &name);
+        if issuer.jwks_uri.is_none() {
+            out.push(Located {
+                doc,
+                finding: compile::missing_jwks_uri(&name, &issuer.issuer, &pointer),
+            });
+        }
+        if let Some(first) = book.get(&name) {
+            out.push(Located {
+                doc,
+                finding: duplicate_issuer(&name, first, &pointer),
+            });
+            continue;
+        }
+        book.insert(
+            name,
+            IssuerDef {
+                issuer,
+                file: file.to_owned(),
+                doc,
+                pointer,
+            },
+        );
+    }
+    out
+}
+
+/// X005 for an issuer name defined a second time.
+pub fn duplicate_issuer(name: &str, first: &IssuerDef, pointer: &str) -> Finding {
+    Finding::new(
+        "X005",
+        pointer,
+        format!(
+            "issuer \"{name}\" is already defined in {} (document {}); issuer names must be unique",
+            first.file,
+            first.doc.document + 1
+        ),
+    )
+    .at_key()
+}
+
+/// An exposure's compiled APIRule and every finding about it.
+pub struct Evaluated {
+    /// The APIRule; absent when the spec itself is broken.
+    pub apirule: Option<Value>,
+    pub findings: Vec<Located>,
+}
+
+/// Where findings about shared issuers are reported.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum SharedAt {
+    /// At the issuer's definition (render sees every input).
+    Definition,
+    /// At the route that names it (check reports file by file).
+    Reference,
+}
+
+pub fn exposure(
+    value: &Value,
+    doc: DocRef,
+    book: &IssuerBook,
+    version: Version,
+    policy: &Policy,
+    shared_at: SharedAt,
+) -> Evaluated {
+    let parsed: Exposure = match typed(Kind::Exposure, value, doc) {
+        Ok(p) => p,
+        Err(findings) => {
+            return Evaluated {
+                apirule: None,
+                findings,
+            };
+        }
+    };
+    let compiled = compile::exposure(
+        &parsed,
+        doc,
+        book,
+        version,
+        shared_at == SharedAt::Reference,
+    );
+    let mut findings = compiled.findings.clone();
+    if findings
+        .iter()
+        .any(|l| policy.severity(l.finding.code).is_some())
+    {
+        return Evaluated {
+            apirule: None,
+            findings,
+        };
+    }
+    // A broken shared field (one issuer's jwksUri used by five routes) is
+    // one finding, not five.
+    let mut seen = std::collections::BTreeSet::new();
+    for f in check::object(&compiled.apirule, policy) {
+        let l = back_to_spec(&compiled, f);
+        if seen.insert((l.doc, l.finding.pointer.clone(), l.finding.code)) {
+            findings.push(l);
+        }
+    }
+    Evaluated {
+        apirule: Some(compiled.apirule),
+        findings,
+    }
+}
+
+/// A check-core finding on the compiled APIRule, moved to the spec line that
+/// produced the offending field; the message names the rendered field too.
+fn back_to_spec(compiled: &Compiled, finding: Finding) -> Located {
+    let (doc, target) = compiled.origin(&finding.pointer);
+    let rendered = field_path(&finding.pointer);
+    let message = if rendered.is_empty() {
+        finding.message
+    } else {
+        format!("{} (rendered {rendered})", finding.message)
+    };
+    Located {
+        doc,
+        finding: Finding {
+            code: finding.code,
+            message,
+            pointer: target,
+            at_key: false,
+        },
+    }
+}
+
+/// Whether a text may hold spec documents (a cheap test before parsing).
+pub fn mentions_spec(text: &str) -> bool {
+    text.contains(spec::API_GROUP)
+}
+
+/// The shared issuers of a set of texts (`kind: Issuers` documents). Broken
+/// documents are skipped here; checking their file reports them.
+pub fn shared_issuers<'a>(
+    texts: impl IntoIterator<Item = (usize, &'a str, &'a str)>,
+    ctx: &template::Context,
+    limits: Limits,
+) -> IssuerBook {
+    let mut book = IssuerBook::new();
+    for (source, name, text) in texts {
+        if !mentions_spec(text) || !text.contains("Issuers") {
+            continue;
+        }
+        let rendered;
+        let text = if template::is_template(text) {
+            match template::render(name, text, ctx) {
+                Ok(t) => {
+                    rendered = t;
+                    rendered.as_str()
+                }
+                Err(_) => continue,
+            }
+        } else {
+            text
+        };
+        for (document, doc) in yaml::load_values(text, limits).documents.iter().enumerate() {
+            if let Ok(doc) = doc {
+                if Kind::of(&doc.value) == Some(Kind::Issuers) {
+                    let at = DocRef { source, document };
+                    let _ = issuers(&doc.value, at, name, &mut book);
+                }
+            }
+        }
+    }
+    book
+}

@@ -1,0 +1,415 @@
+//! `kexpose render`: exposure specs in, APIRule YAML out.
+//!
+//! The run is all or nothing. Every input is read, rendered, compiled and
+//! checked first; output is produced only when nothing failed, so a caller
+//! (Argo CD above all) never sees a partial or empty stream after an error.
+
+use std::collections::BTreeMap;
+use std::path::{Path, PathBuf};
+
+use serde_json::Value;
+
+use crate::apirule::Version;
+use crate::check::FileReport;
+use crate::compile::{DocRef, IssuerBook, Located};
+use crate::diagnostic::{Finding, Position, Severity};
+use crate::exposure::{self, SharedAt};
+use crate::policy::Policy;
+use crate::report::Checked;
+use crate::source::{self, Input};
+use crate::spec::{self, template};
+use crate::yaml::{self, Document, Limits, emit};
+
+/// What a render is asked to do.
+pub struct Options<'a> {
+    pub version: Version,
+    pub policy: &'a Policy,
+    pub template: &'a template::Context,
+    pub max_file_size: u64,
+}
+
+/// One rendered APIRule.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Output {
+    pub namespace: String,
+    pub name: String,
+    /// The spec file it came from, as given on the command line.
+    pub source: String,
+    /// The APIRule as YAML, without header or separator.
+    pub yaml: String,
+}
+
+impl Output {
+    /// Its file name under `--out-dir`: `namespace.name.yaml`. Namespaces
+    /// cannot hold dots, so the name is unique per APIRule.
+    pub fn file_name(&self) -> String {
+        if self.namespace.is_empty() {
+            format!("{}.yaml", self.name)
+        } else {
+            format!("{}.{}.yaml", self.namespace, self.name)
+        }
+    }
+
+    /// The file's content: a header naming the source, then the APIRule.
+    pub fn file_text(&self) -> String {
+        format!("{}{}", header(&self.source), self.yaml)
+    }
+}
+
+/// The first lines of every rendered document; `--out-dir` recognises its
+/// own files by them.
+fn header(source: &str) -> String {
+    format!("# Source: {source}\n{MARKER}\n")
+}
+
+const MARKER: &str = "# Rendered by kexpose; edit the source, not this file.";
+
+/// Everything a render produced.
+pub struct Rendered {
+    /// Sorted by namespace, then name.
+    pub outputs: Vec<Output>,
+    /// Per input with findings, in input order, with the lines they point at.
+    pub reports: Vec<Checked>,
+    pub errors: usize,
+    pub warnings: usize,
+}
+
+impl Rendered {
+    /// The YAML stream for stdout.
+    pub fn stream(&self) -> String {
+        let mut out = String::new();
+        for o in &self.outputs {
+            out.push_str("---\n");
+            out.push_str(&o.file_text());
+        }
+        out
+    }
+}
+
+/// One input and what became of it.
+struct Source {
+    name: String,
+    /// The text as the user wrote it, for code frames.
+    original: String,
+    documents: Vec<Result<Document, yaml::LoadError>>,
+    report: FileReport,
+}
+
+/// Renders every exposure spec among `inputs`. Files that hold no spec
+/// (values files, plain manifests) are passed over.
+pub fn render(inputs: &[Input], opts: &Options) -> Rendered {
+    let limits = Limits::default();
+    let policy = match opts.version {
+        Version::V1beta1 => Policy::legacy(),
+        _ => opts.policy.clone(),
+    };
+    let mut sources: Vec<Source> = inputs
+        .iter()
+        .map(|input| load(input, opts, &policy, limits))
+        .collect();
+
+    let mut located: Vec<Located> = Vec::new();
+    let mut book = IssuerBook::new();
+    for (s, source) in sources.iter().enumerate() {
+        for (d, doc) in source.documents.iter().enumerate() {
+            if let Ok(doc) = doc {
+                if spec::Kind::of(&doc.value) == Some(spec::Kind::Issuers) {
+                    let at = DocRef {
+                        source: s,
+                        document: d,
+                    };
+                    located.extend(exposure::issuers(&doc.value, at, &source.name, &mut book));
+                }
+            }
+        }
+    }
+
+    let mut outputs: BTreeMap<(String, String), (Output, DocRef)> = BTreeMap::new();
+    for (s, source) in sources.iter().enumerate() {
+        for (d, doc) in source.documents.iter().enumerate() {
+            let Ok(doc) = doc else { continue };
+            if spec::Kind::of(&doc.value) != Some(spec::Kind::Exposure) {
+                continue;
+            }
+            let at = DocRef {
+                source: s,
+                document: d,
+            };
+            let evaluated = exposure::exposure(
+                &doc.value,
+                at,
+                &book,
+                opts.version,
+                &policy,
+                SharedAt::Definition,
+            );
+            located.extend(evaluated.findings);
+            let Some(apirule) = evaluated.apirule else {
+                continue;
+            };
+            let output = output(&apirule, &source.name);
+            let key = (output.namespace.clone(), output.name.clone());
+            if let Some((_, first)) = outputs.get(&key) {
+                located.push(Located {
+                    doc: at,
+                    finding: Finding::new(
+                        "X005",
+                        "/metadata/name",
+                        format!(
+                            "APIRule {} is also rendered by {} (document {})",
+                            display_name(&key.0, &key.1),
+                            sources[first.source].name,
+                            first.document + 1
+                        ),
+                    ),
+                });
+                continue;
+            }
+            outputs.insert(key, (output, at));
+        }
+    }
+
+    for l in located {
+        let source = &mut sources[l.doc.source];
+        let doc = source
+            .documents
+            .get(l.doc.document)
+            .and_then(|d| d.as_ref().ok());
+        let at = doc
+            .map(|d| {
+                d.spans
+                    .locate(&l.finding.pointer, l.finding.at_key)
+                    .unwrap_or(d.start)
+            })
+            .unwrap_or(Position { line: 1, column: 1 });
+        let name = source.name.clone();
+        source.report.push(&policy, &name, l.finding, at);
+    }
+
+    let mut errors = 0;
+    let mut warnings = 0;
+    let mut reports = Vec::new();
+    for mut source in sources {
+        let r = &mut source.report;
+        r.diagnostics
+            .sort_by(|a, b| a.sort_key().cmp(&b.sort_key()));
+        r.diagnostics.dedup();
+        r.summary.errors = r
+            .diagnostics
+            .iter()
+            .filter(|d| d.severity == Severity::Error)
+            .count();
+        r.summary.warnings = r.diagnostics.len() - r.summary.errors;
+        errors += r.summary.errors;
+        warnings += r.summary.warnings;
+        if !r.diagnostics.is_empty() {
+            let lines = excerpt(&source.original, r);
+            reports.push(Checked {
+                report: source.report,
+                lines,
+            });
+        }
+    }
+    Rendered {
+        outputs: outputs.into_values().map(|(o, _)| o).collect(),
+        reports,
+        errors,
+        warnings,
+    }
+}
+
+fn display_name(namespace: &str, name: &str) -> String {
+    if namespace.is_empty() {
+        name.to_owned()
+    } else {
+        format!("{namespace}/{name}")
+    }
+}
+
+fn output(apirule: &Value, source: &str) -> Output {
+    let meta = &apirule["metadata"];
+    Output {
+        namespace: meta["namespace"].as_str().unwrap_or_default().to_owned(),
+        name: meta["name"].as_str().unwrap_or_default().to_owned(),
+        source: source.to_owned(),
+        yaml: emit::document(apirule),
+    }
+}
+
+/// Reads, renders and loads one input. Inputs that do not mention the spec
+/// group are passed over without being parsed.
+fn load(input: &Input, opts: &Options, policy: &Policy, limits: Limits) -> Source {
+    let name = input.name();
+    let mut source = Source {
+        name: name.clone(),
+        original: String::new(),
+        documents: Vec::new(),
+        report: FileReport {
+            name: name.clone(),
+            ..FileReport::default()
+        },
+    };
+    let text = match source::read(input, policy, opts.max_file_size) {
+        Ok(t) => t,
+        Err(report) => {
+            source.report = *report;
+            return source;
+        }
+    };
+    if !exposure::mentions_spec(&text) {
+        return source;
+    }
+    let rendered = if template::is_template(&text) {
+        match template::render(&name, &text, opts.template) {
+            Ok(r) => r,
+            Err(e) => {
+                source.report =
+                    FileReport::file_error(&name, "P009", e.message, e.position, policy);
+                source.original = text;
+                return source;
+            }
+        }
+    } else {
+        text.clone()
+    };
+    source.original = text;
+    source.report.summary.files = 1;
+    for doc in yaml::load(&rendered, limits).documents {
+        source.report.summary.documents += 1;
+        if doc
+            .as_ref()
+            .is_ok_and(|d| spec::Kind::of(&d.value).is_some())
+        {
+            source.report.summary.specs += 1;
+        }
+        if let Err(e) = &doc {
+            let finding = Finding::new(e.code, "", e.message.clone());
+            source.report.push(policy, &name, finding, e.position);
+        }
+        source.documents.push(doc);
+    }
+    source
+}
+
+fn excerpt(text: &str, report: &FileReport) -> Vec<(u32, String)> {
+    let mut wanted: Vec<u32> = report.diagnostics.iter().map(|d| d.line).collect();
+    wanted.sort_unstable();
+    wanted.dedup();
+    text.lines()
+        .enumerate()
+        .filter(|(i, _)| wanted.binary_search(&(*i as u32 + 1)).is_ok())
+        .map(|(i, l)| (i as u32 + 1, l.to_owned()))
+        .collect()
+}
+
+/// How the files under `--out-dir` differ from a fresh render.
+#[derive(Debug, Default)]
+pub struct Drift {
+    /// A unified diff per differing file, missing and stale ones included.
+    pub diffs: Vec<String>,
+}
+
+/// Files kexpose wrote earlier into `dir` (recognised by their header).
+fn own_files(dir: &Path) -> std::io::Result<BTreeMap<String, String>> {
+    let mut out = BTreeMap::new();
+    let entries = match std::fs::read_dir(dir) {
+        Ok(e) => e,
+        Err(e) if e.kind() == std::io::ErrorKind::NotFound => return Ok(out),
+        Err(e) => return Err(e),
+    };
+    for entry in entries {
+        let entry = entry?;
+        let name = entry.file_name().to_string_lossy().into_owned();
+        if !name.ends_with(".yaml") || !entry.file_type()?.is_file() {
+            continue;
+        }
+        let bytes = std::fs::read(entry.path())?;
+        let text = String::from_utf8_lossy(&bytes).into_owned();
+        if text.lines().nth(1) == Some(MARKER) {
+            out.insert(name, text);
+        }
+    }
+    Ok(out)
+}
+
+/// Compares a fresh render with `dir`.
+pub fn drift(outputs: &[Output], dir: &Path) -> std::io::Result<Drift> {
+    let mut existing = own_files(dir)?;
+    let mut diffs = Vec::new();
+    for o in outputs {
+        let file = o.file_name();
+        let path = dir.join(&file);
+        let want = o.file_text();
+        let have = match existing.remove(&file) {
+            Some(t) => t,
+            None => match std::fs::read(&path) {
+                Ok(b) => String::from_utf8_lossy(&b).into_owned(),
+                Err(e) if e.kind() == std::io::ErrorKind::NotFound => String::new(),
+                Err(e) => return Err(e),
+            },
+        };
+        if have != want {
+            diffs.push(unified(&have, &want, &path));
+        }
+    }
+    for (file, text) in existing {
+        diffs.push(unified(&text, "", &dir.join(file)));
+    }
+    Ok(Drift { diffs })
+}
+
+fn unified(old: &str, new: &str, path: &Path) -> String {
+    let shown = path.display().to_string();
+    similar::TextDiff::from_lines(old, new)
+        .unified_diff()
+        .context_radius(3)
+        .header(&format!("a/{shown}"), &format!("b/{shown}"))
+        .to_string()
+}
+
+/// Writes the outputs into `dir`, each file atomically (a temporary file in
+/// the same directory, synced, then renamed over the old one), and removes
+/// files an earlier render wrote that this one no longer produces. Files
+/// whose content is already right are not touched, so their timestamps stay
+/// and file watchers stay quiet.
+pub fn write_dir(outputs: &[Output], dir: &Path) -> std::io::Result<()> {
+    use rayon::prelude::*;
+    std::fs::create_dir_all(dir)?;
+    let mut existing = own_files(dir)?;
+    let mut changed = Vec::new();
+    for o in outputs {
+        let file = o.file_name();
+        let text = o.file_text();
+        if existing.remove(&file).as_deref() != Some(text.as_str()) {
+            changed.push((dir.join(file), text));
+        }
+    }
+    // Syncing dominates; files are independent, so sync them in parallel.
+    changed
+        .par_iter()
+        .try_for_each(|(path, text)| write_atomic(path, text.as_bytes()))?;
+    for file in existing.keys() {
+        std::fs::remove_file(dir.join(file))?;
+    }
+    Ok(())
+}
+
+pub fn write_atomic(path: &Path, bytes: &[u8]) -> std::io::Result<()> {
+    use std::io::Write;
+    let dir = path.parent().unwrap_or(Path::new("."));
+    let tmp: PathBuf = dir.join(format!(
+        ".{}.kexpose-{}.tmp",
+        path.file_name().and_then(|n| n.to_str()).unwrap_or("out"),
+        std::process::id()
+    ));
+    let result = (|| {
+        let mut f = std::fs::File::create(&tmp)?;
+        f.write_all(bytes)?;
+        f.sync_all()?;
+        std::fs::rename(&tmp, path)
+    })();
+    if result.is_err() {
+        let _ = std::fs::remove_file(&tmp);
+    }
+    result
+}

@@ -1,0 +1,259 @@
+//! `kexpose render`: golden cases, error cases with exact diagnostics, the
+//! seed journey end to end, `--out-dir` and drift detection.
+//!
+//! Golden files are reviewed output. `KEXPOSE_BLESS=1 cargo test --test
+//! render` rewrites them after an intended change; review the diff.
+
+mod common;
+
+use std::path::Path;
+
+use common::{kexpose, root, run};
+
+fn case_args(dir: &Path) -> Vec<String> {
+    std::fs::read_to_string(dir.join("args"))
+        .unwrap()
+        .lines()
+        .map(str::to_owned)
+        .collect()
+}
+
+fn compare(path: &Path, actual: &str) -> Option<String> {
+    if std::env::var_os("KEXPOSE_BLESS").is_some() {
+        std::fs::write(path, actual).unwrap();
+        return None;
+    }
+    let expected = std::fs::read_to_string(path).unwrap_or_default();
+    (expected != actual).then(|| {
+        format!(
+            "{} differs:\n{}",
+            path.display(),
+            similar::TextDiff::from_lines(&expected, actual)
+                .unified_diff()
+                .header("expected", "actual")
+        )
+    })
+}
+
+#[test]
+fn golden_cases() {
+    let mut failures = Vec::new();
+    let mut cases = 0;
+    for entry in std::fs::read_dir(root().join("tests/fixtures/render")).unwrap() {
+        let dir = entry.unwrap().path();
+        let args = case_args(&dir);
+        let out = run(&["render"]
+            .into_iter()
+            .chain(args.iter().map(String::as_str))
+            .collect::<Vec<_>>());
+        let stdout = String::from_utf8(out.stdout).unwrap();
+        let stderr = String::from_utf8(out.stderr).unwrap();
+        cases += 1;
+        if dir.join("expected.stderr").exists() {
+            // An error case: exit 1, nothing on stdout, exact diagnostics.
+            if out.status.code() != Some(1) || !stdout.is_empty() {
+                failures.push(format!(
+                    "{}: want exit 1 and no stdout, got {:?} and {stdout:?}",
+                    dir.display(),
+                    out.status.code()
+                ));
+            }
+            failures.extend(compare(&dir.join("expected.stderr"), &stderr));
+        } else {
+            if !out.status.success() {
+                failures.push(format!("{}: failed: {stderr}", dir.display()));
+                continue;
+            }
+            failures.extend(compare(&dir.join("expected.yaml"), &stdout));
+        }
+    }
+    assert!(cases >= 6, "golden cases went missing");
+    assert!(failures.is_empty(), "{}", failures.join("\n"));
+}
+
+/// Whatever render prints, `check` accepts: the seed example, rendered for
+/// both environments, checked again from the stream.
+#[test]
+fn rendered_output_passes_check() {
+    for env in ["dev", "prod"] {
+        let values = format!("examples/env/{env}.yaml");
+        let out = run(&["render", "examples/exposures", "--values", &values]);
+        assert!(
+            out.status.success(),
+            "{}",
+            String::from_utf8_lossy(&out.stderr)
+        );
+        let checked = common::run_stdin(&["check", "--format", "json", "-"], &out.stdout);
+        assert!(checked.status.success());
+        let v = common::json(&checked);
+        assert_eq!(v["summary"]["apirules"], 1);
+        assert_eq!(v["diagnostics"].as_array().unwrap().len(), 0);
+    }
+    let out = run(&[
+        "render",
+        "examples/exposures",
+        "--values",
+        "examples/env/dev.yaml",
+        "--api-version",
+        "v1beta1",
+    ]);
+    assert!(out.status.success());
+    let checked = common::run_stdin(
+        &[
+            "check",
+            "--policy",
+            "policies/legacy.yaml",
+            "--format",
+            "json",
+            "-",
+        ],
+        &out.stdout,
+    );
+    let v = common::json(&checked);
+    let codes: Vec<&str> = v["diagnostics"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|d| d["code"].as_str().unwrap())
+        .collect();
+    assert_eq!(codes, ["R010"], "only the deprecation warning");
+}
+
+#[test]
+fn errors_print_nothing_on_stdout_and_name_the_template_line() {
+    let out = run(&["render", "examples/exposures"]);
+    assert_eq!(out.status.code(), Some(1));
+    assert!(out.stdout.is_empty());
+    let stderr = String::from_utf8(out.stderr).unwrap();
+    assert!(
+        stderr.contains(
+            "error[P009]: template error: undefined value: `values.namespace` is undefined"
+        ),
+        "{stderr}"
+    );
+    assert!(
+        stderr.contains("--> examples/exposures/httpbin.yaml:8:"),
+        "{stderr}"
+    );
+
+    // No spec at all is a usage error, not an empty stream.
+    let out = run(&["render", "examples/apirules"]);
+    assert_eq!(out.status.code(), Some(2));
+    assert!(out.stdout.is_empty());
+    assert!(String::from_utf8_lossy(&out.stderr).contains("no Exposure specs found"));
+}
+
+#[test]
+fn environment_is_visible_to_templates() {
+    let out = kexpose()
+        .args(["render", "tests/fixtures/rules/P009/pass.yaml"])
+        .env("KEXPOSE_FIXTURE_DOMAIN", "from-env.example.com")
+        .output()
+        .unwrap();
+    assert!(out.status.success());
+    assert!(String::from_utf8_lossy(&out.stdout).contains("- httpbin.from-env.example.com\n"));
+}
+
+fn render_into(dir: &Path) -> std::process::Output {
+    run(&[
+        "render",
+        "examples/exposures",
+        "--values",
+        "examples/env/dev.yaml",
+        "--out-dir",
+        dir.to_str().unwrap(),
+    ])
+}
+
+fn check_dir(dir: &Path) -> std::process::Output {
+    run(&[
+        "render",
+        "examples/exposures",
+        "--values",
+        "examples/env/dev.yaml",
+        "--out-dir",
+        dir.to_str().unwrap(),
+        "--check",
+    ])
+}
+
+#[test]
+fn out_dir_is_written_and_drift_is_a_diff() {
+    let tmp = std::env::temp_dir().join(format!("kexpose-render-{}", std::process::id()));
+    let _ = std::fs::remove_dir_all(&tmp);
+
+    // Before the first render everything is missing.
+    let out = check_dir(&tmp);
+    assert_eq!(out.status.code(), Some(1));
+    let diff = String::from_utf8(out.stdout).unwrap();
+    assert!(
+        diff.contains("+++ b/") && diff.contains("+kind: APIRule"),
+        "{diff}"
+    );
+
+    assert!(render_into(&tmp).status.success());
+    let file = tmp.join("dev.httpbin.yaml");
+    let text = std::fs::read_to_string(&file).unwrap();
+    assert!(text.starts_with("# Source: examples/exposures/httpbin.yaml\n"));
+    std::fs::write(tmp.join("notes.yaml"), "kind: ConfigMap\n").unwrap();
+    let out = check_dir(&tmp);
+    assert_eq!(
+        out.status.code(),
+        Some(0),
+        "{}",
+        String::from_utf8_lossy(&out.stdout)
+    );
+    assert!(out.stdout.is_empty());
+
+    // A hand edit is drift, shown as a unified diff against the fresh render.
+    std::fs::write(&file, text.replace("port: 8000", "port: 8080")).unwrap();
+    let out = check_dir(&tmp);
+    assert_eq!(out.status.code(), Some(1));
+    let diff = String::from_utf8(out.stdout).unwrap();
+    assert!(
+        diff.contains("-    port: 8080\n+    port: 8000\n"),
+        "{diff}"
+    );
+    assert!(String::from_utf8_lossy(&out.stderr).contains("differ from a fresh render"));
+
+    // A file an earlier render wrote for a spec that is gone is drift, and
+    // the next render removes it; files kexpose did not write stay.
+    let stale = tmp.join("dev.gone.yaml");
+    std::fs::write(&stale, text.replace("httpbin", "gone")).unwrap();
+    assert_eq!(check_dir(&tmp).status.code(), Some(1));
+    assert!(render_into(&tmp).status.success());
+    assert!(!stale.exists());
+    assert!(tmp.join("notes.yaml").exists());
+    assert_eq!(std::fs::read_to_string(&file).unwrap(), text);
+    let leftovers: Vec<_> = std::fs::read_dir(&tmp)
+        .unwrap()
+        .map(|e| e.unwrap().file_name().into_string().unwrap())
+        .filter(|n| n.contains(".tmp"))
+        .collect();
+    assert!(leftovers.is_empty(), "{leftovers:?}");
+    std::fs::remove_dir_all(&tmp).unwrap();
+}
+
+#[test]
+fn a_failed_render_leaves_out_dir_untouched() {
+    let tmp = std::env::temp_dir().join(format!("kexpose-untouched-{}", std::process::id()));
+    let _ = std::fs::remove_dir_all(&tmp);
+    assert!(render_into(&tmp).status.success());
+    let before = std::fs::read_to_string(tmp.join("dev.httpbin.yaml")).unwrap();
+    let out = run(&[
+        "render",
+        "examples/exposures",
+        "tests/fixtures/rules/X001/fail.yaml",
+        "--values",
+        "examples/env/dev.yaml",
+        "--out-dir",
+        tmp.to_str().unwrap(),
+    ]);
+    assert_eq!(out.status.code(), Some(1));
+    assert_eq!(
+        std::fs::read_to_string(tmp.join("dev.httpbin.yaml")).unwrap(),
+        before
+    );
+    assert_eq!(std::fs::read_dir(&tmp).unwrap().count(), 1);
+    std::fs::remove_dir_all(&tmp).unwrap();
+}
