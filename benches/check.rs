@@ -21,7 +21,7 @@ static ALLOCATOR: mimalloc::MiMalloc = mimalloc::MiMalloc;
 /// A realistic APIRule: jwt with scopes, a noAuth health route, CORS; every
 /// tenth one carries a mistake so the reporting path is exercised too.
 fn apirule(i: usize) -> String {
-    let jwks = if i % 10 == 0 {
+    let jwks = if i.is_multiple_of(10) {
         "idp.example.com/oauth2/certs".to_owned()
     } else {
         format!("https://idp{}.example.com/oauth2/certs", i % 7)

@@ -77,10 +77,9 @@ pub fn object(value: &Value, policy: &Policy) -> Vec<Finding> {
             if !policy.denies_v1beta1() {
                 out.extend(schema::validate(version, value));
                 if let Ok(rule) = serde_json::from_value::<apirule::v1beta1::ApiRule>(value.clone())
+                    && let Some(spec) = &rule.spec
                 {
-                    if let Some(spec) = &rule.spec {
-                        legacy::spec(spec, &mut out);
-                    }
+                    legacy::spec(spec, &mut out);
                 }
             }
         }
@@ -405,13 +404,13 @@ fn spec_document(
             let mut found = exposure::issuers(value, doc, file, &mut local);
             // The run's first definition of a name wins; any other is X005.
             for (name, def) in &local {
-                if let Some(first) = specs.issuers.get(name) {
-                    if first.file != file || first.doc.document != index {
-                        found.push(crate::compile::Located {
-                            doc,
-                            finding: exposure::duplicate_issuer(name, first, &def.pointer),
-                        });
-                    }
+                if let Some(first) = specs.issuers.get(name)
+                    && (first.file != file || first.doc.document != index)
+                {
+                    found.push(crate::compile::Located {
+                        doc,
+                        finding: exposure::duplicate_issuer(name, first, &def.pointer),
+                    });
                 }
             }
             found

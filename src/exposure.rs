@@ -216,11 +216,11 @@ pub fn shared_issuers<'a>(
             text
         };
         for (document, doc) in yaml::load_values(text, limits).documents.iter().enumerate() {
-            if let Ok(doc) = doc {
-                if Kind::of(&doc.value) == Some(Kind::Issuers) {
-                    let at = DocRef { source, document };
-                    let _ = issuers(&doc.value, at, name, &mut book);
-                }
+            if let Ok(doc) = doc
+                && Kind::of(&doc.value) == Some(Kind::Issuers)
+            {
+                let at = DocRef { source, document };
+                let _ = issuers(&doc.value, at, name, &mut book);
             }
         }
     }

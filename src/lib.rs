@@ -14,4 +14,5 @@ pub mod report;
 pub mod rules;
 pub mod source;
 pub mod spec;
+pub mod webhook;
 pub mod yaml;

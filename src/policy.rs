@@ -24,6 +24,10 @@ pub const LEGACY: &str = include_str!("../policies/legacy.yaml");
 #[derive(Debug, Clone)]
 pub struct Policy {
     pub name: String,
+    /// The gateway the mutating webhook sets when an APIRule names none.
+    pub default_gateway: Option<String>,
+    /// Issuer -> jwksUri, for the mutating webhook.
+    pub issuers: Vec<RegisteredIssuer>,
     overrides: HashMap<&'static str, Option<Severity>>,
     warnings_as_errors: bool,
 }
@@ -82,6 +86,23 @@ struct Spec {
     warnings_as_errors: bool,
     #[serde(default)]
     rules: HashMap<String, Value>,
+    #[serde(default)]
+    gateways: Gateways,
+    #[serde(default)]
+    issuers: Vec<RegisteredIssuer>,
+}
+
+#[derive(Deserialize, Default)]
+struct Gateways {
+    default: Option<String>,
+}
+
+/// One entry of the policy's issuer registry.
+#[derive(Debug, Clone, PartialEq, Eq, Deserialize)]
+#[serde(rename_all = "camelCase")]
+pub struct RegisteredIssuer {
+    pub issuer: String,
+    pub jwks_uri: String,
 }
 
 fn validator() -> &'static Validator {
@@ -162,6 +183,8 @@ impl Policy {
                 .unwrap_or_else(|| "unnamed".into()),
             overrides,
             warnings_as_errors: parsed.spec.warnings_as_errors,
+            default_gateway: parsed.spec.gateways.default,
+            issuers: parsed.spec.issuers,
         })
     }
 
@@ -190,6 +213,14 @@ impl Policy {
                 s
             }
         })
+    }
+
+    /// The registered jwksUri of an issuer (exact match, as Istio compares).
+    pub fn jwks_uri_of(&self, issuer: &str) -> Option<&str> {
+        self.issuers
+            .iter()
+            .find(|r| r.issuer == issuer)
+            .map(|r| r.jwks_uri.as_str())
     }
 
     /// Whether v1beta1 objects are only to be denied (current Kyma), rather

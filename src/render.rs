@@ -112,14 +112,14 @@ pub fn render(inputs: &[Input], opts: &Options) -> Rendered {
     let mut book = IssuerBook::new();
     for (s, source) in sources.iter().enumerate() {
         for (d, doc) in source.documents.iter().enumerate() {
-            if let Ok(doc) = doc {
-                if spec::Kind::of(&doc.value) == Some(spec::Kind::Issuers) {
-                    let at = DocRef {
-                        source: s,
-                        document: d,
-                    };
-                    located.extend(exposure::issuers(&doc.value, at, &source.name, &mut book));
-                }
+            if let Ok(doc) = doc
+                && spec::Kind::of(&doc.value) == Some(spec::Kind::Issuers)
+            {
+                let at = DocRef {
+                    source: s,
+                    document: d,
+                };
+                located.extend(exposure::issuers(&doc.value, at, &source.name, &mut book));
             }
         }
     }

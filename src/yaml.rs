@@ -447,12 +447,12 @@ fn load_with(text: &str, limits: Limits, record: bool) -> Stream {
                 if failed.is_some() {
                     continue;
                 }
-                if let Some(b) = builder.as_mut() {
-                    if let Err(e) = b.on_event(event, &span) {
-                        failed = Some(e);
-                        // Free what was built so far; the rest of the document is skipped.
-                        builder = Some(Builder::new(limits, record));
-                    }
+                if let Some(b) = builder.as_mut()
+                    && let Err(e) = b.on_event(event, &span)
+                {
+                    failed = Some(e);
+                    // Free what was built so far; the rest of the document is skipped.
+                    builder = Some(Builder::new(limits, record));
                 }
             }
         }
@@ -498,10 +498,10 @@ pub(crate) fn resolve_plain(text: Cow<'_, str>) -> Value {
         return Value::Bool(b);
     }
     let first = text.as_bytes()[0];
-    if first.is_ascii_digit() || matches!(first, b'-' | b'+' | b'.') {
-        if let Some(v) = resolve_int(&text).or_else(|| resolve_float(&text)) {
-            return v;
-        }
+    if (first.is_ascii_digit() || matches!(first, b'-' | b'+' | b'.'))
+        && let Some(v) = resolve_int(&text).or_else(|| resolve_float(&text))
+    {
+        return v;
     }
     Value::String(text.into_owned())
 }

@@ -38,10 +38,10 @@ fn apirules() -> Vec<(String, Version, Value)> {
                     .get("apiVersion")
                     .and_then(Value::as_str)
                     .unwrap_or_default();
-                if let Some(v) = Version::from_api_version(api) {
-                    if doc.value.get("kind") == Some(&Value::from("APIRule")) {
-                        out.push((path.display().to_string(), v, doc.value));
-                    }
+                if let Some(v) = Version::from_api_version(api)
+                    && doc.value.get("kind") == Some(&Value::from("APIRule"))
+                {
+                    out.push((path.display().to_string(), v, doc.value));
                 }
             }
         }

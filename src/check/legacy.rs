@@ -126,10 +126,8 @@ pub fn spec(spec: &Spec, out: &mut Vec<Finding>) {
             let at = join(&strategies, j);
             handler(strategy, &at, out, &mut istio_auths, &mut has_jwt);
         }
-        if has_jwt {
-            if let Some(mutators) = &rule.mutators {
-                self::mutators(mutators, &join(&r, "mutators"), out);
-            }
+        if has_jwt && let Some(mutators) = &rule.mutators {
+            self::mutators(mutators, &join(&r, "mutators"), out);
         }
     }
     jwt::issuer_conflicts(istio_auths.iter().map(|(p, a)| (p.clone(), a)), out);

@@ -71,15 +71,15 @@ fn matches(node: &Node, toks: &[&str], k: usize) -> bool {
         return node.end;
     }
     let t = toks[k];
-    if let Some((_, child)) = node.literals.iter().find(|(l, _)| l == t) {
-        if matches(child, toks, k + 1) {
-            return true;
-        }
+    if let Some((_, child)) = node.literals.iter().find(|(l, _)| l == t)
+        && matches(child, toks, k + 1)
+    {
+        return true;
     }
-    if let Some(child) = &node.any_one {
-        if matches(child, toks, k + 1) {
-            return true;
-        }
+    if let Some(child) = &node.any_one
+        && matches(child, toks, k + 1)
+    {
+        return true;
     }
     if let Some(suffixes) = &node.any_many {
         for suffix in suffixes {

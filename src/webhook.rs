@@ -1,0 +1,299 @@
+//! `kexpose serve`: the validating and mutating admission webhook.
+//!
+//! Two listeners: HTTPS for the apiserver (`/validate`, `/mutate`) and plain
+//! HTTP for the kubelet and Prometheus (`/healthz`, `/readyz`, `/metrics`),
+//! so probes never need certificates. Routers are built from a shared
+//! `State`, so tests drive them in-process exactly as the server does.
+
+pub mod log;
+pub mod metrics;
+pub mod mutate;
+pub mod review;
+pub mod tls;
+
+use std::net::SocketAddr;
+use std::sync::Arc;
+use std::sync::atomic::{AtomicBool, Ordering};
+use std::time::{Duration, Instant};
+
+use axum::Router;
+use axum::body::{Body, Bytes};
+use axum::extract::State as Extract;
+use axum::http::{StatusCode, header};
+use axum::response::{IntoResponse, Response};
+use axum::routing::{get, post};
+use hyper_util::rt::{TokioExecutor, TokioIo};
+use hyper_util::server::conn::auto;
+use hyper_util::server::graceful::GracefulShutdown;
+use hyper_util::service::TowerToHyperService;
+use serde_json::json;
+use tokio::net::TcpListener;
+use tokio_rustls::TlsAcceptor;
+
+use crate::policy::Policy;
+use log::Logger;
+use metrics::Metrics;
+use review::Endpoint;
+use tls::{CertPaths, Reload, Reloading};
+
+/// Request bodies above this are refused with 413 (the apiserver itself
+/// caps objects at about 3 MiB; a review holds two of them).
+pub const MAX_BODY: usize = 8 * 1024 * 1024;
+
+/// Everything the handlers share.
+pub struct State {
+    pub policy: Policy,
+    pub metrics: Metrics,
+    pub log: Logger,
+    /// False until the TLS listener serves, and again once shutdown starts.
+    pub ready: AtomicBool,
+}
+
+impl State {
+    pub fn new(policy: Policy, log: Logger) -> Arc<State> {
+        Arc::new(State {
+            policy,
+            metrics: Metrics::default(),
+            log,
+            ready: AtomicBool::new(false),
+        })
+    }
+}
+
+fn json_error(status: StatusCode, message: &str) -> Response {
+    (
+        status,
+        [(header::CONTENT_TYPE, "application/json")],
+        json!({ "error": message }).to_string(),
+    )
+        .into_response()
+}
+
+async fn admit(state: Arc<State>, endpoint: Endpoint, body: Body) -> Response {
+    let start = Instant::now();
+    let bytes: Bytes = match axum::body::to_bytes(body, MAX_BODY).await {
+        Ok(b) => b,
+        Err(e) => {
+            let too_large = std::error::Error::source(&e)
+                .is_some_and(|s| s.is::<http_body_util::LengthLimitError>());
+            let (status, decision, message) = if too_large {
+                (
+                    StatusCode::PAYLOAD_TOO_LARGE,
+                    "too_large",
+                    format!("request body is larger than {MAX_BODY} bytes"),
+                )
+            } else {
+                (
+                    StatusCode::BAD_REQUEST,
+                    "bad_request",
+                    format!("cannot read request body: {e}"),
+                )
+            };
+            state
+                .metrics
+                .record(endpoint, decision, &[], start.elapsed());
+            return json_error(status, &message);
+        }
+    };
+    let policy = &state.policy;
+    let decided = review::decide(endpoint, &bytes, policy);
+    match decided {
+        Ok(d) => {
+            let took = start.elapsed();
+            let decision = match (d.outcome.allowed, d.outcome.patched) {
+                (false, _) => "denied",
+                (true, true) => "patched",
+                (true, false) => "allowed",
+            };
+            state
+                .metrics
+                .record(endpoint, decision, &d.outcome.codes, took);
+            state.log.decision(endpoint, &d.outcome, took);
+            match serde_json::to_vec(&d.review) {
+                Ok(body) => ([(header::CONTENT_TYPE, "application/json")], body).into_response(),
+                Err(e) => json_error(StatusCode::INTERNAL_SERVER_ERROR, &e.to_string()),
+            }
+        }
+        Err(review::BadRequest(message)) => {
+            state
+                .metrics
+                .record(endpoint, "bad_request", &[], start.elapsed());
+            state.log.event(
+                "warn",
+                "bad request",
+                vec![
+                    ("endpoint", json!(endpoint.as_str())),
+                    ("error", json!(message)),
+                ],
+            );
+            json_error(StatusCode::BAD_REQUEST, &message)
+        }
+    }
+}
+
+/// The HTTPS routes.
+pub fn router(state: Arc<State>) -> Router {
+    Router::new()
+        .route(
+            "/validate",
+            post(|Extract(s): Extract<Arc<State>>, body: Body| admit(s, Endpoint::Validate, body)),
+        )
+        .route(
+            "/mutate",
+            post(|Extract(s): Extract<Arc<State>>, body: Body| admit(s, Endpoint::Mutate, body)),
+        )
+        .with_state(state)
+}
+
+/// The plain-HTTP routes: probes and metrics.
+pub fn health_router(state: Arc<State>) -> Router {
+    Router::new()
+        .route("/healthz", get(|| async { "ok\n" }))
+        .route(
+            "/readyz",
+            get(|Extract(s): Extract<Arc<State>>| async move {
+                if s.ready.load(Ordering::SeqCst) {
+                    (StatusCode::OK, "ok\n")
+                } else {
+                    (StatusCode::SERVICE_UNAVAILABLE, "not ready\n")
+                }
+            }),
+        )
+        .route(
+            "/metrics",
+            get(|Extract(s): Extract<Arc<State>>| async move {
+                (
+                    [(header::CONTENT_TYPE, "text/plain; version=0.0.4")],
+                    s.metrics.render(),
+                )
+            }),
+        )
+        .with_state(state)
+}
+
+/// How `serve` runs.
+pub struct Config {
+    pub listen: SocketAddr,
+    pub health_listen: SocketAddr,
+    pub tls: CertPaths,
+    pub policy: Policy,
+    pub log: Logger,
+    /// How often the certificate files are polled for a new pair.
+    pub reload_interval: Duration,
+    /// How long in-flight requests may take to finish after SIGTERM.
+    pub shutdown_grace: Duration,
+}
+
+async fn shutdown_signal() {
+    use tokio::signal::unix::{SignalKind, signal};
+    let mut term = signal(SignalKind::terminate()).expect("SIGTERM handler");
+    let mut int = signal(SignalKind::interrupt()).expect("SIGINT handler");
+    tokio::select! {
+        _ = term.recv() => {}
+        _ = int.recv() => {}
+    }
+}
+
+/// Runs until SIGTERM or SIGINT, then stops accepting, lets in-flight
+/// requests finish (up to the grace period) and returns.
+pub async fn run(config: Config) -> Result<(), String> {
+    let log = config.log;
+    let resolver = Arc::new(Reloading::load(config.tls.clone())?);
+    let acceptor = TlsAcceptor::from(Arc::new(tls::server_config(resolver.clone())));
+    let listener = TcpListener::bind(config.listen)
+        .await
+        .map_err(|e| format!("cannot listen on {}: {e}", config.listen))?;
+    let health = TcpListener::bind(config.health_listen)
+        .await
+        .map_err(|e| format!("cannot listen on {}: {e}", config.health_listen))?;
+    let state = State::new(config.policy, log);
+    let addr = listener.local_addr().map_err(|e| e.to_string())?;
+    let health_addr = health.local_addr().map_err(|e| e.to_string())?;
+
+    let (stop_tx, stop_rx) = tokio::sync::watch::channel(false);
+    let health_task = {
+        let mut stop = stop_rx.clone();
+        let app = health_router(state.clone());
+        tokio::spawn(async move {
+            let _ = axum::serve(health, app)
+                .with_graceful_shutdown(async move {
+                    let _ = stop.wait_for(|s| *s).await;
+                })
+                .await;
+        })
+    };
+    let reload_task = {
+        let resolver = resolver.clone();
+        let interval = config.reload_interval;
+        tokio::spawn(async move {
+            let mut tick = tokio::time::interval(interval);
+            tick.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
+            loop {
+                tick.tick().await;
+                let r = resolver.clone();
+                match tokio::task::spawn_blocking(move || r.poll()).await {
+                    Ok(Reload::Reloaded) => log.event("info", "certificate reloaded", vec![]),
+                    Ok(Reload::Rejected(e)) => log.event(
+                        "error",
+                        "new certificate rejected; keeping the current one",
+                        vec![("error", json!(e))],
+                    ),
+                    _ => {}
+                }
+            }
+        })
+    };
+
+    state.ready.store(true, Ordering::SeqCst);
+    log.event(
+        "info",
+        "listening",
+        vec![
+            ("addr", json!(addr.to_string())),
+            ("health_addr", json!(health_addr.to_string())),
+            ("policy", json!(state.policy.name)),
+        ],
+    );
+
+    let app = router(state.clone());
+    let graceful = GracefulShutdown::new();
+    let builder = auto::Builder::new(TokioExecutor::new());
+    let signal = shutdown_signal();
+    tokio::pin!(signal);
+    loop {
+        tokio::select! {
+            accepted = listener.accept() => {
+                let Ok((tcp, _peer)) = accepted else { continue };
+                let _ = tcp.set_nodelay(true);
+                let acceptor = acceptor.clone();
+                let service = TowerToHyperService::new(app.clone());
+                let builder = builder.clone();
+                let watcher = graceful.watcher();
+                tokio::spawn(async move {
+                    let handshake = tokio::time::timeout(Duration::from_secs(10), acceptor.accept(tcp)).await;
+                    let Ok(Ok(stream)) = handshake else { return };
+                    let conn = builder.serve_connection(TokioIo::new(stream), service).into_owned();
+                    let _ = watcher.watch(conn).await;
+                });
+            }
+            _ = &mut signal => break,
+        }
+    }
+
+    state.ready.store(false, Ordering::SeqCst);
+    log.event("info", "shutting down; draining in-flight requests", vec![]);
+    drop(listener);
+    let drained = tokio::time::timeout(config.shutdown_grace, graceful.shutdown()).await;
+    if drained.is_err() {
+        log.event(
+            "warn",
+            "grace period over; closing remaining connections",
+            vec![],
+        );
+    }
+    let _ = stop_tx.send(true);
+    reload_task.abort();
+    let _ = health_task.await;
+    log.event("info", "stopped", vec![]);
+    Ok(())
+}

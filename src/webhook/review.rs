@@ -1,0 +1,267 @@
+//! Admission decisions: AdmissionReview in, AdmissionReview out. Pure, so
+//! the router tests and the benchmark exercise exactly what the server runs.
+//!
+//! A malformed body is the only HTTP error; every review that can be read
+//! gets a review back, echoing its uid, even when its object cannot be
+//! decoded (the object is then denied with the reason).
+
+use std::collections::HashMap;
+
+use kube::core::DynamicObject;
+use kube::core::admission::{AdmissionRequest, AdmissionResponse, AdmissionReview, Operation};
+use kube::core::response::{Status, StatusCause, StatusDetails, StatusSummary};
+use serde_json::Value;
+
+use super::mutate;
+use crate::check::{self, Kind};
+use crate::diagnostic::{Finding, Severity, field_path};
+use crate::policy::Policy;
+
+/// Kubernetes limits a warning to 120 characters without newlines (longer
+/// ones are truncated by the apiserver, which makes them unreadable).
+const MAX_WARNING: usize = 120;
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord)]
+pub enum Endpoint {
+    Validate,
+    Mutate,
+}
+
+impl Endpoint {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Endpoint::Validate => "validate",
+            Endpoint::Mutate => "mutate",
+        }
+    }
+}
+
+/// What a decision was, for the log line and the metrics.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct Outcome {
+    pub uid: String,
+    pub kind: String,
+    pub namespace: String,
+    pub name: String,
+    pub operation: String,
+    pub allowed: bool,
+    /// Rule codes of every finding (errors and warnings), sorted.
+    pub codes: Vec<&'static str>,
+    pub patched: bool,
+}
+
+/// A decision: the review to send back and what to log about it.
+pub struct Decision {
+    pub review: AdmissionReview<DynamicObject>,
+    pub outcome: Outcome,
+}
+
+/// Why a body is not an AdmissionReview at all (HTTP 400).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct BadRequest(pub String);
+
+/// The request with its object kept as plain JSON: the check core works on
+/// values, and an object kube's types cannot read must still be answered.
+struct Parsed {
+    request: AdmissionRequest<DynamicObject>,
+    object: Option<Value>,
+}
+
+fn parse(body: &[u8]) -> Result<Parsed, BadRequest> {
+    let mut value: Value = serde_json::from_slice(body)
+        .map_err(|e| BadRequest(format!("request body is not valid JSON: {e}")))?;
+    if value.get("apiVersion").and_then(Value::as_str) != Some("admission.k8s.io/v1")
+        || value.get("kind").and_then(Value::as_str) != Some("AdmissionReview")
+    {
+        return Err(BadRequest(
+            "expected an admission.k8s.io/v1 AdmissionReview".into(),
+        ));
+    }
+    let object = value.pointer_mut("/request/object").map(Value::take);
+    if let Some(old) = value.pointer_mut("/request/oldObject") {
+        *old = Value::Null;
+    }
+    let review: AdmissionReview<DynamicObject> = serde_json::from_value(value)
+        .map_err(|e| BadRequest(format!("not a valid AdmissionReview: {e}")))?;
+    let request: AdmissionRequest<DynamicObject> = review
+        .try_into()
+        .map_err(|e| BadRequest(format!("not a valid AdmissionReview: {e}")))?;
+    Ok(Parsed {
+        request,
+        object: object.filter(|o| !o.is_null()),
+    })
+}
+
+fn operation(op: &Operation) -> &'static str {
+    match op {
+        Operation::Create => "CREATE",
+        Operation::Update => "UPDATE",
+        Operation::Delete => "DELETE",
+        Operation::Connect => "CONNECT",
+    }
+}
+
+/// Answers one review at `endpoint` under `policy`.
+pub fn decide(endpoint: Endpoint, body: &[u8], policy: &Policy) -> Result<Decision, BadRequest> {
+    let Parsed { request, object } = parse(body)?;
+    let mut outcome = Outcome {
+        uid: request.uid.clone(),
+        kind: request.kind.kind.clone(),
+        namespace: request.namespace.clone().unwrap_or_default(),
+        name: request.name.clone(),
+        operation: operation(&request.operation).into(),
+        allowed: true,
+        ..Outcome::default()
+    };
+    let response = AdmissionResponse::from(&request);
+    // Deletions and status updates carry nothing kexpose judges.
+    let exempt = matches!(request.operation, Operation::Delete | Operation::Connect)
+        || request
+            .sub_resource
+            .as_deref()
+            .is_some_and(|s| !s.is_empty());
+    let response = if exempt {
+        response
+    } else {
+        match object {
+            None => refuse(response, "the request carries no object to check"),
+            Some(object) if !object.is_object() => {
+                refuse(response, "the object is not a JSON object")
+            }
+            Some(object) => match endpoint {
+                Endpoint::Validate => validate(response, &object, policy, &mut outcome),
+                Endpoint::Mutate => {
+                    let patch = mutate::patch(&object, policy);
+                    if patch.0.is_empty() {
+                        response
+                    } else {
+                        outcome.patched = true;
+                        response
+                            .with_patch(patch)
+                            .expect("a JSON patch always serialises")
+                    }
+                }
+            },
+        }
+    };
+    outcome.allowed = response.allowed;
+    Ok(Decision {
+        review: response.into_review(),
+        outcome,
+    })
+}
+
+fn refuse(response: AdmissionResponse, reason: &str) -> AdmissionResponse {
+    let mut r = response.deny(format!("kexpose cannot check this object: {reason}"));
+    r.result.status = Some(StatusSummary::Failure);
+    r.result.code = 400;
+    r.result.reason = "BadRequest".into();
+    r
+}
+
+/// `spec.rules[0].jwt.authentications[0].jwksUri: message (J003)`.
+fn describe(f: &Finding) -> String {
+    let field = field_path(&f.pointer);
+    if field.is_empty() {
+        format!("{} ({})", f.message, f.code)
+    } else {
+        format!("{field}: {} ({})", f.message, f.code)
+    }
+}
+
+/// One line of at most `MAX_WARNING` characters.
+fn warning(f: &Finding) -> String {
+    let line: String = describe(f)
+        .chars()
+        .map(|c| if c.is_control() { ' ' } else { c })
+        .collect();
+    if line.chars().count() <= MAX_WARNING {
+        return line;
+    }
+    // Keep the code visible: it is how users look the rule up.
+    let tail = format!("… ({})", f.code);
+    let keep = MAX_WARNING - tail.chars().count();
+    format!("{}{tail}", line.chars().take(keep).collect::<String>())
+}
+
+fn validate(
+    response: AdmissionResponse,
+    object: &Value,
+    policy: &Policy,
+    outcome: &mut Outcome,
+) -> AdmissionResponse {
+    if check::classify(object) != Kind::ApiRule {
+        let mut r = response;
+        r.warnings = Some(vec![
+            "kexpose checks gateway.kyma-project.io APIRules only; this object was not checked"
+                .into(),
+        ]);
+        return r;
+    }
+    let findings = check::object(object, policy);
+    let (errors, warnings): (Vec<&Finding>, Vec<&Finding>) = findings
+        .iter()
+        .partition(|f| policy.severity(f.code) == Some(Severity::Error));
+    let mut codes: Vec<&'static str> = findings.iter().map(|f| f.code).collect();
+    codes.sort_unstable();
+    codes.dedup();
+    outcome.codes = codes.clone();
+    let mut r = response;
+    if !warnings.is_empty() {
+        r.warnings = Some(warnings.iter().map(|f| warning(f)).collect());
+    }
+    if !codes.is_empty() {
+        r.audit_annotations = HashMap::from([("rules".to_owned(), codes.join(","))]);
+    }
+    if errors.is_empty() {
+        return r;
+    }
+    let message = errors
+        .iter()
+        .map(|f| describe(f))
+        .collect::<Vec<_>>()
+        .join("; ");
+    let name = object
+        .pointer("/metadata/name")
+        .and_then(Value::as_str)
+        .unwrap_or_default();
+    let mut r = r.deny(message);
+    r.result = Status {
+        status: Some(StatusSummary::Failure),
+        code: 422,
+        reason: "Invalid".into(),
+        message: r.result.message,
+        metadata: None,
+        details: Some(StatusDetails {
+            name: name.to_owned(),
+            group: crate::apirule::GROUP.into(),
+            kind: crate::apirule::KIND.into(),
+            uid: String::new(),
+            causes: errors
+                .iter()
+                .map(|f| StatusCause {
+                    reason: "FieldValueInvalid".into(),
+                    message: format!("{} ({})", f.message, f.code),
+                    field: field_path(&f.pointer),
+                })
+                .collect(),
+            retry_after_seconds: 0,
+        }),
+    };
+    r
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn warnings_fit_one_short_line_and_keep_their_code() {
+        let f = Finding::new("J012", "/spec/rules/0/jwt", "x\ny ".repeat(100));
+        let w = warning(&f);
+        assert!(w.chars().count() <= MAX_WARNING);
+        assert!(w.ends_with("(J012)") && !w.contains('\n'), "{w}");
+        let short = Finding::new("R007", "", "short");
+        assert_eq!(warning(&short), "short (R007)");
+    }
+}

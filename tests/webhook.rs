@@ -1,0 +1,705 @@
+//! The admission webhook: the router driven in-process with reviews shaped
+//! as the apiserver sends them, then the real binary over real TLS with a
+//! throwaway CA: name verification, certificate rotation under load, and
+//! draining on SIGTERM.
+
+mod common;
+
+use std::io::{BufRead, BufReader};
+use std::path::{Path, PathBuf};
+use std::process::{Child, Command, Stdio};
+use std::sync::Arc;
+use std::time::{Duration, Instant};
+
+use axum::body::Body;
+use axum::http::{Request, StatusCode};
+use kexpose::policy::Policy;
+use kexpose::webhook::{self, State, log::LogFormat, log::Logger};
+use serde_json::{Value, json};
+use tokio::io::{AsyncReadExt, AsyncWriteExt};
+use tower::ServiceExt;
+
+const LOG: Logger = Logger {
+    format: LogFormat::Json,
+};
+
+fn fixture() -> Value {
+    serde_json::from_str(include_str!("fixtures/webhook/create-v2.json")).unwrap()
+}
+
+/// The fixture with its object changed by `edit`.
+fn review(edit: impl FnOnce(&mut Value)) -> Value {
+    let mut r = fixture();
+    edit(&mut r["request"]);
+    r
+}
+
+fn state(policy: Policy) -> Arc<State> {
+    State::new(policy, LOG)
+}
+
+async fn post(state: Arc<State>, path: &str, body: Vec<u8>) -> (StatusCode, Value) {
+    let response = webhook::router(state)
+        .oneshot(
+            Request::post(path)
+                .header("content-type", "application/json")
+                .body(Body::from(body))
+                .unwrap(),
+        )
+        .await
+        .unwrap();
+    let status = response.status();
+    let bytes = axum::body::to_bytes(response.into_body(), usize::MAX)
+        .await
+        .unwrap();
+    (status, serde_json::from_slice(&bytes).unwrap())
+}
+
+async fn validate(r: &Value) -> Value {
+    let (status, body) = post(
+        state(Policy::default()),
+        "/validate",
+        r.to_string().into_bytes(),
+    )
+    .await;
+    assert_eq!(status, StatusCode::OK, "{body}");
+    assert_eq!(body["apiVersion"], "admission.k8s.io/v1");
+    assert_eq!(body["kind"], "AdmissionReview");
+    assert_eq!(
+        body["response"]["uid"], r["request"]["uid"],
+        "the uid is echoed"
+    );
+    body["response"].clone()
+}
+
+fn broken_jwt(req: &mut Value) {
+    let auth = &mut req["object"]["spec"]["rules"][0]["jwt"]["authentications"][0];
+    auth["jwksUri"] = json!("tenant.accounts400.ondemand.com/oauth2/certs");
+    auth["fromHeaders"] = json!([{"name": "X-Token"}]);
+    auth["fromParams"] = json!(["token"]);
+}
+
+#[tokio::test]
+async fn a_valid_apirule_is_allowed() {
+    let r = validate(&fixture()).await;
+    assert_eq!(r["allowed"], true);
+    assert!(r.get("warnings").is_none());
+    assert!(r.get("patch").is_none());
+}
+
+#[tokio::test]
+async fn broken_jwt_rules_are_denied_with_every_finding() {
+    let r = validate(&review(broken_jwt)).await;
+    assert_eq!(r["allowed"], false);
+    let status = &r["status"];
+    assert_eq!(status["code"], 422);
+    assert_eq!(status["reason"], "Invalid");
+    let message = status["message"].as_str().unwrap();
+    assert!(
+        message.contains(
+            "spec.rules[0].jwt.authentications[0].jwksUri: value is empty or not a valid uri err=parse \"tenant.accounts400.ondemand.com/oauth2/certs\": invalid URI for request (J003)"
+        ),
+        "{message}"
+    );
+    assert!(message.contains("(J004)"), "{message}");
+    let causes = status["details"]["causes"].as_array().unwrap();
+    assert_eq!(causes.len(), message.split("; ").count());
+    assert!(causes.iter().any(
+        |c| c["field"] == "spec.rules[0].jwt.authentications[0].jwksUri"
+            && c["reason"] == "FieldValueInvalid"
+            && c["message"].as_str().unwrap().ends_with("(J003)")
+    ));
+    assert_eq!(status["details"]["kind"], "APIRule");
+    assert_eq!(status["details"]["name"], "httpbin");
+    let audit = r["auditAnnotations"]["rules"].as_str().unwrap();
+    assert!(audit.contains("J003") && audit.contains("J004"), "{audit}");
+}
+
+#[tokio::test]
+async fn warnings_are_short_single_lines_and_do_not_deny() {
+    let r = validate(&review(|req| {
+        req["object"]["spec"]["rules"][0]["jwt"]["authentications"][0]["jwksUri"] =
+            json!("http://tenant.accounts400.ondemand.com/oauth2/certs");
+        req["object"]["spec"]["corsPolicy"] =
+            json!({"allowOrigins": [{"exact": "https://a.example.com"}]});
+    }))
+    .await;
+    assert_eq!(r["allowed"], true);
+    let warnings = r["warnings"].as_array().unwrap();
+    assert_eq!(warnings.len(), 2, "{warnings:?}");
+    for w in warnings {
+        let w = w.as_str().unwrap();
+        assert!(w.chars().count() <= 120 && !w.contains('\n'), "{w}");
+    }
+    assert!(
+        warnings
+            .iter()
+            .any(|w| w.as_str().unwrap().ends_with("(J012)"))
+    );
+    assert_eq!(r["auditAnnotations"]["rules"], "J012,R007");
+}
+
+#[tokio::test]
+async fn updates_and_dry_runs_are_checked_too() {
+    let r = validate(&review(|req| {
+        broken_jwt(req);
+        req["operation"] = json!("UPDATE");
+        req["oldObject"] = fixture()["request"]["object"].clone();
+        req["dryRun"] = json!(true);
+        req["options"] =
+            json!({"kind": "UpdateOptions", "apiVersion": "meta.k8s.io/v1", "dryRun": ["All"]});
+    }))
+    .await;
+    assert_eq!(r["allowed"], false);
+}
+
+#[tokio::test]
+async fn deletions_and_status_updates_are_not_checked() {
+    let r = validate(&review(|req| {
+        broken_jwt(req);
+        req["operation"] = json!("DELETE");
+        req["oldObject"] = req["object"].take();
+        req["options"] = json!({"kind": "DeleteOptions", "apiVersion": "meta.k8s.io/v1"});
+    }))
+    .await;
+    assert_eq!(r["allowed"], true);
+    let r = validate(&review(|req| {
+        broken_jwt(req);
+        req["operation"] = json!("UPDATE");
+        req["subResource"] = json!("status");
+        req["requestSubResource"] = json!("status");
+    }))
+    .await;
+    assert_eq!(r["allowed"], true);
+}
+
+#[tokio::test]
+async fn v1beta1_is_denied_with_a_migration_hint_and_v2alpha1_is_checked() {
+    let legacy = review(|req| {
+        for k in ["kind", "requestKind"] {
+            req[k]["version"] = json!("v1beta1");
+        }
+        req["object"] = json!({
+            "apiVersion": "gateway.kyma-project.io/v1beta1", "kind": "APIRule",
+            "metadata": {"name": "httpbin", "namespace": "default"},
+            "spec": {"host": "httpbin.example.com", "gateway": "kyma-system/kyma-gateway",
+                     "service": {"name": "httpbin", "port": 8000},
+                     "rules": [{"path": "/.*", "methods": ["GET"], "accessStrategies": [{"handler": "noop"}]}]}
+        });
+    });
+    let r = validate(&legacy).await;
+    assert_eq!(r["allowed"], false);
+    let message = r["status"]["message"].as_str().unwrap();
+    assert!(
+        message.contains("migrate to gateway.kyma-project.io/v2 (R010)"),
+        "{message}"
+    );
+
+    let alpha = review(|req| {
+        req["object"]["apiVersion"] = json!("gateway.kyma-project.io/v2alpha1");
+    });
+    assert_eq!(validate(&alpha).await["allowed"], true);
+    let mut broken = alpha.clone();
+    broken_jwt(&mut broken["request"]);
+    assert_eq!(validate(&broken).await["allowed"], false);
+}
+
+#[tokio::test]
+async fn objects_that_cannot_be_decoded_are_denied_with_the_reason() {
+    for object in [json!("not an object"), json!([1, 2])] {
+        let r = validate(&review(|req| req["object"] = object.clone())).await;
+        assert_eq!(r["allowed"], false);
+        assert!(
+            r["status"]["message"]
+                .as_str()
+                .unwrap()
+                .contains("not a JSON object")
+        );
+    }
+    let r = validate(&review(|req| {
+        req["object"]["metadata"]["name"] = json!(42);
+        req["object"]["spec"]["rules"] = json!("all of them");
+    }))
+    .await;
+    assert_eq!(r["allowed"], false);
+    assert!(r["status"]["message"].as_str().unwrap().contains("(S003)"));
+}
+
+#[tokio::test]
+async fn malformed_and_oversized_bodies_are_http_errors_with_json() {
+    let s = state(Policy::default());
+    let (status, body) = post(s.clone(), "/validate", b"{\"kind\": ".to_vec()).await;
+    assert_eq!(status, StatusCode::BAD_REQUEST);
+    assert!(body["error"].as_str().unwrap().contains("not valid JSON"));
+    let (status, body) = post(s.clone(), "/validate", b"{\"kind\": \"Pod\"}".to_vec()).await;
+    assert_eq!(status, StatusCode::BAD_REQUEST);
+    assert!(body["error"].as_str().unwrap().contains("AdmissionReview"));
+    let (status, _) = post(
+        s.clone(),
+        "/mutate",
+        review(|r| r["uid"] = json!(7)).to_string().into_bytes(),
+    )
+    .await;
+    assert_eq!(status, StatusCode::BAD_REQUEST);
+    let mut big = fixture();
+    big["request"]["object"]["metadata"]["annotations"]["padding"] =
+        json!("x".repeat(webhook::MAX_BODY));
+    let (status, body) = post(s.clone(), "/validate", big.to_string().into_bytes()).await;
+    assert_eq!(status, StatusCode::PAYLOAD_TOO_LARGE);
+    assert!(body["error"].as_str().unwrap().contains("larger than"));
+    let metrics = s.metrics.render();
+    assert!(metrics.contains(
+        "kexpose_admission_requests_total{endpoint=\"validate\",decision=\"bad_request\"} 2"
+    ));
+    assert!(metrics.contains(
+        "kexpose_admission_requests_total{endpoint=\"validate\",decision=\"too_large\"} 1"
+    ));
+}
+
+fn registry_policy() -> Policy {
+    Policy::parse(
+        "apiVersion: kexpose.dev/v1alpha1\nkind: Policy\nspec:\n  gateways: {default: kyma-system/kyma-gateway}\n  issuers:\n    - issuer: https://tenant.accounts400.ondemand.com\n      jwksUri: https://tenant.accounts400.ondemand.com/oauth2/certs\n",
+    )
+    .unwrap()
+}
+
+#[tokio::test]
+async fn mutation_fills_defaults_once_and_validation_then_passes() {
+    let s = state(registry_policy());
+    let incomplete = review(|req| {
+        let spec = &mut req["object"]["spec"];
+        spec.as_object_mut().unwrap().remove("gateway");
+        spec["hosts"] = json!(["HttpBin.Example.com"]);
+        spec["rules"][0]["jwt"]["authentications"][0]
+            .as_object_mut()
+            .unwrap()
+            .remove("jwksUri");
+        req["object"]["metadata"]["annotations"]["gateway.kyma-project.io/original-version"] =
+            json!("v2");
+    });
+    let (status, body) = post(s.clone(), "/mutate", incomplete.to_string().into_bytes()).await;
+    assert_eq!(status, StatusCode::OK);
+    let r = &body["response"];
+    assert_eq!(r["allowed"], true);
+    assert_eq!(r["patchType"], "JSONPatch");
+    let bytes: Vec<u8> = serde_json::from_value(r["patch"].clone()).unwrap();
+    let patch: Value = serde_json::from_slice(&bytes).unwrap();
+    assert_eq!(
+        patch,
+        json!([
+            {"op": "add", "path": "/spec/gateway", "value": "kyma-system/kyma-gateway"},
+            {"op": "replace", "path": "/spec/hosts/0", "value": "httpbin.example.com"},
+            {"op": "add", "path": "/spec/rules/0/jwt/authentications/0/jwksUri",
+             "value": "https://tenant.accounts400.ondemand.com/oauth2/certs"},
+        ])
+    );
+    let mut object = incomplete["request"]["object"].clone();
+    let ops: json_patch::Patch = serde_json::from_value(patch).unwrap();
+    json_patch::patch(&mut object, &ops.0).unwrap();
+    assert_eq!(
+        object["metadata"],
+        incomplete["request"]["object"]["metadata"]
+    );
+
+    // A second pass has nothing to do, and the result passes validation.
+    let mut again = incomplete.clone();
+    again["request"]["object"] = object.clone();
+    let (_, body) = post(s.clone(), "/mutate", again.to_string().into_bytes()).await;
+    assert!(body["response"].get("patch").is_none());
+    assert_eq!(validate(&again).await["allowed"], true);
+    assert!(s.metrics.render().contains("decision=\"patched\"} 1"));
+}
+
+#[tokio::test]
+async fn health_readiness_and_metrics() {
+    let s = state(Policy::default());
+    let get = |path: &'static str| {
+        let app = webhook::health_router(s.clone());
+        async move {
+            let r = app
+                .oneshot(Request::get(path).body(Body::empty()).unwrap())
+                .await
+                .unwrap();
+            let status = r.status();
+            let body = axum::body::to_bytes(r.into_body(), usize::MAX)
+                .await
+                .unwrap();
+            (status, String::from_utf8(body.to_vec()).unwrap())
+        }
+    };
+    assert_eq!(get("/healthz").await.0, StatusCode::OK);
+    assert_eq!(get("/readyz").await.0, StatusCode::SERVICE_UNAVAILABLE);
+    s.ready.store(true, std::sync::atomic::Ordering::SeqCst);
+    assert_eq!(get("/readyz").await.0, StatusCode::OK);
+    post(
+        s.clone(),
+        "/validate",
+        review(broken_jwt).to_string().into_bytes(),
+    )
+    .await;
+    let (status, text) = get("/metrics").await;
+    assert_eq!(status, StatusCode::OK);
+    assert!(
+        text.contains(
+            "kexpose_admission_requests_total{endpoint=\"validate\",decision=\"denied\"} 1"
+        ),
+        "{text}"
+    );
+    assert!(text.contains("kexpose_admission_findings_total{code=\"J003\"} 1"));
+    assert!(text.contains("kexpose_admission_duration_seconds_count{endpoint=\"validate\"} 1"));
+    assert!(text.contains("le=\"+Inf\"} 1"));
+}
+
+// ---- The real binary over real TLS ------------------------------------
+
+const SERVICE_NAME: &str = "kexpose.kexpose-system.svc";
+
+struct Ca {
+    issuer: rcgen::Issuer<'static, rcgen::KeyPair>,
+    pem: String,
+}
+
+fn ca() -> Ca {
+    let mut params = rcgen::CertificateParams::new(Vec::<String>::new()).unwrap();
+    params.is_ca = rcgen::IsCa::Ca(rcgen::BasicConstraints::Unconstrained);
+    params
+        .distinguished_name
+        .push(rcgen::DnType::CommonName, "kexpose test CA");
+    let key = rcgen::KeyPair::generate().unwrap();
+    let cert = params.self_signed(&key).unwrap();
+    Ca {
+        pem: cert.pem(),
+        issuer: rcgen::Issuer::new(params, key),
+    }
+}
+
+/// A leaf for the webhook Service's DNS names: (cert PEM, key PEM).
+fn leaf(ca: &Ca) -> (String, String) {
+    let params = rcgen::CertificateParams::new(vec![
+        SERVICE_NAME.to_owned(),
+        format!("{SERVICE_NAME}.cluster.local"),
+    ])
+    .unwrap();
+    let key = rcgen::KeyPair::generate().unwrap();
+    let cert = params.signed_by(&key, &ca.issuer).unwrap();
+    (cert.pem(), key.serialize_pem())
+}
+
+/// Writes a pair the way the kubelet updates a Secret volume: into a new
+/// timestamped directory, then an atomic swap of the `..data` symlink that
+/// `tls.crt` and `tls.key` point through.
+fn install(dir: &Path, pair: &(String, String), generation: u32) {
+    let data = dir.join(format!("..2026_11_29_{generation}"));
+    std::fs::create_dir_all(&data).unwrap();
+    std::fs::write(data.join("tls.crt"), &pair.0).unwrap();
+    std::fs::write(data.join("tls.key"), &pair.1).unwrap();
+    let tmp = dir.join("..data_tmp");
+    let _ = std::fs::remove_file(&tmp);
+    std::os::unix::fs::symlink(data.file_name().unwrap(), &tmp).unwrap();
+    std::fs::rename(&tmp, dir.join("..data")).unwrap();
+    for f in ["tls.crt", "tls.key"] {
+        if std::fs::symlink_metadata(dir.join(f)).is_err() {
+            std::os::unix::fs::symlink(format!("..data/{f}"), dir.join(f)).unwrap();
+        }
+    }
+}
+
+struct Server {
+    child: Child,
+    addr: String,
+    health: String,
+    _dir: TempDir,
+}
+
+struct TempDir(PathBuf);
+
+impl Drop for TempDir {
+    fn drop(&mut self) {
+        let _ = std::fs::remove_dir_all(&self.0);
+    }
+}
+
+impl Drop for Server {
+    fn drop(&mut self) {
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+    }
+}
+
+fn start(ca: &Ca, name: &str) -> Server {
+    let dir = std::env::temp_dir().join(format!("kexpose-tls-{name}-{}", std::process::id()));
+    let _ = std::fs::remove_dir_all(&dir);
+    std::fs::create_dir_all(&dir).unwrap();
+    install(&dir, &leaf(ca), 0);
+    let mut child = common::kexpose()
+        .args([
+            "serve",
+            "--listen",
+            "127.0.0.1:0",
+            "--health-listen",
+            "127.0.0.1:0",
+        ])
+        .arg("--tls-dir")
+        .arg(&dir)
+        .args(["--reload-interval", "1", "--shutdown-grace", "10"])
+        .stdout(Stdio::null())
+        .stderr(Stdio::piped())
+        .spawn()
+        .unwrap();
+    let mut lines = BufReader::new(child.stderr.take().unwrap()).lines();
+    let first: Value = serde_json::from_str(&lines.next().unwrap().unwrap()).unwrap();
+    assert_eq!(first["msg"], "listening", "{first}");
+    // Keep draining the log so the server never blocks on a full pipe.
+    std::thread::spawn(move || for _ in lines.by_ref() {});
+    Server {
+        child,
+        addr: first["addr"].as_str().unwrap().to_owned(),
+        health: first["health_addr"].as_str().unwrap().to_owned(),
+        _dir: TempDir(dir),
+    }
+}
+
+fn client(
+    ca: &Ca,
+    versions: &[&'static rustls::SupportedProtocolVersion],
+) -> tokio_rustls::TlsConnector {
+    let mut roots = rustls::RootCertStore::empty();
+    for cert in rustls_pki_types::CertificateDer::pem_slice_iter(ca.pem.as_bytes()) {
+        roots.add(cert.unwrap()).unwrap();
+    }
+    let mut config = rustls::ClientConfig::builder_with_provider(Arc::new(
+        rustls::crypto::ring::default_provider(),
+    ))
+    .with_protocol_versions(versions)
+    .unwrap()
+    .with_root_certificates(roots)
+    .with_no_client_auth();
+    // Every connection does a full handshake: a resumed session would not
+    // show the certificate the server serves now.
+    config.resumption = rustls::client::Resumption::disabled();
+    tokio_rustls::TlsConnector::from(Arc::new(config))
+}
+
+use rustls_pki_types::pem::PemObject;
+
+/// One HTTP/1.1 request on a fresh TLS connection that verifies `name`:
+/// (status, body, the server's leaf certificate).
+async fn https(
+    connector: &tokio_rustls::TlsConnector,
+    addr: &str,
+    name: &str,
+    path: &str,
+    body: &[u8],
+) -> std::io::Result<(u16, Vec<u8>, Vec<u8>)> {
+    let tcp = tokio::net::TcpStream::connect(addr).await?;
+    let server_name = rustls_pki_types::ServerName::try_from(name.to_owned()).unwrap();
+    let mut tls = connector.connect(server_name, tcp).await?;
+    let peer = tls.get_ref().1.peer_certificates().unwrap()[0].to_vec();
+    let head = format!(
+        "POST {path} HTTP/1.1\r\nHost: {name}\r\nContent-Type: application/json\r\nContent-Length: {}\r\nConnection: close\r\n\r\n",
+        body.len()
+    );
+    tls.write_all(head.as_bytes()).await?;
+    tls.write_all(body).await?;
+    let (status, body) = read_response(&mut tls).await?;
+    Ok((status, body, peer))
+}
+
+async fn read_response(
+    stream: &mut (impl AsyncReadExt + Unpin),
+) -> std::io::Result<(u16, Vec<u8>)> {
+    let mut raw = Vec::new();
+    stream.read_to_end(&mut raw).await?;
+    let split = raw
+        .windows(4)
+        .position(|w| w == b"\r\n\r\n")
+        .ok_or_else(|| std::io::Error::other("no header end"))?;
+    let head = String::from_utf8_lossy(&raw[..split]);
+    let status = head
+        .split_whitespace()
+        .nth(1)
+        .and_then(|s| s.parse().ok())
+        .ok_or_else(|| std::io::Error::other(head.to_string()))?;
+    Ok((status, raw[split + 4..].to_vec()))
+}
+
+async fn http_get(addr: &str, path: &str) -> std::io::Result<u16> {
+    let mut tcp = tokio::net::TcpStream::connect(addr).await?;
+    tcp.write_all(
+        format!("GET {path} HTTP/1.1\r\nHost: x\r\nConnection: close\r\n\r\n").as_bytes(),
+    )
+    .await?;
+    Ok(read_response(&mut tcp).await?.0)
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn tls_serves_the_service_name_with_tls_1_2_and_1_3() {
+    let ca = ca();
+    let server = start(&ca, "name");
+    let body = fixture().to_string().into_bytes();
+    for versions in [
+        &[&rustls::version::TLS13][..],
+        &[&rustls::version::TLS12][..],
+    ] {
+        let (status, reply, _) = https(
+            &client(&ca, versions),
+            &server.addr,
+            SERVICE_NAME,
+            "/validate",
+            &body,
+        )
+        .await
+        .unwrap();
+        assert_eq!(status, 200);
+        let reply: Value = serde_json::from_slice(&reply).unwrap();
+        assert_eq!(reply["response"]["allowed"], true);
+    }
+    let wrong = https(
+        &client(&ca, &[&rustls::version::TLS13]),
+        &server.addr,
+        "kexpose.other.svc",
+        "/validate",
+        &body,
+    )
+    .await;
+    assert!(
+        wrong.is_err(),
+        "a certificate for another name must not verify"
+    );
+    assert_eq!(http_get(&server.health, "/readyz").await.unwrap(), 200);
+    assert_eq!(http_get(&server.health, "/healthz").await.unwrap(), 200);
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn certificates_rotate_while_requests_flow() {
+    let ca = ca();
+    let server = start(&ca, "rotate");
+    let connector = client(&ca, &[&rustls::version::TLS13, &rustls::version::TLS12]);
+    let body = Arc::new(fixture().to_string().into_bytes());
+    let (_, _, first_cert) = https(&connector, &server.addr, SERVICE_NAME, "/validate", &body)
+        .await
+        .unwrap();
+
+    let stop = Arc::new(std::sync::atomic::AtomicBool::new(false));
+    let mut load = Vec::new();
+    for _ in 0..4 {
+        let (connector, addr, body, stop) = (
+            connector.clone(),
+            server.addr.clone(),
+            body.clone(),
+            stop.clone(),
+        );
+        load.push(tokio::spawn(async move {
+            let (mut ok, mut failed, mut certs) =
+                (0, Vec::new(), std::collections::BTreeSet::new());
+            while !stop.load(std::sync::atomic::Ordering::SeqCst) {
+                match https(&connector, &addr, SERVICE_NAME, "/validate", &body).await {
+                    Ok((200, _, cert)) => {
+                        ok += 1;
+                        certs.insert(cert);
+                    }
+                    other => failed.push(format!("{other:?}")),
+                }
+            }
+            (ok, failed, certs)
+        }));
+    }
+
+    // Rotate: a new pair arrives through a `..data` swap.
+    tokio::time::sleep(Duration::from_millis(300)).await;
+    let dir = server._dir.0.clone();
+    let rotated = leaf(&ca);
+    install(&dir, &rotated, 1);
+    let deadline = Instant::now() + Duration::from_secs(10);
+    let new_cert = loop {
+        let (_, _, cert) = https(&connector, &server.addr, SERVICE_NAME, "/validate", &body)
+            .await
+            .unwrap();
+        if cert != first_cert {
+            break cert;
+        }
+        assert!(
+            Instant::now() < deadline,
+            "the new certificate was never served"
+        );
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    };
+    let expected = rustls_pki_types::CertificateDer::from_pem_slice(rotated.0.as_bytes()).unwrap();
+    assert_eq!(new_cert, expected.to_vec());
+
+    // A broken pair (a key that does not match) is refused; the last good one keeps serving.
+    install(&dir, &(rotated.0.clone(), leaf(&ca).1), 2);
+    tokio::time::sleep(Duration::from_millis(2500)).await;
+    stop.store(true, std::sync::atomic::Ordering::SeqCst);
+    let mut total = 0;
+    let mut seen = std::collections::BTreeSet::new();
+    for task in load {
+        let (ok, failed, certs) = task.await.unwrap();
+        assert!(
+            failed.is_empty(),
+            "requests failed during rotation: {failed:?}"
+        );
+        total += ok;
+        seen.extend(certs);
+    }
+    assert!(total > 20, "only {total} requests ran");
+    assert!(seen.contains(&first_cert) && seen.contains(&new_cert));
+    let (_, _, cert) = https(&connector, &server.addr, SERVICE_NAME, "/validate", &body)
+        .await
+        .unwrap();
+    assert_eq!(
+        cert, new_cert,
+        "the broken pair must not replace the good one"
+    );
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn sigterm_finishes_in_flight_requests_then_exits() {
+    let ca = ca();
+    let mut server = start(&ca, "drain");
+    let connector = client(&ca, &[&rustls::version::TLS13]);
+    let body = fixture().to_string().into_bytes();
+
+    // A request whose body is only half sent when the signal arrives.
+    let tcp = tokio::net::TcpStream::connect(&server.addr).await.unwrap();
+    let name = rustls_pki_types::ServerName::try_from(SERVICE_NAME).unwrap();
+    let mut tls = connector.connect(name, tcp).await.unwrap();
+    let head = format!(
+        "POST /validate HTTP/1.1\r\nHost: {SERVICE_NAME}\r\nContent-Length: {}\r\nConnection: close\r\n\r\n",
+        body.len()
+    );
+    tls.write_all(head.as_bytes()).await.unwrap();
+    let half = body.len() / 2;
+    tls.write_all(&body[..half]).await.unwrap();
+    tls.flush().await.unwrap();
+    tokio::time::sleep(Duration::from_millis(200)).await;
+
+    let status = Command::new("kill")
+        .args(["-TERM", &server.child.id().to_string()])
+        .status()
+        .unwrap();
+    assert!(status.success());
+    tokio::time::sleep(Duration::from_millis(500)).await;
+
+    // Draining: not ready, no new connections, the old request completes.
+    assert_eq!(http_get(&server.health, "/readyz").await.unwrap(), 503);
+    assert!(tokio::net::TcpStream::connect(&server.addr).await.is_err());
+    tls.write_all(&body[half..]).await.unwrap();
+    let (code, reply) = read_response(&mut tls).await.unwrap();
+    assert_eq!(code, 200);
+    let reply: Value = serde_json::from_slice(&reply).unwrap();
+    assert_eq!(reply["response"]["allowed"], true);
+
+    let deadline = Instant::now() + Duration::from_secs(10);
+    loop {
+        if let Some(status) = server.child.try_wait().unwrap() {
+            assert!(status.success(), "{status:?}");
+            break;
+        }
+        assert!(
+            Instant::now() < deadline,
+            "the server did not exit after draining"
+        );
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    }
+}
