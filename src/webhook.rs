@@ -109,8 +109,9 @@ async fn admit(state: Arc<State>, endpoint: Endpoint, body: Body) -> Response {
                 .metrics
                 .record(endpoint, decision, &d.outcome.codes, took);
             state.log.decision(endpoint, &d.outcome, took);
-            match serde_json::to_vec(&d.review) {
-                Ok(body) => ([(header::CONTENT_TYPE, "application/json")], body).into_response(),
+            let mut body = Vec::with_capacity(512);
+            match serde_json::to_writer(&mut body, &d.review) {
+                Ok(()) => ([(header::CONTENT_TYPE, "application/json")], body).into_response(),
                 Err(e) => json_error(StatusCode::INTERNAL_SERVER_ERROR, &e.to_string()),
             }
         }
@@ -254,6 +255,7 @@ pub async fn run(config: Config) -> Result<(), String> {
             ("policy", json!(state.policy.name)),
         ],
     );
+    log.flush();
 
     let app = router(state.clone());
     let graceful = GracefulShutdown::new();
@@ -295,5 +297,6 @@ pub async fn run(config: Config) -> Result<(), String> {
     reload_task.abort();
     let _ = health_task.await;
     log.event("info", "stopped", vec![]);
+    log.flush();
     Ok(())
 }

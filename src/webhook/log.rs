@@ -2,9 +2,10 @@
 //! `key=value` text (for people).
 
 use std::io::Write;
+use std::sync::{Mutex, OnceLock};
 use std::time::{Duration, SystemTime, UNIX_EPOCH};
 
-use serde_json::{Map, Value, json};
+use serde_json::{Value, json};
 
 use super::review::{Endpoint, Outcome};
 
@@ -26,32 +27,39 @@ impl Logger {
             .duration_since(UNIX_EPOCH)
             .unwrap_or_default()
             .as_secs_f64();
-        let line = match self.format {
+        use std::fmt::Write as _;
+        // Field names are the program's own identifiers: no escaping needed.
+        let mut line = String::with_capacity(320);
+        match self.format {
             LogFormat::Json => {
-                let mut m = Map::new();
-                m.insert("ts".into(), json!((ts * 1000.0).round() / 1000.0));
-                m.insert("level".into(), json!(level));
-                m.insert("msg".into(), json!(message));
+                let _ = write!(
+                    line,
+                    "{{\"ts\":{:.3},\"level\":{},\"msg\":{}",
+                    ts,
+                    Value::from(level),
+                    Value::from(message)
+                );
                 for (k, v) in fields {
-                    m.insert(k.into(), v);
+                    let _ = write!(line, ",\"{k}\":{v}");
                 }
-                Value::Object(m).to_string()
+                line.push('}');
             }
             LogFormat::Text => {
-                let mut s = format!("ts={ts:.3} level={level} msg={message:?}");
+                let _ = write!(line, "ts={ts:.3} level={level} msg={message:?}");
                 for (k, v) in fields {
-                    match v {
-                        Value::String(t) => s.push_str(&format!(" {k}={t:?}")),
-                        other => s.push_str(&format!(" {k}={other}")),
-                    }
+                    let _ = match v {
+                        Value::String(t) => write!(line, " {k}={t:?}"),
+                        other => write!(line, " {k}={other}"),
+                    };
                 }
-                s
             }
-        };
-        // One write per line so concurrent lines never interleave.
-        let _ = std::io::stderr()
-            .lock()
-            .write_all(format!("{line}\n").as_bytes());
+        }
+        sink().push(&line);
+    }
+
+    /// Writes every line logged so far.
+    pub fn flush(&self) {
+        sink().drain();
     }
 
     pub fn decision(&self, endpoint: Endpoint, outcome: &Outcome, took: Duration) {
@@ -74,5 +82,67 @@ impl Logger {
                 ),
             ],
         );
+    }
+}
+
+/// Lines collect in one buffer that a writer thread empties every few
+/// milliseconds with a single write: request handlers never wait on stderr
+/// or wake another thread, and under load a thousand lines cost one write.
+struct Sink {
+    buffer: Mutex<String>,
+}
+
+/// How often the writer thread empties the buffer.
+const PERIOD: Duration = Duration::from_millis(10);
+/// Past this size a handler writes the buffer itself: memory stays bounded
+/// when stderr stalls, at the price of that handler waiting.
+const HIGH_WATER: usize = 4 * 1024 * 1024;
+
+fn sink() -> &'static Sink {
+    static SINK: OnceLock<Sink> = OnceLock::new();
+    SINK.get_or_init(|| {
+        std::thread::Builder::new()
+            .name("kexpose-log".into())
+            .spawn(|| {
+                // Two buffers swap places, so after warm-up no line
+                // allocates and nothing is freed across threads.
+                let mut spare = String::new();
+                loop {
+                    std::thread::sleep(PERIOD);
+                    sink().swap_and_write(&mut spare);
+                }
+            })
+            .expect("the log thread starts");
+        Sink {
+            buffer: Mutex::new(String::new()),
+        }
+    })
+}
+
+impl Sink {
+    fn push(&self, line: &str) {
+        let mut b = self.buffer.lock().unwrap_or_else(|p| p.into_inner());
+        b.push_str(line);
+        b.push('\n');
+        if b.len() > HIGH_WATER {
+            let full = std::mem::take(&mut *b);
+            drop(b);
+            let _ = std::io::stderr().lock().write_all(full.as_bytes());
+        }
+    }
+
+    fn swap_and_write(&self, spare: &mut String) {
+        std::mem::swap(
+            &mut *self.buffer.lock().unwrap_or_else(|p| p.into_inner()),
+            spare,
+        );
+        if !spare.is_empty() {
+            let _ = std::io::stderr().lock().write_all(spare.as_bytes());
+            spare.clear();
+        }
+    }
+
+    fn drain(&self) {
+        self.swap_and_write(&mut String::new());
     }
 }

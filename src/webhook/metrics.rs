@@ -1,9 +1,11 @@
 //! Prometheus metrics in the text exposition format, kept by hand: three
-//! families do not justify a metrics framework.
+//! families do not justify a metrics framework. Counters are atomics, so
+//! recording never makes two requests wait for each other.
 
 use std::collections::BTreeMap;
 use std::fmt::Write;
 use std::sync::Mutex;
+use std::sync::atomic::{AtomicU64, Ordering::Relaxed};
 use std::time::Duration;
 
 use super::review::Endpoint;
@@ -13,66 +15,89 @@ const BUCKETS: [f64; 12] = [
     0.0001, 0.00025, 0.0005, 0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 1.0,
 ];
 
-#[derive(Default)]
-struct Histogram {
-    counts: [u64; BUCKETS.len()],
-    sum: f64,
-    count: u64,
-}
+/// What became of a request.
+pub const DECISIONS: [&str; 5] = ["allowed", "denied", "patched", "bad_request", "too_large"];
+
+const ENDPOINTS: [Endpoint; 2] = [Endpoint::Validate, Endpoint::Mutate];
 
 #[derive(Default)]
-struct Inner {
-    requests: BTreeMap<(Endpoint, &'static str), u64>,
-    findings: BTreeMap<&'static str, u64>,
-    latency: BTreeMap<Endpoint, Histogram>,
+struct Histogram {
+    counts: [AtomicU64; BUCKETS.len()],
+    sum_nanos: AtomicU64,
+    count: AtomicU64,
 }
 
 #[derive(Default)]
 pub struct Metrics {
-    inner: Mutex<Inner>,
+    requests: [[AtomicU64; DECISIONS.len()]; ENDPOINTS.len()],
+    latency: [Histogram; ENDPOINTS.len()],
+    /// Locked only for requests with findings.
+    findings: Mutex<BTreeMap<&'static str, u64>>,
+}
+
+fn slot(endpoint: Endpoint) -> usize {
+    match endpoint {
+        Endpoint::Validate => 0,
+        Endpoint::Mutate => 1,
+    }
 }
 
 impl Metrics {
-    /// Records one request: its decision (`allowed`, `denied`, `patched`,
-    /// `bad_request`, `too_large`), its findings and its latency.
+    /// Records one request: its decision (one of `DECISIONS`), the rule
+    /// codes of its findings and how long it took.
     pub fn record(
         &self,
         endpoint: Endpoint,
-        decision: &'static str,
+        decision: &str,
         codes: &[&'static str],
         took: Duration,
     ) {
-        let mut m = self.inner.lock().unwrap_or_else(|p| p.into_inner());
-        *m.requests.entry((endpoint, decision)).or_default() += 1;
-        for code in codes {
-            *m.findings.entry(code).or_default() += 1;
-        }
-        let h = m.latency.entry(endpoint).or_default();
-        let secs = took.as_secs_f64();
-        for (i, bound) in BUCKETS.iter().enumerate() {
-            if secs <= *bound {
-                h.counts[i] += 1;
+        let e = slot(endpoint);
+        let d = DECISIONS
+            .iter()
+            .position(|x| *x == decision)
+            .expect("a known decision");
+        self.requests[e][d].fetch_add(1, Relaxed);
+        if !codes.is_empty() {
+            let mut f = self.findings.lock().unwrap_or_else(|p| p.into_inner());
+            for code in codes {
+                *f.entry(code).or_default() += 1;
             }
         }
-        h.sum += secs;
-        h.count += 1;
+        let h = &self.latency[e];
+        let secs = took.as_secs_f64();
+        if let Some(i) = BUCKETS.iter().position(|b| secs <= *b) {
+            h.counts[i].fetch_add(1, Relaxed);
+        }
+        h.sum_nanos
+            .fetch_add(u64::try_from(took.as_nanos()).unwrap_or(u64::MAX), Relaxed);
+        h.count.fetch_add(1, Relaxed);
     }
 
     pub fn render(&self) -> String {
-        let m = self.inner.lock().unwrap_or_else(|p| p.into_inner());
         let mut out = String::new();
         out.push_str("# HELP kexpose_admission_requests_total Admission requests by endpoint and decision.\n");
         out.push_str("# TYPE kexpose_admission_requests_total counter\n");
-        for ((endpoint, decision), n) in &m.requests {
-            let _ = writeln!(
-                out,
-                "kexpose_admission_requests_total{{endpoint=\"{}\",decision=\"{decision}\"}} {n}",
-                endpoint.as_str()
-            );
+        for (e, endpoint) in ENDPOINTS.iter().enumerate() {
+            for (d, decision) in DECISIONS.iter().enumerate() {
+                let n = self.requests[e][d].load(Relaxed);
+                if n > 0 {
+                    let _ = writeln!(
+                        out,
+                        "kexpose_admission_requests_total{{endpoint=\"{}\",decision=\"{decision}\"}} {n}",
+                        endpoint.as_str()
+                    );
+                }
+            }
         }
         out.push_str("# HELP kexpose_admission_findings_total Findings in admitted or denied objects, by rule code.\n");
         out.push_str("# TYPE kexpose_admission_findings_total counter\n");
-        for (code, n) in &m.findings {
+        for (code, n) in self
+            .findings
+            .lock()
+            .unwrap_or_else(|p| p.into_inner())
+            .iter()
+        {
             let _ = writeln!(
                 out,
                 "kexpose_admission_findings_total{{code=\"{code}\"}} {n}"
@@ -80,30 +105,64 @@ impl Metrics {
         }
         out.push_str("# HELP kexpose_admission_duration_seconds Time to decide, from body read to response.\n");
         out.push_str("# TYPE kexpose_admission_duration_seconds histogram\n");
-        for (endpoint, h) in &m.latency {
-            let e = endpoint.as_str();
-            for (bound, count) in BUCKETS.iter().zip(h.counts) {
+        for (e, endpoint) in ENDPOINTS.iter().enumerate() {
+            let h = &self.latency[e];
+            let count = h.count.load(Relaxed);
+            if count == 0 {
+                continue;
+            }
+            let name = endpoint.as_str();
+            let mut cumulative = 0;
+            for (bound, n) in BUCKETS.iter().zip(&h.counts) {
+                cumulative += n.load(Relaxed);
                 let _ = writeln!(
                     out,
-                    "kexpose_admission_duration_seconds_bucket{{endpoint=\"{e}\",le=\"{bound}\"}} {count}"
+                    "kexpose_admission_duration_seconds_bucket{{endpoint=\"{name}\",le=\"{bound}\"}} {cumulative}"
                 );
             }
             let _ = writeln!(
                 out,
-                "kexpose_admission_duration_seconds_bucket{{endpoint=\"{e}\",le=\"+Inf\"}} {}",
-                h.count
+                "kexpose_admission_duration_seconds_bucket{{endpoint=\"{name}\",le=\"+Inf\"}} {count}"
+            );
+            let sum = h.sum_nanos.load(Relaxed) as f64 / 1e9;
+            let _ = writeln!(
+                out,
+                "kexpose_admission_duration_seconds_sum{{endpoint=\"{name}\"}} {sum}"
             );
             let _ = writeln!(
                 out,
-                "kexpose_admission_duration_seconds_sum{{endpoint=\"{e}\"}} {}",
-                h.sum
-            );
-            let _ = writeln!(
-                out,
-                "kexpose_admission_duration_seconds_count{{endpoint=\"{e}\"}} {}",
-                h.count
+                "kexpose_admission_duration_seconds_count{{endpoint=\"{name}\"}} {count}"
             );
         }
         out
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn histogram_buckets_are_cumulative() {
+        let m = Metrics::default();
+        m.record(
+            Endpoint::Validate,
+            "allowed",
+            &[],
+            Duration::from_micros(50),
+        );
+        m.record(
+            Endpoint::Validate,
+            "denied",
+            &["J003", "J004"],
+            Duration::from_millis(3),
+        );
+        let text = m.render();
+        assert!(text.contains("le=\"0.0001\"} 1\n"), "{text}");
+        assert!(text.contains("le=\"0.005\"} 2\n"), "{text}");
+        assert!(text.contains("le=\"+Inf\"} 2\n"));
+        assert!(text.contains("decision=\"denied\"} 1\n"));
+        assert!(text.contains("kexpose_admission_findings_total{code=\"J004\"} 1\n"));
+        assert!(!text.contains("endpoint=\"mutate\""));
     }
 }

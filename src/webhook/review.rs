@@ -10,7 +10,9 @@ use std::collections::HashMap;
 use kube::core::DynamicObject;
 use kube::core::admission::{AdmissionRequest, AdmissionResponse, AdmissionReview, Operation};
 use kube::core::response::{Status, StatusCause, StatusDetails, StatusSummary};
+use serde::de::{DeserializeSeed, IgnoredAny, MapAccess, Visitor};
 use serde_json::Value;
+use serde_json::value::RawValue;
 
 use super::mutate;
 use crate::check::{self, Kind};
@@ -68,20 +70,36 @@ struct Parsed {
 }
 
 fn parse(body: &[u8]) -> Result<Parsed, BadRequest> {
-    let mut value: Value = serde_json::from_slice(body)
-        .map_err(|e| BadRequest(format!("request body is not valid JSON: {e}")))?;
-    if value.get("apiVersion").and_then(Value::as_str) != Some("admission.k8s.io/v1")
-        || value.get("kind").and_then(Value::as_str) != Some("AdmissionReview")
+    let envelope: Envelope<'_> = serde_json::from_slice(body).map_err(|e| {
+        BadRequest(if e.is_syntax() || e.is_eof() {
+            format!("request body is not valid JSON: {e}")
+        } else {
+            format!("not a valid AdmissionReview: {e}")
+        })
+    })?;
+    if envelope.api_version.as_deref() != Some("admission.k8s.io/v1")
+        || envelope.kind.as_deref() != Some("AdmissionReview")
     {
         return Err(BadRequest(
             "expected an admission.k8s.io/v1 AdmissionReview".into(),
         ));
     }
-    let object = value.pointer_mut("/request/object").map(Value::take);
-    if let Some(old) = value.pointer_mut("/request/oldObject") {
-        *old = Value::Null;
-    }
-    let review: AdmissionReview<DynamicObject> = serde_json::from_value(value)
+    let split = envelope.request.unwrap_or_default();
+    let object = match split.object {
+        Some(raw) => Some(
+            serde_json::from_str::<Checked>(raw.get())
+                .map(|c| c.0)
+                .map_err(|e| BadRequest(format!("request.object is not valid JSON: {e}")))?,
+        ),
+        None => None,
+    };
+    // Built by hand: `json!` would copy `rest` through `Serialize`.
+    let mut review = serde_json::Map::new();
+    review.insert("apiVersion".into(), "admission.k8s.io/v1".into());
+    review.insert("kind".into(), "AdmissionReview".into());
+    review.insert("request".into(), Value::Object(split.rest));
+    let review = Value::Object(review);
+    let review: AdmissionReview<DynamicObject> = serde_json::from_value(review)
         .map_err(|e| BadRequest(format!("not a valid AdmissionReview: {e}")))?;
     let request: AdmissionRequest<DynamicObject> = review
         .try_into()
@@ -90,6 +108,134 @@ fn parse(body: &[u8]) -> Result<Parsed, BadRequest> {
         request,
         object: object.filter(|o| !o.is_null()),
     })
+}
+
+/// The review as read off the wire: the request's object is kept raw, to be
+/// read once into a plain value (what the check core takes) rather than into
+/// kube's typed object and back.
+#[derive(serde::Deserialize)]
+struct Envelope<'a> {
+    #[serde(rename = "apiVersion")]
+    api_version: Option<String>,
+    kind: Option<String>,
+    #[serde(borrow)]
+    request: Option<Split<'a>>,
+}
+
+/// `request` without its objects: `object` raw, `oldObject` skipped unread
+/// (no check looks at it; on UPDATE it is half the body).
+#[derive(Default)]
+struct Split<'a> {
+    object: Option<&'a RawValue>,
+    rest: serde_json::Map<String, Value>,
+}
+
+impl<'de: 'a, 'a> serde::Deserialize<'de> for Split<'a> {
+    fn deserialize<D: serde::Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
+        struct V<'a>(std::marker::PhantomData<&'a ()>);
+        impl<'de: 'a, 'a> Visitor<'de> for V<'a> {
+            type Value = Split<'a>;
+            fn expecting(&self, f: &mut std::fmt::Formatter) -> std::fmt::Result {
+                f.write_str("an admission request")
+            }
+            fn visit_map<M: MapAccess<'de>>(self, mut map: M) -> Result<Split<'a>, M::Error> {
+                let mut split = Split::default();
+                while let Some(key) = map.next_key::<String>()? {
+                    match key.as_str() {
+                        "object" => split.object = map.next_value()?,
+                        "oldObject" => {
+                            map.next_value::<IgnoredAny>()?;
+                        }
+                        _ => {
+                            let v = map.next_value()?;
+                            split.rest.insert(key, v);
+                        }
+                    }
+                }
+                Ok(split)
+            }
+        }
+        d.deserialize_map(V(std::marker::PhantomData))
+    }
+}
+
+/// An object as a plain value, minus `metadata.managedFields`: bookkeeping
+/// of the apiserver that no check reads, and often the largest part.
+struct Checked(Value);
+
+impl<'de> serde::Deserialize<'de> for Checked {
+    fn deserialize<D: serde::Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
+        /// Visits a mapping, skipping `skip` at this level; `then` names
+        /// the member whose mapping gets the same treatment one level down.
+        struct V {
+            skip: Option<&'static str>,
+            descend: Option<(&'static str, &'static str)>,
+        }
+        impl<'de> Visitor<'de> for V {
+            type Value = Value;
+            fn expecting(&self, f: &mut std::fmt::Formatter) -> std::fmt::Result {
+                f.write_str("any JSON value")
+            }
+            fn visit_map<M: MapAccess<'de>>(self, mut map: M) -> Result<Value, M::Error> {
+                let mut out = serde_json::Map::new();
+                while let Some(key) = map.next_key::<String>()? {
+                    if Some(key.as_str()) == self.skip {
+                        map.next_value::<IgnoredAny>()?;
+                        continue;
+                    }
+                    let value = match self.descend {
+                        Some((member, skip)) if key == member => map.next_value_seed(V {
+                            skip: Some(skip),
+                            descend: None,
+                        })?,
+                        _ => map.next_value()?,
+                    };
+                    out.insert(key, value);
+                }
+                Ok(Value::Object(out))
+            }
+            // Anything but a mapping is kept as it is, for the check to refuse.
+            fn visit_bool<E>(self, v: bool) -> Result<Value, E> {
+                Ok(Value::Bool(v))
+            }
+            fn visit_i64<E>(self, v: i64) -> Result<Value, E> {
+                Ok(Value::from(v))
+            }
+            fn visit_u64<E>(self, v: u64) -> Result<Value, E> {
+                Ok(Value::from(v))
+            }
+            fn visit_f64<E>(self, v: f64) -> Result<Value, E> {
+                Ok(Value::from(v))
+            }
+            fn visit_str<E>(self, v: &str) -> Result<Value, E> {
+                Ok(Value::from(v))
+            }
+            fn visit_unit<E>(self) -> Result<Value, E> {
+                Ok(Value::Null)
+            }
+            fn visit_seq<S: serde::de::SeqAccess<'de>>(
+                self,
+                mut seq: S,
+            ) -> Result<Value, S::Error> {
+                let mut out = Vec::new();
+                while let Some(v) = seq.next_element()? {
+                    out.push(v);
+                }
+                Ok(Value::Array(out))
+            }
+        }
+        impl<'de> DeserializeSeed<'de> for V {
+            type Value = Value;
+            fn deserialize<D: serde::Deserializer<'de>>(self, d: D) -> Result<Value, D::Error> {
+                d.deserialize_any(self)
+            }
+        }
+        d.deserialize_any(V {
+            skip: None,
+            descend: Some(("metadata", "managedFields")),
+        })
+        .map(Checked)
+    }
 }
 
 fn operation(op: &Operation) -> &'static str {

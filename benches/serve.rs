@@ -1,0 +1,256 @@
+//! `cargo bench --bench serve`: the webhook under h2load (nghttp2-client),
+//! TLS 1.3 and HTTP/2 on loopback, POSTing a realistic AdmissionReview to
+//! `/validate`; in the same run, a bare TLS echo server on the same stack
+//! (rustls with ring, hyper) as the ceiling. Reports:
+//!
+//! - throughput of kexpose and of the ceiling, and their ratio;
+//! - latency percentiles at half of kexpose's maximum rate (`--rps`), from
+//!   h2load's per-request log;
+//! - the webhook's peak resident memory under load.
+//!
+//! Needs `h2load` on PATH (`apt-get install nghttp2-client`); exits with a
+//! message when it is missing.
+
+use std::path::Path;
+use std::process::{Command, Stdio};
+use std::sync::Arc;
+use std::time::Duration;
+
+use hyper::body::Incoming;
+use hyper::{Request, Response};
+use hyper_util::rt::{TokioExecutor, TokioIo};
+use hyper_util::server::conn::auto;
+use rustls_pki_types::pem::PemObject;
+
+const CLIENTS: u32 = 8;
+const STREAMS: u32 = 8;
+const SECONDS: u32 = 8;
+
+fn tls_pair(dir: &Path) -> (String, String) {
+    let mut ca_params = rcgen::CertificateParams::new(Vec::<String>::new()).unwrap();
+    ca_params.is_ca = rcgen::IsCa::Ca(rcgen::BasicConstraints::Unconstrained);
+    let ca_key = rcgen::KeyPair::generate().unwrap();
+    let ca = rcgen::Issuer::new(ca_params, ca_key);
+    let params =
+        rcgen::CertificateParams::new(vec!["kexpose.kexpose-system.svc".to_owned()]).unwrap();
+    let key = rcgen::KeyPair::generate().unwrap();
+    let cert = params.signed_by(&key, &ca).unwrap();
+    std::fs::write(dir.join("tls.crt"), cert.pem()).unwrap();
+    std::fs::write(dir.join("tls.key"), key.serialize_pem()).unwrap();
+    (cert.pem(), key.serialize_pem())
+}
+
+/// The ceiling: TLS + HTTP/2 + reading the body + writing it back.
+fn echo_server(cert: &str, key: &str) -> (String, tokio::runtime::Runtime) {
+    let chain = rustls_pki_types::CertificateDer::pem_slice_iter(cert.as_bytes())
+        .collect::<Result<Vec<_>, _>>()
+        .unwrap();
+    let key = rustls_pki_types::PrivateKeyDer::from_pem_slice(key.as_bytes()).unwrap();
+    let mut config = rustls::ServerConfig::builder_with_provider(Arc::new(
+        rustls::crypto::ring::default_provider(),
+    ))
+    .with_protocol_versions(&[&rustls::version::TLS13, &rustls::version::TLS12])
+    .unwrap()
+    .with_no_client_auth()
+    .with_single_cert(chain, key)
+    .unwrap();
+    config.alpn_protocols = vec![b"h2".to_vec(), b"http/1.1".to_vec()];
+    let acceptor = tokio_rustls::TlsAcceptor::from(Arc::new(config));
+    let rt = tokio::runtime::Builder::new_multi_thread()
+        .worker_threads(2)
+        .enable_all()
+        .build()
+        .unwrap();
+    let listener = rt
+        .block_on(tokio::net::TcpListener::bind("127.0.0.1:0"))
+        .unwrap();
+    let addr = listener.local_addr().unwrap().to_string();
+    rt.spawn(async move {
+        loop {
+            let Ok((tcp, _)) = listener.accept().await else {
+                continue;
+            };
+            let _ = tcp.set_nodelay(true);
+            let acceptor = acceptor.clone();
+            tokio::spawn(async move {
+                let Ok(tls) = acceptor.accept(tcp).await else {
+                    return;
+                };
+                let service = hyper::service::service_fn(|req: Request<Incoming>| async move {
+                    use http_body_util::BodyExt;
+                    let body = req.into_body().collect().await?.to_bytes();
+                    Ok::<_, hyper::Error>(Response::new(http_body_util::Full::new(body)))
+                });
+                let _ = auto::Builder::new(TokioExecutor::new())
+                    .serve_connection(TokioIo::new(tls), service)
+                    .await;
+            });
+        }
+    });
+    (addr, rt)
+}
+
+struct Load {
+    rps: f64,
+    failed: u64,
+}
+
+fn h2load(url: &str, body: &Path, extra: &[String], log: Option<&Path>) -> Load {
+    let mut cmd = Command::new("h2load");
+    cmd.arg(url)
+        .args([
+            "-t",
+            "1",
+            "-c",
+            &CLIENTS.to_string(),
+            "-m",
+            &STREAMS.to_string(),
+        ])
+        .args(["-D", &SECONDS.to_string(), "--warm-up-time", "1"])
+        .args(["-H", "content-type: application/json"])
+        .arg("-d")
+        .arg(body)
+        .args(extra);
+    if let Some(log) = log {
+        cmd.arg(format!("--log-file={}", log.display()));
+    }
+    let out = cmd.output().expect("h2load runs");
+    let text = String::from_utf8_lossy(&out.stdout);
+    let rps = text
+        .lines()
+        .find(|l| l.starts_with("finished in"))
+        .and_then(|l| l.split(", ").nth(1))
+        .and_then(|s| s.split_whitespace().next())
+        .and_then(|s| s.parse().ok())
+        .unwrap_or_else(|| panic!("unexpected h2load output:\n{text}"));
+    let failed = text
+        .lines()
+        .find(|l| l.starts_with("requests:"))
+        .and_then(|l| l.split(", ").find(|p| p.ends_with("failed")))
+        .and_then(|p| p.split_whitespace().next())
+        .and_then(|s| s.parse().ok())
+        .unwrap_or(0);
+    let status_2xx = text
+        .lines()
+        .find(|l| l.starts_with("status codes:"))
+        .unwrap_or("");
+    assert!(status_2xx.contains("2xx"), "{text}");
+    Load { rps, failed }
+}
+
+fn percentile(sorted: &[f64], p: f64) -> f64 {
+    sorted[((sorted.len() as f64 - 1.0) * p).round() as usize]
+}
+
+fn rss_kib(pid: u32, field: &str) -> u64 {
+    std::fs::read_to_string(format!("/proc/{pid}/status"))
+        .unwrap_or_default()
+        .lines()
+        .find(|l| l.starts_with(field))
+        .and_then(|l| l.split_whitespace().nth(1))
+        .and_then(|v| v.parse().ok())
+        .unwrap_or(0)
+}
+
+fn main() {
+    if Command::new("h2load").arg("--version").output().is_err() {
+        eprintln!("h2load not found: install nghttp2-client (apt-get install nghttp2-client)");
+        std::process::exit(2);
+    }
+    let dir = std::env::temp_dir().join(format!("kexpose-serve-bench-{}", std::process::id()));
+    std::fs::create_dir_all(&dir).unwrap();
+    let (cert, key) = tls_pair(&dir);
+    let body = dir.join("review.json");
+    std::fs::write(
+        &body,
+        include_str!("../tests/fixtures/webhook/create-v2.json"),
+    )
+    .unwrap();
+
+    // The decision log is part of the work; it goes to a file, as a
+    // container runtime's log does.
+    let log_path = dir.join("kexpose.log");
+    let exe = env!("CARGO_BIN_EXE_kexpose");
+    let mut child = Command::new(exe)
+        .args([
+            "serve",
+            "--listen",
+            "127.0.0.1:0",
+            "--health-listen",
+            "127.0.0.1:0",
+        ])
+        .arg("--tls-dir")
+        .arg(&dir)
+        .stdout(Stdio::null())
+        .stderr(std::fs::File::create(&log_path).unwrap())
+        .spawn()
+        .unwrap();
+    let first: serde_json::Value = loop {
+        let text = std::fs::read_to_string(&log_path).unwrap_or_default();
+        if let Some(line) = text.lines().next() {
+            break serde_json::from_str(line).unwrap();
+        }
+        std::thread::sleep(Duration::from_millis(20));
+    };
+    let addr = first["addr"].as_str().unwrap().to_owned();
+    let (echo_addr, _echo_rt) = echo_server(&cert, &key);
+
+    let pid = child.id();
+    let sampler = std::thread::spawn(move || {
+        let mut peak = 0;
+        for _ in 0..(SECONDS * 3 + 10) * 10 {
+            peak = peak.max(rss_kib(pid, "VmRSS:"));
+            std::thread::sleep(Duration::from_millis(100));
+        }
+        peak
+    });
+
+    let kexpose = h2load(&format!("https://{addr}/validate"), &body, &[], None);
+    let ceiling = h2load(&format!("https://{echo_addr}/validate"), &body, &[], None);
+    let half = (kexpose.rps / 2.0).max(1.0);
+    let per_client = ((half / f64::from(CLIENTS)).round() as u64).max(1);
+    let log = dir.join("latency.tsv");
+    let paced = h2load(
+        &format!("https://{addr}/validate"),
+        &body,
+        &[format!("--rps={per_client}")],
+        Some(&log),
+    );
+    let mut micros: Vec<f64> = std::fs::read_to_string(&log)
+        .unwrap()
+        .lines()
+        .filter_map(|l| l.split('\t').nth(2)?.parse().ok())
+        .collect();
+    micros.sort_by(f64::total_cmp);
+    let peak_rss = sampler.join().unwrap().max(rss_kib(pid, "VmHWM:"));
+    let _ = child.kill();
+    let _ = child.wait();
+
+    println!(
+        "serve: h2load TLS 1.3 + HTTP/2, {CLIENTS} connections x {STREAMS} streams, {SECONDS} s, review of {} bytes",
+        std::fs::metadata(&body).unwrap().len()
+    );
+    println!(
+        "  max throughput: kexpose {:.0} req/s, bare TLS echo {:.0} req/s, ratio {:.2} (failed: {} / {})",
+        kexpose.rps,
+        ceiling.rps,
+        kexpose.rps / ceiling.rps,
+        kexpose.failed,
+        ceiling.failed
+    );
+    println!(
+        "  at half load ({:.0} req/s offered, {:.0} served): p50 {:.2} ms, p99 {:.2} ms, p99.9 {:.2} ms, max {:.2} ms over {} requests",
+        f64::from(per_client as u32 * CLIENTS),
+        paced.rps,
+        percentile(&micros, 0.50) / 1e3,
+        percentile(&micros, 0.99) / 1e3,
+        percentile(&micros, 0.999) / 1e3,
+        micros.last().copied().unwrap_or_default() / 1e3,
+        micros.len()
+    );
+    println!(
+        "  webhook peak RSS under load: {:.1} MiB",
+        peak_rss as f64 / 1024.0
+    );
+    std::fs::remove_dir_all(&dir).unwrap();
+}
