@@ -109,9 +109,8 @@ async fn admit(state: Arc<State>, endpoint: Endpoint, body: Body) -> Response {
                 .metrics
                 .record(endpoint, decision, &d.outcome.codes, took);
             state.log.decision(endpoint, &d.outcome, took);
-            let mut body = Vec::with_capacity(512);
-            match serde_json::to_writer(&mut body, &d.review) {
-                Ok(()) => ([(header::CONTENT_TYPE, "application/json")], body).into_response(),
+            match review::encode(&d.review) {
+                Ok(body) => ([(header::CONTENT_TYPE, "application/json")], body).into_response(),
                 Err(e) => json_error(StatusCode::INTERNAL_SERVER_ERROR, &e.to_string()),
             }
         }

@@ -282,8 +282,10 @@ async fn mutation_fills_defaults_once_and_validation_then_passes() {
     let r = &body["response"];
     assert_eq!(r["allowed"], true);
     assert_eq!(r["patchType"], "JSONPatch");
-    let bytes: Vec<u8> = serde_json::from_value(r["patch"].clone()).unwrap();
-    let patch: Value = serde_json::from_slice(&bytes).unwrap();
+    // Base64, as Go's []byte is on the wire.
+    assert!(r["patch"].is_string(), "{}", r["patch"]);
+    let bytes: k8s_openapi::ByteString = serde_json::from_value(r["patch"].clone()).unwrap();
+    let patch: Value = serde_json::from_slice(&bytes.0).unwrap();
     assert_eq!(
         patch,
         json!([

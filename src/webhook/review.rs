@@ -297,6 +297,20 @@ pub fn decide(endpoint: Endpoint, body: &[u8], policy: &Policy) -> Result<Decisi
     })
 }
 
+/// The review as JSON, with the patch as the base64 string the API defines
+/// (`[]byte` in Go); kube's type alone would write an array of numbers.
+pub fn encode(review: &AdmissionReview<DynamicObject>) -> serde_json::Result<Vec<u8>> {
+    let patch = review.response.as_ref().and_then(|r| r.patch.as_ref());
+    let Some(patch) = patch else {
+        let mut out = Vec::with_capacity(512);
+        serde_json::to_writer(&mut out, review)?;
+        return Ok(out);
+    };
+    let mut value = serde_json::to_value(review)?;
+    value["response"]["patch"] = serde_json::to_value(k8s_openapi::ByteString(patch.clone()))?;
+    serde_json::to_vec(&value)
+}
+
 fn refuse(response: AdmissionResponse, reason: &str) -> AdmissionResponse {
     let mut r = response.deny(format!("kexpose cannot check this object: {reason}"));
     r.result.status = Some(StatusSummary::Failure);
