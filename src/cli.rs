@@ -47,6 +47,19 @@ pub enum Command {
     Render(RenderArgs),
     /// Run the validating and mutating admission webhook.
     Serve(ServeArgs),
+    /// Argo CD config management plugin commands (run by the CMP sidecar).
+    Argocd {
+        #[command(subcommand)]
+        command: ArgocdCommand,
+    },
+}
+
+#[derive(Subcommand)]
+pub enum ArgocdCommand {
+    /// Render every exposure spec of the application in the current directory to stdout.
+    Generate,
+    /// Print the plugin's parameter announcements as JSON.
+    Parameters,
 }
 
 #[derive(Args)]
@@ -354,6 +367,37 @@ pub fn check(args: &CheckArgs, out: &mut dyn Write) -> Result<Outcome, Fatal> {
     })
 }
 
+/// The CMP commands: the working directory is the application's source
+/// directory; stdout carries only manifests (or announcements).
+pub fn argocd(command: ArgocdCommand, out: &mut dyn Write) -> Result<Outcome, Fatal> {
+    let dir = std::path::Path::new(".");
+    match command {
+        ArgocdCommand::Parameters => {
+            serde_json::to_writer_pretty(&mut *out, &crate::argocd::announcements(dir))
+                .map_err(io::Error::from)?;
+            writeln!(out)?;
+            out.flush()?;
+            Ok(Outcome::Clean)
+        }
+        ArgocdCommand::Generate => {
+            let env = std::env::vars_os()
+                .filter_map(|(k, v)| Some((k.into_string().ok()?, v.into_string().ok()?)))
+                .collect();
+            match crate::argocd::generate(dir, &env) {
+                Ok(stream) => {
+                    out.write_all(stream.as_bytes())?;
+                    out.flush()?;
+                    Ok(Outcome::Clean)
+                }
+                Err(message) => {
+                    eprintln!("{message}");
+                    Ok(Outcome::Findings)
+                }
+            }
+        }
+    }
+}
+
 /// Runs the webhook on a multi-threaded runtime until SIGTERM.
 pub fn serve(args: &ServeArgs) -> Result<Outcome, Fatal> {
     let policy = load_policy(args.policy.as_ref())?;
@@ -436,5 +480,6 @@ pub fn run(cli: Cli, out: &mut dyn Write) -> Result<Outcome, Fatal> {
         Command::Rule { code } => show_rule(&code, out),
         Command::Render(args) => render(&args, out),
         Command::Serve(args) => serve(&args),
+        Command::Argocd { command } => argocd(command, out),
     }
 }

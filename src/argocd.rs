@@ -1,0 +1,365 @@
+//! The Argo CD config management plugin (v2 sidecar): `kexpose argocd
+//! generate` and `kexpose argocd parameters`.
+//!
+//! The CMP server runs both in the application's source directory with the
+//! Application's settings in the environment. `generate` must print only
+//! manifests, and must never print an empty stream with exit 0 after a
+//! problem: with pruning on, Argo CD would delete every resource of the app.
+
+use std::collections::BTreeMap;
+use std::path::{Path, PathBuf};
+
+use serde_json::{Value, json};
+
+use crate::apirule::Version;
+use crate::check::Specs;
+use crate::policy::Policy;
+use crate::render::{self, Options};
+use crate::source::{self, Input};
+use crate::yaml::{self, Limits, emit};
+
+/// The parameters the plugin announces, with the defaults `generate`
+/// applies when Argo CD sends none (it never sends announced defaults).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Parameters {
+    /// Values files, relative to the application directory, later ones winning.
+    pub values_files: Vec<String>,
+    pub api_version: Version,
+    /// Fail on warnings too.
+    pub strict: bool,
+}
+
+impl Default for Parameters {
+    fn default() -> Self {
+        Parameters {
+            values_files: Vec::new(),
+            api_version: Version::V2,
+            strict: false,
+        }
+    }
+}
+
+/// The announcements `argocd parameters` prints: a JSON array in the CMP
+/// parameter schema. The values files found in the directory are listed in
+/// the tooltip, so users see what they can pick.
+pub fn announcements(dir: &Path) -> Value {
+    let found = values_candidates(dir);
+    let defaults = Parameters::default();
+    let tooltip = if found.is_empty() {
+        "Values files for the spec templates, relative to the application path; later files win."
+            .to_owned()
+    } else {
+        format!(
+            "Values files for the spec templates, relative to the application path; later files win. Found: {}",
+            found.join(", ")
+        )
+    };
+    json!([
+        {
+            "name": "values-files",
+            "title": "Values files",
+            "tooltip": tooltip,
+            "collectionType": "array",
+            "array": defaults.values_files,
+        },
+        {
+            "name": "api-version",
+            "title": "APIRule version to render (v2, or v1beta1 for clusters before Kyma 3.4)",
+            "string": "v2",
+        },
+        {
+            "name": "strict",
+            "title": "Treat warnings as errors",
+            "itemType": "boolean",
+            "string": if defaults.strict { "true" } else { "false" },
+        },
+    ])
+}
+
+/// YAML files under `dir` that look like values files (not specs).
+fn values_candidates(dir: &Path) -> Vec<String> {
+    let Ok(inputs) = source::expand(&[dir.to_path_buf()]) else {
+        return Vec::new();
+    };
+    let mut out = Vec::new();
+    for input in inputs {
+        let Input::File(path) = input else { continue };
+        // Values files are plain mappings: no spec, no Kubernetes object.
+        let is_values = std::fs::read_to_string(&path).is_ok_and(|t| {
+            !crate::exposure::mentions_spec(&t)
+                && !t.contains("apiVersion:")
+                && !t.contains("kind:")
+        });
+        if is_values && let Ok(rel) = path.strip_prefix(dir) {
+            out.push(rel.display().to_string());
+        }
+    }
+    out
+}
+
+/// Reads the parameters from `ARGOCD_APP_PARAMETERS` (JSON), or else from
+/// the flattened `PARAM_*` variables.
+pub fn parameters(env: &BTreeMap<String, String>) -> Result<Parameters, String> {
+    let mut p = Parameters::default();
+    let mut strings: BTreeMap<String, String> = BTreeMap::new();
+    let mut arrays: BTreeMap<String, Vec<String>> = BTreeMap::new();
+    if let Some(raw) = env
+        .get("ARGOCD_APP_PARAMETERS")
+        .filter(|r| !r.trim().is_empty())
+    {
+        let list: Vec<Value> = serde_json::from_str(raw)
+            .map_err(|e| format!("ARGOCD_APP_PARAMETERS is not a JSON array: {e}"))?;
+        for item in list {
+            let Some(name) = item.get("name").and_then(Value::as_str) else {
+                continue;
+            };
+            if let Some(s) = item.get("string").and_then(Value::as_str) {
+                strings.insert(name.to_owned(), s.to_owned());
+            }
+            if let Some(a) = item.get("array").and_then(Value::as_array) {
+                let items = a
+                    .iter()
+                    .map(|v| {
+                        v.as_str()
+                            .map(str::to_owned)
+                            .ok_or_else(|| format!("parameter {name}: array items must be strings"))
+                    })
+                    .collect::<Result<_, _>>()?;
+                arrays.insert(name.to_owned(), items);
+            }
+        }
+    } else {
+        if let Some(v) = env.get("PARAM_API_VERSION") {
+            strings.insert("api-version".into(), v.clone());
+        }
+        if let Some(v) = env.get("PARAM_STRICT") {
+            strings.insert("strict".into(), v.clone());
+        }
+        let mut files: Vec<(usize, String)> = env
+            .iter()
+            .filter_map(|(k, v)| {
+                Some((
+                    k.strip_prefix("PARAM_VALUES_FILES_")?.parse().ok()?,
+                    v.clone(),
+                ))
+            })
+            .collect();
+        if !files.is_empty() {
+            files.sort();
+            arrays.insert(
+                "values-files".into(),
+                files.into_iter().map(|(_, v)| v).collect(),
+            );
+        }
+    }
+    if let Some(files) = arrays.remove("values-files") {
+        p.values_files = files;
+    }
+    if let Some(v) = strings.get("api-version") {
+        p.api_version = match v.as_str() {
+            "v2" | "" => Version::V2,
+            "v1beta1" => Version::V1beta1,
+            other => {
+                return Err(format!(
+                    "parameter api-version: \"{other}\" is not v2 or v1beta1"
+                ));
+            }
+        };
+    }
+    if let Some(v) = strings.get("strict") {
+        p.strict = match v.as_str() {
+            "true" => true,
+            "false" | "" => false,
+            other => {
+                return Err(format!(
+                    "parameter strict: \"{other}\" is not true or false"
+                ));
+            }
+        };
+    }
+    Ok(p)
+}
+
+/// A values path from a parameter: relative, and inside the application
+/// directory (parameters are user input).
+fn values_path(dir: &Path, file: &str) -> Result<PathBuf, String> {
+    let rel = Path::new(file);
+    if rel.is_absolute()
+        || rel
+            .components()
+            .any(|c| matches!(c, std::path::Component::ParentDir))
+    {
+        return Err(format!(
+            "values file \"{file}\" must be a relative path inside the application directory"
+        ));
+    }
+    let path = dir.join(rel);
+    if !path.is_file() {
+        return Err(format!("values file \"{file}\" does not exist"));
+    }
+    Ok(path)
+}
+
+/// The manifests for the application in `dir`, or the short error text the
+/// Argo CD UI shows. `env` is the process environment.
+///
+/// Exposure specs are rendered; other Kubernetes objects in the directory
+/// (the Deployment and Service an exposure routes to) are passed through,
+/// APIRules among them checked by the same core. Documents that are not
+/// Kubernetes objects (values files) are left out.
+pub fn generate(dir: &Path, env: &BTreeMap<String, String>) -> Result<String, String> {
+    let params = parameters(env)?;
+    let files: Vec<PathBuf> = params
+        .values_files
+        .iter()
+        .map(|f| values_path(dir, f))
+        .collect::<Result<_, _>>()?;
+    let mut ctx = crate::cli::template_context(&files).map_err(|e| match e {
+        crate::cli::Fatal::Message(m) => m,
+        crate::cli::Fatal::Io(e) => e.to_string(),
+    })?;
+    // Templates see the Application: `env.ARGOCD_APP_NAME`, `env.ARGOCD_ENV_*`.
+    ctx.env = env.clone();
+    let policy = if params.strict {
+        Policy::parse(include_str!("../policies/strict.yaml"))
+            .expect("the bundled strict policy is valid")
+    } else {
+        Policy::default()
+    };
+    // Values files are inputs to templates, never specs themselves.
+    let inputs: Vec<Input> = source::expand(&[dir.to_path_buf()])?
+        .into_iter()
+        .filter(|i| !matches!(i, Input::File(p) if files.contains(p)))
+        .collect();
+    let mut rendered = render::render(
+        &inputs,
+        &Options {
+            version: params.api_version,
+            policy: &policy,
+            template: &ctx,
+            max_file_size: source::DEFAULT_MAX_FILE_SIZE,
+        },
+    );
+    let mut reports: Vec<crate::check::FileReport> = std::mem::take(&mut rendered.reports)
+        .into_iter()
+        .map(|c| c.report)
+        .collect();
+    let mut passed = Vec::new();
+    for input in &inputs {
+        let Input::File(path) = input else { continue };
+        let Ok(text) = std::fs::read_to_string(path) else {
+            continue;
+        };
+        if crate::exposure::mentions_spec(&text) {
+            continue;
+        }
+        let report = crate::check::source(
+            &input.name(),
+            &text,
+            &policy,
+            Limits::default(),
+            &Specs::default(),
+        );
+        if report.summary.errors > 0 {
+            reports.push(report);
+            continue;
+        }
+        for doc in yaml::load_values(&text, Limits::default())
+            .documents
+            .into_iter()
+            .flatten()
+        {
+            let v = &doc.value;
+            if v.get("apiVersion").is_some_and(Value::is_string)
+                && v.get("kind").is_some_and(Value::is_string)
+            {
+                passed.push(emit::document(v));
+            }
+        }
+    }
+    let errors = rendered.errors + reports.iter().map(|r| r.summary.errors).sum::<usize>();
+    if errors > 0 {
+        let mut lines: Vec<String> = reports
+            .iter()
+            .flat_map(|r| r.diagnostics.iter())
+            .filter(|d| d.severity == crate::diagnostic::Severity::Error)
+            .map(|d| {
+                let file = Path::new(&d.file)
+                    .strip_prefix(dir)
+                    .map(|p| p.display().to_string())
+                    .unwrap_or_else(|_| d.file.clone());
+                format!(
+                    "{file}:{}:{}: error[{}] {}",
+                    d.line, d.column, d.code, d.message
+                )
+            })
+            .collect();
+        let total = lines.len();
+        // The UI shows stderr whole: the first lines say enough.
+        lines.truncate(10);
+        let mut text = format!(
+            "kexpose: {total} error(s); nothing rendered\n{}",
+            lines.join("\n")
+        );
+        if total > 10 {
+            text.push_str(&format!("\n... and {} more", total - 10));
+        }
+        return Err(text);
+    }
+    if rendered.outputs.is_empty() && passed.is_empty() {
+        return Err(format!(
+            "kexpose: no Exposure specs or Kubernetes objects found in {}; refusing to return an empty manifest set",
+            dir.display()
+        ));
+    }
+    let mut stream = rendered.stream();
+    for doc in passed {
+        stream.push_str("---\n");
+        stream.push_str(&doc);
+    }
+    Ok(stream)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn env(pairs: &[(&str, &str)]) -> BTreeMap<String, String> {
+        pairs
+            .iter()
+            .map(|(k, v)| ((*k).to_owned(), (*v).to_owned()))
+            .collect()
+    }
+
+    #[test]
+    fn parameters_from_json_or_flattened_variables() {
+        let json = env(&[(
+            "ARGOCD_APP_PARAMETERS",
+            r#"[{"name":"values-files","array":["env/prod.yaml","extra.yaml"]},{"name":"strict","string":"true"}]"#,
+        )]);
+        let p = parameters(&json).unwrap();
+        assert_eq!(p.values_files, ["env/prod.yaml", "extra.yaml"]);
+        assert!(p.strict);
+        assert_eq!(p.api_version, Version::V2);
+        let flat = env(&[
+            ("PARAM_VALUES_FILES_1", "extra.yaml"),
+            ("PARAM_VALUES_FILES_0", "env/prod.yaml"),
+            ("PARAM_API_VERSION", "v1beta1"),
+        ]);
+        let p = parameters(&flat).unwrap();
+        assert_eq!(p.values_files, ["env/prod.yaml", "extra.yaml"]);
+        assert_eq!(p.api_version, Version::V1beta1);
+        assert_eq!(parameters(&env(&[])).unwrap(), Parameters::default());
+        assert!(parameters(&env(&[("PARAM_STRICT", "yes")])).is_err());
+        assert!(parameters(&env(&[("ARGOCD_APP_PARAMETERS", "{")])).is_err());
+    }
+
+    #[test]
+    fn values_paths_stay_inside_the_application() {
+        let dir = Path::new(env!("CARGO_MANIFEST_DIR")).join("examples");
+        assert!(values_path(&dir, "env/dev.yaml").is_ok());
+        assert!(values_path(&dir, "../Cargo.toml").is_err());
+        assert!(values_path(&dir, "/etc/passwd").is_err());
+        assert!(values_path(&dir, "env/missing.yaml").is_err());
+    }
+}
