@@ -64,3 +64,48 @@ pub fn write(dir: &Path, name: &str, content: &[u8]) -> PathBuf {
     std::fs::write(&p, content).unwrap();
     p
 }
+
+/// A real tool the tests drive (`pre-commit`, `helm`), installed once into
+/// the target directory by `tests/tools/install.py` and reused afterwards.
+pub fn tool(name: &str) -> PathBuf {
+    let cache = Path::new(env!("CARGO_TARGET_TMPDIR")).join("tools");
+    let out = Command::new("python3")
+        .arg(root().join("tests/tools/install.py"))
+        .arg(name)
+        .arg(&cache)
+        .output()
+        .expect("python3 runs");
+    assert!(
+        out.status.success(),
+        "installing {name} failed:\n{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    PathBuf::from(String::from_utf8(out.stdout).unwrap().trim())
+}
+
+/// Runs git in `dir`, failing the test when git fails.
+pub fn git(dir: &Path, args: &[&str]) -> String {
+    let out = Command::new("git")
+        .current_dir(dir)
+        .args([
+            "-c",
+            "user.name=kexpose",
+            "-c",
+            "user.email=kexpose@example.com",
+        ])
+        .args([
+            "-c",
+            "init.defaultBranch=main",
+            "-c",
+            "commit.gpgsign=false",
+        ])
+        .args(args)
+        .output()
+        .expect("git runs");
+    assert!(
+        out.status.success(),
+        "git {args:?}: {}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    String::from_utf8(out.stdout).unwrap()
+}

@@ -1,0 +1,222 @@
+//! The shipped `.pre-commit-hooks.yaml`, driven by the real pre-commit
+//! (from PyPI) in a temporary git repository.
+//!
+//! The `-system` hooks are exercised end to end with the kexpose under test
+//! on PATH; the `language: rust` hooks share their entry and file selection,
+//! which a test checks (installing them means a release build from source).
+
+mod common;
+
+use std::path::{Path, PathBuf};
+use std::process::Output;
+
+use common::{git, root, tool};
+use kexpose::yaml::{Limits, load};
+
+struct Repo {
+    dir: PathBuf,
+    pre_commit: PathBuf,
+}
+
+impl Drop for Repo {
+    fn drop(&mut self) {
+        let _ = std::fs::remove_dir_all(&self.dir);
+    }
+}
+
+/// A work repository whose `.pre-commit-config.yaml` uses the shipped hooks
+/// manifest from a second repository, as users reference kexpose's.
+fn repo(name: &str, hooks: &str) -> Repo {
+    let base =
+        std::env::temp_dir().join(format!("kexpose-pre-commit-{name}-{}", std::process::id()));
+    let _ = std::fs::remove_dir_all(&base);
+    let hooks_repo = base.join("hooks");
+    std::fs::create_dir_all(&hooks_repo).unwrap();
+    git(&hooks_repo, &["init", "-q"]);
+    std::fs::copy(
+        root().join(".pre-commit-hooks.yaml"),
+        hooks_repo.join(".pre-commit-hooks.yaml"),
+    )
+    .unwrap();
+    git(&hooks_repo, &["add", "."]);
+    git(&hooks_repo, &["commit", "-q", "-m", "hooks"]);
+    let rev = git(&hooks_repo, &["rev-parse", "HEAD"]).trim().to_owned();
+
+    let dir = base.join("work");
+    std::fs::create_dir_all(&dir).unwrap();
+    git(&dir, &["init", "-q"]);
+    std::fs::write(
+        dir.join(".pre-commit-config.yaml"),
+        format!(
+            "repos:\n  - repo: {}\n    rev: {rev}\n    hooks:\n{hooks}",
+            hooks_repo.display()
+        ),
+    )
+    .unwrap();
+    Repo {
+        dir,
+        pre_commit: tool("pre-commit"),
+    }
+}
+
+impl Repo {
+    fn run(&self, program: &Path, args: &[&str]) -> Output {
+        let bin = Path::new(env!("CARGO_BIN_EXE_kexpose")).parent().unwrap();
+        let path = format!(
+            "{}:{}",
+            bin.display(),
+            std::env::var("PATH").unwrap_or_default()
+        );
+        std::process::Command::new(program)
+            .current_dir(&self.dir)
+            .args(args)
+            .env("PATH", path)
+            .env(
+                "PRE_COMMIT_HOME",
+                Path::new(env!("CARGO_TARGET_TMPDIR")).join("pre-commit-home"),
+            )
+            .env("GIT_AUTHOR_NAME", "kexpose")
+            .env("GIT_AUTHOR_EMAIL", "kexpose@example.com")
+            .env("GIT_COMMITTER_NAME", "kexpose")
+            .env("GIT_COMMITTER_EMAIL", "kexpose@example.com")
+            .env_remove("NO_COLOR")
+            .output()
+            .unwrap()
+    }
+
+    fn pre_commit(&self, args: &[&str]) -> (i32, String) {
+        let out = self.run(&self.pre_commit, args);
+        let text = format!(
+            "{}{}",
+            String::from_utf8_lossy(&out.stdout),
+            String::from_utf8_lossy(&out.stderr)
+        );
+        (out.status.code().unwrap_or(-1), text)
+    }
+
+    fn copy(&self, from: &str, to: &str) {
+        let target = self.dir.join(to);
+        std::fs::create_dir_all(target.parent().unwrap()).unwrap();
+        std::fs::copy(root().join(from), target).unwrap();
+    }
+}
+
+#[test]
+fn check_hook_passes_valid_and_fails_invalid_apirules_at_line_and_column() {
+    let r = repo("check", "      - id: kexpose-check-system\n");
+    r.copy("examples/apirules/httpbin-jwt.yaml", "apirules/good.yaml");
+    r.copy("examples/invalid/broken-jwt.yaml", "apirules/bad.yaml");
+    std::fs::write(r.dir.join("notes.md"), "not YAML, not selected\n").unwrap();
+    git(&r.dir, &["add", "."]);
+
+    let (code, out) = r.pre_commit(&[
+        "run",
+        "kexpose-check-system",
+        "--files",
+        "apirules/good.yaml",
+        "notes.md",
+    ]);
+    assert_eq!(code, 0, "{out}");
+    assert!(out.contains("Passed"), "{out}");
+
+    let (code, out) = r.pre_commit(&["run", "kexpose-check-system", "--all-files"]);
+    assert_eq!(code, 1, "{out}");
+    assert!(out.contains("Failed"), "{out}");
+    assert!(
+        out.contains("apirules/bad.yaml:24:22: error[J003] value is empty or not a valid uri"),
+        "{out}"
+    );
+    assert!(!out.contains("good.yaml:"), "{out}");
+
+    // As a git hook: the commit with the broken APIRule is refused.
+    let (code, out) = r.pre_commit(&["install"]);
+    assert_eq!(code, 0, "{out}");
+    let commit = r.run(Path::new("git"), &["commit", "-q", "-m", "add apirules"]);
+    assert!(!commit.status.success());
+    let said = format!(
+        "{}{}",
+        String::from_utf8_lossy(&commit.stdout),
+        String::from_utf8_lossy(&commit.stderr)
+    );
+    assert!(
+        said.contains("apirules/bad.yaml:24:22: error[J003]"),
+        "{said}"
+    );
+    git(&r.dir, &["rm", "-q", "--cached", "apirules/bad.yaml"]);
+    let commit = r.run(
+        Path::new("git"),
+        &["commit", "-q", "-m", "add the good one"],
+    );
+    assert!(
+        commit.status.success(),
+        "{}",
+        String::from_utf8_lossy(&commit.stdout)
+    );
+}
+
+#[test]
+fn drift_hook_fails_when_rendered_files_are_stale_and_prints_the_diff() {
+    let r = repo(
+        "drift",
+        "      - id: kexpose-render-drift-system\n        args: [specs, --values, env/prod.yaml, --out-dir, deploy]\n",
+    );
+    r.copy("examples/exposures/httpbin.yaml", "specs/httpbin.yaml");
+    r.copy("examples/exposures/issuers.yaml", "specs/issuers.yaml");
+    r.copy("examples/env/prod.yaml", "env/prod.yaml");
+    let render = r.run(
+        Path::new(env!("CARGO_BIN_EXE_kexpose")),
+        &[
+            "render",
+            "specs",
+            "--values",
+            "env/prod.yaml",
+            "--out-dir",
+            "deploy",
+        ],
+    );
+    assert!(render.status.success());
+    git(&r.dir, &["add", "."]);
+
+    let (code, out) = r.pre_commit(&["run", "kexpose-render-drift-system", "--all-files"]);
+    assert_eq!(code, 0, "{out}");
+
+    // Someone edits the spec and forgets to render.
+    let spec = r.dir.join("specs/httpbin.yaml");
+    let text = std::fs::read_to_string(&spec).unwrap();
+    std::fs::write(&spec, text.replace("port: 8000", "port: 8080")).unwrap();
+    git(&r.dir, &["add", "."]);
+    let (code, out) = r.pre_commit(&["run", "kexpose-render-drift-system", "--all-files"]);
+    assert_eq!(code, 1, "{out}");
+    assert!(out.contains("-    port: 8000\n+    port: 8080"), "{out}");
+    assert!(out.contains("differ from a fresh render"), "{out}");
+}
+
+#[test]
+fn rust_and_system_hooks_agree() {
+    let text = std::fs::read_to_string(root().join(".pre-commit-hooks.yaml")).unwrap();
+    let hooks = load(&text, Limits::default())
+        .documents
+        .remove(0)
+        .unwrap()
+        .value;
+    let hooks = hooks.as_array().unwrap();
+    for id in ["kexpose-check", "kexpose-render-drift"] {
+        let find = |id: &str| hooks.iter().find(|h| h["id"] == id).unwrap().clone();
+        let mut rust = find(id);
+        let mut system = find(&format!("{id}-system"));
+        assert_eq!(rust["language"], "rust");
+        assert_eq!(system["language"], "system");
+        for h in [&mut rust, &mut system] {
+            let m = h.as_object_mut().unwrap();
+            for k in ["id", "language", "description"] {
+                m.remove(k);
+            }
+        }
+        assert_eq!(rust, system, "{id}");
+    }
+    let check = hooks.iter().find(|h| h["id"] == "kexpose-check").unwrap();
+    assert_eq!(
+        check["require_serial"], true,
+        "issuers are shared across files"
+    );
+}
