@@ -76,6 +76,24 @@ pub fn announcements(dir: &Path) -> Value {
     ])
 }
 
+/// The first file under `dir` holding an Exposure, for the plugin's
+/// `discover` command: the CMP server picks the plugin when it prints one.
+pub fn discover(dir: &Path) -> Option<PathBuf> {
+    source::expand(&[dir.to_path_buf()])
+        .ok()?
+        .into_iter()
+        .filter_map(|i| match i {
+            Input::File(p) => Some(p),
+            Input::Stdin => None,
+        })
+        .find(|p| {
+            std::fs::read_to_string(p).is_ok_and(|t| {
+                crate::exposure::mentions_spec(&t)
+                    && t.lines().any(|l| l.trim_end() == "kind: Exposure")
+            })
+        })
+}
+
 /// YAML files under `dir` that look like values files (not specs).
 fn values_candidates(dir: &Path) -> Vec<String> {
     let Ok(inputs) = source::expand(&[dir.to_path_buf()]) else {

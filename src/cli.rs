@@ -60,6 +60,8 @@ pub enum ArgocdCommand {
     Generate,
     /// Print the plugin's parameter announcements as JSON.
     Parameters,
+    /// Print the first exposure spec under the current directory (plugin discovery).
+    Discover,
 }
 
 #[derive(Args)]
@@ -376,6 +378,13 @@ pub fn argocd(command: ArgocdCommand, out: &mut dyn Write) -> Result<Outcome, Fa
             serde_json::to_writer_pretty(&mut *out, &crate::argocd::announcements(dir))
                 .map_err(io::Error::from)?;
             writeln!(out)?;
+            out.flush()?;
+            Ok(Outcome::Clean)
+        }
+        ArgocdCommand::Discover => {
+            if let Some(found) = crate::argocd::discover(dir) {
+                writeln!(out, "{}", found.display())?;
+            }
             out.flush()?;
             Ok(Outcome::Clean)
         }

@@ -198,6 +198,22 @@ fn errors_exit_non_zero_with_nothing_on_stdout() {
 }
 
 #[test]
+fn discover_matches_only_applications_with_specs() {
+    let dir = app("discover");
+    let out = cmp(&dir, &["argocd", "discover"], &[]);
+    assert!(out.status.success());
+    assert_eq!(
+        String::from_utf8(out.stdout).unwrap().trim(),
+        "./httpbin.yaml"
+    );
+    std::fs::remove_file(dir.join("httpbin.yaml")).unwrap();
+    let out = cmp(&dir, &["argocd", "discover"], &[]);
+    assert!(out.status.success());
+    assert!(out.stdout.is_empty(), "no spec, no match");
+    std::fs::remove_dir_all(dir).unwrap();
+}
+
+#[test]
 fn parameters_announce_what_generate_defaults_to() {
     let dir = app("parameters");
     let out = cmp(&dir, &["argocd", "parameters"], &[]);
@@ -249,6 +265,10 @@ fn shipped_plugin_and_sidecar_patch_match_the_cmp_contract() {
     assert_eq!(
         plugin["spec"]["generate"]["command"],
         serde_json::json!(["kexpose", "argocd", "generate"])
+    );
+    assert_eq!(
+        plugin["spec"]["discover"]["find"]["command"],
+        serde_json::json!(["kexpose", "argocd", "discover"])
     );
     assert_eq!(
         plugin["spec"]["parameters"]["dynamic"]["command"],

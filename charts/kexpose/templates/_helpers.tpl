@@ -1,0 +1,81 @@
+{{- define "kexpose.name" -}}
+{{- .Chart.Name | trunc 63 | trimSuffix "-" }}
+{{- end }}
+
+{{- define "kexpose.fullname" -}}
+{{- if contains .Chart.Name .Release.Name }}
+{{- .Release.Name | trunc 63 | trimSuffix "-" }}
+{{- else }}
+{{- printf "%s-%s" .Release.Name .Chart.Name | trunc 63 | trimSuffix "-" }}
+{{- end }}
+{{- end }}
+
+{{- define "kexpose.labels" -}}
+helm.sh/chart: {{ printf "%s-%s" .Chart.Name .Chart.Version }}
+{{ include "kexpose.selectorLabels" . }}
+app.kubernetes.io/version: {{ .Chart.AppVersion | quote }}
+app.kubernetes.io/managed-by: {{ .Release.Service }}
+{{- end }}
+
+{{- define "kexpose.selectorLabels" -}}
+app.kubernetes.io/name: {{ include "kexpose.name" . }}
+app.kubernetes.io/instance: {{ .Release.Name }}
+{{- end }}
+
+{{- define "kexpose.serviceAccountName" -}}
+{{- if .Values.serviceAccount.create }}
+{{- default (include "kexpose.fullname" .) .Values.serviceAccount.name }}
+{{- else }}
+{{- default "default" .Values.serviceAccount.name }}
+{{- end }}
+{{- end }}
+
+{{/* The Secret holding the serving certificate. */}}
+{{- define "kexpose.tlsSecret" -}}
+{{- if .Values.tls.certManager.enabled }}
+{{- printf "%s-tls" (include "kexpose.fullname" .) }}
+{{- else }}
+{{- required "tls.secretName is required when tls.certManager.enabled is false" .Values.tls.secretName }}
+{{- end }}
+{{- end }}
+
+{{/* Annotations and caBundle wiring shared by both webhook configurations. */}}
+{{- define "kexpose.webhookAnnotations" -}}
+{{- if .Values.tls.certManager.enabled }}
+cert-manager.io/inject-ca-from: {{ printf "%s/%s" .Release.Namespace (include "kexpose.fullname" .) }}
+{{- end }}
+{{- end }}
+
+{{- define "kexpose.clientConfig" -}}
+service:
+  name: {{ include "kexpose.fullname" .root }}
+  namespace: {{ .root.Release.Namespace }}
+  path: {{ .path }}
+  port: {{ .root.Values.service.port }}
+{{- if not .root.Values.tls.certManager.enabled }}
+caBundle: {{ required "tls.caBundle is required when tls.certManager.enabled is false" .root.Values.tls.caBundle | b64enc }}
+{{- end }}
+{{- end }}
+
+{{- define "kexpose.namespaceSelector" -}}
+matchExpressions:
+  - key: kubernetes.io/metadata.name
+    operator: NotIn
+    values:
+      - kube-system
+      - {{ .Release.Namespace }}
+      {{- range .Values.webhook.excludeNamespaces }}
+      - {{ . }}
+      {{- end }}
+  {{- with .Values.webhook.namespaceSelectorExpressions }}
+  {{- toYaml . | nindent 2 }}
+  {{- end }}
+{{- end }}
+
+{{- define "kexpose.rules" -}}
+- apiGroups: ["gateway.kyma-project.io"]
+  apiVersions: ["*"]
+  operations: ["CREATE", "UPDATE"]
+  resources: ["apirules"]
+  scope: Namespaced
+{{- end }}

