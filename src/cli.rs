@@ -47,11 +47,26 @@ pub enum Command {
     Render(RenderArgs),
     /// Run the validating and mutating admission webhook.
     Serve(ServeArgs),
+    /// Migrate APIRule v1beta1 to v2, reporting what cannot move.
+    Migrate(MigrateArgs),
     /// Argo CD config management plugin commands (run by the CMP sidecar).
     Argocd {
         #[command(subcommand)]
         command: ArgocdCommand,
     },
+}
+
+#[derive(Args)]
+pub struct MigrateArgs {
+    /// Files, directories (searched for *.yaml, *.yml, *.json) or `-` for stdin.
+    #[arg(default_value = ".")]
+    pub paths: Vec<PathBuf>,
+    /// Rewrite each file in place (atomically) instead of printing the v2 APIRules.
+    /// Files with anything not migrated are left as they are.
+    #[arg(long)]
+    pub write: bool,
+    #[arg(long, value_enum, default_value_t = Color::Auto)]
+    pub color: Color,
 }
 
 #[derive(Subcommand)]
@@ -369,6 +384,88 @@ pub fn check(args: &CheckArgs, out: &mut dyn Write) -> Result<Outcome, Fatal> {
     })
 }
 
+/// Migrates v1beta1 APIRules: v2 on stdout (or in place), findings on
+/// stderr; exit 1 when anything could not be migrated exactly.
+pub fn migrate(args: &MigrateArgs, out: &mut dyn Write) -> Result<Outcome, Fatal> {
+    let mut inputs = source::expand(&args.paths)?;
+    inputs.sort();
+    inputs.dedup();
+    if args.write && inputs.contains(&source::Input::Stdin) {
+        return Err(Fatal::Message("--write cannot rewrite stdin".into()));
+    }
+    let policy = Policy::default();
+    let mut reports = Vec::new();
+    let mut stream = String::new();
+    let mut migrated = 0;
+    let mut failed = false;
+    for input in &inputs {
+        let text = match source::read(input, &policy, source::DEFAULT_MAX_FILE_SIZE) {
+            Ok(t) => t,
+            Err(report) => {
+                failed = true;
+                reports.push(Checked {
+                    report: *report,
+                    lines: Vec::new(),
+                });
+                continue;
+            }
+        };
+        let name = input.name();
+        let m = crate::migrate::file(&name, &text);
+        migrated += m.documents.len();
+        let errors = m.report.summary.errors;
+        failed |= errors > 0;
+        if args.write {
+            if let source::Input::File(path) = input
+                && !m.documents.is_empty()
+                && errors == 0
+            {
+                render::write_atomic(path, m.rewritten.as_bytes())
+                    .map_err(|e| Fatal::Message(format!("cannot write {name}: {e}")))?;
+            }
+        } else {
+            for doc in &m.documents {
+                stream.push_str(&format!("---\n# Source: {name}\n{doc}"));
+            }
+        }
+        if !m.report.diagnostics.is_empty() {
+            let lines = text
+                .lines()
+                .enumerate()
+                .map(|(i, l)| (i as u32 + 1, l.to_owned()))
+                .filter(|(n, _)| m.report.diagnostics.iter().any(|d| d.line == *n))
+                .collect();
+            reports.push(Checked {
+                report: m.report,
+                lines,
+            });
+        }
+    }
+    out.write_all(stream.as_bytes())?;
+    out.flush()?;
+    let mut err = io::stderr().lock();
+    if !reports.is_empty() {
+        let run = Run::new(reports);
+        report::write(
+            &run,
+            Format::Text,
+            color_for(args.color, io::stderr().is_terminal()),
+            &mut err,
+        )?;
+    }
+    if migrated == 0 && !failed {
+        writeln!(err, "kexpose: no APIRule v1beta1 found")?;
+    }
+    if failed && args.write {
+        writeln!(err, "kexpose: files with findings were left unchanged")?;
+    }
+    Ok(if failed {
+        Outcome::Findings
+    } else {
+        Outcome::Clean
+    })
+}
+
 /// The CMP commands: the working directory is the application's source
 /// directory; stdout carries only manifests (or announcements).
 pub fn argocd(command: ArgocdCommand, out: &mut dyn Write) -> Result<Outcome, Fatal> {
@@ -490,5 +587,6 @@ pub fn run(cli: Cli, out: &mut dyn Write) -> Result<Outcome, Fatal> {
         Command::Render(args) => render(&args, out),
         Command::Serve(args) => serve(&args),
         Command::Argocd { command } => argocd(command, out),
+        Command::Migrate(args) => migrate(&args, out),
     }
 }

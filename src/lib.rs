@@ -9,6 +9,7 @@ pub mod cli;
 pub mod compile;
 pub mod diagnostic;
 pub mod exposure;
+pub mod migrate;
 pub mod policy;
 pub mod render;
 pub mod report;

@@ -1,8 +1,8 @@
 //! The rule registry: every finding kexpose can report has one entry here,
 //! with a stable code, a kebab-case name, a default severity and a document.
 //! Codes are never reused. Families: `P` parse, `S` schema, `R` routing,
-//! `J` jwt, `B` APIRule v1beta1 (legacy), `X` exposure specs, `O` organisation
-//! policy.
+//! `J` jwt, `B` APIRule v1beta1 (legacy), `X` exposure specs, `M` migration
+//! from v1beta1, `O` organisation policy.
 
 use crate::diagnostic::Severity;
 
@@ -84,6 +84,13 @@ rules! {
     "X002" "exposure-issuer-jwks-uri-missing" Error "An issuer has no jwksUri to render.";
     "X003" "exposure-route-unreachable" Error "A route can never be reached, or Kyma would reject it as shadowed.";
     "X004" "exposure-not-expressible-v1beta1" Error "A spec feature has no APIRule v1beta1 form.";
+    "M001" "migrate-handler-unsupported" Error "A v1beta1 access strategy has no v2 equivalent.";
+    "M002" "migrate-jwt-unpaired" Error "A v1beta1 Ory jwt config cannot be paired into issuer and jwksUri.";
+    "M003" "migrate-path-regex" Error "A v1beta1 path regex has no exact v2 template; review the closest one.";
+    "M004" "migrate-allow-semantics" Warning "allow or noop became noAuth, whose semantics differ.";
+    "M005" "migrate-field-dropped" Error "A v1beta1 mutator or field has no v2 equivalent and was left out.";
+    "M006" "migrate-gateway" Error "A legacy gateway name cannot be translated to namespace/name.";
+    "M007" "migrate-mixed-strategies" Error "A rule mixes noAuth-like and jwt strategies, which v2 cannot express.";
     "X005" "exposure-duplicate" Error "Two specs define the same issuer or render the same APIRule.";
 }
 

@@ -27,12 +27,12 @@ fn fixture_args(code: &str, file: &str) -> Vec<String> {
 }
 
 /// The codes a fixture yields: from `check --format json`, or for rules
-/// only `render` reports (a `render-args` file), from render's diagnostics.
+/// another command reports (a `command` file: its arguments, one per line),
+/// from that command's diagnostics on stderr.
 fn fixture_codes(code: &str, file: &str) -> Vec<String> {
     let dir = root().join("tests/fixtures/rules").join(code);
-    if let Ok(extra) = std::fs::read_to_string(dir.join("render-args")) {
-        let mut args = vec!["render".to_owned()];
-        args.extend(extra.lines().map(str::to_owned));
+    if let Ok(command) = std::fs::read_to_string(dir.join("command")) {
+        let mut args: Vec<String> = command.lines().map(str::to_owned).collect();
         args.push(dir.join(file).display().to_string());
         let out = run(&args.iter().map(String::as_str).collect::<Vec<_>>());
         let stderr = String::from_utf8_lossy(&out.stderr).into_owned();
@@ -69,7 +69,7 @@ fn codes_and_names_are_unique_and_well_formed() {
     for r in RULES {
         assert!(
             r.code.len() == 4
-                && "PSRJBOX".contains(&r.code[..1])
+                && "PSRJBOXM".contains(&r.code[..1])
                 && r.code[1..].bytes().all(|b| b.is_ascii_digit()),
             "bad code {}",
             r.code

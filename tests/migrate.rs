@@ -1,0 +1,131 @@
+//! `kexpose migrate`: golden migrations for every mapping (the seed's
+//! v1beta1 APIRule included), every partial case with its exact
+//! diagnostics, `--write`, and migrated output passing `check`.
+//!
+//! `KEXPOSE_BLESS=1 cargo test --test migrate` rewrites the golden files.
+
+mod common;
+
+use std::path::Path;
+
+use common::{root, run};
+
+fn compare(path: &Path, actual: &str, failures: &mut Vec<String>) {
+    if std::env::var_os("KEXPOSE_BLESS").is_some() {
+        std::fs::write(path, actual).unwrap();
+        return;
+    }
+    let expected = std::fs::read_to_string(path).unwrap_or_default();
+    if expected != actual {
+        failures.push(format!(
+            "{} differs:\n{}",
+            path.display(),
+            similar::TextDiff::from_lines(&expected, actual)
+                .unified_diff()
+                .header("expected", "actual")
+        ));
+    }
+}
+
+#[test]
+fn golden_migrations() {
+    let mut failures = Vec::new();
+    let mut cases = 0;
+    for entry in std::fs::read_dir(root().join("tests/fixtures/migrate")).unwrap() {
+        let dir = entry.unwrap().path();
+        let args: Vec<String> = std::fs::read_to_string(dir.join("args"))
+            .unwrap()
+            .lines()
+            .map(str::to_owned)
+            .collect();
+        let mut argv = vec!["migrate"];
+        argv.extend(args.iter().map(String::as_str));
+        let out = run(&argv);
+        let stdout = String::from_utf8(out.stdout).unwrap();
+        let stderr = String::from_utf8(out.stderr).unwrap();
+        // Anything not migrated exactly is an error, and the exit code says so.
+        let want = if stderr.contains("error[") { 1 } else { 0 };
+        if out.status.code() != Some(want) {
+            failures.push(format!(
+                "{}: exit {:?}, want {want}",
+                dir.display(),
+                out.status.code()
+            ));
+        }
+        compare(&dir.join("expected.yaml"), &stdout, &mut failures);
+        compare(&dir.join("expected.stderr"), &stderr, &mut failures);
+        cases += 1;
+    }
+    assert!(cases >= 8, "golden cases went missing");
+    assert!(failures.is_empty(), "{}", failures.join("\n"));
+}
+
+/// Complete migrations pass `check` under the default policy.
+#[test]
+fn complete_migrations_pass_check() {
+    for case in ["istio-style", "gateways", "mutators-cors", "kubectl-get"] {
+        let out = run(&[
+            "migrate",
+            &format!("tests/fixtures/migrate/{case}/input.yaml"),
+        ]);
+        assert!(out.status.success(), "{case}");
+        let checked = common::run_stdin(&["check", "--format", "json", "-"], &out.stdout);
+        let v = common::json(&checked);
+        assert!(checked.status.success(), "{case}: {v}");
+        assert_eq!(v["diagnostics"].as_array().unwrap().len(), 0, "{case}: {v}");
+    }
+}
+
+#[test]
+fn write_rewrites_in_place_and_keeps_everything_else() {
+    let dir = std::env::temp_dir().join(format!("kexpose-migrate-{}", std::process::id()));
+    let _ = std::fs::remove_dir_all(&dir);
+    std::fs::create_dir_all(&dir).unwrap();
+    let mixed = dir.join("mixed.yaml");
+    std::fs::copy(
+        root().join("tests/fixtures/migrate/gateways/input.yaml"),
+        &mixed,
+    )
+    .unwrap();
+    let partial = dir.join("partial.yaml");
+    std::fs::copy(
+        root().join("tests/fixtures/migrate/partial/input.yaml"),
+        &partial,
+    )
+    .unwrap();
+    let before_partial = std::fs::read(&partial).unwrap();
+
+    let out = run(&["migrate", "--write", dir.to_str().unwrap()]);
+    assert_eq!(out.status.code(), Some(1), "the partial file fails the run");
+    assert!(out.stdout.is_empty());
+    assert!(String::from_utf8_lossy(&out.stderr).contains("left unchanged"));
+    assert_eq!(
+        std::fs::read(&partial).unwrap(),
+        before_partial,
+        "partial files stay as they were"
+    );
+
+    let text = std::fs::read_to_string(&mixed).unwrap();
+    assert!(
+        text.starts_with("# Legacy gateway names"),
+        "leading comment kept:\n{text}"
+    );
+    assert!(text.contains("---\napiVersion: v1\nkind: ConfigMap\nmetadata: {name: untouched}\ndata: {key: value}\n---\n"), "{text}");
+    assert_eq!(
+        text.matches("apiVersion: gateway.kyma-project.io/v2")
+            .count(),
+        3
+    );
+    assert!(!text.contains("v1beta1"));
+    let order: Vec<usize> = ["name: a", "name: untouched", "name: b", "name: c"]
+        .iter()
+        .map(|n| text.find(n).unwrap())
+        .collect();
+    assert!(order.windows(2).all(|w| w[0] < w[1]), "document order kept");
+    // A second run finds nothing left to migrate.
+    let again = run(&["migrate", "--write", mixed.to_str().unwrap()]);
+    assert!(again.status.success());
+    assert_eq!(std::fs::read_to_string(&mixed).unwrap(), text);
+    assert!(String::from_utf8_lossy(&again.stderr).contains("no APIRule v1beta1 found"));
+    std::fs::remove_dir_all(dir).unwrap();
+}
