@@ -3,6 +3,7 @@
 
 pub mod jwt;
 pub mod legacy;
+pub mod organisation;
 pub mod path;
 pub mod routing;
 pub mod schema;
@@ -50,8 +51,32 @@ pub fn classify(value: &Value) -> Kind {
 }
 
 /// Checks one APIRule object. Pointers in the findings are relative to it.
-/// Findings the policy turns off are already dropped.
+/// Findings the policy turns off, or the object suppresses, are dropped.
 pub fn object(value: &Value, policy: &Policy) -> Vec<Finding> {
+    judge(value, policy).findings
+}
+
+/// What the core says about one object.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct Judged {
+    pub findings: Vec<Finding>,
+    /// Findings the object's `kexpose.dev/suppress` annotation silenced.
+    pub suppressed: usize,
+}
+
+pub fn judge(value: &Value, policy: &Policy) -> Judged {
+    let mut findings = unfiltered(value, policy);
+    let codes = organisation::suppressions(value, policy, &mut findings);
+    let before = findings.len();
+    findings.retain(|f| f.code == "O011" || !codes.iter().any(|c| c == f.code));
+    let suppressed = before - findings.len();
+    Judged {
+        findings: retain(findings, policy),
+        suppressed,
+    }
+}
+
+fn unfiltered(value: &Value, policy: &Policy) -> Vec<Finding> {
     let mut out = Vec::new();
     let api_version = value
         .get("apiVersion")
@@ -65,7 +90,7 @@ pub fn object(value: &Value, policy: &Policy) -> Vec<Finding> {
                 "APIRule apiVersion \"{api_version}\" is not one of gateway.kyma-project.io/v2, v2alpha1, v1beta1"
             ),
         ));
-        return retain(out, policy);
+        return out;
     };
     match version {
         Version::V1beta1 => {
@@ -93,6 +118,9 @@ pub fn object(value: &Value, policy: &Policy) -> Vec<Finding> {
                 Some(spec) => {
                     if let Ok(spec) = apirule::v2::Spec::deserialize(spec) {
                         routing::spec(&spec, &mut out);
+                        let namespace =
+                            value.pointer("/metadata/namespace").and_then(Value::as_str);
+                        organisation::spec(&spec, namespace, policy, &mut out);
                     }
                 }
                 // v2alpha1 allows a missing spec; the controller then fails
@@ -105,7 +133,7 @@ pub fn object(value: &Value, policy: &Policy) -> Vec<Finding> {
             }
         }
     }
-    retain(out, policy)
+    out
 }
 
 fn retain(mut findings: Vec<Finding>, policy: &Policy) -> Vec<Finding> {
@@ -121,6 +149,8 @@ pub struct Summary {
     pub apirules: usize,
     /// Exposure and Issuers documents.
     pub specs: usize,
+    /// Findings objects suppressed with the `kexpose.dev/suppress` annotation.
+    pub suppressed: usize,
     /// Documents that are not APIRules (or are empty), skipped and counted.
     pub skipped: usize,
     pub errors: usize,
@@ -133,6 +163,7 @@ impl Summary {
         self.documents += other.documents;
         self.apirules += other.apirules;
         self.specs += other.specs;
+        self.suppressed += other.suppressed;
         self.skipped += other.skipped;
         self.errors += other.errors;
         self.warnings += other.warnings;
@@ -340,7 +371,9 @@ pub fn source(
                 spec_document(file, kind, value, index, policy, specs)
             } else if classify(value) == Kind::ApiRule {
                 report.summary.apirules += 1;
-                object(value, policy)
+                let judged = judge(value, policy);
+                report.summary.suppressed += judged.suppressed;
+                judged.findings
             } else {
                 report.summary.skipped += 1;
                 report.documents.push(result);

@@ -26,8 +26,11 @@ pub struct Policy {
     pub name: String,
     /// The gateway the mutating webhook sets when an APIRule names none.
     pub default_gateway: Option<String>,
-    /// Issuer -> jwksUri, for the mutating webhook.
+    /// Issuer -> jwksUri: the registry O001/O002 check and the mutating
+    /// webhook fills from.
     pub issuers: Vec<RegisteredIssuer>,
+    /// The organisation's own rules (O).
+    pub org: Organisation,
     overrides: HashMap<&'static str, Option<Severity>>,
     warnings_as_errors: bool,
 }
@@ -90,11 +93,125 @@ struct Spec {
     gateways: Gateways,
     #[serde(default)]
     issuers: Vec<RegisteredIssuer>,
+    #[serde(default)]
+    hosts: Hosts,
+    #[serde(default)]
+    no_auth: NoAuth,
+    #[serde(default)]
+    authorization: Authorization,
+    #[serde(default)]
+    limits: Limits,
+    #[serde(default)]
+    suppressions: Suppressions,
 }
 
 #[derive(Deserialize, Default)]
 struct Gateways {
     default: Option<String>,
+    #[serde(default)]
+    allowed: Vec<String>,
+}
+
+/// The organisation rules of a policy, resolved (patterns compiled).
+#[derive(Debug, Clone)]
+pub struct Organisation {
+    pub allowed_gateways: Vec<String>,
+    pub domains: Vec<String>,
+    pub allow_wildcard: bool,
+    pub allow_no_auth: bool,
+    pub no_auth_namespaces: Vec<regex::Regex>,
+    pub no_auth_paths: Vec<String>,
+    pub require_scopes: bool,
+    pub require_audiences: bool,
+    pub authorization_namespaces: Vec<regex::Regex>,
+    pub max_timeout: Option<u32>,
+    pub methods: Vec<String>,
+    pub allow_http_jwks_uri: bool,
+    pub allow_suppressions: bool,
+}
+
+impl Default for Organisation {
+    fn default() -> Self {
+        Organisation {
+            allowed_gateways: Vec::new(),
+            domains: Vec::new(),
+            allow_wildcard: true,
+            allow_no_auth: true,
+            no_auth_namespaces: Vec::new(),
+            no_auth_paths: Vec::new(),
+            require_scopes: false,
+            require_audiences: false,
+            authorization_namespaces: Vec::new(),
+            max_timeout: None,
+            methods: Vec::new(),
+            allow_http_jwks_uri: true,
+            allow_suppressions: true,
+        }
+    }
+}
+
+#[derive(Deserialize, Default)]
+#[serde(rename_all = "camelCase")]
+struct Hosts {
+    #[serde(default)]
+    domains: Vec<String>,
+    allow_wildcard: Option<bool>,
+}
+
+#[derive(Deserialize, Default)]
+struct NoAuth {
+    allowed: Option<bool>,
+    #[serde(default)]
+    namespaces: Vec<String>,
+    #[serde(default)]
+    paths: Vec<String>,
+}
+
+#[derive(Deserialize, Default)]
+#[serde(rename_all = "camelCase")]
+struct Authorization {
+    #[serde(default)]
+    require_scopes: bool,
+    #[serde(default)]
+    require_audiences: bool,
+    #[serde(default)]
+    namespaces: Vec<String>,
+}
+
+#[derive(Deserialize, Default)]
+#[serde(rename_all = "camelCase")]
+struct Limits {
+    max_timeout: Option<u32>,
+    #[serde(default)]
+    methods: Vec<String>,
+    allow_http_jwks_uri: Option<bool>,
+}
+
+#[derive(Deserialize, Default)]
+struct Suppressions {
+    allowed: Option<bool>,
+}
+
+/// Compiles namespace patterns, anchored: a pattern names whole namespaces.
+fn patterns(
+    list: &[String],
+    at: &str,
+    spans: &yaml::SpanIndex,
+) -> Result<Vec<regex::Regex>, PolicyError> {
+    list.iter()
+        .enumerate()
+        .map(|(i, p)| {
+            regex::Regex::new(&format!("^(?:{p})$")).map_err(|e| {
+                PolicyError::new(
+                    format!(
+                        "{}: not a regular expression: {e}",
+                        crate::diagnostic::field_path(&format!("{at}/{i}"))
+                    ),
+                    spans.locate(&format!("{at}/{i}"), false),
+                )
+            })
+        })
+        .collect()
 }
 
 /// One entry of the policy's issuer registry.
@@ -156,8 +273,8 @@ impl Policy {
                 doc.spans.locate(pointer, false),
             ));
         }
-        let parsed: Document =
-            serde_json::from_value(doc.value).map_err(|e| PolicyError::new(e.to_string(), None))?;
+        let parsed: Document = serde_json::from_value(doc.value.clone())
+            .map_err(|e| PolicyError::new(e.to_string(), None))?;
         let mut overrides = HashMap::new();
         for (code, setting) in &parsed.spec.rules {
             let rule = rules::find(code).ok_or_else(|| {
@@ -176,7 +293,37 @@ impl Policy {
             };
             overrides.insert(rule.code, severity);
         }
+        let spec = &parsed.spec;
+        let org = Organisation {
+            allowed_gateways: spec.gateways.allowed.clone(),
+            domains: spec
+                .hosts
+                .domains
+                .iter()
+                .map(|d| d.trim_start_matches("*.").to_ascii_lowercase())
+                .collect(),
+            allow_wildcard: spec.hosts.allow_wildcard.unwrap_or(true),
+            allow_no_auth: spec.no_auth.allowed.unwrap_or(true),
+            no_auth_namespaces: patterns(
+                &spec.no_auth.namespaces,
+                "/spec/noAuth/namespaces",
+                &doc.spans,
+            )?,
+            no_auth_paths: spec.no_auth.paths.clone(),
+            require_scopes: spec.authorization.require_scopes,
+            require_audiences: spec.authorization.require_audiences,
+            authorization_namespaces: patterns(
+                &spec.authorization.namespaces,
+                "/spec/authorization/namespaces",
+                &doc.spans,
+            )?,
+            max_timeout: spec.limits.max_timeout,
+            methods: spec.limits.methods.clone(),
+            allow_http_jwks_uri: spec.limits.allow_http_jwks_uri.unwrap_or(true),
+            allow_suppressions: spec.suppressions.allowed.unwrap_or(true),
+        };
         Ok(Policy {
+            org,
             name: parsed
                 .metadata
                 .and_then(|m| m.name)

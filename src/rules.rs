@@ -84,6 +84,17 @@ rules! {
     "X002" "exposure-issuer-jwks-uri-missing" Error "An issuer has no jwksUri to render.";
     "X003" "exposure-route-unreachable" Error "A route can never be reached, or Kyma would reject it as shadowed.";
     "X004" "exposure-not-expressible-v1beta1" Error "A spec feature has no APIRule v1beta1 form.";
+    "O001" "issuer-not-registered" Error "A jwt issuer is not in the policy's issuer registry.";
+    "O002" "issuer-jwks-uri-mismatch" Error "A registered issuer is used with another jwksUri.";
+    "O003" "host-domain-not-allowed" Error "A host is not under a domain the policy allows.";
+    "O004" "wildcard-host-not-allowed" Error "A wildcard host where the policy forbids them.";
+    "O005" "gateway-not-allowed" Error "A gateway the policy does not allow.";
+    "O006" "no-auth-not-allowed" Error "A noAuth route where the policy requires authentication.";
+    "O007" "authorization-required" Error "A jwt route without the scopes or audiences the policy requires.";
+    "O008" "timeout-too-long" Error "A timeout above the policy's maximum.";
+    "O009" "method-not-allowed" Error "A method the policy does not allow (TRACE, CONNECT).";
+    "O010" "jwks-uri-http-not-allowed" Error "A plain-http jwksUri where the policy forbids it.";
+    "O011" "suppression-invalid" Error "A kexpose.dev/suppress entry without a reason, or where suppressions are off.";
     "M001" "migrate-handler-unsupported" Error "A v1beta1 access strategy has no v2 equivalent.";
     "M002" "migrate-jwt-unpaired" Error "A v1beta1 Ory jwt config cannot be paired into issuer and jwksUri.";
     "M003" "migrate-path-regex" Error "A v1beta1 path regex has no exact v2 template; review the closest one.";

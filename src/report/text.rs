@@ -95,9 +95,14 @@ pub fn write(run: &Run, color: bool, frames: bool, out: &mut dyn Write) -> io::R
     let sum = &run.summary;
     let plural =
         |n: usize, one: &str, many: &str| format!("{n} {}", if n == 1 { one } else { many });
+    let suppressed = if sum.suppressed > 0 {
+        format!(", {} suppressed", sum.suppressed)
+    } else {
+        String::new()
+    };
     writeln!(
         out,
-        "{}: {}, {} ({} checked, {} skipped); {}, {}",
+        "{}: {}, {} ({} checked, {} skipped); {}, {}{suppressed}",
         if sum.errors > 0 {
             s.paint("1;31", "failed")
         } else {

@@ -1,0 +1,239 @@
+//! The organisation's own rules (O), configured in the policy file: which
+//! identity providers, domains and gateways APIRules may use, where routes
+//! may go without authentication, what jwt routes must require, limits.
+//! Each rule is silent unless the policy configures it.
+
+use crate::apirule::v2::Spec;
+use crate::apirule::{JwtAuthentication, JwtConfig};
+use crate::diagnostic::{Finding, join};
+use crate::policy::Policy;
+
+fn namespace_matches(patterns: &[regex::Regex], namespace: Option<&str>) -> bool {
+    let ns = namespace.unwrap_or_default();
+    patterns.iter().any(|p| p.is_match(ns))
+}
+
+/// O rules for a v2/v2alpha1 spec at `/spec` of an object in `namespace`.
+pub fn spec(spec: &Spec, namespace: Option<&str>, policy: &Policy, out: &mut Vec<Finding>) {
+    let org = &policy.org;
+    for (i, host) in spec.hosts.iter().enumerate() {
+        let at = format!("/spec/hosts/{i}");
+        let bare = host.strip_prefix("*.");
+        if bare.is_some() && !org.allow_wildcard {
+            out.push(Finding::new(
+                "O004",
+                at.clone(),
+                format!("wildcard host \"{host}\" is not allowed by the policy; name the host"),
+            ));
+        }
+        let name = bare.unwrap_or(host).to_ascii_lowercase();
+        if !org.domains.is_empty()
+            && name.contains('.')
+            && !org
+                .domains
+                .iter()
+                .any(|d| name == *d || name.ends_with(&format!(".{d}")))
+        {
+            out.push(Finding::new(
+                "O003",
+                at,
+                format!(
+                    "host \"{host}\" is not under an allowed domain ({})",
+                    org.domains.join(", ")
+                ),
+            ));
+        }
+    }
+    if !org.allowed_gateways.is_empty() {
+        for (key, gw) in [
+            ("gateway", &spec.gateway),
+            ("externalGateway", &spec.external_gateway),
+        ] {
+            if let Some(g) = gw.as_ref().filter(|g| !org.allowed_gateways.contains(g)) {
+                out.push(Finding::new(
+                    "O005",
+                    format!("/spec/{key}"),
+                    format!(
+                        "gateway \"{g}\" is not allowed by the policy (allowed: {})",
+                        org.allowed_gateways.join(", ")
+                    ),
+                ));
+            }
+        }
+    }
+    timeout(spec.timeout, "/spec/timeout", policy, out);
+    let authorization_applies = (org.require_scopes || org.require_audiences)
+        && (org.authorization_namespaces.is_empty()
+            || namespace_matches(&org.authorization_namespaces, namespace));
+    for (i, rule) in spec.rules.iter().enumerate() {
+        let r = format!("/spec/rules/{i}");
+        if rule.no_auth == Some(true)
+            && !org.allow_no_auth
+            && !org.no_auth_paths.contains(&rule.path)
+            && !namespace_matches(&org.no_auth_namespaces, namespace)
+        {
+            out.push(Finding::new(
+                "O006",
+                join(&r, "noAuth"),
+                format!(
+                    "noAuth is not allowed for {} in namespace \"{}\" by the policy; require a jwt",
+                    rule.path,
+                    namespace.unwrap_or_default()
+                ),
+            ));
+        }
+        if !org.methods.is_empty() {
+            for (j, m) in rule.methods.iter().enumerate() {
+                if !org.methods.iter().any(|a| a == m.as_str()) {
+                    out.push(Finding::new(
+                        "O009",
+                        format!("{r}/methods/{j}"),
+                        format!(
+                            "method {} is not allowed by the policy (allowed: {})",
+                            m.as_str(),
+                            org.methods.join(", ")
+                        ),
+                    ));
+                }
+            }
+        }
+        timeout(rule.timeout, &join(&r, "timeout"), policy, out);
+        let jwts = [
+            (rule.jwt.as_ref(), join(&r, "jwt")),
+            (
+                rule.ext_auth.as_ref().and_then(|e| e.restrictions.as_ref()),
+                format!("{r}/extAuth/restrictions"),
+            ),
+        ];
+        for (cfg, at) in jwts {
+            let Some(cfg) = cfg else { continue };
+            issuers(cfg, &at, policy, out);
+            if authorization_applies && rule.jwt.is_some() && at.ends_with("/jwt") {
+                authorization(cfg, &at, policy, out);
+            }
+        }
+    }
+}
+
+fn timeout(value: Option<u32>, at: &str, policy: &Policy, out: &mut Vec<Finding>) {
+    if let (Some(t), Some(max)) = (value, policy.org.max_timeout)
+        && t > max
+    {
+        out.push(Finding::new(
+            "O008",
+            at,
+            format!("timeout {t}s is longer than the policy's maximum of {max}s"),
+        ));
+    }
+}
+
+fn issuers(cfg: &JwtConfig, at: &str, policy: &Policy, out: &mut Vec<Finding>) {
+    for (
+        k,
+        JwtAuthentication {
+            issuer, jwks_uri, ..
+        },
+    ) in cfg.authentications.iter().flatten().enumerate()
+    {
+        let a = format!("{at}/authentications/{k}");
+        if !policy.org.allow_http_jwks_uri && jwks_uri.starts_with("http://") {
+            out.push(Finding::new(
+                "O010",
+                join(&a, "jwksUri"),
+                format!("jwksUri \"{jwks_uri}\" uses plain http, which the policy does not allow"),
+            ));
+        }
+        if policy.issuers.is_empty() {
+            continue;
+        }
+        match policy.jwks_uri_of(issuer) {
+            None => out.push(Finding::new(
+                "O001",
+                join(&a, "issuer"),
+                format!("issuer \"{issuer}\" is not in the policy's issuer registry"),
+            )),
+            Some(registered) if registered != jwks_uri => out.push(Finding::new(
+                "O002",
+                join(&a, "jwksUri"),
+                format!(
+                    "jwksUri \"{jwks_uri}\" differs from the registered jwksUri of {issuer}: {registered}"
+                ),
+            )),
+            Some(_) => {}
+        }
+    }
+}
+
+fn authorization(cfg: &JwtConfig, at: &str, policy: &Policy, out: &mut Vec<Finding>) {
+    let auths = cfg.authorizations.as_deref().unwrap_or_default();
+    let scoped = auths
+        .iter()
+        .any(|a| a.required_scopes.as_ref().is_some_and(|s| !s.is_empty()));
+    let audienced = auths
+        .iter()
+        .any(|a| a.audiences.as_ref().is_some_and(|s| !s.is_empty()));
+    let mut missing = Vec::new();
+    if policy.org.require_scopes && !scoped {
+        missing.push("requiredScopes");
+    }
+    if policy.org.require_audiences && !audienced {
+        missing.push("audiences");
+    }
+    if !missing.is_empty() {
+        out.push(Finding::new(
+            "O007",
+            at,
+            format!(
+                "the policy requires jwt rules to restrict {}; any valid token of the issuer is accepted here",
+                missing.join(" and ")
+            ),
+        ));
+    }
+}
+
+/// The annotation that suppresses findings on one object:
+/// `CODE: reason` entries separated by `;` or new lines.
+pub const SUPPRESS: &str = "kexpose.dev/suppress";
+
+/// The codes an object suppresses, and O011 findings for entries without
+/// a reason (which suppress nothing).
+pub fn suppressions(
+    value: &serde_json::Value,
+    policy: &Policy,
+    out: &mut Vec<Finding>,
+) -> Vec<String> {
+    let Some(text) = value
+        .pointer("/metadata/annotations")
+        .and_then(|a| a.get(SUPPRESS))
+        .and_then(serde_json::Value::as_str)
+    else {
+        return Vec::new();
+    };
+    let at = format!("/metadata/annotations/{}", SUPPRESS.replace('/', "~1"));
+    if !policy.org.allow_suppressions {
+        out.push(Finding::new(
+            "O011",
+            at,
+            "the policy does not allow suppressing findings; nothing was suppressed",
+        ));
+        return Vec::new();
+    }
+    let mut codes = Vec::new();
+    for entry in text
+        .split([';', '\n'])
+        .map(str::trim)
+        .filter(|e| !e.is_empty())
+    {
+        match entry.split_once(':') {
+            Some((code, reason)) if !reason.trim().is_empty() => {
+                codes.push(code.trim().to_ascii_uppercase());
+            }
+            _ => out.push(Finding::new(
+                "O011",
+                at.clone(),
+                format!("suppression \"{entry}\" gives no reason (write CODE: reason); it suppresses nothing"),
+            )),
+        }
+    }
+    codes
+}
