@@ -49,10 +49,26 @@ pub enum Command {
     Serve(ServeArgs),
     /// Migrate APIRule v1beta1 to v2, reporting what cannot move.
     Migrate(MigrateArgs),
+    /// Policy tools.
+    Policy {
+        #[command(subcommand)]
+        command: PolicyCommand,
+    },
     /// Argo CD config management plugin commands (run by the CMP sidecar).
     Argocd {
         #[command(subcommand)]
         command: ArgocdCommand,
+    },
+}
+
+#[derive(Subcommand)]
+pub enum PolicyCommand {
+    /// Run policy test cases: each subdirectory of DIR holds inputs and expected.txt.
+    Test {
+        dir: PathBuf,
+        /// The policy under test, unless DIR holds a policy.yaml.
+        #[arg(long, env = "KEXPOSE_POLICY")]
+        policy: Option<PathBuf>,
     },
 }
 
@@ -384,6 +400,37 @@ pub fn check(args: &CheckArgs, out: &mut dyn Write) -> Result<Outcome, Fatal> {
     })
 }
 
+/// Runs policy test cases and says which passed.
+pub fn policy_test(
+    dir: &std::path::Path,
+    policy: Option<&PathBuf>,
+    out: &mut dyn Write,
+) -> Result<Outcome, Fatal> {
+    let fallback = load_policy(policy)?;
+    let results = crate::policy::testing::run(dir, &fallback).map_err(Fatal::Message)?;
+    let failed = results.iter().filter(|r| !r.passed()).count();
+    for r in &results {
+        if r.passed() {
+            writeln!(out, "ok    {}", r.name)?;
+            continue;
+        }
+        writeln!(out, "FAIL  {}", r.name)?;
+        for m in &r.missing {
+            writeln!(out, "        missing:    {m}")?;
+        }
+        for u in &r.unexpected {
+            writeln!(out, "        unexpected: {u}")?;
+        }
+    }
+    writeln!(out, "{} cases, {} failed", results.len(), failed)?;
+    out.flush()?;
+    Ok(if failed > 0 {
+        Outcome::Findings
+    } else {
+        Outcome::Clean
+    })
+}
+
 /// Migrates v1beta1 APIRules: v2 on stdout (or in place), findings on
 /// stderr; exit 1 when anything could not be migrated exactly.
 pub fn migrate(args: &MigrateArgs, out: &mut dyn Write) -> Result<Outcome, Fatal> {
@@ -524,6 +571,7 @@ pub fn serve(args: &ServeArgs) -> Result<Outcome, Fatal> {
         health_listen: args.health_listen,
         tls,
         policy,
+        policy_path: args.policy.clone(),
         log: Logger {
             format: args.log_format,
         },
@@ -588,5 +636,8 @@ pub fn run(cli: Cli, out: &mut dyn Write) -> Result<Outcome, Fatal> {
         Command::Serve(args) => serve(&args),
         Command::Argocd { command } => argocd(command, out),
         Command::Migrate(args) => migrate(&args, out),
+        Command::Policy {
+            command: PolicyCommand::Test { dir, policy },
+        } => policy_test(&dir, policy.as_ref(), out),
     }
 }

@@ -11,6 +11,8 @@ use jsonschema::{PatternOptions, Validator};
 use serde::Deserialize;
 use serde_json::Value;
 
+pub mod testing;
+
 use crate::diagnostic::{Position, Severity};
 use crate::rules;
 use crate::yaml;

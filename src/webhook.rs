@@ -12,8 +12,8 @@ pub mod review;
 pub mod tls;
 
 use std::net::SocketAddr;
-use std::sync::Arc;
 use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::{Arc, RwLock};
 use std::time::{Duration, Instant};
 
 use axum::Router;
@@ -42,7 +42,9 @@ pub const MAX_BODY: usize = 8 * 1024 * 1024;
 
 /// Everything the handlers share.
 pub struct State {
-    pub policy: Policy,
+    /// Swapped whole when the policy file changes; a request keeps the
+    /// policy it started with.
+    policy: RwLock<Arc<Policy>>,
     pub metrics: Metrics,
     pub log: Logger,
     /// False until the TLS listener serves, and again once shutdown starts.
@@ -50,9 +52,20 @@ pub struct State {
 }
 
 impl State {
+    pub fn policy(&self) -> Arc<Policy> {
+        self.policy
+            .read()
+            .unwrap_or_else(|p| p.into_inner())
+            .clone()
+    }
+
+    pub fn set_policy(&self, policy: Policy) {
+        *self.policy.write().unwrap_or_else(|p| p.into_inner()) = Arc::new(policy);
+    }
+
     pub fn new(policy: Policy, log: Logger) -> Arc<State> {
         Arc::new(State {
-            policy,
+            policy: RwLock::new(Arc::new(policy)),
             metrics: Metrics::default(),
             log,
             ready: AtomicBool::new(false),
@@ -95,8 +108,8 @@ async fn admit(state: Arc<State>, endpoint: Endpoint, body: Body) -> Response {
             return json_error(status, &message);
         }
     };
-    let policy = &state.policy;
-    let decided = review::decide(endpoint, &bytes, policy);
+    let policy = state.policy();
+    let decided = review::decide(endpoint, &bytes, &policy);
     match decided {
         Ok(d) => {
             let took = start.elapsed();
@@ -171,12 +184,48 @@ pub fn health_router(state: Arc<State>) -> Router {
         .with_state(state)
 }
 
+/// The policy file as last read, so that only a change is parsed (and a
+/// broken file is reported once).
+struct PolicyFile {
+    path: std::path::PathBuf,
+    seen: Option<Vec<u8>>,
+}
+
+impl PolicyFile {
+    fn poll(&mut self, state: &State, log: Logger) {
+        let Ok(bytes) = std::fs::read(&self.path) else {
+            return;
+        };
+        if self.seen.as_deref() == Some(bytes.as_slice()) {
+            return;
+        }
+        self.seen = Some(bytes.clone());
+        let parsed = std::str::from_utf8(&bytes)
+            .map_err(|e| e.to_string())
+            .and_then(|t| Policy::parse(t).map_err(|e| e.to_string()));
+        match parsed {
+            Ok(policy) => {
+                let name = policy.name.clone();
+                state.set_policy(policy);
+                log.event("info", "policy reloaded", vec![("policy", json!(name))]);
+            }
+            Err(e) => log.event(
+                "error",
+                "new policy rejected; keeping the current one",
+                vec![("error", json!(e))],
+            ),
+        }
+    }
+}
+
 /// How `serve` runs.
 pub struct Config {
     pub listen: SocketAddr,
     pub health_listen: SocketAddr,
     pub tls: CertPaths,
     pub policy: Policy,
+    /// The policy's file, polled for changes like the certificate.
+    pub policy_path: Option<std::path::PathBuf>,
     pub log: Logger,
     /// How often the certificate files are polled for a new pair.
     pub reload_interval: Duration,
@@ -225,6 +274,11 @@ pub async fn run(config: Config) -> Result<(), String> {
     let reload_task = {
         let resolver = resolver.clone();
         let interval = config.reload_interval;
+        let state = state.clone();
+        let mut policy_file = config.policy_path.map(|path| PolicyFile {
+            seen: std::fs::read(&path).ok(),
+            path,
+        });
         tokio::spawn(async move {
             let mut tick = tokio::time::interval(interval);
             tick.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
@@ -240,6 +294,9 @@ pub async fn run(config: Config) -> Result<(), String> {
                     ),
                     _ => {}
                 }
+                if let Some(file) = policy_file.as_mut() {
+                    file.poll(&state, log);
+                }
             }
         })
     };
@@ -251,7 +308,7 @@ pub async fn run(config: Config) -> Result<(), String> {
         vec![
             ("addr", json!(addr.to_string())),
             ("health_addr", json!(health_addr.to_string())),
-            ("policy", json!(state.policy.name)),
+            ("policy", json!(state.policy().name)),
         ],
     );
     log.flush();

@@ -429,6 +429,10 @@ impl Drop for Server {
 }
 
 fn start(ca: &Ca, name: &str) -> Server {
+    start_with(ca, name, &[])
+}
+
+fn start_with(ca: &Ca, name: &str, extra: &[&str]) -> Server {
     let dir = std::env::temp_dir().join(format!("kexpose-tls-{name}-{}", std::process::id()));
     let _ = std::fs::remove_dir_all(&dir);
     std::fs::create_dir_all(&dir).unwrap();
@@ -444,6 +448,7 @@ fn start(ca: &Ca, name: &str) -> Server {
         .arg("--tls-dir")
         .arg(&dir)
         .args(["--reload-interval", "1", "--shutdown-grace", "10"])
+        .args(extra)
         .stdout(Stdio::null())
         .stderr(Stdio::piped())
         .spawn()
@@ -704,4 +709,54 @@ async fn sigterm_finishes_in_flight_requests_then_exits() {
         );
         tokio::time::sleep(Duration::from_millis(50)).await;
     }
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn the_policy_file_is_reloaded_and_a_broken_one_is_refused() {
+    let ca = ca();
+    let dir = std::env::temp_dir().join(format!("kexpose-policy-reload-{}", std::process::id()));
+    std::fs::create_dir_all(&dir).unwrap();
+    let policy = dir.join("policy.yaml");
+    std::fs::copy(common::root().join("policies/default.yaml"), &policy).unwrap();
+    let server = start_with(&ca, "policy", &["--policy", policy.to_str().unwrap()]);
+    let connector = client(&ca, &[&rustls::version::TLS13]);
+    // An unscoped jwt route: fine by default, O007 under the strict policy.
+    let body = fixture().to_string().into_bytes();
+    let allowed = |reply: Vec<u8>| {
+        let v: Value = serde_json::from_slice(&reply).unwrap();
+        v["response"]["allowed"].as_bool().unwrap()
+    };
+    let (_, reply, _) = https(&connector, &server.addr, SERVICE_NAME, "/validate", &body)
+        .await
+        .unwrap();
+    assert!(allowed(reply));
+
+    std::fs::copy(common::root().join("policies/strict.yaml"), &policy).unwrap();
+    let deadline = Instant::now() + Duration::from_secs(10);
+    loop {
+        let (_, reply, _) = https(&connector, &server.addr, SERVICE_NAME, "/validate", &body)
+            .await
+            .unwrap();
+        if !allowed(reply) {
+            break;
+        }
+        assert!(Instant::now() < deadline, "the new policy never applied");
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    }
+
+    // A broken policy is refused; the strict one stays in force.
+    std::fs::write(
+        &policy,
+        "apiVersion: kexpose.dev/v1alpha1\nkind: Policy\nspec:\n  rules: {J003: sometimes}\n",
+    )
+    .unwrap();
+    tokio::time::sleep(Duration::from_millis(2500)).await;
+    let (_, reply, _) = https(&connector, &server.addr, SERVICE_NAME, "/validate", &body)
+        .await
+        .unwrap();
+    assert!(
+        !allowed(reply),
+        "the broken policy must not replace the strict one"
+    );
+    std::fs::remove_dir_all(dir).unwrap();
 }

@@ -1,0 +1,108 @@
+//! `kexpose policy test DIR`: policy test cases, in the spirit of `kyverno
+//! test`, so teams can test the policy they ship in CI.
+//!
+//! Every subdirectory of DIR is a case: input files, and `expected.txt`
+//! listing the findings the policy must produce, one `file:line:col CODE`
+//! per line (`#` starts a comment; an empty list means "no findings"). The
+//! policy is DIR/policy.yaml, else the one given on the command line.
+
+use std::collections::BTreeSet;
+use std::path::{Path, PathBuf};
+
+use super::Policy;
+use crate::check::Specs;
+use crate::source::{self, Input};
+use crate::yaml::Limits;
+
+/// One case's verdict.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct CaseResult {
+    pub name: String,
+    /// Expected but not found.
+    pub missing: Vec<String>,
+    /// Found but not expected.
+    pub unexpected: Vec<String>,
+}
+
+impl CaseResult {
+    pub fn passed(&self) -> bool {
+        self.missing.is_empty() && self.unexpected.is_empty()
+    }
+}
+
+fn expected(path: &Path) -> Result<BTreeSet<String>, String> {
+    let text = std::fs::read_to_string(path).map_err(|e| format!("{}: {e}", path.display()))?;
+    Ok(text
+        .lines()
+        .map(|l| l.split('#').next().unwrap_or_default().trim())
+        .filter(|l| !l.is_empty())
+        .map(|l| l.split_whitespace().collect::<Vec<_>>().join(" "))
+        .collect())
+}
+
+/// Runs one case directory under `policy`.
+pub fn case(dir: &Path, policy: &Policy) -> Result<CaseResult, String> {
+    let want = expected(&dir.join("expected.txt"))?;
+    let inputs: Vec<Input> = source::expand(&[dir.to_path_buf()])?
+        .into_iter()
+        .filter(
+            |i| !matches!(i, Input::File(p) if p.file_name().is_some_and(|n| n == "policy.yaml")),
+        )
+        .collect();
+    let mut texts = Vec::new();
+    for input in &inputs {
+        let Input::File(p) = input else { continue };
+        let text = std::fs::read_to_string(p).map_err(|e| format!("{}: {e}", p.display()))?;
+        texts.push((p.clone(), text));
+    }
+    let template = crate::spec::template::Context::from_process();
+    let issuers = crate::exposure::shared_issuers(
+        texts
+            .iter()
+            .enumerate()
+            .map(|(i, (p, t))| (i, p.to_str().unwrap_or_default(), t.as_str())),
+        &template,
+        Limits::default(),
+    );
+    let specs = Specs { template, issuers };
+    let mut got = BTreeSet::new();
+    for (path, text) in &texts {
+        let name = path.display().to_string();
+        let report = crate::check::source(&name, text, policy, Limits::default(), &specs);
+        let rel = path.strip_prefix(dir).unwrap_or(path).display().to_string();
+        for d in report.diagnostics {
+            got.insert(format!("{rel}:{}:{} {}", d.line, d.column, d.code));
+        }
+    }
+    Ok(CaseResult {
+        name: dir
+            .file_name()
+            .map(|n| n.to_string_lossy().into_owned())
+            .unwrap_or_default(),
+        missing: want.difference(&got).cloned().collect(),
+        unexpected: got.difference(&want).cloned().collect(),
+    })
+}
+
+/// Runs every case under `dir`, in name order.
+pub fn run(dir: &Path, fallback: &Policy) -> Result<Vec<CaseResult>, String> {
+    let own = dir.join("policy.yaml");
+    let policy = if own.exists() {
+        Policy::load(&own).map_err(|e| format!("invalid policy: {e}"))?
+    } else {
+        fallback.clone()
+    };
+    let mut cases: Vec<PathBuf> = std::fs::read_dir(dir)
+        .map_err(|e| format!("{}: {e}", dir.display()))?
+        .filter_map(|e| e.ok().map(|e| e.path()))
+        .filter(|p| p.is_dir())
+        .collect();
+    cases.sort();
+    if cases.is_empty() {
+        return Err(format!(
+            "{}: no test cases (subdirectories with expected.txt)",
+            dir.display()
+        ));
+    }
+    cases.iter().map(|c| case(c, &policy)).collect()
+}
