@@ -222,6 +222,14 @@ fn patterns(
 pub struct RegisteredIssuer {
     pub issuer: String,
     pub jwks_uri: String,
+    /// Headers the token may be read from (`fromHeaders[].name`); absent
+    /// allows any (O012).
+    #[serde(default)]
+    pub from_headers: Option<Vec<String>>,
+    /// Query parameters the token may be read from (`fromParams`); absent
+    /// allows any (O012).
+    #[serde(default)]
+    pub from_params: Option<Vec<String>>,
 }
 
 fn validator() -> &'static Validator {
@@ -366,10 +374,12 @@ impl Policy {
 
     /// The registered jwksUri of an issuer (exact match, as Istio compares).
     pub fn jwks_uri_of(&self, issuer: &str) -> Option<&str> {
-        self.issuers
-            .iter()
-            .find(|r| r.issuer == issuer)
-            .map(|r| r.jwks_uri.as_str())
+        self.registered(issuer).map(|r| r.jwks_uri.as_str())
+    }
+
+    /// The registry entry of an issuer.
+    pub fn registered(&self, issuer: &str) -> Option<&RegisteredIssuer> {
+        self.issuers.iter().find(|r| r.issuer == issuer)
     }
 
     /// Whether v1beta1 objects are only to be denied (current Kyma), rather

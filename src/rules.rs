@@ -95,6 +95,7 @@ rules! {
     "O009" "method-not-allowed" Error "A method the policy does not allow (TRACE, CONNECT).";
     "O010" "jwks-uri-http-not-allowed" Error "A plain-http jwksUri where the policy forbids it.";
     "O011" "suppression-invalid" Error "A kexpose.dev/suppress entry without a reason, or where suppressions are off.";
+    "O012" "token-location-not-allowed" Error "A token location the issuer registry does not allow for that issuer.";
     "M001" "migrate-handler-unsupported" Error "A v1beta1 access strategy has no v2 equivalent.";
     "M002" "migrate-jwt-unpaired" Error "A v1beta1 Ory jwt config cannot be paired into issuer and jwksUri.";
     "M003" "migrate-path-regex" Error "A v1beta1 path regex has no exact v2 template; review the closest one.";

@@ -131,7 +131,10 @@ fn issuers(cfg: &JwtConfig, at: &str, policy: &Policy, out: &mut Vec<Finding>) {
     for (
         k,
         JwtAuthentication {
-            issuer, jwks_uri, ..
+            issuer,
+            jwks_uri,
+            from_headers,
+            from_params,
         },
     ) in cfg.authentications.iter().flatten().enumerate()
     {
@@ -160,6 +163,29 @@ fn issuers(cfg: &JwtConfig, at: &str, policy: &Policy, out: &mut Vec<Finding>) {
                 ),
             )),
             Some(_) => {}
+        }
+        let Some(entry) = policy.registered(issuer) else {
+            continue;
+        };
+        let headers = from_headers
+            .iter()
+            .flatten()
+            .map(|h| (h.name.as_str(), "fromHeaders", &entry.from_headers));
+        let params = from_params
+            .iter()
+            .flatten()
+            .map(|p| (p.as_str(), "fromParams", &entry.from_params));
+        for (name, field, allowed) in headers.chain(params) {
+            if let Some(allowed) = allowed.as_ref().filter(|a| !a.iter().any(|x| x == name)) {
+                out.push(Finding::new(
+                    "O012",
+                    join(&a, field),
+                    format!(
+                        "issuer {issuer} may only be read from {field} [{}]; \"{name}\" is not among them",
+                        allowed.join(", ")
+                    ),
+                ));
+            }
         }
     }
 }
