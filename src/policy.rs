@@ -377,6 +377,22 @@ impl Policy {
         self.registered(issuer).map(|r| r.jwks_uri.as_str())
     }
 
+    /// Whether any O rule can fire (most policies configure none, and a
+    /// clean object then skips the walk).
+    pub fn has_organisation_rules(&self) -> bool {
+        let o = &self.org;
+        !self.issuers.is_empty()
+            || !o.allowed_gateways.is_empty()
+            || !o.domains.is_empty()
+            || !o.allow_wildcard
+            || !o.allow_no_auth
+            || o.require_scopes
+            || o.require_audiences
+            || o.max_timeout.is_some()
+            || !o.methods.is_empty()
+            || !o.allow_http_jwks_uri
+    }
+
     /// The registry entry of an issuer.
     pub fn registered(&self, issuer: &str) -> Option<&RegisteredIssuer> {
         self.issuers.iter().find(|r| r.issuer == issuer)

@@ -16,6 +16,9 @@ fn namespace_matches(patterns: &[regex::Regex], namespace: Option<&str>) -> bool
 /// O rules for a v2/v2alpha1 spec at `/spec` of an object in `namespace`.
 pub fn spec(spec: &Spec, namespace: Option<&str>, policy: &Policy, out: &mut Vec<Finding>) {
     let org = &policy.org;
+    if !policy.has_organisation_rules() {
+        return;
+    }
     for (i, host) in spec.hosts.iter().enumerate() {
         let at = format!("/spec/hosts/{i}");
         let bare = host.strip_prefix("*.");
