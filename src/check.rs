@@ -486,17 +486,16 @@ fn place(
 ) {
     let spanned = yaml::load(text, limits);
     for p in pending {
+        let at = yaml::locate(
+            &spanned.documents,
+            p.document,
+            &p.finding.pointer,
+            p.finding.at_key,
+        );
         let doc = spanned
             .documents
             .get(p.document)
             .and_then(|d| d.as_ref().ok());
-        let at = doc
-            .map(|d| {
-                d.spans
-                    .locate(&p.finding.pointer, p.finding.at_key)
-                    .unwrap_or(d.start)
-            })
-            .unwrap_or(Position { line: 1, column: 1 });
         if let Some(start) =
             doc.and_then(|d| d.spans.locate(&p.finding.pointer[..p.base_len], false))
         {

@@ -12,7 +12,7 @@ use serde_json::Value;
 use crate::apirule::Version;
 use crate::check::FileReport;
 use crate::compile::{DocRef, IssuerBook, Located};
-use crate::diagnostic::{Finding, Position, Severity};
+use crate::diagnostic::{Finding, Severity};
 use crate::exposure::{self, SharedAt};
 use crate::policy::Policy;
 use crate::report::Checked;
@@ -171,17 +171,12 @@ pub fn render(inputs: &[Input], opts: &Options) -> Rendered {
 
     for l in located {
         let source = &mut sources[l.doc.source];
-        let doc = source
-            .documents
-            .get(l.doc.document)
-            .and_then(|d| d.as_ref().ok());
-        let at = doc
-            .map(|d| {
-                d.spans
-                    .locate(&l.finding.pointer, l.finding.at_key)
-                    .unwrap_or(d.start)
-            })
-            .unwrap_or(Position { line: 1, column: 1 });
+        let at = yaml::locate(
+            &source.documents,
+            l.doc.document,
+            &l.finding.pointer,
+            l.finding.at_key,
+        );
         let name = source.name.clone();
         source.report.push(&policy, &name, l.finding, at);
     }

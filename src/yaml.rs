@@ -115,6 +115,21 @@ pub struct LoadError {
     pub position: Position,
 }
 
+/// Where a finding about `pointer` in document `index` of a stream goes:
+/// its node, else its nearest parent, else the document's start (or the
+/// stream's, when the document did not load).
+pub fn locate(
+    documents: &[Result<Document, LoadError>],
+    index: usize,
+    pointer: &str,
+    at_key: bool,
+) -> Position {
+    match documents.get(index).and_then(|d| d.as_ref().ok()) {
+        Some(d) => d.spans.locate(pointer, at_key).unwrap_or(d.start),
+        None => Position { line: 1, column: 1 },
+    }
+}
+
 /// The documents of a stream, in order. A syntax error ends the stream (the
 /// scanner cannot resynchronise), but the documents before it are kept.
 #[derive(Debug, Default)]

@@ -6,26 +6,7 @@
 
 mod common;
 
-use std::path::Path;
-
 use common::{root, run};
-
-fn compare(path: &Path, actual: &str, failures: &mut Vec<String>) {
-    if std::env::var_os("KEXPOSE_BLESS").is_some() {
-        std::fs::write(path, actual).unwrap();
-        return;
-    }
-    let expected = std::fs::read_to_string(path).unwrap_or_default();
-    if expected != actual {
-        failures.push(format!(
-            "{} differs:\n{}",
-            path.display(),
-            similar::TextDiff::from_lines(&expected, actual)
-                .unified_diff()
-                .header("expected", "actual")
-        ));
-    }
-}
 
 #[test]
 fn golden_migrations() {
@@ -52,8 +33,8 @@ fn golden_migrations() {
                 out.status.code()
             ));
         }
-        compare(&dir.join("expected.yaml"), &stdout, &mut failures);
-        compare(&dir.join("expected.stderr"), &stderr, &mut failures);
+        failures.extend(common::golden(&dir.join("expected.yaml"), &stdout));
+        failures.extend(common::golden(&dir.join("expected.stderr"), &stderr));
         cases += 1;
     }
     assert!(cases >= 8, "golden cases went missing");

@@ -18,23 +18,6 @@ fn case_args(dir: &Path) -> Vec<String> {
         .collect()
 }
 
-fn compare(path: &Path, actual: &str) -> Option<String> {
-    if std::env::var_os("KEXPOSE_BLESS").is_some() {
-        std::fs::write(path, actual).unwrap();
-        return None;
-    }
-    let expected = std::fs::read_to_string(path).unwrap_or_default();
-    (expected != actual).then(|| {
-        format!(
-            "{} differs:\n{}",
-            path.display(),
-            similar::TextDiff::from_lines(&expected, actual)
-                .unified_diff()
-                .header("expected", "actual")
-        )
-    })
-}
-
 #[test]
 fn golden_cases() {
     let mut failures = Vec::new();
@@ -58,13 +41,13 @@ fn golden_cases() {
                     out.status.code()
                 ));
             }
-            failures.extend(compare(&dir.join("expected.stderr"), &stderr));
+            failures.extend(common::golden(&dir.join("expected.stderr"), &stderr));
         } else {
             if !out.status.success() {
                 failures.push(format!("{}: failed: {stderr}", dir.display()));
                 continue;
             }
-            failures.extend(compare(&dir.join("expected.yaml"), &stdout));
+            failures.extend(common::golden(&dir.join("expected.yaml"), &stdout));
         }
     }
     assert!(cases >= 6, "golden cases went missing");

@@ -109,3 +109,22 @@ pub fn git(dir: &Path, args: &[&str]) -> String {
     );
     String::from_utf8(out.stdout).unwrap()
 }
+
+/// Compares `actual` with the golden file at `path`; with `KEXPOSE_BLESS`
+/// set, rewrites the file instead. Golden files are reviewed output.
+pub fn golden(path: &Path, actual: &str) -> Option<String> {
+    if std::env::var_os("KEXPOSE_BLESS").is_some() {
+        std::fs::write(path, actual).unwrap();
+        return None;
+    }
+    let expected = std::fs::read_to_string(path).unwrap_or_default();
+    (expected != actual).then(|| {
+        format!(
+            "{} differs:\n{}",
+            path.display(),
+            similar::TextDiff::from_lines(&expected, actual)
+                .unified_diff()
+                .header("expected", "actual")
+        )
+    })
+}
