@@ -12,7 +12,7 @@ pub mod review;
 pub mod tls;
 
 use std::net::SocketAddr;
-use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
 use std::sync::{Arc, RwLock};
 use std::time::{Duration, Instant};
 
@@ -45,6 +45,10 @@ pub struct State {
     /// Swapped whole when the policy file changes; a request keeps the
     /// policy it started with.
     policy: RwLock<Arc<Policy>>,
+    /// Bumped with every swap. Workers keep the policy in a thread-local
+    /// and only look at this counter per request: a shared lock or Arc
+    /// touched by every request costs more than the rest of the bookkeeping.
+    generation: AtomicU64,
     pub metrics: Metrics,
     pub log: Logger,
     /// False until the TLS listener serves, and again once shutdown starts.
@@ -61,11 +65,34 @@ impl State {
 
     pub fn set_policy(&self, policy: Policy) {
         *self.policy.write().unwrap_or_else(|p| p.into_inner()) = Arc::new(policy);
+        self.generation.fetch_add(1, Ordering::Release);
+    }
+
+    /// Runs `f` with the current policy, from this thread's cache when the
+    /// policy has not changed since the thread last looked.
+    pub fn with_policy<R>(&self, f: impl FnOnce(&Policy) -> R) -> R {
+        thread_local! {
+            static CACHED: std::cell::RefCell<Option<(usize, u64, Arc<Policy>)>> =
+                const { std::cell::RefCell::new(None) };
+        }
+        let me = self as *const State as usize;
+        let generation = self.generation.load(Ordering::Acquire);
+        CACHED.with(|c| {
+            let mut c = c.borrow_mut();
+            let fresh =
+                matches!(c.as_ref(), Some((owner, seen, _)) if *owner == me && *seen == generation);
+            if !fresh {
+                *c = Some((me, generation, self.policy()));
+            }
+            let (_, _, policy) = c.as_ref().expect("just filled");
+            f(policy)
+        })
     }
 
     pub fn new(policy: Policy, log: Logger) -> Arc<State> {
         Arc::new(State {
             policy: RwLock::new(Arc::new(policy)),
+            generation: AtomicU64::new(0),
             metrics: Metrics::default(),
             log,
             ready: AtomicBool::new(false),
@@ -108,8 +135,7 @@ async fn admit(state: Arc<State>, endpoint: Endpoint, body: Body) -> Response {
             return json_error(status, &message);
         }
     };
-    let policy = state.policy();
-    let decided = review::decide(endpoint, &bytes, &policy);
+    let decided = state.with_policy(|policy| review::decide(endpoint, &bytes, policy));
     match decided {
         Ok(d) => {
             let took = start.elapsed();
