@@ -7,9 +7,11 @@
 
 use std::collections::HashMap;
 
-use kube::core::DynamicObject;
+use std::borrow::Cow;
+
 use kube::core::admission::{AdmissionRequest, AdmissionResponse, AdmissionReview, Operation};
 use kube::core::response::{Status, StatusCause, StatusDetails, StatusSummary};
+use kube::core::{DynamicObject, NamespaceResourceScope, ObjectMeta, Resource};
 use serde::de::{DeserializeSeed, IgnoredAny, MapAccess, Visitor};
 use serde_json::Value;
 use serde_json::value::RawValue;
@@ -65,98 +67,73 @@ pub struct BadRequest(pub String);
 /// The request with its object kept as plain JSON: the check core works on
 /// values, and an object kube's types cannot read must still be answered.
 struct Parsed {
-    request: AdmissionRequest<DynamicObject>,
+    request: AdmissionRequest<RawObject>,
     object: Option<Value>,
 }
 
+/// An object in a review, kept as its raw JSON text: kube's review types
+/// read the request in one pass around it, and only `object` is then read
+/// into a value (`oldObject`, half the body on UPDATE, never is).
+#[derive(Debug, Clone, serde::Deserialize, serde::Serialize)]
+#[serde(transparent)]
+pub struct RawObject {
+    raw: Box<RawValue>,
+    #[serde(skip)]
+    meta: ObjectMeta,
+}
+
+impl Resource for RawObject {
+    type DynamicType = ();
+    type Scope = NamespaceResourceScope;
+
+    fn kind(_: &()) -> Cow<'_, str> {
+        crate::apirule::KIND.into()
+    }
+    fn group(_: &()) -> Cow<'_, str> {
+        crate::apirule::GROUP.into()
+    }
+    fn version(_: &()) -> Cow<'_, str> {
+        "v2".into()
+    }
+    fn plural(_: &()) -> Cow<'_, str> {
+        "apirules".into()
+    }
+    fn meta(&self) -> &ObjectMeta {
+        &self.meta
+    }
+    fn meta_mut(&mut self) -> &mut ObjectMeta {
+        &mut self.meta
+    }
+}
+
 fn parse(body: &[u8]) -> Result<Parsed, BadRequest> {
-    let envelope: Envelope<'_> = serde_json::from_slice(body).map_err(|e| {
+    let review: AdmissionReview<RawObject> = serde_json::from_slice(body).map_err(|e| {
         BadRequest(if e.is_syntax() || e.is_eof() {
             format!("request body is not valid JSON: {e}")
         } else {
             format!("not a valid AdmissionReview: {e}")
         })
     })?;
-    if envelope.api_version.as_deref() != Some("admission.k8s.io/v1")
-        || envelope.kind.as_deref() != Some("AdmissionReview")
-    {
+    if review.types.api_version != "admission.k8s.io/v1" || review.types.kind != "AdmissionReview" {
         return Err(BadRequest(
             "expected an admission.k8s.io/v1 AdmissionReview".into(),
         ));
     }
-    let split = envelope.request.unwrap_or_default();
-    let object = match split.object {
-        Some(raw) => Some(
-            serde_json::from_str::<Checked>(raw.get())
+    let request: AdmissionRequest<RawObject> = review
+        .try_into()
+        .map_err(|e| BadRequest(format!("not a valid AdmissionReview: {e}")))?;
+    let object = match &request.object {
+        Some(o) => Some(
+            serde_json::from_str::<Checked>(o.raw.get())
                 .map(|c| c.0)
                 .map_err(|e| BadRequest(format!("request.object is not valid JSON: {e}")))?,
         ),
         None => None,
     };
-    // Built by hand: `json!` would copy `rest` through `Serialize`.
-    let mut review = serde_json::Map::new();
-    review.insert("apiVersion".into(), "admission.k8s.io/v1".into());
-    review.insert("kind".into(), "AdmissionReview".into());
-    review.insert("request".into(), Value::Object(split.rest));
-    let review = Value::Object(review);
-    let review: AdmissionReview<DynamicObject> = serde_json::from_value(review)
-        .map_err(|e| BadRequest(format!("not a valid AdmissionReview: {e}")))?;
-    let request: AdmissionRequest<DynamicObject> = review
-        .try_into()
-        .map_err(|e| BadRequest(format!("not a valid AdmissionReview: {e}")))?;
     Ok(Parsed {
         request,
         object: object.filter(|o| !o.is_null()),
     })
-}
-
-/// The review as read off the wire: the request's object is kept raw, to be
-/// read once into a plain value (what the check core takes) rather than into
-/// kube's typed object and back.
-#[derive(serde::Deserialize)]
-struct Envelope<'a> {
-    #[serde(rename = "apiVersion")]
-    api_version: Option<String>,
-    kind: Option<String>,
-    #[serde(borrow)]
-    request: Option<Split<'a>>,
-}
-
-/// `request` without its objects: `object` raw, `oldObject` skipped unread
-/// (no check looks at it; on UPDATE it is half the body).
-#[derive(Default)]
-struct Split<'a> {
-    object: Option<&'a RawValue>,
-    rest: serde_json::Map<String, Value>,
-}
-
-impl<'de: 'a, 'a> serde::Deserialize<'de> for Split<'a> {
-    fn deserialize<D: serde::Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
-        struct V<'a>(std::marker::PhantomData<&'a ()>);
-        impl<'de: 'a, 'a> Visitor<'de> for V<'a> {
-            type Value = Split<'a>;
-            fn expecting(&self, f: &mut std::fmt::Formatter) -> std::fmt::Result {
-                f.write_str("an admission request")
-            }
-            fn visit_map<M: MapAccess<'de>>(self, mut map: M) -> Result<Split<'a>, M::Error> {
-                let mut split = Split::default();
-                while let Some(key) = map.next_key::<String>()? {
-                    match key.as_str() {
-                        "object" => split.object = map.next_value()?,
-                        "oldObject" => {
-                            map.next_value::<IgnoredAny>()?;
-                        }
-                        _ => {
-                            let v = map.next_value()?;
-                            split.rest.insert(key, v);
-                        }
-                    }
-                }
-                Ok(split)
-            }
-        }
-        d.deserialize_map(V(std::marker::PhantomData))
-    }
 }
 
 /// An object as a plain value, minus `metadata.managedFields`: bookkeeping
