@@ -232,10 +232,7 @@ pub fn generate(dir: &Path, env: &BTreeMap<String, String>) -> Result<String, St
         .iter()
         .map(|f| values_path(dir, f))
         .collect::<Result<_, _>>()?;
-    let mut ctx = crate::cli::template_context(&files).map_err(|e| match e {
-        crate::cli::Fatal::Message(m) => m,
-        crate::cli::Fatal::Io(e) => e.to_string(),
-    })?;
+    let mut ctx = crate::spec::template::Context::with_values(&files)?;
     // Templates see the Application: `env.ARGOCD_APP_NAME`, `env.ARGOCD_ENV_*`.
     ctx.env = env.clone();
     let policy = if params.strict {

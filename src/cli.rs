@@ -19,7 +19,7 @@ use crate::rules::{self, RULES};
 use crate::source;
 use crate::spec::template;
 use crate::webhook::{self, log::LogFormat, log::Logger, tls::CertPaths};
-use crate::yaml::{self, Limits};
+use crate::yaml::Limits;
 
 #[derive(Parser)]
 #[command(
@@ -194,37 +194,7 @@ pub struct CheckArgs {
 
 /// The template context: the process environment and the merged values files.
 pub fn template_context(values: &[PathBuf]) -> Result<template::Context, Fatal> {
-    let mut ctx = template::Context::from_process();
-    for path in values {
-        let text = std::fs::read_to_string(path).map_err(|e| {
-            Fatal::Message(format!("cannot read values file {}: {e}", path.display()))
-        })?;
-        let stream = yaml::load(&text, Limits::default());
-        for doc in stream.documents {
-            match doc {
-                Ok(d) if d.empty => {}
-                Ok(d) if d.value.is_object() => ctx.merge_values(d.value),
-                Ok(d) => {
-                    return Err(Fatal::Message(format!(
-                        "{}:{}:{}: a values file must hold a mapping",
-                        path.display(),
-                        d.start.line,
-                        d.start.column
-                    )));
-                }
-                Err(e) => {
-                    return Err(Fatal::Message(format!(
-                        "{}:{}:{}: {}",
-                        path.display(),
-                        e.position.line,
-                        e.position.column,
-                        e.message
-                    )));
-                }
-            }
-        }
-    }
-    Ok(ctx)
+    template::Context::with_values(values).map_err(Fatal::Message)
 }
 
 /// How a command ended, for the process exit status.

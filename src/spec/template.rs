@@ -39,6 +39,33 @@ impl Context {
         }
     }
 
+    /// The process environment and the values files, merged in order.
+    /// Errors name the file, line and column.
+    pub fn with_values(files: &[std::path::PathBuf]) -> Result<Context, String> {
+        let mut ctx = Context::from_process();
+        for path in files {
+            let text = std::fs::read_to_string(path)
+                .map_err(|e| format!("cannot read values file {}: {e}", path.display()))?;
+            for doc in crate::yaml::load(&text, crate::yaml::Limits::default()).documents {
+                let at = |p: crate::diagnostic::Position| {
+                    format!("{}:{}:{}", path.display(), p.line, p.column)
+                };
+                match doc {
+                    Ok(d) if d.empty => {}
+                    Ok(d) if d.value.is_object() => ctx.merge_values(d.value),
+                    Ok(d) => {
+                        return Err(format!(
+                            "{}: a values file must hold a mapping",
+                            at(d.start)
+                        ));
+                    }
+                    Err(e) => return Err(format!("{}: {}", at(e.position), e.message)),
+                }
+            }
+        }
+        Ok(ctx)
+    }
+
     /// Merges one values document over the ones before it: mappings merge
     /// key by key, anything else is replaced.
     pub fn merge_values(&mut self, more: Value) {
