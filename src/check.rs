@@ -307,18 +307,15 @@ pub fn source(
     limits: Limits,
     specs: &Specs,
 ) -> FileReport {
-    let rendered;
-    let text = if exposure::mentions_spec(text) && template::is_template(text) {
-        match template::render(file, text, &specs.template) {
-            Ok(t) => {
-                rendered = t;
-                rendered.as_str()
-            }
+    let rendered = if exposure::mentions_spec(text) {
+        match template::render_if_template(file, text, &specs.template) {
+            Ok(t) => t,
             Err(e) => return FileReport::file_error(file, "P009", e.message, e.position, policy),
         }
     } else {
-        text
+        std::borrow::Cow::Borrowed(text)
     };
+    let text: &str = &rendered;
     let mut report = FileReport {
         name: file.to_owned(),
         ..FileReport::default()

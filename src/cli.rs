@@ -446,12 +446,7 @@ pub fn migrate(args: &MigrateArgs, out: &mut dyn Write) -> Result<Outcome, Fatal
             }
         }
         if !m.report.diagnostics.is_empty() {
-            let lines = text
-                .lines()
-                .enumerate()
-                .map(|(i, l)| (i as u32 + 1, l.to_owned()))
-                .filter(|(n, _)| m.report.diagnostics.iter().any(|d| d.line == *n))
-                .collect();
+            let lines = source::excerpt(&text, &m.report);
             reports.push(Checked {
                 report: m.report,
                 lines,

@@ -133,14 +133,14 @@ pub fn exposure(
             };
         }
     };
-    let compiled = compile::exposure(
+    let mut compiled = compile::exposure(
         &parsed,
         doc,
         book,
         version,
         shared_at == SharedAt::Reference,
     );
-    let mut findings = compiled.findings.clone();
+    let mut findings = std::mem::take(&mut compiled.findings);
     if findings
         .iter()
         .any(|l| policy.severity(l.finding.code).is_some())
@@ -203,19 +203,14 @@ pub fn shared_issuers<'a>(
         if !mentions_spec(text) || !text.contains("Issuers") {
             continue;
         }
-        let rendered;
-        let text = if template::is_template(text) {
-            match template::render(name, text, ctx) {
-                Ok(t) => {
-                    rendered = t;
-                    rendered.as_str()
-                }
-                Err(_) => continue,
-            }
-        } else {
-            text
+        let Ok(text) = template::render_if_template(name, text, ctx) else {
+            continue;
         };
-        for (document, doc) in yaml::load_values(text, limits).documents.iter().enumerate() {
+        for (document, doc) in yaml::load_values(&text, limits)
+            .documents
+            .iter()
+            .enumerate()
+        {
             if let Ok(doc) = doc
                 && Kind::of(&doc.value) == Some(Kind::Issuers)
             {

@@ -184,8 +184,8 @@ pub fn render(inputs: &[Input], opts: &Options) -> Rendered {
     let mut errors = 0;
     let mut warnings = 0;
     let mut reports = Vec::new();
-    for mut source in sources {
-        let r = &mut source.report;
+    for mut input in sources {
+        let r = &mut input.report;
         r.diagnostics
             .sort_by(|a, b| a.sort_key().cmp(&b.sort_key()));
         r.diagnostics.dedup();
@@ -198,9 +198,9 @@ pub fn render(inputs: &[Input], opts: &Options) -> Rendered {
         errors += r.summary.errors;
         warnings += r.summary.warnings;
         if !r.diagnostics.is_empty() {
-            let lines = excerpt(&source.original, r);
+            let lines = source::excerpt(&input.original, r);
             reports.push(Checked {
-                report: source.report,
+                report: input.report,
                 lines,
             });
         }
@@ -254,22 +254,17 @@ fn load(input: &Input, opts: &Options, policy: &Policy, limits: Limits) -> Sourc
     if !exposure::mentions_spec(&text) {
         return source;
     }
-    let rendered = if template::is_template(&text) {
-        match template::render(&name, &text, opts.template) {
-            Ok(r) => r,
-            Err(e) => {
-                source.report =
-                    FileReport::file_error(&name, "P009", e.message, e.position, policy);
-                source.original = text;
-                return source;
-            }
+    let documents = match template::render_if_template(&name, &text, opts.template) {
+        Ok(rendered) => yaml::load(&rendered, limits).documents,
+        Err(e) => {
+            source.report = FileReport::file_error(&name, "P009", e.message, e.position, policy);
+            source.original = text;
+            return source;
         }
-    } else {
-        text.clone()
     };
     source.original = text;
     source.report.summary.files = 1;
-    for doc in yaml::load(&rendered, limits).documents {
+    for doc in documents {
         source.report.summary.documents += 1;
         if doc
             .as_ref()
@@ -284,17 +279,6 @@ fn load(input: &Input, opts: &Options, policy: &Policy, limits: Limits) -> Sourc
         source.documents.push(doc);
     }
     source
-}
-
-fn excerpt(text: &str, report: &FileReport) -> Vec<(u32, String)> {
-    let mut wanted: Vec<u32> = report.diagnostics.iter().map(|d| d.line).collect();
-    wanted.sort_unstable();
-    wanted.dedup();
-    text.lines()
-        .enumerate()
-        .filter(|(i, _)| wanted.binary_search(&(*i as u32 + 1)).is_ok())
-        .map(|(i, l)| (i as u32 + 1, l.to_owned()))
-        .collect()
 }
 
 /// How the files under `--out-dir` differ from a fresh render.

@@ -176,7 +176,7 @@ pub fn check_text(
 }
 
 /// The source lines the diagnostics point at, for code frames.
-fn excerpt(text: &str, report: &FileReport) -> Vec<(u32, String)> {
+pub fn excerpt(text: &str, report: &FileReport) -> Vec<(u32, String)> {
     let mut wanted: Vec<u32> = report.diagnostics.iter().map(|d| d.line).collect();
     wanted.sort_unstable();
     wanted.dedup();

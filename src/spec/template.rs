@@ -94,6 +94,20 @@ pub fn is_template(text: &str) -> bool {
     text.contains("{{") || text.contains("{%") || text.contains("{#")
 }
 
+/// A spec file's text ready to parse: a template is rendered, plain text is
+/// borrowed as it is (no copy, no engine).
+pub fn render_if_template<'a>(
+    name: &str,
+    text: &'a str,
+    ctx: &Context,
+) -> Result<std::borrow::Cow<'a, str>, TemplateError> {
+    if is_template(text) {
+        render(name, text, ctx).map(std::borrow::Cow::Owned)
+    } else {
+        Ok(std::borrow::Cow::Borrowed(text))
+    }
+}
+
 /// Why a template did not render, at the template's line.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct TemplateError {
