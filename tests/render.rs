@@ -137,27 +137,25 @@ fn environment_is_visible_to_templates() {
     assert!(String::from_utf8_lossy(&out.stdout).contains("- httpbin.from-env.example.com\n"));
 }
 
-fn render_into(dir: &Path) -> std::process::Output {
-    run(&[
+fn render_dir(dir: &Path, extra: &[&str]) -> std::process::Output {
+    let mut args = vec![
         "render",
         "examples/exposures",
         "--values",
         "examples/env/dev.yaml",
         "--out-dir",
         dir.to_str().unwrap(),
-    ])
+    ];
+    args.extend_from_slice(extra);
+    run(&args)
+}
+
+fn render_into(dir: &Path) -> std::process::Output {
+    render_dir(dir, &[])
 }
 
 fn check_dir(dir: &Path) -> std::process::Output {
-    run(&[
-        "render",
-        "examples/exposures",
-        "--values",
-        "examples/env/dev.yaml",
-        "--out-dir",
-        dir.to_str().unwrap(),
-        "--check",
-    ])
+    render_dir(dir, &["--check"])
 }
 
 #[test]
