@@ -246,12 +246,20 @@ pub fn generate(dir: &Path, env: &BTreeMap<String, String>) -> Result<String, St
         .into_iter()
         .filter(|i| !matches!(i, Input::File(p) if files.contains(p)))
         .collect();
+    // The application's kexpose.lock fills in jwksUri, as for `render`.
+    let lock_path = dir.join(crate::lock::DEFAULT_PATH);
+    let lock = if lock_path.is_file() {
+        crate::lock::Lock::read(&lock_path)?
+    } else {
+        crate::lock::Lock::default()
+    };
     let mut rendered = render::render(
         &inputs,
         &Options {
             version: params.api_version,
             policy: &policy,
             template: &ctx,
+            lock: &lock,
             max_file_size: source::DEFAULT_MAX_FILE_SIZE,
         },
     );

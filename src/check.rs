@@ -22,11 +22,13 @@ use crate::spec::{self, template};
 use crate::yaml::{self, Limits};
 
 /// What `check` needs to understand exposure specs: the values their
-/// templates render with, and the issuers every file may name.
+/// templates render with, the issuers every file may name, and the lock
+/// that fills in their jwksUri.
 #[derive(Debug, Clone, Default)]
 pub struct Specs {
     pub template: template::Context,
     pub issuers: IssuerBook,
+    pub lock: crate::lock::Lock,
 }
 
 /// What one Kubernetes object turned out to be.
@@ -322,7 +324,10 @@ pub fn source(
     };
     report.summary.files = 1;
     let mut pending: Vec<Pending> = Vec::new();
-    let lean = yaml::load_values(text, limits);
+    let mut lean = yaml::load_values(text, limits);
+    for doc in lean.documents.iter_mut().flatten() {
+        specs.lock.fill(&mut doc.value);
+    }
     for (index, doc) in lean.documents.iter().enumerate() {
         report.summary.documents += 1;
         let doc = match doc {

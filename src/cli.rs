@@ -21,6 +21,8 @@ use crate::spec::template;
 use crate::webhook::{self, log::LogFormat, log::Logger, tls::CertPaths};
 use crate::yaml::Limits;
 
+pub mod identity;
+
 #[derive(Parser)]
 #[command(
     name = "kexpose",
@@ -54,6 +56,12 @@ pub enum Command {
         #[command(subcommand)]
         command: PolicyCommand,
     },
+    /// Record what OpenID discovery says about every issuer the specs name (kexpose.lock).
+    Lock(identity::LockArgs),
+    /// Get an access token with the client-credentials grant.
+    Token(identity::TokenArgs),
+    /// Call an exposed endpoint without and with a token, and judge the answers.
+    Probe(identity::ProbeArgs),
     /// Argo CD config management plugin commands (run by the CMP sidecar).
     Argocd {
         #[command(subcommand)]
@@ -143,6 +151,9 @@ pub struct RenderArgs {
     pub values: Vec<PathBuf>,
     #[arg(long, value_enum, default_value_t = ApiVersion::V2)]
     pub api_version: ApiVersion,
+    /// Lock file to fill missing jwksUri values from (default: kexpose.lock if present).
+    #[arg(long, value_name = "FILE")]
+    pub lock: Option<PathBuf>,
     /// Write one file per APIRule (namespace.name.yaml) into DIR instead of a stream on stdout.
     #[arg(long, value_name = "DIR")]
     pub out_dir: Option<PathBuf>,
@@ -190,6 +201,9 @@ pub struct CheckArgs {
     /// Values for exposure spec templates (repeatable; later files win).
     #[arg(long = "values", value_name = "FILE")]
     pub values: Vec<PathBuf>,
+    /// Lock file to fill missing jwksUri values from (default: kexpose.lock if present).
+    #[arg(long, value_name = "FILE")]
+    pub lock: Option<PathBuf>,
 }
 
 /// The template context: the process environment and the merged values files.
@@ -251,6 +265,7 @@ fn color_for(choice: Color, terminal: bool) -> bool {
 pub fn render(args: &RenderArgs, out: &mut dyn Write) -> Result<Outcome, Fatal> {
     let policy = load_policy(args.policy.as_ref())?;
     let template = template_context(&args.values)?;
+    let lock = crate::lock::resolve(args.lock.as_ref())?;
     let mut inputs = source::expand(&args.paths)?;
     inputs.sort();
     inputs.dedup();
@@ -264,6 +279,7 @@ pub fn render(args: &RenderArgs, out: &mut dyn Write) -> Result<Outcome, Fatal> 
             version,
             policy: &policy,
             template: &template,
+            lock: &lock,
             max_file_size: args.max_file_size,
         },
     );
@@ -337,6 +353,7 @@ pub fn check(args: &CheckArgs, out: &mut dyn Write) -> Result<Outcome, Fatal> {
         .map(|input| source::read(input, &policy, args.max_file_size))
         .collect();
     let template = template_context(&args.values)?;
+    let lock = crate::lock::resolve(args.lock.as_ref())?;
     let names: Vec<String> = inputs.iter().map(source::Input::name).collect();
     let issuers = exposure::shared_issuers(
         texts.iter().enumerate().filter_map(|(i, t)| {
@@ -344,9 +361,14 @@ pub fn check(args: &CheckArgs, out: &mut dyn Write) -> Result<Outcome, Fatal> {
             Some((i, names[i].as_str(), t.as_str()))
         }),
         &template,
+        &lock,
         limits,
     );
-    let specs = Specs { template, issuers };
+    let specs = Specs {
+        template,
+        issuers,
+        lock,
+    };
     let files: Vec<Checked> = texts
         .into_par_iter()
         .zip(inputs.par_iter())
@@ -599,6 +621,9 @@ pub fn run(cli: Cli, out: &mut dyn Write) -> Result<Outcome, Fatal> {
         Command::Rule { code } => show_rule(&code, out),
         Command::Render(args) => render(&args, out),
         Command::Serve(args) => serve(&args),
+        Command::Lock(args) => identity::lock(&args),
+        Command::Token(args) => identity::token(&args, out),
+        Command::Probe(args) => identity::probe(&args, out),
         Command::Argocd { command } => argocd(command, out),
         Command::Migrate(args) => migrate(&args, out),
         Command::Policy {

@@ -123,7 +123,7 @@ pub fn missing_jwks_uri(name: &str, issuer: &str, pointer: &str) -> Finding {
         "X002",
         pointer,
         format!(
-            "issuer \"{name}\" has no jwksUri; set it to the jwks_uri of {}/.well-known/openid-configuration",
+            "issuer \"{name}\" has no jwksUri; set it to the jwks_uri of {}/.well-known/openid-configuration, or record it with `kexpose lock`",
             issuer.trim_end_matches('/')
         ),
     )

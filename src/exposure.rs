@@ -11,6 +11,7 @@ use crate::apirule::Version;
 use crate::check::{self, schema};
 use crate::compile::{self, Compiled, DocRef, IssuerBook, IssuerDef, Located};
 use crate::diagnostic::{Finding, field_path, join};
+use crate::lock::Lock;
 use crate::policy::Policy;
 use crate::spec::{self, Exposure, Issuers, Kind, template};
 use crate::yaml::{self, Limits};
@@ -196,6 +197,7 @@ pub fn mentions_spec(text: &str) -> bool {
 pub fn shared_issuers<'a>(
     texts: impl IntoIterator<Item = (usize, &'a str, &'a str)>,
     ctx: &template::Context,
+    lock: &Lock,
     limits: Limits,
 ) -> IssuerBook {
     let mut book = IssuerBook::new();
@@ -208,12 +210,13 @@ pub fn shared_issuers<'a>(
         };
         for (document, doc) in yaml::load_values(&text, limits)
             .documents
-            .iter()
+            .iter_mut()
             .enumerate()
         {
             if let Ok(doc) = doc
                 && Kind::of(&doc.value) == Some(Kind::Issuers)
             {
+                lock.fill(&mut doc.value);
                 let at = DocRef { source, document };
                 let _ = issuers(&doc.value, at, name, &mut book);
             }

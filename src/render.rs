@@ -14,6 +14,7 @@ use crate::check::FileReport;
 use crate::compile::{DocRef, IssuerBook, Located};
 use crate::diagnostic::{Finding, Severity};
 use crate::exposure::{self, SharedAt};
+use crate::lock::Lock;
 use crate::policy::Policy;
 use crate::report::Checked;
 use crate::source::{self, Input};
@@ -25,6 +26,8 @@ pub struct Options<'a> {
     pub version: Version,
     pub policy: &'a Policy,
     pub template: &'a template::Context,
+    /// Fills in the jwksUri of issuers that do not set one.
+    pub lock: &'a Lock,
     pub max_file_size: u64,
 }
 
@@ -254,7 +257,7 @@ fn load(input: &Input, opts: &Options, policy: &Policy, limits: Limits) -> Sourc
     if !exposure::mentions_spec(&text) {
         return source;
     }
-    let documents = match template::render_if_template(&name, &text, opts.template) {
+    let mut documents = match template::render_if_template(&name, &text, opts.template) {
         Ok(rendered) => yaml::load(&rendered, limits).documents,
         Err(e) => {
             source.report = FileReport::file_error(&name, "P009", e.message, e.position, policy);
@@ -264,6 +267,9 @@ fn load(input: &Input, opts: &Options, policy: &Policy, limits: Limits) -> Sourc
     };
     source.original = text;
     source.report.summary.files = 1;
+    for doc in documents.iter_mut().flatten() {
+        opts.lock.fill(&mut doc.value);
+    }
     for doc in documents {
         source.report.summary.documents += 1;
         if doc

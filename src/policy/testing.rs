@@ -11,6 +11,7 @@ use std::path::{Path, PathBuf};
 
 use super::Policy;
 use crate::check::Specs;
+use crate::lock::Lock;
 use crate::source::{self, Input};
 use crate::yaml::Limits;
 
@@ -62,9 +63,14 @@ pub fn case(dir: &Path, policy: &Policy) -> Result<CaseResult, String> {
             .enumerate()
             .map(|(i, (p, t))| (i, p.to_str().unwrap_or_default(), t.as_str())),
         &template,
+        &Lock::default(),
         Limits::default(),
     );
-    let specs = Specs { template, issuers };
+    let specs = Specs {
+        template,
+        issuers,
+        lock: Lock::default(),
+    };
     let mut got = BTreeSet::new();
     for (path, text) in &texts {
         let name = path.display().to_string();

@@ -1,0 +1,460 @@
+//! The lock file: what OpenID discovery said about every issuer the specs
+//! name, recorded so that `render` (and `check`) can fill in `jwksUri`
+//! offline, and so that a change at the provider shows up as a diff.
+//!
+//! ```yaml
+//! apiVersion: kexpose.dev/v1alpha1
+//! kind: Lock
+//! issuers:
+//!   https://id.example.com:
+//!     jwksUri: https://id.example.com/oauth2/certs
+//!     tokenEndpoint: https://id.example.com/oauth2/token
+//!     keyIds: [k1]
+//!     fetchedAt: 2026-11-30T09:00:00Z
+//! ```
+//!
+//! Keyed by the issuer URL, not by the spec's name for it: two teams naming
+//! the same provider differently share one entry, and the URL is what
+//! discovery is about.
+
+use std::collections::BTreeMap;
+use std::path::{Path, PathBuf};
+
+use serde::{Deserialize, Serialize};
+use serde_json::Value;
+
+use crate::oidc::Discovered;
+use crate::source::{self, Input};
+use crate::spec::{self, template};
+use crate::yaml::{self, Limits, emit};
+
+/// Where the lock is looked for when no `--lock` is given.
+pub const DEFAULT_PATH: &str = "kexpose.lock";
+
+const KIND: &str = "Lock";
+
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields, rename_all = "camelCase")]
+pub struct Lock {
+    pub api_version: String,
+    pub kind: String,
+    #[serde(default)]
+    pub issuers: BTreeMap<String, Entry>,
+}
+
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields, rename_all = "camelCase")]
+pub struct Entry {
+    pub jwks_uri: String,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub token_endpoint: Option<String>,
+    #[serde(default)]
+    pub key_ids: Vec<String>,
+    /// RFC 3339, UTC.
+    pub fetched_at: String,
+}
+
+impl Entry {
+    pub fn new(found: &Discovered, fetched_at: String) -> Entry {
+        Entry {
+            jwks_uri: found.jwks_uri.clone(),
+            token_endpoint: found.token_endpoint.clone(),
+            key_ids: found.key_ids.clone(),
+            fetched_at,
+        }
+    }
+}
+
+impl Lock {
+    pub fn new(issuers: BTreeMap<String, Entry>) -> Lock {
+        Lock {
+            api_version: spec::API_VERSION.to_owned(),
+            kind: KIND.to_owned(),
+            issuers,
+        }
+    }
+
+    /// Reads a lock file; every problem names the file.
+    pub fn read(path: &Path) -> Result<Lock, String> {
+        let text = std::fs::read_to_string(path)
+            .map_err(|e| format!("cannot read the lock {}: {e}", path.display()))?;
+        Lock::parse(&text).map_err(|e| format!("{}: {e}", path.display()))
+    }
+
+    pub fn parse(text: &str) -> Result<Lock, String> {
+        let mut documents = yaml::load_values(text, Limits::default()).documents;
+        if documents.len() != 1 {
+            return Err(format!(
+                "a lock holds one document, not {}",
+                documents.len()
+            ));
+        }
+        let doc = documents.remove(0).map_err(|e| {
+            format!("{}:{}: {}", e.position.line, e.position.column, e.message)
+        })?;
+        let lock = Lock::deserialize(&doc.value).map_err(|e| format!("not a lock: {e}"))?;
+        if lock.kind != KIND || lock.api_version != spec::API_VERSION {
+            return Err(format!(
+                "not a lock: expected apiVersion {} and kind {KIND}",
+                spec::API_VERSION
+            ));
+        }
+        Ok(lock)
+    }
+
+    /// The file's text: a comment saying what it is, then the document.
+    pub fn to_text(&self) -> String {
+        let value = serde_json::to_value(self).expect("a lock is plain data");
+        format!(
+            "# OpenID discovery results for the issuers the exposure specs name.\n\
+             # Written by `kexpose lock`; `kexpose render` reads jwksUri from here\n\
+             # without touching the network. Refresh with `kexpose lock`.\n{}",
+            emit::document(&value)
+        )
+    }
+
+    pub fn jwks_uri(&self, issuer: &str) -> Option<&str> {
+        self.issuers.get(issuer).map(|e| e.jwks_uri.as_str())
+    }
+
+    /// Fills `jwksUri` into every issuer of a spec document (`spec.issuers`
+    /// of an `Exposure` or an `Issuers`) that has none, as if written there.
+    pub fn fill(&self, document: &mut Value) {
+        if self.issuers.is_empty() || spec::Kind::of(document).is_none() {
+            return;
+        }
+        let Some(issuers) = document
+            .pointer_mut("/spec/issuers")
+            .and_then(Value::as_object_mut)
+        else {
+            return;
+        };
+        for entry in issuers.values_mut() {
+            let Some(entry) = entry.as_object_mut() else {
+                continue;
+            };
+            if entry.contains_key("jwksUri") {
+                continue;
+            }
+            if let Some(uri) = entry
+                .get("issuer")
+                .and_then(Value::as_str)
+                .and_then(|i| self.jwks_uri(i))
+            {
+                entry.insert("jwksUri".into(), Value::String(uri.to_owned()));
+            }
+        }
+    }
+}
+
+/// Which lock `render` and `check` use: the one named, which must exist,
+/// else `kexpose.lock` in the current directory if there is one, else none.
+pub fn resolve(named: Option<&PathBuf>) -> Result<Lock, String> {
+    match named {
+        Some(path) => Lock::read(path),
+        None if Path::new(DEFAULT_PATH).is_file() => Lock::read(Path::new(DEFAULT_PATH)),
+        None => Ok(Lock::default()),
+    }
+}
+
+/// One place a spec names an issuer.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Use {
+    pub file: String,
+    /// The spec's name for it (`ias` in `jwt: {issuer: ias}`).
+    pub name: String,
+    /// The jwksUri the spec sets itself, if any.
+    pub jwks_uri: Option<String>,
+}
+
+/// Every issuer URL the specs among `inputs` define, with where. A file
+/// that cannot be read, rendered or parsed is an error: a lock made from
+/// part of the specs would look complete and not be.
+pub fn named_issuers(
+    inputs: &[Input],
+    ctx: &template::Context,
+    max_file_size: u64,
+) -> Result<BTreeMap<String, Vec<Use>>, Vec<String>> {
+    let mut named: BTreeMap<String, Vec<Use>> = BTreeMap::new();
+    let mut errors = Vec::new();
+    for input in inputs {
+        let file = input.name();
+        let text = match source::read_limited(input, max_file_size)
+            .map_err(|e| e.to_string())
+            .and_then(|b| {
+                source::decode(&b, max_file_size)
+                    .map(str::to_owned)
+                    .map_err(|(_, m, _)| m)
+            }) {
+            Ok(t) => t,
+            Err(e) => {
+                errors.push(format!("{file}: {e}"));
+                continue;
+            }
+        };
+        if !crate::exposure::mentions_spec(&text) {
+            continue;
+        }
+        let text = match template::render_if_template(&file, &text, ctx) {
+            Ok(t) => t,
+            Err(e) => {
+                let p = e.position;
+                errors.push(format!("{file}:{}:{}: {}", p.line, p.column, e.message));
+                continue;
+            }
+        };
+        for doc in yaml::load_values(&text, Limits::default()).documents {
+            let doc = match doc {
+                Ok(d) => d,
+                Err(e) => {
+                    let p = e.position;
+                    errors.push(format!("{file}:{}:{}: {}", p.line, p.column, e.message));
+                    continue;
+                }
+            };
+            if spec::Kind::of(&doc.value).is_none() {
+                continue;
+            }
+            let Some(issuers) = doc.value.pointer("/spec/issuers").and_then(Value::as_object)
+            else {
+                continue;
+            };
+            for (name, def) in issuers {
+                let Some(url) = def.get("issuer").and_then(Value::as_str) else {
+                    continue;
+                };
+                named.entry(url.to_owned()).or_default().push(Use {
+                    file: file.clone(),
+                    name: name.clone(),
+                    jwks_uri: def.get("jwksUri").and_then(Value::as_str).map(str::to_owned),
+                });
+            }
+        }
+    }
+    if errors.is_empty() {
+        Ok(named)
+    } else {
+        Err(errors)
+    }
+}
+
+/// How a lock differs from the specs, or from what discovery says now.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Difference {
+    /// A spec names an issuer the lock lacks.
+    Missing { issuer: String, uses: Vec<Use> },
+    /// The lock holds an issuer no spec names any more.
+    Stale { issuer: String },
+    /// Discovery now gives another value for a locked field.
+    Changed {
+        issuer: String,
+        field: &'static str,
+        locked: String,
+        now: String,
+    },
+}
+
+impl std::fmt::Display for Difference {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        match self {
+            Difference::Missing { issuer, uses } => {
+                let at: Vec<String> = uses
+                    .iter()
+                    .map(|u| format!("{} ({})", u.file, u.name))
+                    .collect();
+                write!(
+                    f,
+                    "{issuer}: named in {} but not locked",
+                    at.join(", ")
+                )
+            }
+            Difference::Stale { issuer } => {
+                write!(f, "{issuer}: locked but no spec names it any more")
+            }
+            Difference::Changed {
+                issuer,
+                field,
+                locked,
+                now,
+            } => write!(
+                f,
+                "{issuer}: {field} is locked as {locked:?} but discovery now says {now:?}"
+            ),
+        }
+    }
+}
+
+/// The lock against the issuers the specs name.
+pub fn against_specs(lock: &Lock, named: &BTreeMap<String, Vec<Use>>) -> Vec<Difference> {
+    let mut out: Vec<Difference> = named
+        .iter()
+        .filter(|(issuer, _)| !lock.issuers.contains_key(*issuer))
+        .map(|(issuer, uses)| Difference::Missing {
+            issuer: issuer.clone(),
+            uses: uses.clone(),
+        })
+        .collect();
+    out.extend(
+        lock.issuers
+            .keys()
+            .filter(|issuer| !named.contains_key(*issuer))
+            .map(|issuer| Difference::Stale {
+                issuer: issuer.clone(),
+            }),
+    );
+    out
+}
+
+/// A locked entry against fresh discovery. Key ids are not compared here:
+/// providers rotate keys behind the same jwks_uri, which changes nothing
+/// in the APIRules (the caller reports rotation as a note).
+pub fn against_discovery(issuer: &str, locked: &Entry, now: &Discovered) -> Vec<Difference> {
+    let mut out = Vec::new();
+    let mut compare = |field: &'static str, locked: &str, now: &str| {
+        if locked != now {
+            out.push(Difference::Changed {
+                issuer: issuer.to_owned(),
+                field,
+                locked: locked.to_owned(),
+                now: now.to_owned(),
+            });
+        }
+    };
+    compare("jwksUri", &locked.jwks_uri, &now.jwks_uri);
+    compare(
+        "tokenEndpoint",
+        locked.token_endpoint.as_deref().unwrap_or_default(),
+        now.token_endpoint.as_deref().unwrap_or_default(),
+    );
+    out
+}
+
+/// Now as RFC 3339 UTC, second precision (`2026-11-30T09:00:00Z`).
+pub fn now_rfc3339() -> String {
+    let secs = std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .map_or(0, |d| d.as_secs());
+    rfc3339(secs)
+}
+
+/// Seconds since the epoch as RFC 3339 UTC (days to civil date after
+/// Howard Hinnant's `civil_from_days`).
+pub fn rfc3339(secs: u64) -> String {
+    let days = (secs / 86_400) as i64;
+    let rem = secs % 86_400;
+    let z = days + 719_468;
+    let era = z.div_euclid(146_097);
+    let doe = z.rem_euclid(146_097);
+    let yoe = (doe - doe / 1460 + doe / 36_524 - doe / 146_096) / 365;
+    let doy = doe - (365 * yoe + yoe / 4 - yoe / 100);
+    let mp = (5 * doy + 2) / 153;
+    let day = doy - (153 * mp + 2) / 5 + 1;
+    let month = if mp < 10 { mp + 3 } else { mp - 9 };
+    let year = yoe + era * 400 + i64::from(month <= 2);
+    format!(
+        "{year:04}-{month:02}-{day:02}T{:02}:{:02}:{:02}Z",
+        rem / 3600,
+        rem % 3600 / 60,
+        rem % 60
+    )
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use serde_json::json;
+
+    fn entry(jwks: &str) -> Entry {
+        Entry {
+            jwks_uri: jwks.into(),
+            token_endpoint: Some("https://id.example/token".into()),
+            key_ids: vec!["k1".into()],
+            fetched_at: "2026-11-30T09:00:00Z".into(),
+        }
+    }
+
+    #[test]
+    fn dates_are_rfc3339_utc() {
+        assert_eq!(rfc3339(0), "1970-01-01T00:00:00Z");
+        assert_eq!(rfc3339(951_782_400), "2000-02-29T00:00:00Z");
+        assert_eq!(rfc3339(1_796_028_478), "2026-11-30T09:27:58Z");
+    }
+
+    #[test]
+    fn a_lock_round_trips_through_its_text() {
+        let lock = Lock::new(BTreeMap::from([(
+            "https://id.example".to_owned(),
+            entry("https://id.example/jwks"),
+        )]));
+        let text = lock.to_text();
+        assert!(text.starts_with("# OpenID discovery"), "{text}");
+        assert_eq!(Lock::parse(&text).unwrap(), lock);
+    }
+
+    #[test]
+    fn other_documents_are_not_locks() {
+        assert!(Lock::parse("apiVersion: v1\nkind: ConfigMap\n").is_err());
+        let wrong_kind = "apiVersion: kexpose.dev/v1alpha1\nkind: Exposure\n";
+        assert!(Lock::parse(wrong_kind).unwrap_err().contains("kind Lock"));
+        assert!(Lock::parse("a: 1\n---\nb: 2\n").unwrap_err().contains("one document"));
+    }
+
+    #[test]
+    fn fill_sets_only_missing_jwks_uris_of_spec_issuers() {
+        let lock = Lock::new(BTreeMap::from([(
+            "https://id.example".to_owned(),
+            entry("https://id.example/jwks"),
+        )]));
+        let mut doc = json!({
+            "apiVersion": "kexpose.dev/v1alpha1", "kind": "Issuers",
+            "spec": {"issuers": {
+                "a": {"issuer": "https://id.example"},
+                "b": {"issuer": "https://id.example", "jwksUri": "https://own/jwks"},
+                "c": {"issuer": "https://unlocked.example"},
+            }}
+        });
+        lock.fill(&mut doc);
+        assert_eq!(doc["spec"]["issuers"]["a"]["jwksUri"], "https://id.example/jwks");
+        assert_eq!(doc["spec"]["issuers"]["b"]["jwksUri"], "https://own/jwks");
+        assert!(doc["spec"]["issuers"]["c"].get("jwksUri").is_none());
+
+        let mut apirule = json!({"apiVersion": "gateway.kyma-project.io/v2", "kind": "APIRule",
+            "spec": {"issuers": {"a": {"issuer": "https://id.example"}}}});
+        let before = apirule.clone();
+        lock.fill(&mut apirule);
+        assert_eq!(apirule, before);
+    }
+
+    #[test]
+    fn differences_name_missing_stale_and_changed_issuers() {
+        let lock = Lock::new(BTreeMap::from([(
+            "https://old.example".to_owned(),
+            entry("https://old.example/jwks"),
+        )]));
+        let named = BTreeMap::from([(
+            "https://new.example".to_owned(),
+            vec![Use {
+                file: "specs.yaml".into(),
+                name: "ias".into(),
+                jwks_uri: None,
+            }],
+        )]);
+        let d = against_specs(&lock, &named);
+        assert_eq!(d.len(), 2);
+        assert_eq!(
+            d[0].to_string(),
+            "https://new.example: named in specs.yaml (ias) but not locked"
+        );
+        assert!(matches!(&d[1], Difference::Stale { issuer } if issuer == "https://old.example"));
+
+        let now = Discovered {
+            issuer: "https://old.example".into(),
+            jwks_uri: "https://old.example/keys".into(),
+            token_endpoint: Some("https://id.example/token".into()),
+            key_ids: vec!["k2".into()],
+        };
+        let changed = against_discovery("https://old.example", &entry("https://old.example/jwks"), &now);
+        assert_eq!(changed.len(), 1, "{changed:?}");
+        assert!(changed[0].to_string().contains("jwksUri is locked as"));
+    }
+}

@@ -1,0 +1,396 @@
+//! A deliberately small HTTP/1.1 client for OpenID discovery, token requests
+//! and probes, built on the hyper and rustls (ring) the webhook already uses.
+//!
+//! It talks to identity providers with client secrets in hand, so it is
+//! strict by default: https only (plain http needs `allow_http`, meant for
+//! loopback tests), certificates verified against the system roots or one CA
+//! file, a connect timeout and a total timeout per request, a cap on every
+//! response body, and redirects followed only for GET, only a few, and never
+//! to another scheme.
+
+use std::path::Path;
+use std::sync::Arc;
+use std::time::Duration;
+
+use http_body_util::{BodyExt, Full, Limited};
+use hyper::body::Bytes;
+use hyper::header::{self, HeaderMap, HeaderValue};
+use hyper::{Method, Uri};
+use hyper_util::rt::TokioIo;
+use rustls::RootCertStore;
+use rustls::crypto::ring;
+use rustls_pki_types::pem::PemObject;
+use rustls_pki_types::{CertificateDer, ServerName};
+use tokio::io::{AsyncRead, AsyncWrite};
+use tokio::net::TcpStream;
+use tokio_rustls::TlsConnector;
+
+/// How the client may reach servers.
+#[derive(Debug, Clone)]
+pub struct Options {
+    /// Trust only the CAs in this PEM file instead of the system roots.
+    pub ca_file: Option<std::path::PathBuf>,
+    pub allow_http: bool,
+    pub connect_timeout: Duration,
+    /// For the whole exchange: connect, TLS, request, every byte of the answer.
+    pub timeout: Duration,
+    /// Largest response body accepted.
+    pub max_body: usize,
+}
+
+impl Default for Options {
+    fn default() -> Self {
+        Options {
+            ca_file: None,
+            allow_http: false,
+            connect_timeout: Duration::from_secs(5),
+            timeout: Duration::from_secs(15),
+            max_body: 1024 * 1024,
+        }
+    }
+}
+
+/// Redirects followed for one GET before giving up.
+const MAX_REDIRECTS: usize = 5;
+
+/// A request failed before an HTTP answer arrived (or the answer was unusable).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Error {
+    pub url: String,
+    pub message: String,
+}
+
+impl std::fmt::Display for Error {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        write!(f, "{}: {}", self.url, self.message)
+    }
+}
+
+fn error(url: &str, message: impl Into<String>) -> Error {
+    Error {
+        url: url.to_owned(),
+        message: message.into(),
+    }
+}
+
+/// An HTTP answer, whatever its status.
+#[derive(Debug)]
+pub struct Response {
+    pub status: u16,
+    /// The URL that answered, after redirects.
+    pub url: String,
+    pub headers: HeaderMap,
+    pub body: Bytes,
+}
+
+impl Response {
+    /// The body as JSON, or why it is not.
+    pub fn json(&self) -> Result<serde_json::Value, Error> {
+        serde_json::from_slice(&self.body)
+            .map_err(|e| error(&self.url, format!("the answer is not JSON: {e}")))
+    }
+
+    /// The start of the body as text, for error messages.
+    pub fn snippet(&self) -> String {
+        let text = String::from_utf8_lossy(&self.body);
+        let one_line = text.split_whitespace().collect::<Vec<_>>().join(" ");
+        match one_line.char_indices().nth(200) {
+            Some((at, _)) => format!("{}…", &one_line[..at]),
+            None => one_line,
+        }
+    }
+}
+
+/// One request to send.
+pub struct Request<'a> {
+    pub method: Method,
+    pub url: &'a str,
+    pub headers: Vec<(header::HeaderName, HeaderValue)>,
+    pub body: Option<Vec<u8>>,
+}
+
+impl<'a> Request<'a> {
+    pub fn get(url: &'a str) -> Self {
+        Request {
+            method: Method::GET,
+            url,
+            headers: Vec::new(),
+            body: None,
+        }
+    }
+
+    pub fn header(mut self, name: header::HeaderName, value: HeaderValue) -> Self {
+        self.headers.push((name, value));
+        self
+    }
+}
+
+#[derive(Clone)]
+pub struct Client {
+    /// Or why there are no trust roots; that fails https requests only.
+    tls: Result<TlsConnector, String>,
+    options: Options,
+}
+
+impl Client {
+    /// A client. A `--ca-file` is read now, so a bad one fails before any
+    /// request; missing system roots fail only an https request.
+    pub fn new(options: Options) -> Result<Client, String> {
+        let tls = match &options.ca_file {
+            Some(path) => Ok(connector(ca_file(path)?)),
+            None => system_roots().map(connector),
+        };
+        Ok(Client { tls, options })
+    }
+
+    pub fn options(&self) -> &Options {
+        &self.options
+    }
+
+    /// Sends a request; a GET follows same-scheme redirects.
+    pub async fn send(&self, request: Request<'_>) -> Result<Response, Error> {
+        let mut url = request.url.to_owned();
+        let follow = request.method == Method::GET;
+        for _ in 0..=MAX_REDIRECTS {
+            let response = tokio::time::timeout(self.options.timeout, self.once(&request, &url))
+                .await
+                .map_err(|_| {
+                    error(
+                        &url,
+                        format!(
+                            "no complete answer within {} s",
+                            self.options.timeout.as_secs_f32()
+                        ),
+                    )
+                })??;
+            let redirect = matches!(response.status, 301 | 302 | 303 | 307 | 308);
+            if !(follow && redirect) {
+                return Ok(response);
+            }
+            let location = response
+                .headers
+                .get(header::LOCATION)
+                .and_then(|l| l.to_str().ok())
+                .ok_or_else(|| error(&url, format!("{} without a Location", response.status)))?;
+            let next = resolve(&url, location);
+            if scheme(&next) != scheme(&url) {
+                return Err(error(
+                    &url,
+                    format!("refusing the redirect to {next}: it changes the scheme"),
+                ));
+            }
+            url = next;
+        }
+        Err(error(
+            request.url,
+            format!("more than {MAX_REDIRECTS} redirects"),
+        ))
+    }
+
+    async fn once(&self, request: &Request<'_>, url: &str) -> Result<Response, Error> {
+        let uri: Uri = url
+            .parse()
+            .map_err(|e| error(url, format!("not a URL: {e}")))?;
+        let https = match uri.scheme_str() {
+            Some("https") => true,
+            Some("http") if self.options.allow_http => false,
+            Some("http") => {
+                return Err(error(
+                    url,
+                    "plain http is refused; use https (or --allow-http for a test server)",
+                ));
+            }
+            _ => return Err(error(url, "only https URLs are supported")),
+        };
+        let authority = uri
+            .authority()
+            .ok_or_else(|| error(url, "the URL has no host"))?
+            .clone();
+        let host = authority
+            .host()
+            .trim_start_matches('[')
+            .trim_end_matches(']')
+            .to_owned();
+        let port = authority.port_u16().unwrap_or(if https { 443 } else { 80 });
+        let tcp = tokio::time::timeout(
+            self.options.connect_timeout,
+            TcpStream::connect((host.as_str(), port)),
+        )
+        .await
+        .map_err(|_| {
+            error(
+                url,
+                format!(
+                    "cannot connect within {} s",
+                    self.options.connect_timeout.as_secs_f32()
+                ),
+            )
+        })?
+        .map_err(|e| error(url, format!("cannot connect: {e}")))?;
+        let _ = tcp.set_nodelay(true);
+
+        let path = uri.path_and_query().map_or("/", |p| p.as_str());
+        let mut builder = hyper::Request::builder()
+            .method(request.method.clone())
+            .uri(path)
+            .header(header::HOST, authority.as_str())
+            .header(
+                header::USER_AGENT,
+                concat!("kexpose/", env!("CARGO_PKG_VERSION")),
+            );
+        for (name, value) in &request.headers {
+            builder = builder.header(name, value);
+        }
+        let body = Full::new(Bytes::from(request.body.clone().unwrap_or_default()));
+        let outgoing = builder
+            .body(body)
+            .map_err(|e| error(url, format!("cannot build the request: {e}")))?;
+
+        if !https {
+            return self.exchange(tcp, outgoing, url).await;
+        }
+        let name = ServerName::try_from(host)
+            .map_err(|e| error(url, format!("not a TLS server name: {e}")))?;
+        let connector = self.tls.as_ref().map_err(|e| error(url, e.clone()))?;
+        let tls = connector
+            .connect(name, tcp)
+            .await
+            .map_err(|e| error(url, format!("TLS: {e}")))?;
+        self.exchange(tls, outgoing, url).await
+    }
+
+    async fn exchange<T>(
+        &self,
+        io: T,
+        request: hyper::Request<Full<Bytes>>,
+        url: &str,
+    ) -> Result<Response, Error>
+    where
+        T: AsyncRead + AsyncWrite + Unpin + Send + 'static,
+    {
+        let (mut sender, connection) = hyper::client::conn::http1::handshake(TokioIo::new(io))
+            .await
+            .map_err(|e| error(url, format!("HTTP: {e}")))?;
+        let driver = tokio::spawn(connection);
+        let answer = sender
+            .send_request(request)
+            .await
+            .map_err(|e| error(url, format!("HTTP: {e}")))?;
+        let (parts, body) = answer.into_parts();
+        let limit = self.options.max_body;
+        if let Some(length) = parts
+            .headers
+            .get(header::CONTENT_LENGTH)
+            .and_then(|v| v.to_str().ok()?.parse::<u64>().ok())
+            && length > limit as u64
+        {
+            driver.abort();
+            return Err(error(
+                url,
+                format!("the answer is {length} bytes, more than the {limit} accepted"),
+            ));
+        }
+        let body = Limited::new(body, limit)
+            .collect()
+            .await
+            .map_err(|e| {
+                if e.is::<http_body_util::LengthLimitError>() {
+                    error(url, format!("the answer is more than the {limit} bytes accepted"))
+                } else {
+                    error(url, format!("reading the answer: {e}"))
+                }
+            })?
+            .to_bytes();
+        driver.abort();
+        Ok(Response {
+            status: parts.status.as_u16(),
+            url: url.to_owned(),
+            headers: parts.headers,
+            body,
+        })
+    }
+}
+
+fn connector(roots: RootCertStore) -> TlsConnector {
+    let mut config = rustls::ClientConfig::builder_with_provider(Arc::new(ring::default_provider()))
+        .with_safe_default_protocol_versions()
+        .expect("ring supports the default protocol versions")
+        .with_root_certificates(roots)
+        .with_no_client_auth();
+    config.alpn_protocols = vec![b"http/1.1".to_vec()];
+    TlsConnector::from(Arc::new(config))
+}
+
+fn ca_file(path: &Path) -> Result<RootCertStore, String> {
+    let certs: Vec<CertificateDer<'static>> = CertificateDer::pem_file_iter(path)
+        .map_err(|e| format!("{}: {e}", path.display()))?
+        .collect::<Result<_, _>>()
+        .map_err(|e| format!("{}: {e}", path.display()))?;
+    let mut roots = RootCertStore::empty();
+    let (added, _) = roots.add_parsable_certificates(certs);
+    if added == 0 {
+        return Err(format!("{}: no usable CA certificate", path.display()));
+    }
+    Ok(roots)
+}
+
+fn system_roots() -> Result<RootCertStore, String> {
+    let found = rustls_native_certs::load_native_certs();
+    let mut roots = RootCertStore::empty();
+    roots.add_parsable_certificates(found.certs);
+    if roots.is_empty() {
+        let why = found
+            .errors
+            .first()
+            .map(|e| format!(" ({e})"))
+            .unwrap_or_default();
+        return Err(format!(
+            "no system CA certificates found{why}; install them or pass --ca-file"
+        ));
+    }
+    Ok(roots)
+}
+
+fn scheme(url: &str) -> &str {
+    url.split_once("://").map_or("", |(s, _)| s)
+}
+
+/// A Location header against the URL that sent it.
+fn resolve(base: &str, location: &str) -> String {
+    if location.contains("://") {
+        return location.to_owned();
+    }
+    let (scheme, rest) = base.split_once("://").unwrap_or(("https", base));
+    if let Some(authority_path) = location.strip_prefix("//") {
+        return format!("{scheme}://{authority_path}");
+    }
+    let authority = rest.split(['/', '?', '#']).next().unwrap_or(rest);
+    if location.starts_with('/') {
+        return format!("{scheme}://{authority}{location}");
+    }
+    let path = &rest[authority.len()..];
+    let path = path.split(['?', '#']).next().unwrap_or("");
+    let dir = path.rsplit_once('/').map_or("", |(d, _)| d);
+    format!("{scheme}://{authority}{dir}/{location}")
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn locations_resolve_against_the_sender() {
+        let base = "https://id.example/a/b?x=1";
+        assert_eq!(resolve(base, "https://other/x"), "https://other/x");
+        assert_eq!(resolve(base, "//other/x"), "https://other/x");
+        assert_eq!(resolve(base, "/root"), "https://id.example/root");
+        assert_eq!(resolve(base, "c"), "https://id.example/a/c");
+        assert_eq!(resolve("https://id.example", "c"), "https://id.example/c");
+    }
+
+    #[test]
+    fn schemes_are_compared_as_written() {
+        assert_eq!(scheme("https://a"), "https");
+        assert_ne!(scheme("http://a"), scheme("https://a"));
+    }
+}
