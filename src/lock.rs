@@ -89,9 +89,9 @@ impl Lock {
                 documents.len()
             ));
         }
-        let doc = documents.remove(0).map_err(|e| {
-            format!("{}:{}: {}", e.position.line, e.position.column, e.message)
-        })?;
+        let doc = documents
+            .remove(0)
+            .map_err(|e| format!("{}:{}: {}", e.position.line, e.position.column, e.message))?;
         let lock = Lock::deserialize(&doc.value).map_err(|e| format!("not a lock: {e}"))?;
         if lock.kind != KIND || lock.api_version != spec::API_VERSION {
             return Err(format!(
@@ -215,7 +215,10 @@ pub fn named_issuers(
             if spec::Kind::of(&doc.value).is_none() {
                 continue;
             }
-            let Some(issuers) = doc.value.pointer("/spec/issuers").and_then(Value::as_object)
+            let Some(issuers) = doc
+                .value
+                .pointer("/spec/issuers")
+                .and_then(Value::as_object)
             else {
                 continue;
             };
@@ -226,7 +229,10 @@ pub fn named_issuers(
                 named.entry(url.to_owned()).or_default().push(Use {
                     file: file.clone(),
                     name: name.clone(),
-                    jwks_uri: def.get("jwksUri").and_then(Value::as_str).map(str::to_owned),
+                    jwks_uri: def
+                        .get("jwksUri")
+                        .and_then(Value::as_str)
+                        .map(str::to_owned),
                 });
             }
         }
@@ -262,11 +268,7 @@ impl std::fmt::Display for Difference {
                     .iter()
                     .map(|u| format!("{} ({})", u.file, u.name))
                     .collect();
-                write!(
-                    f,
-                    "{issuer}: named in {} but not locked",
-                    at.join(", ")
-                )
+                write!(f, "{issuer}: named in {} but not locked", at.join(", "))
             }
             Difference::Stale { issuer } => {
                 write!(f, "{issuer}: locked but no spec names it any more")
@@ -396,7 +398,11 @@ mod tests {
         assert!(Lock::parse("apiVersion: v1\nkind: ConfigMap\n").is_err());
         let wrong_kind = "apiVersion: kexpose.dev/v1alpha1\nkind: Exposure\n";
         assert!(Lock::parse(wrong_kind).unwrap_err().contains("kind Lock"));
-        assert!(Lock::parse("a: 1\n---\nb: 2\n").unwrap_err().contains("one document"));
+        assert!(
+            Lock::parse("a: 1\n---\nb: 2\n")
+                .unwrap_err()
+                .contains("one document")
+        );
     }
 
     #[test]
@@ -414,7 +420,10 @@ mod tests {
             }}
         });
         lock.fill(&mut doc);
-        assert_eq!(doc["spec"]["issuers"]["a"]["jwksUri"], "https://id.example/jwks");
+        assert_eq!(
+            doc["spec"]["issuers"]["a"]["jwksUri"],
+            "https://id.example/jwks"
+        );
         assert_eq!(doc["spec"]["issuers"]["b"]["jwksUri"], "https://own/jwks");
         assert!(doc["spec"]["issuers"]["c"].get("jwksUri").is_none());
 
@@ -453,7 +462,11 @@ mod tests {
             token_endpoint: Some("https://id.example/token".into()),
             key_ids: vec!["k2".into()],
         };
-        let changed = against_discovery("https://old.example", &entry("https://old.example/jwks"), &now);
+        let changed = against_discovery(
+            "https://old.example",
+            &entry("https://old.example/jwks"),
+            &now,
+        );
         assert_eq!(changed.len(), 1, "{changed:?}");
         assert!(changed[0].to_string().contains("jwksUri is locked as"));
     }

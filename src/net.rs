@@ -107,15 +107,19 @@ pub struct Request<'a> {
     pub url: &'a str,
     pub headers: Vec<(header::HeaderName, HeaderValue)>,
     pub body: Option<Vec<u8>>,
+    /// Follow same-scheme redirects (GET only).
+    pub follow: bool,
 }
 
 impl<'a> Request<'a> {
+    /// A GET that follows redirects, as discovery documents may move.
     pub fn get(url: &'a str) -> Self {
         Request {
             method: Method::GET,
             url,
             headers: Vec::new(),
             body: None,
+            follow: true,
         }
     }
 
@@ -147,10 +151,10 @@ impl Client {
         &self.options
     }
 
-    /// Sends a request; a GET follows same-scheme redirects.
+    /// Sends a request, following same-scheme redirects if it may.
     pub async fn send(&self, request: Request<'_>) -> Result<Response, Error> {
         let mut url = request.url.to_owned();
-        let follow = request.method == Method::GET;
+        let follow = request.follow && request.method == Method::GET;
         for _ in 0..=MAX_REDIRECTS {
             let response = tokio::time::timeout(self.options.timeout, self.once(&request, &url))
                 .await
@@ -295,7 +299,10 @@ impl Client {
             .await
             .map_err(|e| {
                 if e.is::<http_body_util::LengthLimitError>() {
-                    error(url, format!("the answer is more than the {limit} bytes accepted"))
+                    error(
+                        url,
+                        format!("the answer is more than the {limit} bytes accepted"),
+                    )
                 } else {
                     error(url, format!("reading the answer: {e}"))
                 }
@@ -312,11 +319,12 @@ impl Client {
 }
 
 fn connector(roots: RootCertStore) -> TlsConnector {
-    let mut config = rustls::ClientConfig::builder_with_provider(Arc::new(ring::default_provider()))
-        .with_safe_default_protocol_versions()
-        .expect("ring supports the default protocol versions")
-        .with_root_certificates(roots)
-        .with_no_client_auth();
+    let mut config =
+        rustls::ClientConfig::builder_with_provider(Arc::new(ring::default_provider()))
+            .with_safe_default_protocol_versions()
+            .expect("ring supports the default protocol versions")
+            .with_root_certificates(roots)
+            .with_no_client_auth();
     config.alpn_protocols = vec![b"http/1.1".to_vec()];
     TlsConnector::from(Arc::new(config))
 }

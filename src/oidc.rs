@@ -159,7 +159,9 @@ fn unusable(key: &Value) -> Option<String> {
     if let Some(alg) = text("alg")
         && !ALGORITHMS.contains(&alg)
     {
-        return Some(format!("algorithm \"{alg}\" is not a public-key signature algorithm"));
+        return Some(format!(
+            "algorithm \"{alg}\" is not a public-key signature algorithm"
+        ));
     }
     if key.get("d").is_some() {
         return Some("it publishes a private key".into());
@@ -194,7 +196,8 @@ pub fn decode(token: &str) -> Result<(Value, Value), String> {
         let bytes = URL_SAFE_NO_PAD
             .decode(parts[i].trim_end_matches('='))
             .map_err(|e| format!("not a JWT: the {what} is not base64url: {e}"))?;
-        serde_json::from_slice(&bytes).map_err(|e| format!("not a JWT: the {what} is not JSON: {e}"))
+        serde_json::from_slice(&bytes)
+            .map_err(|e| format!("not a JWT: the {what} is not JSON: {e}"))
     };
     Ok((part(0, "header")?, part(1, "payload")?))
 }
@@ -206,7 +209,9 @@ pub fn scopes(claims: &Value) -> Vec<String> {
     for name in ["scope", "scp"] {
         match claims.get(name) {
             Some(Value::String(s)) => out.extend(s.split_whitespace().map(str::to_owned)),
-            Some(Value::Array(a)) => out.extend(a.iter().filter_map(Value::as_str).map(str::to_owned)),
+            Some(Value::Array(a)) => {
+                out.extend(a.iter().filter_map(Value::as_str).map(str::to_owned))
+            }
             _ => {}
         }
     }
@@ -217,7 +222,11 @@ pub fn scopes(claims: &Value) -> Vec<String> {
 pub fn audiences(claims: &Value) -> Vec<String> {
     match claims.get("aud") {
         Some(Value::String(s)) => vec![s.clone()],
-        Some(Value::Array(a)) => a.iter().filter_map(Value::as_str).map(str::to_owned).collect(),
+        Some(Value::Array(a)) => a
+            .iter()
+            .filter_map(Value::as_str)
+            .map(str::to_owned)
+            .collect(),
         _ => Vec::new(),
     }
 }
@@ -308,6 +317,7 @@ pub async fn client_credentials(
             (header::ACCEPT, json()),
         ],
         body: Some(form.finish().into_bytes()),
+        follow: false,
     };
     // Errors are our own words, except the endpoint's text in a refusal;
     // only that could echo the secret.
@@ -315,9 +325,8 @@ pub async fn client_credentials(
     if response.status != 200 {
         return Err(refusal(&response, credentials));
     }
-    serde_json::from_slice::<Token>(&response.body).map_err(|e| {
-        format!("{token_endpoint}: the answer is not a token response: {e}")
-    })
+    serde_json::from_slice::<Token>(&response.body)
+        .map_err(|e| format!("{token_endpoint}: the answer is not a token response: {e}"))
 }
 
 /// The token endpoint's refusal, in OAuth terms when it speaks them.
@@ -394,8 +403,16 @@ mod tests {
         ] {
             assert!(err.contains(part), "{part} in {err}");
         }
-        assert!(signing_keys(&json!({"keys": []})).unwrap_err().contains("holds no keys"));
-        assert!(signing_keys(&json!({"kty": "RSA"})).unwrap_err().contains("not a JWKS"));
+        assert!(
+            signing_keys(&json!({"keys": []}))
+                .unwrap_err()
+                .contains("holds no keys")
+        );
+        assert!(
+            signing_keys(&json!({"kty": "RSA"}))
+                .unwrap_err()
+                .contains("not a JWKS")
+        );
     }
 
     #[test]
@@ -410,8 +427,16 @@ mod tests {
         assert_eq!(header["kid"], "k");
         assert_eq!(scopes(&claims), vec!["read", "write"]);
         assert_eq!(audiences(&claims), vec!["a", "b"]);
-        assert!(decode("opaque").unwrap_err().contains("1 dot-separated part"));
-        assert!(decode("a.b.c").unwrap_err().contains("header is not base64url"));
+        assert!(
+            decode("opaque")
+                .unwrap_err()
+                .contains("1 dot-separated part")
+        );
+        assert!(
+            decode("a.b.c")
+                .unwrap_err()
+                .contains("header is not base64url")
+        );
     }
 
     #[test]

@@ -53,12 +53,9 @@ pub async fn run(client: &Client, plan: &Plan) -> Result<Report, net::Error> {
     let mut checks = claims(plan);
 
     let anonymous = call(client, plan, None).await?;
-    checks.push(rejected(
-        "without a token",
-        &anonymous,
-        "401 or 403",
-        |s| s == 401 || s == 403,
-    ));
+    checks.push(rejected("without a token", &anonymous, "401 or 403", |s| {
+        s == 401 || s == 403
+    }));
 
     let tampered = tamper(&plan.token);
     let forged = call(client, plan, Some(&tampered)).await?;
@@ -168,10 +165,13 @@ async fn call(
         url: &plan.url,
         headers: Vec::new(),
         body: None,
+        // A redirect is an answer to judge (a login page, another host),
+        // not a detour to take with the token.
+        follow: false,
     };
     if let Some(token) = token {
-        let mut value = HeaderValue::from_str(&format!("Bearer {token}"))
-            .map_err(|_| net::Error {
+        let mut value =
+            HeaderValue::from_str(&format!("Bearer {token}")).map_err(|_| net::Error {
                 url: plan.url.clone(),
                 message: "the token cannot be sent in a header".into(),
             })?;
@@ -195,6 +195,7 @@ fn rejected(name: &str, answer: &net::Response, expected: &str, ok: fn(u16) -> b
                 "an invalid token was refused by authorization, not by token validation".into(),
             ),
             404 => Some("no route matches this host, path and method".into()),
+            300..=399 => Some("redirected instead of rejected (a login page in front?)".into()),
             _ => None,
         },
     }
@@ -265,7 +266,10 @@ mod tests {
         assert!(t.starts_with("aGVhZGVy.cGF5bG9hZA."));
         assert_ne!(t, token);
         assert_eq!(
-            URL_SAFE_NO_PAD.decode(t.rsplit_once('.').unwrap().1).unwrap().len(),
+            URL_SAFE_NO_PAD
+                .decode(t.rsplit_once('.').unwrap().1)
+                .unwrap()
+                .len(),
             "signature".len()
         );
     }

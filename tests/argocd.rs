@@ -141,6 +141,46 @@ fn generate_renders_specs_and_passes_manifests_through() {
 }
 
 #[test]
+fn generate_fills_jwks_uri_from_the_applications_lock() {
+    let dir = app("lock");
+    let spec = dir.join("httpbin.yaml");
+    let text = std::fs::read_to_string(&spec).unwrap();
+    let without: String = text
+        .lines()
+        .filter(|l| !l.trim_start().starts_with("jwksUri:"))
+        .map(|l| format!("{l}\n"))
+        .collect();
+    std::fs::write(&spec, without).unwrap();
+    let env = [("ARGOCD_APP_PARAMETERS", PROD)];
+    let unlocked = cmp(&dir, &["argocd", "generate"], &env);
+    assert_eq!(unlocked.status.code(), Some(1));
+    assert!(unlocked.stdout.is_empty());
+
+    std::fs::write(
+        dir.join("kexpose.lock"),
+        "apiVersion: kexpose.dev/v1alpha1\nkind: Lock\nissuers:\n  https://kexpose.accounts400.ondemand.com:\n    jwksUri: https://kexpose.accounts400.ondemand.com/locked/certs\n    keyIds: [k1]\n    fetchedAt: 2026-11-30T09:00:00Z\n",
+    )
+    .unwrap();
+    let out = cmp(&dir, &["argocd", "generate"], &env);
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    let docs = manifests(&out);
+    assert_eq!(
+        kinds(&docs),
+        ["APIRule/httpbin", "Deployment/httpbin", "Service/httpbin"],
+        "the lock is not a manifest"
+    );
+    assert_eq!(
+        docs[0]["spec"]["rules"][0]["jwt"]["authentications"][0]["jwksUri"],
+        "https://kexpose.accounts400.ondemand.com/locked/certs"
+    );
+    std::fs::remove_dir_all(dir).unwrap();
+}
+
+#[test]
 fn errors_exit_non_zero_with_nothing_on_stdout() {
     let dir = app("errors");
     // Without values the template cannot render.

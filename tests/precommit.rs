@@ -192,6 +192,42 @@ fn drift_hook_fails_when_rendered_files_are_stale_and_prints_the_diff() {
 }
 
 #[test]
+fn lock_hook_fails_when_a_spec_names_an_issuer_the_lock_lacks() {
+    let r = repo(
+        "lock",
+        "      - id: kexpose-lock-check-system\n        args: [specs, --values, env/prod.yaml]\n",
+    );
+    r.copy("examples/exposures/httpbin.yaml", "specs/httpbin.yaml");
+    r.copy("examples/exposures/issuers.yaml", "specs/issuers.yaml");
+    r.copy("examples/env/prod.yaml", "env/prod.yaml");
+    // examples/env/prod.yaml names the tenant `kexpose`.
+    std::fs::write(
+        r.dir.join("kexpose.lock"),
+        "apiVersion: kexpose.dev/v1alpha1\nkind: Lock\nissuers:\n  https://kexpose.accounts400.ondemand.com:\n    jwksUri: https://kexpose.accounts400.ondemand.com/oauth2/certs\n    keyIds: [k1]\n    fetchedAt: 2026-11-30T09:00:00Z\n",
+    )
+    .unwrap();
+    git(&r.dir, &["add", "."]);
+    let (code, out) = r.pre_commit(&["run", "kexpose-lock-check-system", "--all-files"]);
+    assert_eq!(code, 0, "{out}");
+
+    // Someone points the specs at another tenant and forgets `kexpose lock`.
+    let prod = r.dir.join("env/prod.yaml");
+    let text = std::fs::read_to_string(&prod).unwrap();
+    std::fs::write(&prod, text.replace("tenant: kexpose", "tenant: other")).unwrap();
+    git(&r.dir, &["add", "."]);
+    let (code, out) = r.pre_commit(&["run", "kexpose-lock-check-system", "--all-files"]);
+    assert_eq!(code, 1, "{out}");
+    assert!(
+        out.contains("https://other.accounts400.ondemand.com: named in specs/issuers.yaml (ias) but not locked"),
+        "{out}"
+    );
+    assert!(
+        out.contains("https://kexpose.accounts400.ondemand.com: locked but no spec names it"),
+        "{out}"
+    );
+}
+
+#[test]
 fn rust_and_system_hooks_agree() {
     let text = std::fs::read_to_string(root().join(".pre-commit-hooks.yaml")).unwrap();
     let hooks = load(&text, Limits::default())
@@ -200,7 +236,11 @@ fn rust_and_system_hooks_agree() {
         .unwrap()
         .value;
     let hooks = hooks.as_array().unwrap();
-    for id in ["kexpose-check", "kexpose-render-drift"] {
+    for id in [
+        "kexpose-check",
+        "kexpose-render-drift",
+        "kexpose-lock-check",
+    ] {
         let find = |id: &str| hooks.iter().find(|h| h["id"] == id).unwrap().clone();
         let mut rust = find(id);
         let mut system = find(&format!("{id}-system"));

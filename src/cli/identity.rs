@@ -325,10 +325,15 @@ async fn discover_all(
 impl CredentialArgs {
     fn credentials(&self) -> Result<Credentials, Fatal> {
         let missing = |what: &str, var: &str| {
-            Fatal::Message(format!("no client {what}: set {var} or pass --client-{what}"))
+            Fatal::Message(format!(
+                "no client {what}: set {var} or pass --client-{what}"
+            ))
         };
         Ok(Credentials {
-            id: self.client_id.clone().ok_or_else(|| missing("id", "CLIENT_ID"))?,
+            id: self
+                .client_id
+                .clone()
+                .ok_or_else(|| missing("id", "CLIENT_ID"))?,
             secret: self
                 .client_secret
                 .clone()
@@ -346,7 +351,9 @@ impl CredentialArgs {
             (Some(issuer), _) => issuer.clone(),
             (None, 1) => lock.issuers.keys().next().cloned().unwrap_or_default(),
             (None, 0) => {
-                return Err("name the issuer with --issuer (or the endpoint with --token-endpoint)".into());
+                return Err(
+                    "name the issuer with --issuer (or the endpoint with --token-endpoint)".into(),
+                );
             }
             (None, _) => {
                 return Err(format!(
@@ -368,7 +375,11 @@ impl CredentialArgs {
             .ok_or_else(|| format!("{}: no token_endpoint", oidc::discovery_url(&issuer)))
     }
 
-    async fn token(&self, client: &Client, credentials: &Credentials) -> Result<oidc::Token, String> {
+    async fn token(
+        &self,
+        client: &Client,
+        credentials: &Credentials,
+    ) -> Result<oidc::Token, String> {
         let endpoint = self.token_endpoint(client).await?;
         let grant = Grant {
             scope: self.scope.clone(),
@@ -450,7 +461,8 @@ pub fn probe(args: &ProbeArgs, out: &mut dyn Write) -> Result<Outcome, Fatal> {
     match args.output {
         ProbeOutput::Text => out.write_all(report.text().as_bytes())?,
         ProbeOutput::Json => {
-            serde_json::to_writer_pretty(&mut *out, &json!(report)).map_err(std::io::Error::from)?;
+            serde_json::to_writer_pretty(&mut *out, &json!(report))
+                .map_err(std::io::Error::from)?;
             writeln!(out)?;
         }
     }

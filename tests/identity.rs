@@ -1,0 +1,712 @@
+//! `lock`, `token` and `probe` against a real OpenID provider (npm
+//! oidc-provider) and a resource server that verifies tokens against its
+//! JWKS, both on loopback over HTTPS with a CA made here
+//! (tests/tools/oidc/server.mjs).
+
+mod common;
+
+use std::io::{BufRead, BufReader, Read, Write};
+use std::net::TcpListener;
+use std::path::{Path, PathBuf};
+use std::process::{Child, Command, Output, Stdio};
+use std::sync::{Mutex, OnceLock};
+
+use base64::Engine;
+use base64::engine::general_purpose::URL_SAFE_NO_PAD;
+use common::{kexpose, temp_dir, tool, write};
+use serde_json::Value;
+
+const SECRET: &str = "kexpose-secret";
+
+/// The provider and resource server, started once for this test binary.
+/// The child exits when its stdin (held here) closes with the process.
+struct Provider {
+    issuer: String,
+    resource: String,
+    jwks_uri: String,
+    kid: String,
+    audience: String,
+    ca: PathBuf,
+    _child: Mutex<Child>,
+}
+
+fn provider() -> &'static Provider {
+    static PROVIDER: OnceLock<Provider> = OnceLock::new();
+    PROVIDER.get_or_init(start)
+}
+
+fn start() -> Provider {
+    let server = tool("oidc");
+    let dir = temp_dir("oidc-provider");
+    let mut params = rcgen::CertificateParams::new(Vec::<String>::new()).unwrap();
+    params.is_ca = rcgen::IsCa::Ca(rcgen::BasicConstraints::Unconstrained);
+    params
+        .distinguished_name
+        .push(rcgen::DnType::CommonName, "kexpose identity test CA");
+    let ca_key = rcgen::KeyPair::generate().unwrap();
+    let ca_cert = params.self_signed(&ca_key).unwrap();
+    let issuer = rcgen::Issuer::new(params, ca_key);
+    let leaf_key = rcgen::KeyPair::generate().unwrap();
+    let leaf = rcgen::CertificateParams::new(vec!["localhost".to_owned()])
+        .unwrap()
+        .signed_by(&leaf_key, &issuer)
+        .unwrap();
+    let ca = write(&dir, "ca.pem", ca_cert.pem().as_bytes());
+    let cert = write(&dir, "cert.pem", leaf.pem().as_bytes());
+    let key = write(&dir, "key.pem", leaf_key.serialize_pem().as_bytes());
+
+    let mut child = Command::new("node")
+        .arg(&server)
+        .arg(&cert)
+        .arg(&key)
+        .env("NODE_EXTRA_CA_CERTS", &ca)
+        .stdin(Stdio::piped())
+        .stdout(Stdio::piped())
+        .stderr(Stdio::null())
+        .spawn()
+        .expect("node runs");
+    let mut line = String::new();
+    BufReader::new(child.stdout.take().unwrap())
+        .read_line(&mut line)
+        .unwrap();
+    let ready: Value = serde_json::from_str(&line)
+        .unwrap_or_else(|e| panic!("the provider did not start ({e}): {line:?}"));
+    let field = |name: &str| ready[name].as_str().unwrap().to_owned();
+    Provider {
+        issuer: field("issuer"),
+        resource: field("resource"),
+        jwks_uri: field("jwksUri"),
+        kid: field("kid"),
+        audience: field("audience"),
+        ca,
+        _child: Mutex::new(child),
+    }
+}
+
+/// kexpose trusting the test CA, with the default client credentials.
+fn client() -> Command {
+    let mut c = kexpose();
+    c.env("KEXPOSE_CA_FILE", &provider().ca)
+        .env("CLIENT_ID", "kexpose")
+        .env("CLIENT_SECRET", SECRET);
+    c
+}
+
+fn output(mut c: Command, args: &[&str]) -> Output {
+    c.args(args).output().expect("kexpose runs")
+}
+
+fn stderr(o: &Output) -> String {
+    String::from_utf8_lossy(&o.stderr).into_owned()
+}
+
+fn stdout(o: &Output) -> String {
+    String::from_utf8_lossy(&o.stdout).into_owned()
+}
+
+/// A spec directory: one shared issuer (no jwksUri) and one exposure.
+fn specs(name: &str, issuer: &str) -> PathBuf {
+    let dir = temp_dir(name);
+    write(
+        &dir,
+        "issuers.yaml",
+        format!(
+            "apiVersion: kexpose.dev/v1alpha1\nkind: Issuers\nmetadata:\n  name: idp\nspec:\n  issuers:\n    idp:\n      issuer: {issuer}\n"
+        )
+        .as_bytes(),
+    );
+    write(
+        &dir,
+        "app.yaml",
+        b"apiVersion: kexpose.dev/v1alpha1\nkind: Exposure\nmetadata:\n  name: app\n  namespace: shop\nspec:\n  service:\n    name: app\n    port: 8080\n  host: app\n  routes:\n    - path: /*\n      methods: [GET]\n      jwt:\n        issuer: idp\n        scopes: [read]\n",
+    );
+    dir
+}
+
+fn lock_in(dir: &Path) -> String {
+    let text = std::fs::read_to_string(dir.join("kexpose.lock")).unwrap();
+    assert!(text.starts_with("# OpenID discovery results"), "{text}");
+    text
+}
+
+fn claims(token: &str) -> Value {
+    let payload = token.split('.').nth(1).expect("a JWT");
+    serde_json::from_slice(&URL_SAFE_NO_PAD.decode(payload).unwrap()).unwrap()
+}
+
+fn token(client_id: &str, scope: &str) -> String {
+    let mut c = client();
+    c.env("CLIENT_ID", client_id)
+        .env("CLIENT_SECRET", format!("{client_id}-secret"));
+    let out = output(
+        c,
+        &["token", "--issuer", &provider().issuer, "--scope", scope],
+    );
+    assert!(out.status.success(), "{}", stderr(&out));
+    stdout(&out).trim().to_owned()
+}
+
+#[test]
+fn lock_records_discovery_and_render_fills_jwks_uri_from_it() {
+    let p = provider();
+    let dir = specs("lock-happy", &p.issuer);
+
+    let before = output(kexpose(), &["render", dir.to_str().unwrap()]);
+    assert_eq!(before.status.code(), Some(1), "no jwksUri, no lock: X002");
+    assert!(stderr(&before).contains("X002"), "{}", stderr(&before));
+
+    let mut c = client();
+    c.current_dir(&dir);
+    let locked = output(c, &["lock", "."]);
+    assert!(locked.status.success(), "{}", stderr(&locked));
+    let text = lock_in(&dir);
+    assert!(text.contains(&format!("{}:\n", p.issuer)), "{text}");
+    assert!(
+        text.contains(&format!("jwksUri: {}\n", p.jwks_uri)),
+        "{text}"
+    );
+    assert!(
+        text.contains(&format!("tokenEndpoint: {}/token\n", p.issuer)),
+        "{text}"
+    );
+    assert!(text.contains(&format!("- {}\n", p.kid)), "{text}");
+    assert!(text.contains("fetchedAt: 20"), "{text}");
+
+    // Render picks up ./kexpose.lock by itself.
+    let mut c = kexpose();
+    c.current_dir(&dir);
+    let rendered = output(c, &["render", "."]);
+    assert!(rendered.status.success(), "{}", stderr(&rendered));
+    let yaml = stdout(&rendered);
+    assert!(yaml.contains(&format!("issuer: {}\n", p.issuer)), "{yaml}");
+    assert!(
+        yaml.contains(&format!("jwksUri: {}\n", p.jwks_uri)),
+        "{yaml}"
+    );
+
+    // So does check: the spec is fine once locked.
+    let mut c = kexpose();
+    c.current_dir(&dir);
+    let checked = output(c, &["check", "."]);
+    assert!(checked.status.success(), "{}", stdout(&checked));
+
+    let mut c = client();
+    c.current_dir(&dir);
+    let fresh = output(c, &["lock", "--check", "."]);
+    assert!(fresh.status.success(), "{}", stderr(&fresh));
+    assert!(stderr(&fresh).contains("is up to date"));
+}
+
+#[test]
+fn render_reads_the_lock_without_the_network() {
+    // The issuer does not exist anywhere: render must not need it.
+    let dir = specs("lock-offline", "https://id.invalid");
+    let lock = write(
+        &dir,
+        "custom.lock",
+        b"apiVersion: kexpose.dev/v1alpha1\nkind: Lock\nissuers:\n  https://id.invalid:\n    jwksUri: https://id.invalid/keys\n    keyIds: [k]\n    fetchedAt: 2026-11-30T00:00:00Z\n",
+    );
+    let out = output(
+        kexpose(),
+        &[
+            "render",
+            dir.to_str().unwrap(),
+            "--lock",
+            lock.to_str().unwrap(),
+        ],
+    );
+    assert!(out.status.success(), "{}", stderr(&out));
+    assert!(stdout(&out).contains("jwksUri: https://id.invalid/keys\n"));
+
+    let broken = write(&dir, "broken.lock", b"kind: [unclosed\n");
+    let out = output(
+        kexpose(),
+        &[
+            "render",
+            dir.to_str().unwrap(),
+            "--lock",
+            broken.to_str().unwrap(),
+        ],
+    );
+    assert_eq!(out.status.code(), Some(2));
+    assert!(stderr(&out).contains("broken.lock"), "{}", stderr(&out));
+    assert!(out.stdout.is_empty());
+}
+
+#[test]
+fn lock_check_fails_when_specs_and_lock_part_ways() {
+    let p = provider();
+    let dir = specs("lock-check", &p.issuer);
+    let lock = dir.join("kexpose.lock");
+    let lock_arg = lock.to_str().unwrap();
+    let d = dir.to_str().unwrap();
+
+    let missing = output(
+        client(),
+        &["lock", "--check", "--offline", d, "--lock", lock_arg],
+    );
+    assert_eq!(missing.status.code(), Some(1));
+    assert!(
+        stderr(&missing).contains("run `kexpose lock`"),
+        "{}",
+        stderr(&missing)
+    );
+
+    assert!(
+        output(client(), &["lock", d, "--lock", lock_arg])
+            .status
+            .success()
+    );
+    let ok = output(
+        client(),
+        &["lock", "--check", "--offline", d, "--lock", lock_arg],
+    );
+    assert!(ok.status.success(), "{}", stderr(&ok));
+
+    // A second issuer named by a spec, not in the lock.
+    write(
+        &dir,
+        "more.yaml",
+        b"apiVersion: kexpose.dev/v1alpha1\nkind: Issuers\nmetadata:\n  name: more\nspec:\n  issuers:\n    other:\n      issuer: https://other.invalid\n      jwksUri: https://other.invalid/keys\n",
+    );
+    let added = output(
+        client(),
+        &["lock", "--check", "--offline", d, "--lock", lock_arg],
+    );
+    assert_eq!(added.status.code(), Some(1));
+    assert!(
+        stderr(&added).contains("https://other.invalid: named in")
+            && stderr(&added).contains("(other) but not locked"),
+        "{}",
+        stderr(&added)
+    );
+    std::fs::remove_file(dir.join("more.yaml")).unwrap();
+
+    // The issuer renamed at the provider side: the locked one is stale.
+    std::fs::write(
+        dir.join("issuers.yaml"),
+        format!(
+            "apiVersion: kexpose.dev/v1alpha1\nkind: Issuers\nmetadata:\n  name: idp\nspec:\n  issuers:\n    idp:\n      issuer: {}/tenant\n      jwksUri: {}\n",
+            p.issuer, p.jwks_uri
+        ),
+    )
+    .unwrap();
+    let stale = output(
+        client(),
+        &["lock", "--check", "--offline", d, "--lock", lock_arg],
+    );
+    assert_eq!(stale.status.code(), Some(1));
+    assert!(
+        stderr(&stale).contains(&format!("{}: locked but no spec names it", p.issuer)),
+        "{}",
+        stderr(&stale)
+    );
+}
+
+#[test]
+fn a_trailing_slash_issuer_is_refused_and_nothing_is_written() {
+    let p = provider();
+    let dir = specs("lock-mismatch", &format!("{}/", p.issuer));
+    let lock = dir.join("kexpose.lock");
+    let out = output(
+        client(),
+        &[
+            "lock",
+            dir.to_str().unwrap(),
+            "--lock",
+            lock.to_str().unwrap(),
+        ],
+    );
+    assert_eq!(out.status.code(), Some(1));
+    let err = stderr(&out);
+    assert!(err.contains("issuer mismatch"), "{err}");
+    assert!(err.contains("differ only in the trailing slash"), "{err}");
+    assert!(err.contains("Jwt issuer is not configured"), "{err}");
+    assert!(!lock.exists(), "no lock after a failed discovery");
+}
+
+#[test]
+fn an_unreachable_issuer_leaves_the_existing_lock_alone() {
+    let port = {
+        let l = TcpListener::bind("127.0.0.1:0").unwrap();
+        l.local_addr().unwrap().port()
+    };
+    let dir = specs("lock-unreachable", &format!("https://localhost:{port}"));
+    let old = b"# the previous lock\n";
+    let lock = write(&dir, "kexpose.lock", old);
+    let out = output(
+        client(),
+        &[
+            "lock",
+            dir.to_str().unwrap(),
+            "--lock",
+            lock.to_str().unwrap(),
+        ],
+    );
+    assert_eq!(out.status.code(), Some(1));
+    assert!(stderr(&out).contains("cannot connect"), "{}", stderr(&out));
+    assert!(stderr(&out).contains("not written"), "{}", stderr(&out));
+    assert_eq!(std::fs::read(&lock).unwrap(), old);
+}
+
+#[test]
+fn plain_http_needs_to_be_allowed() {
+    let dir = specs("lock-http", "http://localhost:1");
+    let out = output(
+        client(),
+        &["lock", dir.to_str().unwrap(), "--lock", "/dev/null/x"],
+    );
+    assert_eq!(out.status.code(), Some(1));
+    assert!(
+        stderr(&out).contains("plain http is refused"),
+        "{}",
+        stderr(&out)
+    );
+}
+
+#[test]
+fn an_untrusted_certificate_is_refused() {
+    let p = provider();
+    let dir = specs("lock-untrusted", &p.issuer);
+    let mut c = client();
+    c.env_remove("KEXPOSE_CA_FILE");
+    let out = output(
+        c,
+        &[
+            "lock",
+            dir.to_str().unwrap(),
+            "--lock",
+            dir.join("l").to_str().unwrap(),
+        ],
+    );
+    assert_eq!(out.status.code(), Some(1));
+    assert!(
+        stderr(&out).contains("TLS: invalid peer certificate"),
+        "{}",
+        stderr(&out)
+    );
+}
+
+#[test]
+fn token_runs_the_client_credentials_grant() {
+    let p = provider();
+    let out = output(
+        client(),
+        &[
+            "token",
+            "--issuer",
+            &p.issuer,
+            "--scope",
+            "read",
+            "--show-claims",
+        ],
+    );
+    assert!(out.status.success(), "{}", stderr(&out));
+    let token = stdout(&out);
+    assert_eq!(token.lines().count(), 1, "only the token on stdout");
+    let c = claims(token.trim());
+    assert_eq!(c["iss"], p.issuer.as_str());
+    assert_eq!(c["aud"], p.audience.as_str());
+    assert_eq!(c["client_id"], "kexpose");
+    assert_eq!(c["scope"], "read");
+    let shown: Value = serde_json::from_str(&stderr(&out)).expect("claims as JSON on stderr");
+    assert_eq!(shown, c);
+
+    let json = output(
+        client(),
+        &[
+            "token",
+            "--issuer",
+            &p.issuer,
+            "--output",
+            "json",
+            "--show-claims",
+        ],
+    );
+    assert!(json.status.success(), "{}", stderr(&json));
+    let v: Value = serde_json::from_slice(&json.stdout).unwrap();
+    assert_eq!(v["token_type"], "Bearer");
+    assert_eq!(v["expires_in"], 600);
+    assert_eq!(v["claims"]["sub"], "kexpose");
+    for o in [&out, &json] {
+        assert!(!stdout(o).contains(SECRET) && !stderr(o).contains(SECRET));
+    }
+}
+
+#[test]
+fn token_takes_the_endpoint_from_the_lock() {
+    // A lock entry for an issuer that cannot be discovered: only the lock
+    // can have told kexpose where its token endpoint is.
+    let p = provider();
+    let dir = temp_dir("token-lock");
+    let lock = write(
+        &dir,
+        "kexpose.lock",
+        format!(
+            "apiVersion: kexpose.dev/v1alpha1\nkind: Lock\nissuers:\n  https://id.invalid:\n    jwksUri: {}\n    tokenEndpoint: {}/token\n    keyIds: []\n    fetchedAt: 2026-11-30T00:00:00Z\n",
+            p.jwks_uri, p.issuer
+        )
+        .as_bytes(),
+    );
+    let mut c = client();
+    c.current_dir(&dir);
+    let out = output(c, &["token"]);
+    assert!(
+        out.status.success(),
+        "the lock's only issuer: {}",
+        stderr(&out)
+    );
+    assert_eq!(claims(stdout(&out).trim())["iss"], p.issuer.as_str());
+
+    let out = output(
+        client(),
+        &[
+            "token",
+            "--issuer",
+            "https://id.invalid",
+            "--lock",
+            lock.to_str().unwrap(),
+        ],
+    );
+    assert!(out.status.success(), "{}", stderr(&out));
+}
+
+#[test]
+fn a_wrong_secret_is_refused_without_showing_it() {
+    let p = provider();
+    let wrong = "not-the-secret-4711";
+    let mut c = client();
+    c.env("CLIENT_SECRET", wrong);
+    let out = output(c, &["token", "--issuer", &p.issuer]);
+    assert_eq!(out.status.code(), Some(1));
+    assert!(out.stdout.is_empty());
+    let err = stderr(&out);
+    assert!(err.contains("answered 401: invalid_client"), "{err}");
+    assert!(err.contains("check the client id and secret"), "{err}");
+    assert!(!err.contains(wrong), "{err}");
+
+    let mut c = client();
+    c.env_remove("CLIENT_SECRET");
+    let out = output(c, &["token", "--issuer", &p.issuer]);
+    assert_eq!(out.status.code(), Some(2));
+    assert!(
+        stderr(&out).contains("set CLIENT_SECRET"),
+        "{}",
+        stderr(&out)
+    );
+}
+
+fn probe(args: &[&str]) -> (Output, Value) {
+    let mut all = vec!["probe", "--output", "json"];
+    all.extend_from_slice(args);
+    let out = output(client(), &all);
+    let report = serde_json::from_slice(&out.stdout)
+        .unwrap_or_else(|e| panic!("a JSON report ({e}): {}{}", stdout(&out), stderr(&out)));
+    (out, report)
+}
+
+/// `name -> (passed, observed status)` of a probe report.
+fn verdicts(report: &Value) -> Vec<(String, bool, String)> {
+    report["checks"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|c| {
+            (
+                c["name"].as_str().unwrap().to_owned(),
+                c["passed"].as_bool().unwrap(),
+                c["observed"].as_str().unwrap().chars().take(3).collect(),
+            )
+        })
+        .collect()
+}
+
+#[test]
+fn probe_passes_on_a_protected_endpoint_with_a_valid_token() {
+    let p = provider();
+    let url = format!("{}/headers", p.resource);
+    let (out, report) = probe(&[
+        &url,
+        "--issuer",
+        &p.issuer,
+        "--scope",
+        "read",
+        "--expect-scope",
+        "read",
+        "--expect-audience",
+        &p.audience,
+    ]);
+    assert!(out.status.success(), "{report:#}");
+    assert_eq!(report["passed"], true);
+    let v = verdicts(&report);
+    let status = |name: &str| v.iter().find(|c| c.0 == name).map(|c| c.2.clone());
+    assert_eq!(status("without a token").as_deref(), Some("403"));
+    assert_eq!(
+        status("with a tampered token (signature altered)").as_deref(),
+        Some("401")
+    );
+    assert_eq!(status("with the token").as_deref(), Some("200"));
+    assert!(v.iter().all(|c| c.1), "{v:?}");
+
+    let text = output(client(), &["probe", &url, "--issuer", &p.issuer]);
+    assert!(text.status.success());
+    assert!(
+        stdout(&text).contains("passed: 4 checks"),
+        "{}",
+        stdout(&text)
+    );
+}
+
+#[test]
+fn probe_fails_with_a_tampered_token() {
+    let p = provider();
+    let good = token("kexpose", "read");
+    let (head, _) = good.rsplit_once('.').unwrap();
+    let forged_claims = URL_SAFE_NO_PAD.encode(
+        serde_json::to_vec(&{
+            let mut c = claims(&good);
+            c["scope"] = "read write".into();
+            c
+        })
+        .unwrap(),
+    );
+    let header = head.split('.').next().unwrap();
+    let signature = good.rsplit('.').next().unwrap();
+    let forged = format!("{header}.{forged_claims}.{signature}");
+    let url = format!("{}/write", p.resource);
+    let (out, report) = probe(&[&url, "--token", &forged]);
+    assert_eq!(out.status.code(), Some(1), "{report:#}");
+    let v = verdicts(&report);
+    assert!(
+        v.contains(&("with the token".into(), false, "401".into())),
+        "{v:?}"
+    );
+    assert!(
+        v.contains(&("without a token".into(), true, "403".into())),
+        "{v:?}"
+    );
+}
+
+#[test]
+fn probe_fails_with_an_expired_token() {
+    let p = provider();
+    let short = token("short-lived", "read");
+    std::thread::sleep(std::time::Duration::from_millis(2100));
+    let (out, report) = probe(&[&format!("{}/headers", p.resource), "--token", &short]);
+    assert_eq!(out.status.code(), Some(1), "{report:#}");
+    let v = verdicts(&report);
+    assert!(
+        v.contains(&("the token is not expired".into(), false, "exp".into())),
+        "{v:?}"
+    );
+    assert!(
+        v.contains(&("with the token".into(), false, "401".into())),
+        "{v:?}"
+    );
+}
+
+#[test]
+fn probe_reports_missing_scopes_and_unprotected_endpoints() {
+    let p = provider();
+    let read_only = token("kexpose", "read");
+    let (out, report) = probe(&[
+        &format!("{}/write", p.resource),
+        "--token",
+        &read_only,
+        "--expect-scope",
+        "write",
+    ]);
+    assert_eq!(out.status.code(), Some(1));
+    let v = verdicts(&report);
+    assert!(
+        v.contains(&(
+            "the token grants scope \"write\"".into(),
+            false,
+            "rea".into()
+        )),
+        "{v:?}"
+    );
+    assert!(
+        v.contains(&("with the token".into(), false, "403".into())),
+        "{v:?}"
+    );
+
+    let (out, report) = probe(&[&format!("{}/public", p.resource), "--token", &read_only]);
+    assert_eq!(out.status.code(), Some(1));
+    let first = &report["checks"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|c| c["name"] == "without a token")
+        .unwrap();
+    assert_eq!(first["passed"], false);
+    assert!(first["hint"].as_str().unwrap().contains("not protected"));
+}
+
+/// A plain-HTTP server on loopback answering every request with `answer`,
+/// for what a real provider would not do.
+fn misbehaving(answer: &'static [u8]) -> String {
+    let listener = TcpListener::bind("127.0.0.1:0").unwrap();
+    let url = format!("http://127.0.0.1:{}", listener.local_addr().unwrap().port());
+    std::thread::spawn(move || {
+        for stream in listener.incoming() {
+            let Ok(mut stream) = stream else { continue };
+            let mut buf = [0u8; 4096];
+            let _ = stream.read(&mut buf);
+            let _ = stream.write_all(answer);
+        }
+    });
+    url
+}
+
+#[test]
+fn oversized_answers_and_scheme_changing_redirects_are_refused() {
+    let huge: &'static [u8] = Box::leak(
+        format!(
+            "HTTP/1.1 200 OK\r\ncontent-type: application/json\r\ncontent-length: {}\r\n\r\n{}",
+            2 << 20,
+            " ".repeat(2 << 20)
+        )
+        .into_bytes()
+        .into_boxed_slice(),
+    );
+    let url = misbehaving(huge);
+    let dir = specs("lock-huge", &url);
+    let out = output(
+        client(),
+        &[
+            "lock",
+            "--allow-http",
+            dir.to_str().unwrap(),
+            "--lock",
+            dir.join("l").to_str().unwrap(),
+        ],
+    );
+    assert_eq!(out.status.code(), Some(1));
+    assert!(
+        stderr(&out).contains("more than the 1048576 accepted"),
+        "{}",
+        stderr(&out)
+    );
+
+    let url = misbehaving(
+        b"HTTP/1.1 302 Found\r\nlocation: https://localhost:1/.well-known/openid-configuration\r\ncontent-length: 0\r\n\r\n",
+    );
+    let dir = specs("lock-redirect", &url);
+    let out = output(
+        client(),
+        &[
+            "lock",
+            "--allow-http",
+            dir.to_str().unwrap(),
+            "--lock",
+            dir.join("l").to_str().unwrap(),
+        ],
+    );
+    assert_eq!(out.status.code(), Some(1));
+    assert!(
+        stderr(&out).contains("it changes the scheme"),
+        "{}",
+        stderr(&out)
+    );
+}
