@@ -304,6 +304,49 @@ fn lock_check_fails_when_specs_and_lock_part_ways() {
 }
 
 #[test]
+fn lock_check_compares_with_discovery_and_notes_rotated_keys() {
+    let p = provider();
+    let dir = specs("lock-check-online", &p.issuer);
+    let lock = |jwks: &str, kid: &str| {
+        write(
+            &dir,
+            "kexpose.lock",
+            format!(
+                "apiVersion: kexpose.dev/v1alpha1\nkind: Lock\nissuers:\n  {}:\n    jwksUri: {jwks}\n    tokenEndpoint: {}/token\n    keyIds: [{kid}]\n    fetchedAt: 2026-11-01T00:00:00Z\n",
+                p.issuer, p.issuer
+            )
+            .as_bytes(),
+        )
+    };
+    let check = || {
+        let mut c = client();
+        c.current_dir(&dir);
+        output(c, &["lock", "--check", "."])
+    };
+
+    lock(&p.jwks_uri, "retired-key");
+    let rotated = check();
+    assert!(rotated.status.success(), "{}", stderr(&rotated));
+    assert!(
+        stderr(&rotated).contains(&format!("locked: retired-key; now: {}", p.kid)),
+        "{}",
+        stderr(&rotated)
+    );
+
+    lock(&format!("{}/old-keys", p.issuer), &p.kid);
+    let moved = check();
+    assert_eq!(moved.status.code(), Some(1));
+    assert!(
+        stderr(&moved).contains(&format!(
+            "jwksUri is locked as \"{}/old-keys\" but discovery now says \"{}\"",
+            p.issuer, p.jwks_uri
+        )),
+        "{}",
+        stderr(&moved)
+    );
+}
+
+#[test]
 fn a_trailing_slash_issuer_is_refused_and_nothing_is_written() {
     let p = provider();
     let dir = specs("lock-mismatch", &format!("{}/", p.issuer));

@@ -183,76 +183,19 @@ pub fn lock(args: &LockArgs) -> Result<Outcome, Fatal> {
                 .into(),
         ));
     }
-
-    let locked = if args.check {
-        let lock = match Lock::read(&args.lock) {
-            Ok(l) => l,
-            Err(e) => return refused(&format!("{e}; run `kexpose lock`")),
-        };
-        let mut differences = lock::against_specs(&lock, &named);
-        if args.offline {
-            return Ok(verdict(&args.lock, &lock, differences));
-        }
-        Some((lock, std::mem::take(&mut differences)))
+    if args.check {
+        check_lock(args, &named)
     } else {
-        None
+        write_lock(args, &named)
+    }
+}
+
+type Named = BTreeMap<String, Vec<lock::Use>>;
+
+fn write_lock(args: &LockArgs, named: &Named) -> Result<Outcome, Fatal> {
+    let Some(discovered) = discover_named(args, named, "not written")? else {
+        return Ok(Outcome::Findings);
     };
-
-    let client = args.net.client()?;
-    let found = block_on(discover_all(&client, named.keys().cloned().collect()))?;
-    let mut failed = 0;
-    let mut discovered = BTreeMap::new();
-    for (issuer, result) in found {
-        match result {
-            Ok(d) => {
-                for u in &named[&issuer] {
-                    if let Some(own) = &u.jwks_uri
-                        && *own != d.jwks_uri
-                    {
-                        eprintln!(
-                            "kexpose: note: {} ({}) sets jwksUri {own}, but discovery says {}; the spec's value is used",
-                            u.file, u.name, d.jwks_uri
-                        );
-                    }
-                }
-                discovered.insert(issuer, d);
-            }
-            Err(e) => {
-                failed += 1;
-                eprintln!("kexpose: {e}");
-            }
-        }
-    }
-    if failed > 0 {
-        let what = if args.check {
-            "the lock cannot be compared".to_owned()
-        } else {
-            format!("{} not written", args.lock.display())
-        };
-        return refused(&format!(
-            "{failed} of {} issuer(s) failed discovery; {what}",
-            named.len()
-        ));
-    }
-
-    if let Some((lock, mut differences)) = locked {
-        for (issuer, now) in &discovered {
-            let Some(entry) = lock.issuers.get(issuer) else {
-                continue;
-            };
-            differences.extend(lock::against_discovery(issuer, entry, now));
-            if entry.key_ids != now.key_ids {
-                eprintln!(
-                    "kexpose: note: {issuer}: signing keys changed since {} (locked: {}; now: {}); the APIRules do not depend on them",
-                    entry.fetched_at,
-                    entry.key_ids.join(", "),
-                    now.key_ids.join(", ")
-                );
-            }
-        }
-        return Ok(verdict(&args.lock, &lock, differences));
-    }
-
     let fetched_at = lock::now_rfc3339();
     let entries = discovered
         .iter()
@@ -274,6 +217,75 @@ pub fn lock(args: &LockArgs) -> Result<Outcome, Fatal> {
         discovered.len()
     );
     Ok(Outcome::Clean)
+}
+
+fn check_lock(args: &LockArgs, named: &Named) -> Result<Outcome, Fatal> {
+    let lock = match Lock::read(&args.lock) {
+        Ok(l) => l,
+        Err(e) => return refused(&format!("{e}; run `kexpose lock`")),
+    };
+    let mut differences = lock::against_specs(&lock, named);
+    if !args.offline {
+        let Some(discovered) = discover_named(args, named, "not compared")? else {
+            return Ok(Outcome::Findings);
+        };
+        for (issuer, now) in &discovered {
+            let Some(entry) = lock.issuers.get(issuer) else {
+                continue;
+            };
+            differences.extend(lock::against_discovery(issuer, entry, now));
+            if entry.key_ids != now.key_ids {
+                eprintln!(
+                    "kexpose: note: {issuer}: signing keys changed since {} (locked: {}; now: {}); the APIRules do not depend on them",
+                    entry.fetched_at,
+                    entry.key_ids.join(", "),
+                    now.key_ids.join(", ")
+                );
+            }
+        }
+    }
+    Ok(verdict(&args.lock, &lock, differences))
+}
+
+/// Discovery for every named issuer, with every failure said; `None` when
+/// any failed (`what` says what then happens to the lock).
+fn discover_named(
+    args: &LockArgs,
+    named: &Named,
+    what: &str,
+) -> Result<Option<BTreeMap<String, oidc::Discovered>>, Fatal> {
+    let client = args.net.client()?;
+    let found = block_on(discover_all(&client, named.keys().cloned().collect()))?;
+    let mut failed = 0;
+    let mut discovered = BTreeMap::new();
+    for (issuer, result) in found {
+        let d = match result {
+            Ok(d) => d,
+            Err(e) => {
+                failed += 1;
+                eprintln!("kexpose: {e}");
+                continue;
+            }
+        };
+        for u in &named[&issuer] {
+            if let Some(own) = u.jwks_uri.as_ref().filter(|own| **own != d.jwks_uri) {
+                eprintln!(
+                    "kexpose: note: {} ({}) sets jwksUri {own}, but discovery says {}; the spec's value is used",
+                    u.file, u.name, d.jwks_uri
+                );
+            }
+        }
+        discovered.insert(issuer, d);
+    }
+    if failed > 0 {
+        eprintln!(
+            "kexpose: {failed} of {} issuer(s) failed discovery; {} {what}",
+            named.len(),
+            args.lock.display()
+        );
+        return Ok(None);
+    }
+    Ok(Some(discovered))
 }
 
 fn verdict(path: &std::path::Path, lock: &Lock, differences: Vec<Difference>) -> Outcome {
@@ -300,24 +312,23 @@ async fn discover_all(
     client: &Client,
     issuers: Vec<String>,
 ) -> BTreeMap<String, Result<oidc::Discovered, String>> {
-    let mut tasks = tokio::task::JoinSet::new();
-    for issuer in issuers {
-        let client = client.clone();
-        tasks.spawn(async move {
-            let result = oidc::discover(&client, &issuer).await;
-            (issuer, result)
-        });
-    }
+    let tasks: Vec<_> = issuers
+        .into_iter()
+        .map(|issuer| {
+            let client = client.clone();
+            let task = tokio::spawn({
+                let issuer = issuer.clone();
+                async move { oidc::discover(&client, &issuer).await }
+            });
+            (issuer, task)
+        })
+        .collect();
     let mut out = BTreeMap::new();
-    while let Some(done) = tasks.join_next().await {
-        match done {
-            Ok((issuer, result)) => {
-                out.insert(issuer, result);
-            }
-            Err(e) => {
-                out.insert(String::new(), Err(format!("discovery stopped: {e}")));
-            }
-        }
+    for (issuer, task) in tasks {
+        let result = task
+            .await
+            .unwrap_or_else(|e| Err(format!("{issuer}: discovery stopped: {e}")));
+        out.insert(issuer, result);
     }
     out
 }
