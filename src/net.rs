@@ -147,10 +147,6 @@ impl Client {
         Ok(Client { tls, options })
     }
 
-    pub fn options(&self) -> &Options {
-        &self.options
-    }
-
     /// Sends a request, following same-scheme redirects if it may.
     pub async fn send(&self, request: Request<'_>) -> Result<Response, Error> {
         let mut url = request.url.to_owned();

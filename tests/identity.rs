@@ -703,6 +703,37 @@ fn misbehaving(answer: &'static [u8]) -> String {
 }
 
 #[test]
+fn a_server_that_never_answers_times_out() {
+    let listener = TcpListener::bind("127.0.0.1:0").unwrap();
+    let url = format!("http://127.0.0.1:{}", listener.local_addr().unwrap().port());
+    std::thread::spawn(move || {
+        let mut held = Vec::new();
+        for stream in listener.incoming() {
+            held.push(stream);
+        }
+    });
+    let dir = specs("lock-silent", &url);
+    let out = output(
+        client(),
+        &[
+            "lock",
+            "--allow-http",
+            "--timeout",
+            "1",
+            dir.to_str().unwrap(),
+            "--lock",
+            dir.join("l").to_str().unwrap(),
+        ],
+    );
+    assert_eq!(out.status.code(), Some(1));
+    assert!(
+        stderr(&out).contains("no complete answer within 1 s"),
+        "{}",
+        stderr(&out)
+    );
+}
+
+#[test]
 fn oversized_answers_and_scheme_changing_redirects_are_refused() {
     let huge: &'static [u8] = Box::leak(
         format!(
