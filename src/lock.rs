@@ -23,6 +23,10 @@ use std::path::{Path, PathBuf};
 use serde::{Deserialize, Serialize};
 use serde_json::Value;
 
+use std::sync::OnceLock;
+
+use crate::check::schema;
+use crate::diagnostic::Position;
 use crate::oidc::Discovered;
 use crate::source::{self, Input};
 use crate::spec::{self, template};
@@ -74,32 +78,43 @@ impl Lock {
         }
     }
 
-    /// Reads a lock file; every problem names the file.
+    /// Reads a lock file; every problem names the file (`path:line:col:`).
     pub fn read(path: &Path) -> Result<Lock, String> {
         let text = std::fs::read_to_string(path)
             .map_err(|e| format!("cannot read the lock {}: {e}", path.display()))?;
-        Lock::parse(&text).map_err(|e| format!("{}: {e}", path.display()))
+        Lock::parse_at(&text).map_err(|(at, message)| match at {
+            Some(p) => format!("{}:{}:{}: {message}", path.display(), p.line, p.column),
+            None => format!("{}: {message}", path.display()),
+        })
     }
 
+    /// Parses a lock; problems start with `line:col:`.
     pub fn parse(text: &str) -> Result<Lock, String> {
-        let mut documents = yaml::load_values(text, Limits::default()).documents;
+        Lock::parse_at(text).map_err(|(at, message)| match at {
+            Some(p) => format!("{}:{}: {message}", p.line, p.column),
+            None => message,
+        })
+    }
+
+    /// Parses a lock, checked against `schemas/lock.json`; a problem comes
+    /// with its position when it has one.
+    fn parse_at(text: &str) -> Result<Lock, (Option<Position>, String)> {
+        static SCHEMA: OnceLock<schema::Compiled> = OnceLock::new();
+        let documents = yaml::load(text, Limits::default()).documents;
         if documents.len() != 1 {
-            return Err(format!(
-                "a lock holds one document, not {}",
-                documents.len()
-            ));
+            let n = documents.len();
+            return Err((None, format!("a lock holds one document, not {n}")));
         }
-        let doc = documents
-            .remove(0)
-            .map_err(|e| format!("{}:{}: {}", e.position.line, e.position.column, e.message))?;
-        let lock = Lock::deserialize(&doc.value).map_err(|e| format!("not a lock: {e}"))?;
-        if lock.kind != KIND || lock.api_version != spec::API_VERSION {
-            return Err(format!(
-                "not a lock: expected apiVersion {} and kind {KIND}",
-                spec::API_VERSION
-            ));
+        let doc = match &documents[0] {
+            Ok(doc) => doc,
+            Err(e) => return Err((Some(e.position), e.message.clone())),
+        };
+        let schema = SCHEMA.get_or_init(|| schema::compile(include_str!("../schemas/lock.json")));
+        if let Some(f) = schema::findings(schema, &doc.value).into_iter().next() {
+            let at = yaml::locate(&documents, 0, &f.pointer, f.at_key);
+            return Err((Some(at), format!("not a kexpose lock: {}", f.message)));
         }
-        Ok(lock)
+        Lock::deserialize(&doc.value).map_err(|e| (None, format!("not a kexpose lock: {e}")))
     }
 
     /// The file's text: a comment saying what it is, then the document.
@@ -397,12 +412,26 @@ mod tests {
     #[test]
     fn other_documents_are_not_locks() {
         assert!(Lock::parse("apiVersion: v1\nkind: ConfigMap\n").is_err());
-        let wrong_kind = "apiVersion: kexpose.dev/v1alpha1\nkind: Exposure\n";
-        assert!(Lock::parse(wrong_kind).unwrap_err().contains("kind Lock"));
+        let wrong_kind = "apiVersion: kexpose.dev/v1alpha1\nkind: Exposure\nissuers: {}\n";
+        let err = Lock::parse(wrong_kind).unwrap_err();
+        assert!(err.starts_with("2:7: not a kexpose lock"), "{err}");
         assert!(
             Lock::parse("a: 1\n---\nb: 2\n")
                 .unwrap_err()
                 .contains("one document")
+        );
+    }
+
+    #[test]
+    fn lock_problems_are_placed_at_their_line() {
+        let text = "apiVersion: kexpose.dev/v1alpha1\nkind: Lock\nissuers:\n  https://id.example:\n    jwksUri: https://id.example/jwks\n    fetchedAt: yesterday\n";
+        let err = Lock::parse(text).unwrap_err();
+        assert!(err.starts_with("6:16: not a kexpose lock"), "{err}");
+        assert!(err.contains("fetchedAt"), "{err}");
+        let dup = "apiVersion: kexpose.dev/v1alpha1\nkind: Lock\nkind: Lock\nissuers: {}\n";
+        assert!(
+            Lock::parse(dup).unwrap_err().starts_with("3:1:"),
+            "duplicate keys are refused"
         );
     }
 
