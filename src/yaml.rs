@@ -159,6 +159,11 @@ enum Frame {
     Map {
         map: Map<String, Value>,
         key: Option<(String, Position)>,
+        /// Whether the pending key is the merge key `<<`.
+        merging: bool,
+        /// Mappings merged in by `<<`, in order; applied at the end so
+        /// that the mapping's own keys win wherever they are written.
+        merges: Vec<Map<String, Value>>,
         parent_len: usize,
         anchor: usize,
         nodes: usize,
@@ -227,10 +232,20 @@ impl Builder {
         matches!(self.frames.last(), Some(Frame::Map { key: None, .. }))
     }
 
-    fn set_key(&mut self, name: String, at: Position) -> Result<(), LoadError> {
-        let Some(Frame::Map { map, key, .. }) = self.frames.last_mut() else {
+    /// `merge` says the key is a plain, untagged `<<`: YAML's merge key,
+    /// which Kubernetes' YAML decoder honours, so kexpose does too.
+    fn set_key(&mut self, name: String, at: Position, merge: bool) -> Result<(), LoadError> {
+        let Some(Frame::Map {
+            map, key, merging, ..
+        }) = self.frames.last_mut()
+        else {
             unreachable!("set_key is only called when a key is wanted");
         };
+        *merging = merge && name == "<<";
+        if *merging {
+            *key = Some((name, at));
+            return Ok(());
+        }
         if map.contains_key(&name) {
             let mut first = self.pointer.clone();
             push_token(&mut first, &name);
@@ -266,11 +281,47 @@ impl Builder {
     }
 
     /// Hands a finished node to its parent and restores the parent's pointer.
-    fn emit(&mut self, value: Value, nodes: usize, anchor: usize, parent_len: usize) {
+    fn emit(
+        &mut self,
+        value: Value,
+        nodes: usize,
+        anchor: usize,
+        parent_len: usize,
+        at: Position,
+    ) -> Result<(), LoadError> {
         if anchor != 0 {
             self.anchors.insert(anchor, (value.clone(), nodes));
         }
         self.pointer.truncate(parent_len);
+        if let Some(Frame::Map {
+            key,
+            merging: merging @ true,
+            merges,
+            nodes: n,
+            ..
+        }) = self.frames.last_mut()
+        {
+            key.take();
+            *merging = false;
+            *n += nodes;
+            match value {
+                Value::Object(m) => merges.push(m),
+                Value::Array(items) if items.iter().all(Value::is_object) => {
+                    merges.extend(items.into_iter().filter_map(|v| match v {
+                        Value::Object(m) => Some(m),
+                        _ => None,
+                    }));
+                }
+                _ => {
+                    return Err(Self::err(
+                        CODE_SYNTAX,
+                        "the merge key << takes a mapping or a list of mappings",
+                        at,
+                    ));
+                }
+            }
+            return Ok(());
+        }
         match self.frames.last_mut() {
             None => self.root = Some(value),
             Some(Frame::Seq {
@@ -287,6 +338,7 @@ impl Builder {
                 *n += nodes;
             }
         }
+        Ok(())
     }
 
     fn on_event(&mut self, event: Event<'_>, span: &Span) -> Result<(), LoadError> {
@@ -295,14 +347,15 @@ impl Builder {
             Event::Scalar(text, style, anchor, tag) => {
                 if self.wants_key() {
                     self.count(1, at)?;
-                    return self.set_key(text.into_owned(), at);
+                    let merge = style == ScalarStyle::Plain && tag.is_none();
+                    return self.set_key(text.into_owned(), at, merge);
                 }
                 let parent_len = self.pointer.len();
                 self.enter(at);
                 self.count(1, at)?;
                 let value = resolve_scalar(text, style, tag.as_deref())
                     .map_err(|m| Self::err(CODE_SYNTAX, m, at))?;
-                self.emit(value, 1, anchor, parent_len);
+                self.emit(value, 1, anchor, parent_len, at)?;
             }
             Event::Alias(id) => {
                 let Some(nodes) = self.anchors.get(&id).map(|(_, n)| *n) else {
@@ -322,14 +375,14 @@ impl Builder {
                     };
                     let name = name.clone();
                     self.count(1, at)?;
-                    return self.set_key(name, at);
+                    return self.set_key(name, at, false);
                 }
                 // The budget is charged before the copy is made.
                 self.count(nodes, at)?;
                 let value = self.anchors[&id].0.clone();
                 let parent_len = self.pointer.len();
                 self.enter(at);
-                self.emit(value, nodes, 0, parent_len);
+                self.emit(value, nodes, 0, parent_len, at)?;
             }
             Event::SequenceStart(anchor, _) | Event::MappingStart(anchor, _) => {
                 if self.wants_key() {
@@ -361,6 +414,8 @@ impl Builder {
                         Frame::Map {
                             map: Map::new(),
                             key: None,
+                            merging: false,
+                            merges: Vec::new(),
                             parent_len,
                             anchor,
                             nodes: 1,
@@ -373,14 +428,21 @@ impl Builder {
                     parent_len,
                     anchor,
                     nodes,
-                }) => self.emit(Value::Array(items), nodes, anchor, parent_len),
+                }) => self.emit(Value::Array(items), nodes, anchor, parent_len, at)?,
                 Some(Frame::Map {
-                    map,
+                    mut map,
+                    merges,
                     parent_len,
                     anchor,
                     nodes,
                     ..
-                }) => self.emit(Value::Object(map), nodes, anchor, parent_len),
+                }) => {
+                    // The mapping's own keys win, then earlier merges over later.
+                    for (k, v) in merges.into_iter().flatten() {
+                        map.entry(k).or_insert(v);
+                    }
+                    self.emit(Value::Object(map), nodes, anchor, parent_len, at)?
+                }
                 None => return Err(Self::err(CODE_SYNTAX, "unbalanced collection end", at)),
             },
             Event::Nothing
@@ -616,6 +678,29 @@ mod tests {
         let mut s = load(text, Limits::default());
         assert_eq!(s.documents.len(), 1, "{:?}", s.documents);
         s.documents.remove(0).expect("loads")
+    }
+
+    #[test]
+    fn merge_keys_merge_as_kubernetes_decodes_them() {
+        let text = "base: &jwt\n  issuer: https://a\n  jwksUri: https://a/keys\nother: &o\n  issuer: https://b\n  extra: 1\none:\n  <<: *jwt\n  issuer: https://own\nmany:\n  issuer: https://own\n  <<: [*jwt, *o]\n";
+        let d = one(text);
+        assert_eq!(
+            d.value["one"],
+            json!({"issuer": "https://own", "jwksUri": "https://a/keys"})
+        );
+        assert_eq!(
+            d.value["many"],
+            json!({"issuer": "https://own", "jwksUri": "https://a/keys", "extra": 1})
+        );
+        assert_eq!(d.value["many"].get("<<"), None);
+        // A quoted "<<" is an ordinary key.
+        assert_eq!(one("\"<<\": 1\n").value, json!({"<<": 1}));
+        let err = load("a:\n  <<: 1\n", Limits::default())
+            .documents
+            .remove(0)
+            .unwrap_err();
+        assert!(err.message.contains("merge key"), "{err:?}");
+        assert_eq!((err.position.line, err.position.column), (2, 7));
     }
 
     #[test]

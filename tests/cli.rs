@@ -218,6 +218,28 @@ fn yaml_1_1_booleans_resolve_as_kubectl_does() {
 }
 
 #[test]
+fn merge_keys_share_jwt_settings_as_kubectl_reads_them() {
+    // One authentication shared by two rules through an anchor and `<<`;
+    // the second overrides jwksUri with a relative path (J003), reported at
+    // its own line.
+    let doc = "apiVersion: gateway.kyma-project.io/v2\nkind: APIRule\nmetadata: {name: web, namespace: shop}\nspec:\n  hosts: [web.example.com]\n  gateway: kyma-system/kyma-gateway\n  service: {name: web, port: 80}\n  rules:\n    - path: /a\n      methods: [GET]\n      jwt:\n        authentications:\n          - &auth\n            issuer: https://id.example.com\n            jwksUri: https://id.example.com/keys\n    - path: /b\n      methods: [GET]\n      jwt:\n        authentications:\n          - <<: *auth\n            jwksUri: id.example.com/keys\n";
+    let out = run_stdin(&["check", "--format", "json", "-"], doc.as_bytes());
+    let v = json(&out);
+    let found: Vec<(String, u64)> = v["diagnostics"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|d| {
+            (
+                d["code"].as_str().unwrap().to_owned(),
+                d["line"].as_u64().unwrap(),
+            )
+        })
+        .collect();
+    assert_eq!(found, vec![("J003".to_owned(), 21)], "{v:#}");
+}
+
+#[test]
 fn bad_input_becomes_findings_and_other_files_are_still_checked() {
     let dir = temp_dir("bad-input");
     write(&dir, "binary.yaml", b"\x89PNG\r\n\x1a\n\x00\x00");

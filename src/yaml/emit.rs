@@ -93,7 +93,12 @@ fn mapping(out: &mut String, map: &serde_json::Map<String, Value>, level: usize,
         if i > 0 || !inline {
             indent(out, level);
         }
-        out.push_str(&string(key));
+        // A plain `<<` key would load back as YAML's merge key.
+        if key.as_str() == "<<" {
+            out.push_str("\"<<\"");
+        } else {
+            out.push_str(&string(key));
+        }
         out.push(':');
         member(out, &map[key.as_str()], level);
     }
@@ -218,6 +223,12 @@ mod tests {
             document(&v),
             "apiVersion: gateway.kyma-project.io/v2\nkind: APIRule\nmetadata:\n  name: web\n  namespace: ns\nspec:\n  hosts:\n    - a.example.com\n  rules:\n    - path: /*\n      methods:\n        - GET\n"
         );
+    }
+
+    #[test]
+    fn a_literal_merge_key_stays_a_key() {
+        let v = json!({"<<": {"a": 1}, "b": "<<"});
+        assert_eq!(round_trip(&v), v);
     }
 
     #[test]
