@@ -103,7 +103,7 @@ fn unfiltered(value: &Value, policy: &Policy) -> Vec<Finding> {
             ));
             if !policy.denies_v1beta1() {
                 out.extend(schema::validate(version, value));
-                if let Ok(rule) = serde_json::from_value::<apirule::v1beta1::ApiRule>(value.clone())
+                if let Some(rule) = typed::<apirule::v1beta1::ApiRule>(value)
                     && let Some(spec) = &rule.spec
                 {
                     legacy::spec(spec, &mut out);
@@ -118,7 +118,7 @@ fn unfiltered(value: &Value, policy: &Policy) -> Vec<Finding> {
             // cost more than every rule together on a clean object.
             match value.get("spec").filter(|s| !s.is_null()) {
                 Some(spec) => {
-                    if let Ok(spec) = apirule::v2::Spec::deserialize(spec) {
+                    if let Some(spec) = typed::<apirule::v2::Spec>(spec) {
                         routing::spec(&spec, &mut out);
                         let namespace =
                             value.pointer("/metadata/namespace").and_then(Value::as_str);
@@ -136,6 +136,42 @@ fn unfiltered(value: &Value, policy: &Policy) -> Vec<Finding> {
         }
     }
     out
+}
+
+/// The typed model of a value that passed the schema. The API server takes
+/// an integral float (`port: 80.0`) for an integer field and stores an
+/// integer, so the model is given the value the server would store.
+fn typed<T: for<'de> Deserialize<'de>>(value: &Value) -> Option<T> {
+    if let Ok(t) = T::deserialize(value) {
+        return Some(t);
+    }
+    let mut stored = value.clone();
+    if !integral_floats_to_integers(&mut stored) {
+        return None;
+    }
+    T::deserialize(&stored).ok()
+}
+
+/// Rewrites `80.0` as `80` throughout; says whether anything changed.
+fn integral_floats_to_integers(value: &mut Value) -> bool {
+    match value {
+        Value::Number(n) if n.is_f64() => {
+            let f = n.as_f64().unwrap_or(f64::NAN);
+            if f.fract() == 0.0 && f.abs() < 9_007_199_254_740_992.0 {
+                *value = Value::from(f as i64);
+                true
+            } else {
+                false
+            }
+        }
+        Value::Array(items) => items
+            .iter_mut()
+            .fold(false, |changed, v| integral_floats_to_integers(v) | changed),
+        Value::Object(map) => map
+            .values_mut()
+            .fold(false, |changed, v| integral_floats_to_integers(v) | changed),
+        _ => false,
+    }
 }
 
 fn retain(mut findings: Vec<Finding>, policy: &Policy) -> Vec<Finding> {

@@ -218,6 +218,35 @@ fn yaml_1_1_booleans_resolve_as_kubectl_does() {
 }
 
 #[test]
+fn an_integral_float_port_is_read_as_the_api_server_stores_it() {
+    // `port: 80.0` passes the CRD schema and is stored as 80; the jwt rules
+    // must still run on such an object.
+    let doc = "apiVersion: gateway.kyma-project.io/v2\nkind: APIRule\nmetadata: {name: web, namespace: shop}\nspec:\n  hosts: [web.example.com]\n  gateway: kyma-system/kyma-gateway\n  service: {name: web, port: 80.0}\n  rules:\n    - path: /a\n      methods: [GET]\n      jwt:\n        authentications:\n          - issuer: https://id.example.com\n            jwksUri: id.example.com/keys\n";
+    let v = json(&run_stdin(
+        &["check", "--format", "json", "-"],
+        doc.as_bytes(),
+    ));
+    assert_eq!(codes_of(&v), ["J003"], "{v:#}");
+    let fraction = doc.replace("80.0", "80.5");
+    let v = json(&run_stdin(
+        &["check", "--format", "json", "-"],
+        fraction.as_bytes(),
+    ));
+    assert_eq!(codes_of(&v), ["S003"], "not an integer: the schema says so");
+}
+
+fn codes_of(report: &serde_json::Value) -> Vec<String> {
+    let mut codes: Vec<String> = report["diagnostics"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|d| d["code"].as_str().unwrap().to_owned())
+        .collect();
+    codes.sort();
+    codes
+}
+
+#[test]
 fn merge_keys_share_jwt_settings_as_kubectl_reads_them() {
     // One authentication shared by two rules through an anchor and `<<`;
     // the second overrides jwksUri with a relative path (J003), reported at
