@@ -80,9 +80,13 @@ impl Lock {
 
     /// Reads a lock file; every problem names the file (`path:line:col:`).
     pub fn read(path: &Path) -> Result<Lock, String> {
-        let text = std::fs::read_to_string(path)
+        let max = source::DEFAULT_MAX_FILE_SIZE;
+        let bytes = source::read_limited(&Input::File(path.to_path_buf()), max)
             .map_err(|e| format!("cannot read the lock {}: {e}", path.display()))?;
-        Lock::parse_at(&text).map_err(|(at, message)| match at {
+        let text = source::decode(&bytes, max).map_err(|(_, message, at)| {
+            format!("{}:{}:{}: {message}", path.display(), at.line, at.column)
+        })?;
+        Lock::parse_at(text).map_err(|(at, message)| match at {
             Some(p) => format!("{}:{}:{}: {message}", path.display(), p.line, p.column),
             None => format!("{}: {message}", path.display()),
         })

@@ -231,6 +231,23 @@ fn render_reads_the_lock_without_the_network() {
     assert_eq!(out.status.code(), Some(2));
     assert!(stderr(&out).contains("broken.lock"), "{}", stderr(&out));
     assert!(out.stdout.is_empty());
+
+    let binary = write(&dir, "binary.lock", b"\xff\xfe\x00lock");
+    let out = output(
+        kexpose(),
+        &[
+            "check",
+            dir.to_str().unwrap(),
+            "--lock",
+            binary.to_str().unwrap(),
+        ],
+    );
+    assert_eq!(out.status.code(), Some(2));
+    assert!(
+        stderr(&out).contains("binary.lock:1:1:"),
+        "{}",
+        stderr(&out)
+    );
 }
 
 #[test]
