@@ -206,6 +206,13 @@ impl Client {
             .authority()
             .ok_or_else(|| error(url, "the URL has no host"))?
             .clone();
+        if authority.as_str().contains('@') {
+            // They would travel in the Host header and show up in messages.
+            return Err(error(
+                &redact_userinfo(url),
+                "credentials in URLs are refused",
+            ));
+        }
         let host = authority
             .host()
             .trim_start_matches('[')
@@ -355,6 +362,18 @@ fn system_roots() -> Result<RootCertStore, String> {
     Ok(roots)
 }
 
+/// The URL with any `user:password@` replaced, for messages.
+fn redact_userinfo(url: &str) -> String {
+    let Some((scheme, rest)) = url.split_once("://") else {
+        return url.to_owned();
+    };
+    let end = rest.find(['/', '?', '#']).unwrap_or(rest.len());
+    match rest[..end].rfind('@') {
+        Some(at) => format!("{scheme}://***@{}", &rest[at + 1..]),
+        None => url.to_owned(),
+    }
+}
+
 fn scheme(url: &str) -> &str {
     url.split_once("://").map_or("", |(s, _)| s)
 }
@@ -390,6 +409,29 @@ mod tests {
         assert_eq!(resolve(base, "/root"), "https://id.example/root");
         assert_eq!(resolve(base, "c"), "https://id.example/a/c");
         assert_eq!(resolve("https://id.example", "c"), "https://id.example/c");
+    }
+
+    #[test]
+    fn credentials_in_urls_are_not_repeated() {
+        assert_eq!(
+            redact_userinfo("https://me:secret@id.example/a@b"),
+            "https://***@id.example/a@b"
+        );
+        assert_eq!(
+            redact_userinfo("https://id.example/a@b"),
+            "https://id.example/a@b"
+        );
+    }
+
+    #[tokio::test]
+    async fn credentials_in_urls_are_refused_before_connecting() {
+        let client = Client::new(Options::default()).unwrap();
+        let err = client
+            .send(Request::get("https://me:secret@127.0.0.1:1/x"))
+            .await
+            .unwrap_err();
+        assert_eq!(err.message, "credentials in URLs are refused");
+        assert!(!err.to_string().contains("secret"), "{err}");
     }
 
     #[test]
