@@ -13,7 +13,7 @@ WORKDIR /src
 # Dependencies first, so source edits do not rebuild them.
 COPY Cargo.toml Cargo.lock ./
 RUN mkdir -p src benches && echo 'fn main() {}' > src/main.rs && touch src/lib.rs \
-    && for b in check render serve; do echo 'fn main() {}' > benches/$b.rs; done \
+    && for b in check render serve identity; do echo 'fn main() {}' > benches/$b.rs; done \
     && cargo build --release --locked && rm -rf src benches
 COPY . .
 RUN touch src/main.rs src/lib.rs && cargo build --release --locked \

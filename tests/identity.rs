@@ -1,86 +1,26 @@
 //! `lock`, `token` and `probe` against a real OpenID provider (npm
 //! oidc-provider) and a resource server that verifies tokens against its
-//! JWKS, both on loopback over HTTPS with a CA made here
-//! (tests/tools/oidc/server.mjs).
+//! JWKS (`common::oidc`).
 
 mod common;
 
-use std::io::{BufRead, BufReader, Read, Write};
+use std::io::{Read, Write};
 use std::net::TcpListener;
 use std::path::{Path, PathBuf};
-use std::process::{Child, Command, Output, Stdio};
-use std::sync::{Mutex, OnceLock};
+use std::process::{Command, Output};
+use std::sync::OnceLock;
 
 use base64::Engine;
 use base64::engine::general_purpose::URL_SAFE_NO_PAD;
-use common::{kexpose, temp_dir, tool, write};
+use common::oidc::Provider;
+use common::{kexpose, temp_dir, write};
 use serde_json::Value;
 
 const SECRET: &str = "kexpose-secret";
 
-/// The provider and resource server, started once for this test binary.
-/// The child exits when its stdin (held here) closes with the process.
-struct Provider {
-    issuer: String,
-    resource: String,
-    jwks_uri: String,
-    kid: String,
-    audience: String,
-    ca: PathBuf,
-    _child: Mutex<Child>,
-}
-
 fn provider() -> &'static Provider {
     static PROVIDER: OnceLock<Provider> = OnceLock::new();
-    PROVIDER.get_or_init(start)
-}
-
-fn start() -> Provider {
-    let server = tool("oidc");
-    let dir = temp_dir("oidc-provider");
-    let mut params = rcgen::CertificateParams::new(Vec::<String>::new()).unwrap();
-    params.is_ca = rcgen::IsCa::Ca(rcgen::BasicConstraints::Unconstrained);
-    params
-        .distinguished_name
-        .push(rcgen::DnType::CommonName, "kexpose identity test CA");
-    let ca_key = rcgen::KeyPair::generate().unwrap();
-    let ca_cert = params.self_signed(&ca_key).unwrap();
-    let issuer = rcgen::Issuer::new(params, ca_key);
-    let leaf_key = rcgen::KeyPair::generate().unwrap();
-    let leaf = rcgen::CertificateParams::new(vec!["localhost".to_owned()])
-        .unwrap()
-        .signed_by(&leaf_key, &issuer)
-        .unwrap();
-    let ca = write(&dir, "ca.pem", ca_cert.pem().as_bytes());
-    let cert = write(&dir, "cert.pem", leaf.pem().as_bytes());
-    let key = write(&dir, "key.pem", leaf_key.serialize_pem().as_bytes());
-
-    let mut child = Command::new("node")
-        .arg(&server)
-        .arg(&cert)
-        .arg(&key)
-        .env("NODE_EXTRA_CA_CERTS", &ca)
-        .stdin(Stdio::piped())
-        .stdout(Stdio::piped())
-        .stderr(Stdio::null())
-        .spawn()
-        .expect("node runs");
-    let mut line = String::new();
-    BufReader::new(child.stdout.take().unwrap())
-        .read_line(&mut line)
-        .unwrap();
-    let ready: Value = serde_json::from_str(&line)
-        .unwrap_or_else(|e| panic!("the provider did not start ({e}): {line:?}"));
-    let field = |name: &str| ready[name].as_str().unwrap().to_owned();
-    Provider {
-        issuer: field("issuer"),
-        resource: field("resource"),
-        jwks_uri: field("jwksUri"),
-        kid: field("kid"),
-        audience: field("audience"),
-        ca,
-        _child: Mutex::new(child),
-    }
+    PROVIDER.get_or_init(Provider::start)
 }
 
 /// kexpose trusting the test CA, with the default client credentials.
