@@ -439,6 +439,19 @@ fn token_takes_the_endpoint_from_the_lock() {
     // can have told kexpose where its token endpoint is.
     let p = provider();
     let dir = temp_dir("token-lock");
+    let mut c = client();
+    c.current_dir(&dir);
+    let nothing = output(c, &["token"]);
+    assert_eq!(
+        nothing.status.code(),
+        Some(2),
+        "no lock, no issuer: a usage error"
+    );
+    assert!(
+        stderr(&nothing).contains("name the issuer with --issuer"),
+        "{}",
+        stderr(&nothing)
+    );
     let lock = write(
         &dir,
         "kexpose.lock",

@@ -352,59 +352,77 @@ impl CredentialArgs {
         })
     }
 
-    /// The token endpoint: given, else from the lock, else from discovery.
-    async fn token_endpoint(&self, client: &Client) -> Result<String, String> {
+    /// Where the token endpoint comes from: given, else the lock, else
+    /// discovery of the issuer. Everything that needs no network (a broken
+    /// lock, no issuer to ask) fails here, as a usage error.
+    fn endpoint(&self) -> Result<Endpoint, Fatal> {
         if let Some(endpoint) = &self.token_endpoint {
-            return Ok(endpoint.clone());
+            return Ok(Endpoint::Known(endpoint.clone()));
         }
         let lock = lock::resolve(self.lock.as_ref())?;
         let issuer = match (&self.issuer, lock.issuers.len()) {
             (Some(issuer), _) => issuer.clone(),
             (None, 1) => lock.issuers.keys().next().cloned().unwrap_or_default(),
             (None, 0) => {
-                return Err(
+                return Err(Fatal::Message(
                     "name the issuer with --issuer (or the endpoint with --token-endpoint)".into(),
-                );
-            }
-            (None, _) => {
-                return Err(format!(
-                    "the lock holds several issuers; choose one with --issuer: {}",
-                    lock.issuers.keys().cloned().collect::<Vec<_>>().join(", ")
                 ));
             }
+            (None, _) => {
+                return Err(Fatal::Message(format!(
+                    "the lock holds several issuers; choose one with --issuer: {}",
+                    lock.issuers.keys().cloned().collect::<Vec<_>>().join(", ")
+                )));
+            }
         };
-        if let Some(endpoint) = lock
-            .issuers
-            .get(&issuer)
-            .and_then(|e| e.token_endpoint.clone())
-        {
-            return Ok(endpoint);
-        }
-        oidc::discover(client, &issuer)
-            .await?
-            .token_endpoint
-            .ok_or_else(|| format!("{}: no token_endpoint", oidc::discovery_url(&issuer)))
+        Ok(
+            match lock
+                .issuers
+                .get(&issuer)
+                .and_then(|e| e.token_endpoint.clone())
+            {
+                Some(endpoint) => Endpoint::Known(endpoint),
+                None => Endpoint::Discover(issuer),
+            },
+        )
     }
 
-    async fn token(
+    /// A token, or the other side's "no".
+    fn token(
         &self,
         client: &Client,
         credentials: &Credentials,
-    ) -> Result<oidc::Token, String> {
-        let endpoint = self.token_endpoint(client).await?;
+    ) -> Result<Result<oidc::Token, String>, Fatal> {
+        let endpoint = self.endpoint()?;
         let grant = Grant {
             scope: self.scope.clone(),
             resources: self.resources.clone(),
         };
-        oidc::client_credentials(client, &endpoint, credentials, &grant).await
+        block_on(async {
+            let endpoint = match endpoint {
+                Endpoint::Known(e) => e,
+                Endpoint::Discover(issuer) => oidc::discover(client, &issuer)
+                    .await?
+                    .token_endpoint
+                    .ok_or_else(|| {
+                        format!("{}: no token_endpoint", oidc::discovery_url(&issuer))
+                    })?,
+            };
+            oidc::client_credentials(client, &endpoint, credentials, &grant).await
+        })
     }
+}
+
+enum Endpoint {
+    Known(String),
+    Discover(String),
 }
 
 /// `kexpose token`: the client-credentials grant; the token on stdout.
 pub fn token(args: &TokenArgs, out: &mut dyn Write) -> Result<Outcome, Fatal> {
     let credentials = args.credentials.credentials()?;
     let client = args.net.client()?;
-    let token = match block_on(args.credentials.token(&client, &credentials))? {
+    let token = match args.credentials.token(&client, &credentials)? {
         Ok(t) => t,
         Err(e) => return refused(&e),
     };
@@ -452,7 +470,7 @@ pub fn probe(args: &ProbeArgs, out: &mut dyn Write) -> Result<Outcome, Fatal> {
                 Fatal::Message(m) => Fatal::Message(format!("{m}, or give the token with --token")),
                 other => other,
             })?;
-            match block_on(args.credentials.token(&client, &credentials))? {
+            match args.credentials.token(&client, &credentials)? {
                 Ok(t) => t.access_token,
                 Err(e) => return refused(&e),
             }
