@@ -36,6 +36,33 @@ pub struct Options {
     pub timeout: Duration,
     /// Largest response body accepted.
     pub max_body: usize,
+    /// Connect to this address for this host and port instead of asking DNS
+    /// (`curl --resolve`); the Host header and TLS name stay the URL's.
+    pub resolve: Vec<Resolve>,
+}
+
+/// One `HOST:PORT:ADDRESS` override.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Resolve {
+    pub host: String,
+    pub port: u16,
+    pub address: std::net::IpAddr,
+}
+
+impl std::str::FromStr for Resolve {
+    type Err = String;
+
+    fn from_str(s: &str) -> Result<Self, Self::Err> {
+        let bad = || format!("{s:?} is not HOST:PORT:ADDRESS");
+        let (host, rest) = s.split_once(':').ok_or_else(bad)?;
+        let (port, address) = rest.split_once(':').ok_or_else(bad)?;
+        let address = address.trim_start_matches('[').trim_end_matches(']');
+        Ok(Resolve {
+            host: host.to_ascii_lowercase(),
+            port: port.parse().map_err(|_| bad())?,
+            address: address.parse().map_err(|_| bad())?,
+        })
+    }
 }
 
 impl Default for Options {
@@ -46,6 +73,7 @@ impl Default for Options {
             connect_timeout: Duration::from_secs(5),
             timeout: Duration::from_secs(15),
             max_body: 1024 * 1024,
+            resolve: Vec::new(),
         }
     }
 }
@@ -219,21 +247,30 @@ impl Client {
             .trim_end_matches(']')
             .to_owned();
         let port = authority.port_u16().unwrap_or(if https { 443 } else { 80 });
-        let tcp = tokio::time::timeout(
-            self.options.connect_timeout,
-            TcpStream::connect((host.as_str(), port)),
-        )
-        .await
-        .map_err(|_| {
-            error(
-                url,
-                format!(
-                    "cannot connect within {} s",
-                    self.options.connect_timeout.as_secs_f32()
-                ),
-            )
-        })?
-        .map_err(|e| error(url, format!("cannot connect: {e}")))?;
+        let pinned = self
+            .options
+            .resolve
+            .iter()
+            .find(|r| r.port == port && r.host.eq_ignore_ascii_case(&host))
+            .map(|r| std::net::SocketAddr::new(r.address, port));
+        let connect = async {
+            match pinned {
+                Some(address) => TcpStream::connect(address).await,
+                None => TcpStream::connect((host.as_str(), port)).await,
+            }
+        };
+        let tcp = tokio::time::timeout(self.options.connect_timeout, connect)
+            .await
+            .map_err(|_| {
+                error(
+                    url,
+                    format!(
+                        "cannot connect within {} s",
+                        self.options.connect_timeout.as_secs_f32()
+                    ),
+                )
+            })?
+            .map_err(|e| error(url, format!("cannot connect: {e}")))?;
         let _ = tcp.set_nodelay(true);
 
         let path = uri.path_and_query().map_or("/", |p| p.as_str());
@@ -432,6 +469,23 @@ mod tests {
             .unwrap_err();
         assert_eq!(err.message, "credentials in URLs are refused");
         assert!(!err.to_string().contains("secret"), "{err}");
+    }
+
+    #[test]
+    fn resolve_overrides_parse_like_curls() {
+        let r: Resolve = "API.example.com:443:10.0.0.7".parse().unwrap();
+        assert_eq!(
+            r,
+            Resolve {
+                host: "api.example.com".into(),
+                port: 443,
+                address: "10.0.0.7".parse().unwrap()
+            }
+        );
+        let v6: Resolve = "h:8443:[::1]".parse().unwrap();
+        assert_eq!(v6.address, "::1".parse::<std::net::IpAddr>().unwrap());
+        assert!("h:443".parse::<Resolve>().is_err());
+        assert!("h:x:1.2.3.4".parse::<Resolve>().is_err());
     }
 
     #[test]

@@ -27,6 +27,8 @@ pub struct Plan {
     pub scopes: Vec<String>,
     /// Audiences the token must be for.
     pub audiences: Vec<String>,
+    /// What the call with the token must answer (200 unless said otherwise).
+    pub status: u16,
 }
 
 /// One check and how it went.
@@ -69,11 +71,11 @@ pub async fn run(client: &Client, plan: &Plan) -> Result<Report, net::Error> {
     let answer = call(client, plan, Some(&plan.token)).await?;
     checks.push(Check {
         name: "with the token".into(),
-        passed: answer.status == 200,
-        expected: "200".into(),
+        passed: answer.status == plan.status,
+        expected: plan.status.to_string(),
         observed: observed(&answer),
         hint: match answer.status {
-            200 => None,
+            s if s == plan.status => None,
             401 => Some(
                 "the token was not accepted: its issuer, key or signature does not match the \
                  APIRule's jwt authentication, or it has expired"
@@ -288,6 +290,7 @@ mod tests {
             token,
             scopes: vec!["read".into(), "write".into()],
             audiences: vec!["api".into()],
+            status: 200,
         };
         let checks = claims(&plan);
         let verdicts: Vec<(&str, bool)> =

@@ -100,17 +100,16 @@ fn lock_records_discovery_and_render_fills_jwks_uri_from_it() {
     let locked = output(c, &["lock", "."]);
     assert!(locked.status.success(), "{}", stderr(&locked));
     let text = lock_in(&dir);
-    assert!(text.contains(&format!("{}:\n", p.issuer)), "{text}");
-    assert!(
-        text.contains(&format!("jwksUri: {}\n", p.jwks_uri)),
-        "{text}"
+    let lock = kexpose::lock::Lock::parse(&text).unwrap();
+    let entry = &lock.issuers[&p.issuer];
+    assert_eq!(lock.issuers.len(), 1, "{text}");
+    assert_eq!(entry.jwks_uri, p.jwks_uri);
+    assert_eq!(
+        entry.token_endpoint.as_deref(),
+        Some(format!("{}/token", p.issuer).as_str())
     );
-    assert!(
-        text.contains(&format!("tokenEndpoint: {}/token\n", p.issuer)),
-        "{text}"
-    );
-    assert!(text.contains(&format!("- {}\n", p.kid)), "{text}");
-    assert!(text.contains("fetchedAt: 20"), "{text}");
+    assert_eq!(entry.key_ids, [p.kid.clone()]);
+    assert!(entry.fetched_at.starts_with("20"), "{text}");
 
     // Render picks up ./kexpose.lock by itself.
     let mut c = kexpose();
@@ -269,7 +268,7 @@ fn lock_check_compares_with_discovery_and_notes_rotated_keys() {
             &dir,
             "kexpose.lock",
             format!(
-                "apiVersion: kexpose.dev/v1alpha1\nkind: Lock\nissuers:\n  {}:\n    jwksUri: {jwks}\n    tokenEndpoint: {}/token\n    keyIds: [{kid}]\n    fetchedAt: 2026-11-01T00:00:00Z\n",
+                "apiVersion: kexpose.dev/v1alpha1\nkind: Lock\nissuers:\n  {}:\n    jwksUri: {jwks}\n    tokenEndpoint: {}/token\n    keyIds: [\"{kid}\"]\n    fetchedAt: 2026-11-01T00:00:00Z\n",
                 p.issuer, p.issuer
             )
             .as_bytes(),
@@ -654,6 +653,40 @@ fn probe_reports_missing_scopes_and_unprotected_endpoints() {
         .unwrap();
     assert_eq!(first["passed"], false);
     assert!(first["hint"].as_str().unwrap().contains("not protected"));
+}
+
+#[test]
+fn probe_reaches_a_host_without_dns_through_resolve() {
+    let p = provider();
+    let port = p.resource.rsplit(':').next().unwrap();
+    let url = format!("https://api.kexpose.test:{port}/headers");
+    let pin = format!("api.kexpose.test:{port}:127.0.0.1");
+    let (out, report) = probe(&[&url, "--issuer", &p.issuer, "--resolve", &pin]);
+    assert!(out.status.success(), "{report:#}");
+
+    let unresolved = output(client(), &["probe", &url, "--issuer", &p.issuer]);
+    assert_eq!(unresolved.status.code(), Some(1));
+    assert!(
+        stderr(&unresolved).contains("cannot connect"),
+        "{}",
+        stderr(&unresolved)
+    );
+
+    // The endpoint answers 200; a caller expecting 204 is told so.
+    let (out, report) = probe(&[
+        &url,
+        "--issuer",
+        &p.issuer,
+        "--resolve",
+        &pin,
+        "--expect-status",
+        "204",
+    ]);
+    assert_eq!(out.status.code(), Some(1));
+    assert!(
+        verdicts(&report).contains(&("with the token".into(), false, "200".into())),
+        "{report:#}"
+    );
 }
 
 /// A plain-HTTP server on loopback answering every request with `answer`,

@@ -35,6 +35,10 @@ pub struct NetArgs {
     /// Seconds one request may take, answer included.
     #[arg(long, value_name = "SECONDS", default_value_t = 15)]
     pub timeout: u64,
+    /// Connect to ADDRESS for HOST:PORT instead of asking DNS, as curl --resolve
+    /// (repeatable); Host header and certificate name stay the URL's.
+    #[arg(long, value_name = "HOST:PORT:ADDRESS")]
+    pub resolve: Vec<net::Resolve>,
 }
 
 impl NetArgs {
@@ -44,6 +48,7 @@ impl NetArgs {
             allow_http: self.allow_http,
             connect_timeout: Duration::from_secs(self.connect_timeout.max(1)),
             timeout: Duration::from_secs(self.timeout.max(1)),
+            resolve: self.resolve.clone(),
             ..net::Options::default()
         })
         .map_err(Fatal::Message)
@@ -143,6 +148,9 @@ pub struct ProbeArgs {
     /// An audience the token must be for (repeatable).
     #[arg(long = "expect-audience", value_name = "AUDIENCE")]
     pub audiences: Vec<String>,
+    /// The status the call with the token must answer.
+    #[arg(long, value_name = "CODE", default_value_t = 200)]
+    pub expect_status: u16,
     #[arg(long, value_enum, default_value_t = ProbeOutput::Text)]
     pub output: ProbeOutput,
     #[command(flatten)]
@@ -482,6 +490,7 @@ pub fn probe(args: &ProbeArgs, out: &mut dyn Write) -> Result<Outcome, Fatal> {
         token,
         scopes: args.scopes.clone(),
         audiences: args.audiences.clone(),
+        status: args.expect_status,
     };
     let report = match block_on(probe::run(&client, &plan))? {
         Ok(r) => r,

@@ -41,10 +41,14 @@ impl Provider {
         let ca_cert = params.self_signed(&ca_key).unwrap();
         let issuer = rcgen::Issuer::new(params, ca_key);
         let leaf_key = rcgen::KeyPair::generate().unwrap();
-        let leaf = rcgen::CertificateParams::new(vec!["localhost".to_owned()])
-            .unwrap()
-            .signed_by(&leaf_key, &issuer)
-            .unwrap();
+        // `api.kexpose.test` has no DNS: it is reached with --resolve.
+        let leaf = rcgen::CertificateParams::new(vec![
+            "localhost".to_owned(),
+            "api.kexpose.test".to_owned(),
+        ])
+        .unwrap()
+        .signed_by(&leaf_key, &issuer)
+        .unwrap();
         let ca = write(&dir, "ca.pem", ca_cert.pem().as_bytes());
         let cert = write(&dir, "cert.pem", leaf.pem().as_bytes());
         let key = write(&dir, "key.pem", leaf_key.serialize_pem().as_bytes());
