@@ -108,7 +108,7 @@ fn lock_records_discovery_and_render_fills_jwks_uri_from_it() {
         entry.token_endpoint.as_deref(),
         Some(format!("{}/token", p.issuer).as_str())
     );
-    assert_eq!(entry.key_ids, [p.kid.clone()]);
+    assert_eq!(entry.key_ids, vec![p.kid.as_str()]);
     assert!(entry.fetched_at.starts_with("20"), "{text}");
 
     // Render picks up ./kexpose.lock by itself.
