@@ -87,6 +87,7 @@ pub async fn run(client: &Client, plan: &Plan) -> Result<Report, net::Error> {
                     .into(),
             ),
             404 => Some("no route matches this host, path and method".into()),
+            300..=399 => Some("redirected (a login page in front?)".into()),
             _ => None,
         },
     });
