@@ -302,26 +302,39 @@ fn lock_check_compares_with_discovery_and_notes_rotated_keys() {
     );
 }
 
+/// `kexpose lock` on a spec directory whose discovery must fail: exit 1,
+/// and the lock file exactly as it was (or still absent). Returns stderr.
+fn failed_lock(mut c: Command, dir: &Path, extra: &[&str]) -> String {
+    let lock = dir.join("kexpose.lock");
+    let before = std::fs::read(&lock).ok();
+    let out = c
+        .arg("lock")
+        .arg(dir)
+        .arg("--lock")
+        .arg(&lock)
+        .args(extra)
+        .output()
+        .unwrap();
+    let err = stderr(&out);
+    assert_eq!(out.status.code(), Some(1), "{err}");
+    assert!(err.contains("failed discovery"), "{err}");
+    assert_eq!(
+        std::fs::read(&lock).ok(),
+        before,
+        "a failed lock writes nothing"
+    );
+    err
+}
+
 #[test]
 fn a_trailing_slash_issuer_is_refused_and_nothing_is_written() {
     let p = provider();
     let dir = specs("lock-mismatch", &format!("{}/", p.issuer));
-    let lock = dir.join("kexpose.lock");
-    let out = output(
-        client(),
-        &[
-            "lock",
-            dir.to_str().unwrap(),
-            "--lock",
-            lock.to_str().unwrap(),
-        ],
-    );
-    assert_eq!(out.status.code(), Some(1));
-    let err = stderr(&out);
+    let err = failed_lock(client(), &dir, &[]);
     assert!(err.contains("issuer mismatch"), "{err}");
     assert!(err.contains("differ only in the trailing slash"), "{err}");
     assert!(err.contains("Jwt issuer is not configured"), "{err}");
-    assert!(!lock.exists(), "no lock after a failed discovery");
+    assert!(!dir.join("kexpose.lock").exists());
 }
 
 #[test]
@@ -331,36 +344,17 @@ fn an_unreachable_issuer_leaves_the_existing_lock_alone() {
         l.local_addr().unwrap().port()
     };
     let dir = specs("lock-unreachable", &format!("https://localhost:{port}"));
-    let old = b"# the previous lock\n";
-    let lock = write(&dir, "kexpose.lock", old);
-    let out = output(
-        client(),
-        &[
-            "lock",
-            dir.to_str().unwrap(),
-            "--lock",
-            lock.to_str().unwrap(),
-        ],
-    );
-    assert_eq!(out.status.code(), Some(1));
-    assert!(stderr(&out).contains("cannot connect"), "{}", stderr(&out));
-    assert!(stderr(&out).contains("not written"), "{}", stderr(&out));
-    assert_eq!(std::fs::read(&lock).unwrap(), old);
+    write(&dir, "kexpose.lock", b"# the previous lock\n");
+    let err = failed_lock(client(), &dir, &[]);
+    assert!(err.contains("cannot connect"), "{err}");
+    assert!(err.contains("not written"), "{err}");
 }
 
 #[test]
 fn plain_http_needs_to_be_allowed() {
     let dir = specs("lock-http", "http://localhost:1");
-    let out = output(
-        client(),
-        &["lock", dir.to_str().unwrap(), "--lock", "/dev/null/x"],
-    );
-    assert_eq!(out.status.code(), Some(1));
-    assert!(
-        stderr(&out).contains("plain http is refused"),
-        "{}",
-        stderr(&out)
-    );
+    let err = failed_lock(client(), &dir, &[]);
+    assert!(err.contains("plain http is refused"), "{err}");
 }
 
 #[test]
@@ -369,21 +363,8 @@ fn an_untrusted_certificate_is_refused() {
     let dir = specs("lock-untrusted", &p.issuer);
     let mut c = client();
     c.env_remove("KEXPOSE_CA_FILE");
-    let out = output(
-        c,
-        &[
-            "lock",
-            dir.to_str().unwrap(),
-            "--lock",
-            dir.join("l").to_str().unwrap(),
-        ],
-    );
-    assert_eq!(out.status.code(), Some(1));
-    assert!(
-        stderr(&out).contains("TLS: invalid peer certificate"),
-        "{}",
-        stderr(&out)
-    );
+    let err = failed_lock(c, &dir, &[]);
+    assert!(err.contains("TLS: invalid peer certificate"), "{err}");
 }
 
 #[test]
@@ -716,24 +697,8 @@ fn a_server_that_never_answers_times_out() {
         }
     });
     let dir = specs("lock-silent", &url);
-    let out = output(
-        client(),
-        &[
-            "lock",
-            "--allow-http",
-            "--timeout",
-            "1",
-            dir.to_str().unwrap(),
-            "--lock",
-            dir.join("l").to_str().unwrap(),
-        ],
-    );
-    assert_eq!(out.status.code(), Some(1));
-    assert!(
-        stderr(&out).contains("no complete answer within 1 s"),
-        "{}",
-        stderr(&out)
-    );
+    let err = failed_lock(client(), &dir, &["--allow-http", "--timeout", "1"]);
+    assert!(err.contains("no complete answer within 1 s"), "{err}");
 }
 
 #[test]
@@ -747,43 +712,14 @@ fn oversized_answers_and_scheme_changing_redirects_are_refused() {
         .into_bytes()
         .into_boxed_slice(),
     );
-    let url = misbehaving(huge);
-    let dir = specs("lock-huge", &url);
-    let out = output(
-        client(),
-        &[
-            "lock",
-            "--allow-http",
-            dir.to_str().unwrap(),
-            "--lock",
-            dir.join("l").to_str().unwrap(),
-        ],
-    );
-    assert_eq!(out.status.code(), Some(1));
-    assert!(
-        stderr(&out).contains("more than the 1048576 accepted"),
-        "{}",
-        stderr(&out)
-    );
+    let dir = specs("lock-huge", &misbehaving(huge));
+    let err = failed_lock(client(), &dir, &["--allow-http"]);
+    assert!(err.contains("more than the 1048576 accepted"), "{err}");
 
     let url = misbehaving(
         b"HTTP/1.1 302 Found\r\nlocation: https://localhost:1/.well-known/openid-configuration\r\ncontent-length: 0\r\n\r\n",
     );
     let dir = specs("lock-redirect", &url);
-    let out = output(
-        client(),
-        &[
-            "lock",
-            "--allow-http",
-            dir.to_str().unwrap(),
-            "--lock",
-            dir.join("l").to_str().unwrap(),
-        ],
-    );
-    assert_eq!(out.status.code(), Some(1));
-    assert!(
-        stderr(&out).contains("it changes the scheme"),
-        "{}",
-        stderr(&out)
-    );
+    let err = failed_lock(client(), &dir, &["--allow-http"]);
+    assert!(err.contains("it changes the scheme"), "{err}");
 }
