@@ -13,6 +13,7 @@ use std::time::{Duration, Instant};
 
 use axum::body::Body;
 use axum::http::{Request, StatusCode};
+use common::Ca;
 use kexpose::policy::Policy;
 use kexpose::webhook::{self, State, log::LogFormat, log::Logger};
 use serde_json::{Value, json};
@@ -356,35 +357,13 @@ async fn health_readiness_and_metrics() {
 
 const SERVICE_NAME: &str = "kexpose.kexpose-system.svc";
 
-struct Ca {
-    issuer: rcgen::Issuer<'static, rcgen::KeyPair>,
-    pem: String,
-}
-
 fn ca() -> Ca {
-    let mut params = rcgen::CertificateParams::new(Vec::<String>::new()).unwrap();
-    params.is_ca = rcgen::IsCa::Ca(rcgen::BasicConstraints::Unconstrained);
-    params
-        .distinguished_name
-        .push(rcgen::DnType::CommonName, "kexpose test CA");
-    let key = rcgen::KeyPair::generate().unwrap();
-    let cert = params.self_signed(&key).unwrap();
-    Ca {
-        pem: cert.pem(),
-        issuer: rcgen::Issuer::new(params, key),
-    }
+    Ca::new("kexpose test CA")
 }
 
 /// A leaf for the webhook Service's DNS names: (cert PEM, key PEM).
 fn leaf(ca: &Ca) -> (String, String) {
-    let params = rcgen::CertificateParams::new(vec![
-        SERVICE_NAME.to_owned(),
-        format!("{SERVICE_NAME}.cluster.local"),
-    ])
-    .unwrap();
-    let key = rcgen::KeyPair::generate().unwrap();
-    let cert = params.signed_by(&key, &ca.issuer).unwrap();
-    (cert.pem(), key.serialize_pem())
+    ca.leaf(&[SERVICE_NAME, &format!("{SERVICE_NAME}.cluster.local")])
 }
 
 /// Writes a pair the way the kubelet updates a Secret volume: into a new

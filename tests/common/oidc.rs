@@ -10,7 +10,7 @@ use std::sync::Mutex;
 
 use serde_json::Value;
 
-use super::{temp_dir, tool, write};
+use super::{Ca, temp_dir, tool, write};
 
 pub struct Provider {
     pub issuer: String,
@@ -32,26 +32,12 @@ impl Provider {
     pub fn start() -> Provider {
         let server = tool("oidc");
         let dir = temp_dir("oidc-provider");
-        let mut params = rcgen::CertificateParams::new(Vec::<String>::new()).unwrap();
-        params.is_ca = rcgen::IsCa::Ca(rcgen::BasicConstraints::Unconstrained);
-        params
-            .distinguished_name
-            .push(rcgen::DnType::CommonName, "kexpose identity test CA");
-        let ca_key = rcgen::KeyPair::generate().unwrap();
-        let ca_cert = params.self_signed(&ca_key).unwrap();
-        let issuer = rcgen::Issuer::new(params, ca_key);
-        let leaf_key = rcgen::KeyPair::generate().unwrap();
+        let authority = Ca::new("kexpose identity test CA");
         // `api.kexpose.test` has no DNS: it is reached with --resolve.
-        let leaf = rcgen::CertificateParams::new(vec![
-            "localhost".to_owned(),
-            "api.kexpose.test".to_owned(),
-        ])
-        .unwrap()
-        .signed_by(&leaf_key, &issuer)
-        .unwrap();
-        let ca = write(&dir, "ca.pem", ca_cert.pem().as_bytes());
-        let cert = write(&dir, "cert.pem", leaf.pem().as_bytes());
-        let key = write(&dir, "key.pem", leaf_key.serialize_pem().as_bytes());
+        let (cert, key) = authority.leaf(&["localhost", "api.kexpose.test"]);
+        let ca = write(&dir, "ca.pem", authority.pem.as_bytes());
+        let cert = write(&dir, "cert.pem", cert.as_bytes());
+        let key = write(&dir, "key.pem", key.as_bytes());
 
         let mut child = Command::new("node")
             .arg(&server)
