@@ -491,7 +491,6 @@ mod tests {
         assert!(matches!(&d[1], Difference::Stale { issuer } if issuer == "https://old.example"));
 
         let now = Discovered {
-            issuer: "https://old.example".into(),
             jwks_uri: "https://old.example/keys".into(),
             token_endpoint: Some("https://id.example/token".into()),
             key_ids: vec!["k2".into()],

@@ -26,10 +26,10 @@ pub fn discovery_url(issuer: &str) -> String {
     )
 }
 
-/// What discovery found out about one issuer.
+/// What discovery found out about one issuer (whose document named it
+/// exactly as configured).
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Discovered {
-    pub issuer: String,
     pub jwks_uri: String,
     pub token_endpoint: Option<String>,
     /// Ids of the JWKS keys usable to verify signatures (sorted; keys without
@@ -69,7 +69,6 @@ pub async fn discover(client: &Client, issuer: &str) -> Result<Discovered, Strin
     let jwks = jwks.json().map_err(|e| e.to_string())?;
     let key_ids = signing_keys(&jwks).map_err(|why| format!("{jwks_uri}: {why}"))?;
     Ok(Discovered {
-        issuer: found,
         jwks_uri,
         token_endpoint: doc.token_endpoint,
         key_ids,
