@@ -1,6 +1,7 @@
 //! The validation core. Every face of kexpose (check, render, the webhook)
 //! calls `object` or `source`; nothing is validated anywhere else.
 
+pub mod discovery;
 pub mod jwt;
 pub mod legacy;
 pub mod organisation;
@@ -123,6 +124,7 @@ fn unfiltered(value: &Value, policy: &Policy) -> Vec<Finding> {
                         let namespace =
                             value.pointer("/metadata/namespace").and_then(Value::as_str);
                         organisation::spec(&spec, namespace, policy, &mut out);
+                        discovery::spec(&spec, policy, &mut out);
                     }
                 }
                 // v2alpha1 allows a missing spec; the controller then fails

@@ -343,7 +343,9 @@ pub fn render(args: &RenderArgs, out: &mut dyn Write) -> Result<Outcome, Fatal> 
 
 /// Checks every input in parallel and reports in file order.
 pub fn check(args: &CheckArgs, out: &mut dyn Write) -> Result<Outcome, Fatal> {
-    let policy = load_policy(args.policy.as_ref())?;
+    let mut policy = load_policy(args.policy.as_ref())?;
+    let lock = crate::lock::resolve(args.lock.as_ref())?;
+    policy.discovered = lock.discovered();
     let mut inputs = source::expand(&args.paths)?;
     inputs.sort();
     inputs.dedup();
@@ -353,7 +355,6 @@ pub fn check(args: &CheckArgs, out: &mut dyn Write) -> Result<Outcome, Fatal> {
         .map(|input| source::read(input, &policy, args.max_file_size))
         .collect();
     let template = template_context(&args.values)?;
-    let lock = crate::lock::resolve(args.lock.as_ref())?;
     let names: Vec<String> = inputs.iter().map(source::Input::name).collect();
     let issuers = exposure::shared_issuers(
         texts.iter().enumerate().filter_map(|(i, t)| {

@@ -132,6 +132,15 @@ impl Lock {
         )
     }
 
+    /// Issuer -> jwks_uri, for the rules that compare APIRules with
+    /// discovery (`Policy::discovered`).
+    pub fn discovered(&self) -> BTreeMap<String, String> {
+        self.issuers
+            .iter()
+            .map(|(issuer, e)| (issuer.clone(), e.jwks_uri.clone()))
+            .collect()
+    }
+
     pub fn jwks_uri(&self, issuer: &str) -> Option<&str> {
         self.issuers.get(issuer).map(|e| e.jwks_uri.as_str())
     }

@@ -4,7 +4,7 @@
 //! CLI, the render pipeline and the webhook can all be handed the same file.
 //! Loading errors carry line and column like every other finding.
 
-use std::collections::HashMap;
+use std::collections::{BTreeMap, HashMap};
 use std::sync::OnceLock;
 
 use jsonschema::{PatternOptions, Validator};
@@ -33,6 +33,10 @@ pub struct Policy {
     pub issuers: Vec<RegisteredIssuer>,
     /// The organisation's own rules (O).
     pub org: Organisation,
+    /// Issuer -> jwks_uri as OpenID discovery gave them (from kexpose.lock,
+    /// not from the policy file): what J014 and J015 compare with. Empty
+    /// unless a lock is in use.
+    pub discovered: BTreeMap<String, String>,
     overrides: HashMap<&'static str, Option<Severity>>,
     warnings_as_errors: bool,
 }
@@ -342,6 +346,7 @@ impl Policy {
             warnings_as_errors: parsed.spec.warnings_as_errors,
             default_gateway: parsed.spec.gateways.default,
             issuers: parsed.spec.issuers,
+            discovered: BTreeMap::new(),
         })
     }
 

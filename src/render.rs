@@ -102,10 +102,11 @@ struct Source {
 /// (values files, plain manifests) are passed over.
 pub fn render(inputs: &[Input], opts: &Options) -> Rendered {
     let limits = Limits::default();
-    let policy = match opts.version {
+    let mut policy = match opts.version {
         Version::V1beta1 => Policy::legacy(),
         _ => opts.policy.clone(),
     };
+    policy.discovered = opts.lock.discovered();
     let mut sources: Vec<Source> = inputs
         .iter()
         .map(|input| load(input, opts, &policy, limits))

@@ -72,6 +72,8 @@ rules! {
     "J011" "jwt-jwks-uri-not-http" Error "A jwksUri is not an absolute http(s) URL.";
     "J012" "jwt-jwks-uri-plain-http" Warning "A jwksUri uses plain http.";
     "J013" "jwt-issuer-not-url" Warning "An issuer is not an absolute URL.";
+    "J014" "jwt-issuer-differs-from-discovery" Error "An issuer differs from the discovered one only in the trailing slash.";
+    "J015" "jwt-jwks-uri-differs-from-discovery" Warning "A jwksUri is not the jwks_uri discovery gives for its issuer.";
     "B001" "v1beta1-duplicate-path-method" Error "Two v1beta1 rules share the same path and method.";
     "B002" "v1beta1-service-required" Error "A v1beta1 rule has no service and the spec has none.";
     "B003" "v1beta1-exclusive-handler" Error "An exclusive access strategy is combined with others.";

@@ -157,6 +157,29 @@ fn render_reads_the_lock_without_the_network() {
     assert!(out.status.success(), "{}", stderr(&out));
     assert!(stdout(&out).contains("jwksUri: https://id.invalid/keys\n"));
 
+    // A jwksUri written in the spec wins, with a warning that it is not
+    // the discovered one.
+    let own = dir.join("issuers.yaml");
+    let text = std::fs::read_to_string(&own).unwrap();
+    std::fs::write(
+        &own,
+        format!("{text}      jwksUri: https://id.invalid/old-keys\n"),
+    )
+    .unwrap();
+    let out = output(
+        kexpose(),
+        &[
+            "render",
+            dir.to_str().unwrap(),
+            "--lock",
+            lock.to_str().unwrap(),
+        ],
+    );
+    assert!(out.status.success(), "{}", stderr(&out));
+    assert!(stdout(&out).contains("jwksUri: https://id.invalid/old-keys\n"));
+    assert!(stderr(&out).contains("warning[J015]"), "{}", stderr(&out));
+    std::fs::write(&own, text).unwrap();
+
     let broken = write(&dir, "broken.lock", b"kind: [unclosed\n");
     let out = output(
         kexpose(),
