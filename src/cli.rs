@@ -123,6 +123,9 @@ pub struct ServeArgs {
     /// Policy file: rule severities, default gateway, issuer registry.
     #[arg(long, env = "KEXPOSE_POLICY")]
     pub policy: Option<PathBuf>,
+    /// kexpose.lock to compare jwt issuers and jwksUris with (J014, J015); reloaded on change.
+    #[arg(long, env = "KEXPOSE_LOCK", value_name = "FILE")]
+    pub lock: Option<PathBuf>,
     #[arg(long, env = "KEXPOSE_LOG_FORMAT", value_enum, default_value_t = LogFormat::Json)]
     pub log_format: LogFormat,
     /// Seconds between checks of the certificate files for a new pair.
@@ -541,7 +544,10 @@ pub fn argocd(command: ArgocdCommand, out: &mut dyn Write) -> Result<Outcome, Fa
 
 /// Runs the webhook on a multi-threaded runtime until SIGTERM.
 pub fn serve(args: &ServeArgs) -> Result<Outcome, Fatal> {
-    let policy = load_policy(args.policy.as_ref())?;
+    let mut policy = load_policy(args.policy.as_ref())?;
+    if let Some(path) = &args.lock {
+        policy.discovered = crate::lock::Lock::read(path)?.discovered();
+    }
     let tls = match (&args.tls_dir, &args.tls_cert, &args.tls_key) {
         (Some(dir), _, _) => CertPaths::in_dir(dir),
         (None, Some(cert), Some(key)) => CertPaths {
@@ -560,6 +566,7 @@ pub fn serve(args: &ServeArgs) -> Result<Outcome, Fatal> {
         tls,
         policy,
         policy_path: args.policy.clone(),
+        lock_path: args.lock.clone(),
         log: Logger {
             format: args.log_format,
         },

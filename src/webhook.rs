@@ -210,37 +210,64 @@ pub fn health_router(state: Arc<State>) -> Router {
         .with_state(state)
 }
 
-/// The policy file as last read, so that only a change is parsed (and a
-/// broken file is reported once).
-struct PolicyFile {
+/// A file polled by content, as last read, so that only a change is parsed
+/// (and a broken file is reported once).
+struct Watched {
     path: std::path::PathBuf,
     seen: Option<Vec<u8>>,
 }
 
-impl PolicyFile {
-    fn poll(&mut self, state: &State, log: Logger) {
-        let Ok(bytes) = std::fs::read(&self.path) else {
-            return;
-        };
+impl Watched {
+    fn new(path: std::path::PathBuf) -> Watched {
+        Watched {
+            seen: std::fs::read(&path).ok(),
+            path,
+        }
+    }
+
+    /// The file's text when it changed since the last look.
+    fn changed(&mut self) -> Option<Result<String, String>> {
+        let bytes = std::fs::read(&self.path).ok()?;
         if self.seen.as_deref() == Some(bytes.as_slice()) {
-            return;
+            return None;
         }
         self.seen = Some(bytes.clone());
-        let parsed = std::str::from_utf8(&bytes)
-            .map_err(|e| e.to_string())
-            .and_then(|t| Policy::parse(t).map_err(|e| e.to_string()));
-        match parsed {
-            Ok(policy) => {
-                let name = policy.name.clone();
-                state.set_policy(policy);
-                log.event("info", "policy reloaded", vec![("policy", json!(name))]);
-            }
-            Err(e) => log.event(
-                "error",
-                "new policy rejected; keeping the current one",
-                vec![("error", json!(e))],
-            ),
+        Some(String::from_utf8(bytes).map_err(|e| e.to_string()))
+    }
+}
+
+/// A changed policy file: the new policy, keeping what the lock discovered.
+fn reload_policy(text: Result<String, String>, state: &State, log: Logger) {
+    match text.and_then(|t| Policy::parse(&t).map_err(|e| e.to_string())) {
+        Ok(mut policy) => {
+            policy.discovered = state.policy().discovered.clone();
+            let name = policy.name.clone();
+            state.set_policy(policy);
+            log.event("info", "policy reloaded", vec![("policy", json!(name))]);
         }
+        Err(e) => log.event(
+            "error",
+            "new policy rejected; keeping the current one",
+            vec![("error", json!(e))],
+        ),
+    }
+}
+
+/// A changed lock file: the current policy with the new discovery results.
+fn reload_lock(text: Result<String, String>, state: &State, log: Logger) {
+    match text.and_then(|t| crate::lock::Lock::parse(&t)) {
+        Ok(lock) => {
+            let mut policy = (*state.policy()).clone();
+            policy.discovered = lock.discovered();
+            let issuers = policy.discovered.len();
+            state.set_policy(policy);
+            log.event("info", "lock reloaded", vec![("issuers", json!(issuers))]);
+        }
+        Err(e) => log.event(
+            "error",
+            "new lock rejected; keeping the current one",
+            vec![("error", json!(e))],
+        ),
     }
 }
 
@@ -252,6 +279,9 @@ pub struct Config {
     pub policy: Policy,
     /// The policy's file, polled for changes like the certificate.
     pub policy_path: Option<std::path::PathBuf>,
+    /// A kexpose.lock whose discovery results J014/J015 compare with,
+    /// polled like the policy.
+    pub lock_path: Option<std::path::PathBuf>,
     pub log: Logger,
     /// How often the certificate files are polled for a new pair.
     pub reload_interval: Duration,
@@ -301,10 +331,8 @@ pub async fn run(config: Config) -> Result<(), String> {
         let resolver = resolver.clone();
         let interval = config.reload_interval;
         let state = state.clone();
-        let mut policy_file = config.policy_path.map(|path| PolicyFile {
-            seen: std::fs::read(&path).ok(),
-            path,
-        });
+        let mut policy_file = config.policy_path.map(Watched::new);
+        let mut lock_file = config.lock_path.map(Watched::new);
         tokio::spawn(async move {
             let mut tick = tokio::time::interval(interval);
             tick.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
@@ -320,8 +348,11 @@ pub async fn run(config: Config) -> Result<(), String> {
                     ),
                     _ => {}
                 }
-                if let Some(file) = policy_file.as_mut() {
-                    file.poll(&state, log);
+                if let Some(text) = policy_file.as_mut().and_then(Watched::changed) {
+                    reload_policy(text, &state, log);
+                }
+                if let Some(text) = lock_file.as_mut().and_then(Watched::changed) {
+                    reload_lock(text, &state, log);
                 }
             }
         })

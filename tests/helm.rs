@@ -231,6 +231,19 @@ fn default_values_wire_webhooks_service_and_certificate_together() {
         parsed.default_gateway.as_deref(),
         Some("kyma-system/kyma-gateway")
     );
+    // No lock unless one is given.
+    assert!(
+        find(&docs, "ConfigMap")["data"]
+            .get("kexpose.lock")
+            .is_none()
+    );
+    let env = &find(&docs, "Deployment")["spec"]["template"]["spec"]["containers"][0]["env"];
+    assert!(
+        !env.as_array()
+            .unwrap()
+            .iter()
+            .any(|e| e["name"] == "KEXPOSE_LOCK")
+    );
     assert!(
         !docs
             .iter()
@@ -247,7 +260,8 @@ fn non_default_values_bring_their_own_certificate_and_extras() {
          webhook:\n  validate:\n    failurePolicy: Ignore\n    timeoutSeconds: 3\n  excludeNamespaces: [istio-system]\n\
          serviceMonitor:\n  enabled: true\n  labels: {release: prometheus}\n\
          networkPolicy:\n  enabled: true\n\
-         podDisruptionBudget:\n  enabled: false\n",
+         podDisruptionBudget:\n  enabled: false\n\
+         lock: |\n  apiVersion: kexpose.dev/v1alpha1\n  kind: Lock\n  issuers:\n    https://id.example.com:\n      jwksUri: https://id.example.com/keys\n      keyIds: [k1]\n      fetchedAt: 2026-11-30T09:00:00Z\n",
     );
     let docs = template(&["--values", values.to_str().unwrap()]);
     std::fs::remove_file(values).unwrap();
@@ -283,4 +297,21 @@ fn non_default_values_bring_their_own_certificate_and_extras() {
     assert_eq!(monitor["spec"]["endpoints"][0]["port"], "metrics");
     let netpol = find(&docs, "NetworkPolicy");
     assert_eq!(netpol["spec"]["egress"], serde_json::json!([]));
+
+    // The lock is mounted beside the policy, and kexpose reads it.
+    let lock = find(&docs, "ConfigMap")["data"]["kexpose.lock"]
+        .as_str()
+        .unwrap();
+    let parsed = kexpose::lock::Lock::parse(lock).unwrap();
+    assert_eq!(
+        parsed.jwks_uri("https://id.example.com"),
+        Some("https://id.example.com/keys")
+    );
+    let env = pod["containers"][0]["env"].as_array().unwrap();
+    assert!(
+        env.iter().any(
+            |e| e["name"] == "KEXPOSE_LOCK" && e["value"] == "/etc/kexpose/policy/kexpose.lock"
+        ),
+        "{env:?}"
+    );
 }

@@ -739,3 +739,63 @@ async fn the_policy_file_is_reloaded_and_a_broken_one_is_refused() {
     );
     std::fs::remove_dir_all(dir).unwrap();
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_lock_denies_an_issuer_off_by_a_trailing_slash_and_is_reloaded() {
+    let ca = ca();
+    let dir = std::env::temp_dir().join(format!("kexpose-lock-reload-{}", std::process::id()));
+    std::fs::create_dir_all(&dir).unwrap();
+    let lock = dir.join("kexpose.lock");
+    let policy = dir.join("policy.yaml");
+    std::fs::copy(common::root().join("policies/default.yaml"), &policy).unwrap();
+    let locked = |issuer: &str| {
+        format!(
+            "apiVersion: kexpose.dev/v1alpha1\nkind: Lock\nissuers:\n  {issuer}:\n    jwksUri: https://tenant.accounts400.ondemand.com/oauth2/certs\n    keyIds: [k1]\n    fetchedAt: 2026-11-30T09:00:00Z\n"
+        )
+    };
+    // Discovery names the issuer with a trailing slash; the fixture has none.
+    std::fs::write(&lock, locked("https://tenant.accounts400.ondemand.com/")).unwrap();
+    let server = start_with(
+        &ca,
+        "lock",
+        &[
+            "--lock",
+            lock.to_str().unwrap(),
+            "--policy",
+            policy.to_str().unwrap(),
+        ],
+    );
+    let connector = client(&ca, &[&rustls::version::TLS13]);
+    let body = fixture().to_string().into_bytes();
+    let decision = || async {
+        let (_, reply, _) = https(&connector, &server.addr, SERVICE_NAME, "/validate", &body)
+            .await
+            .unwrap();
+        let v: Value = serde_json::from_slice(&reply).unwrap();
+        (
+            v["response"]["allowed"].as_bool().unwrap(),
+            v["response"]["status"]["message"]
+                .as_str()
+                .unwrap_or_default()
+                .to_owned(),
+        )
+    };
+    let (allowed, message) = decision().await;
+    assert!(!allowed);
+    assert!(message.contains("(J014)"), "{message}");
+
+    // A policy reload keeps what the lock says.
+    let text = std::fs::read_to_string(&policy).unwrap();
+    std::fs::write(&policy, format!("# edited\n{text}")).unwrap();
+    tokio::time::sleep(Duration::from_millis(2500)).await;
+    assert!(!decision().await.0, "the policy reload dropped the lock");
+
+    // The lock corrected: the same object is admitted.
+    std::fs::write(&lock, locked("https://tenant.accounts400.ondemand.com")).unwrap();
+    let deadline = Instant::now() + Duration::from_secs(10);
+    while !decision().await.0 {
+        assert!(Instant::now() < deadline, "the new lock never applied");
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    }
+    std::fs::remove_dir_all(dir).unwrap();
+}
