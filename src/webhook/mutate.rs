@@ -77,11 +77,12 @@ pub fn patch(object: &Value, policy: &Policy) -> Patch {
                     if auth.get("jwksUri").is_some() {
                         continue;
                     }
-                    let Some(uri) = auth
-                        .get("issuer")
-                        .and_then(Value::as_str)
-                        .and_then(|i| policy.jwks_uri_of(i))
-                    else {
+                    let Some(uri) = auth.get("issuer").and_then(Value::as_str).and_then(|i| {
+                        // The organisation's registry first, then discovery (a lock).
+                        policy
+                            .jwks_uri_of(i)
+                            .or_else(|| policy.discovered.get(i).map(String::as_str))
+                    }) else {
                         continue;
                     };
                     let k = k.to_string();
@@ -140,6 +141,49 @@ mod tests {
         json_patch::patch(&mut obj, &p.0).unwrap();
         assert!(patch(&obj, &policy()).0.is_empty());
         assert_eq!(obj["metadata"], object()["metadata"]);
+    }
+
+    #[test]
+    fn a_lock_fills_jwks_uris_the_registry_does_not_know() {
+        let mut policy = policy();
+        policy.discovered = [
+            (
+                "https://other.example.com",
+                "https://other.example.com/certs",
+            ),
+            (
+                "https://idp.example.com",
+                "https://idp.example.com/discovered",
+            ),
+        ]
+        .into_iter()
+        .map(|(i, u)| (i.to_owned(), u.to_owned()))
+        .collect();
+        let ops = serde_json::to_value(patch(&object(), &policy)).unwrap();
+        let added: Vec<(&str, &str)> = ops
+            .as_array()
+            .unwrap()
+            .iter()
+            .filter(|o| o["path"].as_str().unwrap().ends_with("/jwksUri"))
+            .map(|o| (o["path"].as_str().unwrap(), o["value"].as_str().unwrap()))
+            .collect();
+        assert_eq!(
+            added,
+            [
+                (
+                    "/spec/rules/0/jwt/authentications/0/jwksUri",
+                    "https://idp.example.com/keys"
+                ),
+                (
+                    "/spec/rules/0/jwt/authentications/1/jwksUri",
+                    "https://other.example.com/certs"
+                ),
+                (
+                    "/spec/rules/1/extAuth/restrictions/authentications/0/jwksUri",
+                    "https://idp.example.com/keys"
+                ),
+            ]
+        );
     }
 
     #[test]
