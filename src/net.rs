@@ -32,7 +32,8 @@ pub struct Options {
     pub ca_file: Option<std::path::PathBuf>,
     pub allow_http: bool,
     pub connect_timeout: Duration,
-    /// For the whole exchange: connect, TLS, request, every byte of the answer.
+    /// For the whole exchange, redirects included: connect, TLS, request,
+    /// every byte of the answer.
     pub timeout: Duration,
     /// Largest response body accepted.
     pub max_body: usize,
@@ -175,22 +176,25 @@ impl Client {
         Ok(Client { tls, options })
     }
 
-    /// Sends a request, following same-scheme redirects if it may.
+    /// Sends a request, following same-scheme redirects if it may; the
+    /// timeout covers the whole chain.
     pub async fn send(&self, request: Request<'_>) -> Result<Response, Error> {
+        let timeout = self.options.timeout;
+        tokio::time::timeout(timeout, self.follow(&request))
+            .await
+            .unwrap_or_else(|_| {
+                Err(error(
+                    request.url,
+                    format!("no complete answer within {} s", timeout.as_secs_f32()),
+                ))
+            })
+    }
+
+    async fn follow(&self, request: &Request<'_>) -> Result<Response, Error> {
         let mut url = request.url.to_owned();
         let follow = request.follow && request.method == Method::GET;
         for _ in 0..=MAX_REDIRECTS {
-            let response = tokio::time::timeout(self.options.timeout, self.once(&request, &url))
-                .await
-                .map_err(|_| {
-                    error(
-                        &url,
-                        format!(
-                            "no complete answer within {} s",
-                            self.options.timeout.as_secs_f32()
-                        ),
-                    )
-                })??;
+            let response = self.once(request, &url).await?;
             let redirect = matches!(response.status, 301 | 302 | 303 | 307 | 308);
             if !(follow && redirect) {
                 return Ok(response);
