@@ -574,6 +574,16 @@ fn probe_passes_on_a_protected_endpoint_with_a_valid_token() {
 }
 
 #[test]
+fn probe_refuses_what_is_not_an_http_url() {
+    for url in ["not a url", "ftp://files.example.com/x", "/relative"] {
+        let out = output(client(), &["probe", url, "--token", "t"]);
+        assert_eq!(out.status.code(), Some(2), "{url}");
+        assert!(stderr(&out).contains(url), "{}", stderr(&out));
+        assert!(out.stdout.is_empty());
+    }
+}
+
+#[test]
 fn probe_fails_with_a_tampered_token() {
     let p = provider();
     let good = token("kexpose", "read");

@@ -470,6 +470,13 @@ pub fn probe(args: &ProbeArgs, out: &mut dyn Write) -> Result<Outcome, Fatal> {
         .to_ascii_uppercase()
         .parse()
         .map_err(|_| Fatal::Message(format!("not an HTTP method: {}", args.method)))?;
+    let url: hyper::Uri = args
+        .url
+        .parse()
+        .map_err(|e| Fatal::Message(format!("not a URL: {}: {e}", args.url)))?;
+    if !matches!(url.scheme_str(), Some("https" | "http")) || url.host().is_none() {
+        return Err(Fatal::Message(format!("not an http(s) URL: {}", args.url)));
+    }
     let client = args.net.client()?;
     let token = match &args.token {
         Some(t) => t.trim().to_owned(),
