@@ -32,7 +32,7 @@ pub struct NetArgs {
     /// Seconds to wait for a connection.
     #[arg(long, value_name = "SECONDS", default_value_t = 5)]
     pub connect_timeout: u64,
-    /// Seconds one request may take, answer included.
+    /// Seconds one request may take, redirects and the whole answer included.
     #[arg(long, value_name = "SECONDS", default_value_t = 15)]
     pub timeout: u64,
     /// Connect to ADDRESS for HOST:PORT instead of asking DNS, as curl --resolve
@@ -93,6 +93,7 @@ pub struct CredentialArgs {
     /// Lock file to read token endpoints from (default: kexpose.lock if present).
     #[arg(long, value_name = "FILE")]
     pub lock: Option<PathBuf>,
+    /// The client's id.
     #[arg(long, env = "CLIENT_ID")]
     pub client_id: Option<String>,
     /// Prefer the CLIENT_SECRET variable: arguments are visible to other users.
@@ -118,6 +119,7 @@ pub enum TokenOutput {
 pub struct TokenArgs {
     #[command(flatten)]
     pub credentials: CredentialArgs,
+    /// The access token alone, or the token response as JSON.
     #[arg(long, value_enum, default_value_t = TokenOutput::Token)]
     pub output: TokenOutput,
     /// Decode the token's claims: to stderr with the token, into the JSON with --output json.
@@ -140,6 +142,7 @@ pub struct ProbeArgs {
     /// The token to present (default: one fetched as `kexpose token` would).
     #[arg(long, env = "KEXPOSE_TOKEN", hide_env_values = true)]
     pub token: Option<String>,
+    /// The HTTP method of all three calls.
     #[arg(long, default_value = "GET")]
     pub method: String,
     /// A scope the token must grant (repeatable).
@@ -151,6 +154,7 @@ pub struct ProbeArgs {
     /// The status the call with the token must answer.
     #[arg(long, value_name = "CODE", default_value_t = 200)]
     pub expect_status: u16,
+    /// The report: one line per check, or JSON.
     #[arg(long, value_enum, default_value_t = ProbeOutput::Text)]
     pub output: ProbeOutput,
     #[command(flatten)]
