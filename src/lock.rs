@@ -28,7 +28,7 @@ use std::sync::OnceLock;
 use crate::check::schema;
 use crate::diagnostic::Position;
 use crate::oidc::Discovered;
-use crate::source::{self, Input};
+use crate::source::{self, Input, Unreadable};
 use crate::spec::{self, template};
 use crate::yaml::{self, Limits, emit};
 
@@ -80,13 +80,15 @@ impl Lock {
 
     /// Reads a lock file; every problem names the file (`path:line:col:`).
     pub fn read(path: &Path) -> Result<Lock, String> {
-        let max = source::DEFAULT_MAX_FILE_SIZE;
-        let bytes = source::read_limited(&Input::File(path.to_path_buf()), max)
-            .map_err(|e| format!("cannot read the lock {}: {e}", path.display()))?;
-        let text = source::decode(&bytes, max).map_err(|(_, message, at)| {
-            format!("{}:{}:{}: {message}", path.display(), at.line, at.column)
-        })?;
-        Lock::parse_at(text).map_err(|(at, message)| match at {
+        let input = Input::File(path.to_path_buf());
+        let text =
+            source::text(&input, source::DEFAULT_MAX_FILE_SIZE).map_err(|why| match why {
+                Unreadable::Io(e) => format!("cannot read the lock {}: {e}", path.display()),
+                Unreadable::Content(_, message, at) => {
+                    format!("{}:{}:{}: {message}", path.display(), at.line, at.column)
+                }
+            })?;
+        Lock::parse_at(&text).map_err(|(at, message)| match at {
             Some(p) => format!("{}:{}:{}: {message}", path.display(), p.line, p.column),
             None => format!("{}: {message}", path.display()),
         })
@@ -207,16 +209,14 @@ pub fn named_issuers(
     let mut errors = Vec::new();
     for input in inputs {
         let file = input.name();
-        let text = match source::read_limited(input, max_file_size)
-            .map_err(|e| e.to_string())
-            .and_then(|b| {
-                source::decode(&b, max_file_size)
-                    .map(str::to_owned)
-                    .map_err(|(_, m, _)| m)
-            }) {
+        let text = match source::text(input, max_file_size) {
             Ok(t) => t,
-            Err(e) => {
+            Err(Unreadable::Io(e)) => {
                 errors.push(format!("{file}: {e}"));
+                continue;
+            }
+            Err(Unreadable::Content(_, message, _)) => {
+                errors.push(format!("{file}: {message}"));
                 continue;
             }
         };

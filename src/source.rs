@@ -127,25 +127,42 @@ pub fn decode(bytes: &[u8], max: u64) -> Result<&str, (&'static str, String, Pos
     })
 }
 
-/// The text of one input, or the report that says why there is none.
-pub fn read(input: &Input, policy: &Policy, max: u64) -> Result<String, Box<FileReport>> {
-    let name = input.name();
-    let start = Position { line: 1, column: 1 };
-    let bytes = read_limited(input, max).map_err(|e| {
-        Box::new(FileReport::file_error(
-            &name,
-            "P008",
-            format!("cannot read: {e}"),
-            start,
-            policy,
-        ))
-    })?;
+/// Why an input has no text.
+#[derive(Debug)]
+pub enum Unreadable {
+    Io(std::io::Error),
+    /// Too large, binary or not UTF-8: the P-code, message and place.
+    Content(&'static str, String, Position),
+}
+
+/// The text of one input, read within `max` bytes and decoded.
+pub fn text(input: &Input, max: u64) -> Result<String, Unreadable> {
+    let bytes = read_limited(input, max).map_err(Unreadable::Io)?;
     match decode(&bytes, max) {
         Ok(_) => Ok(String::from_utf8(bytes).expect("decode checked UTF-8")),
-        Err((code, message, at)) => Err(Box::new(FileReport::file_error(
-            &name, code, message, at, policy,
-        ))),
+        Err((code, message, at)) => Err(Unreadable::Content(code, message, at)),
     }
+}
+
+/// The text of one input, or the report that says why there is none.
+pub fn read(input: &Input, policy: &Policy, max: u64) -> Result<String, Box<FileReport>> {
+    text(input, max).map_err(|why| {
+        let (code, message, at) = match why {
+            Unreadable::Io(e) => (
+                "P008",
+                format!("cannot read: {e}"),
+                Position { line: 1, column: 1 },
+            ),
+            Unreadable::Content(code, message, at) => (code, message, at),
+        };
+        Box::new(FileReport::file_error(
+            &input.name(),
+            code,
+            message,
+            at,
+            policy,
+        ))
+    })
 }
 
 /// Reads and checks one input; never fails, every problem is a finding.
