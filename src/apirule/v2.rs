@@ -55,6 +55,21 @@ pub struct Rule {
     pub request: Option<Request>,
 }
 
+impl Rule {
+    /// The rule's jwt configurations with their JSON Pointers, given the
+    /// rule's own: `jwt`, and `extAuth.restrictions` (a token required on
+    /// top of the external authorizer).
+    pub fn jwt_configs(&self, at: &str) -> impl Iterator<Item = (&JwtConfig, String)> {
+        let restrictions = self.ext_auth.as_ref().and_then(|e| e.restrictions.as_ref());
+        [
+            self.jwt.as_ref().map(|c| (c, format!("{at}/jwt"))),
+            restrictions.map(|c| (c, format!("{at}/extAuth/restrictions"))),
+        ]
+        .into_iter()
+        .flatten()
+    }
+}
+
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(deny_unknown_fields, rename_all = "camelCase")]
 pub struct ExtAuth {

@@ -16,18 +16,8 @@ pub fn spec(spec: &Spec, policy: &Policy, out: &mut Vec<Finding>) {
         return;
     }
     for (i, rule) in spec.rules.iter().enumerate() {
-        let r = format!("/spec/rules/{i}");
-        let configs = [
-            (rule.jwt.as_ref(), join(&r, "jwt")),
-            (
-                rule.ext_auth.as_ref().and_then(|e| e.restrictions.as_ref()),
-                format!("{r}/extAuth/restrictions"),
-            ),
-        ];
-        for (cfg, at) in configs {
-            if let Some(cfg) = cfg {
-                authentications(cfg, &at, policy, out);
-            }
+        for (cfg, at) in rule.jwt_configs(&format!("/spec/rules/{i}")) {
+            authentications(cfg, &at, policy, out);
         }
     }
 }

@@ -101,17 +101,9 @@ pub fn spec(spec: &Spec, namespace: Option<&str>, policy: &Policy, out: &mut Vec
             }
         }
         timeout(rule.timeout, &join(&r, "timeout"), policy, out);
-        let jwts = [
-            (rule.jwt.as_ref(), join(&r, "jwt")),
-            (
-                rule.ext_auth.as_ref().and_then(|e| e.restrictions.as_ref()),
-                format!("{r}/extAuth/restrictions"),
-            ),
-        ];
-        for (cfg, at) in jwts {
-            let Some(cfg) = cfg else { continue };
+        for (cfg, at) in rule.jwt_configs(&r) {
             issuers(cfg, &at, policy, out);
-            if authorization_applies && rule.jwt.is_some() && at.ends_with("/jwt") {
+            if authorization_applies && at.ends_with("/jwt") {
                 authorization(cfg, &at, policy, out);
             }
         }
