@@ -127,25 +127,18 @@ fn claims(plan: &Plan) -> Vec<Check> {
             hint: (exp <= now).then(|| "fetch a new token".into()),
         });
     }
-    let granted = oidc::scopes(&claims);
-    for scope in &plan.scopes {
-        out.push(Check {
-            name: format!("the token grants scope {scope:?}"),
-            passed: granted.contains(scope),
-            expected: scope.clone(),
-            observed: list(&granted),
+    let expectations = [
+        ("grants scope", &plan.scopes, oidc::scopes(&claims)),
+        ("is for audience", &plan.audiences, oidc::audiences(&claims)),
+    ];
+    for (what, wanted, held) in expectations {
+        out.extend(wanted.iter().map(|w| Check {
+            name: format!("the token {what} {w:?}"),
+            passed: held.contains(w),
+            expected: w.clone(),
+            observed: list(&held),
             hint: None,
-        });
-    }
-    let audiences = oidc::audiences(&claims);
-    for audience in &plan.audiences {
-        out.push(Check {
-            name: format!("the token is for audience {audience:?}"),
-            passed: audiences.contains(audience),
-            expected: audience.clone(),
-            observed: list(&audiences),
-            hint: None,
-        });
+        }));
     }
     out
 }
