@@ -204,7 +204,7 @@ impl Client {
                 .get(header::LOCATION)
                 .and_then(|l| l.to_str().ok())
                 .ok_or_else(|| error(&url, format!("{} without a Location", response.status)))?;
-            let next = resolve(&url, location);
+            let next = redirect_target(&url, location);
             if scheme(&next) != scheme(&url) {
                 return Err(error(
                     &url,
@@ -420,7 +420,7 @@ fn scheme(url: &str) -> &str {
 }
 
 /// A Location header against the URL that sent it.
-fn resolve(base: &str, location: &str) -> String {
+fn redirect_target(base: &str, location: &str) -> String {
     if location.contains("://") {
         return location.to_owned();
     }
@@ -445,11 +445,14 @@ mod tests {
     #[test]
     fn locations_resolve_against_the_sender() {
         let base = "https://id.example/a/b?x=1";
-        assert_eq!(resolve(base, "https://other/x"), "https://other/x");
-        assert_eq!(resolve(base, "//other/x"), "https://other/x");
-        assert_eq!(resolve(base, "/root"), "https://id.example/root");
-        assert_eq!(resolve(base, "c"), "https://id.example/a/c");
-        assert_eq!(resolve("https://id.example", "c"), "https://id.example/c");
+        assert_eq!(redirect_target(base, "https://other/x"), "https://other/x");
+        assert_eq!(redirect_target(base, "//other/x"), "https://other/x");
+        assert_eq!(redirect_target(base, "/root"), "https://id.example/root");
+        assert_eq!(redirect_target(base, "c"), "https://id.example/a/c");
+        assert_eq!(
+            redirect_target("https://id.example", "c"),
+            "https://id.example/c"
+        );
     }
 
     #[test]
