@@ -5,6 +5,7 @@
 //!
 //! - `kexpose lock` (discovery document and JWKS of one issuer);
 //! - `kexpose lock --check --offline` (specs against the lock, no network);
+//! - `kexpose render` with jwksUri filled from the lock (no network);
 //! - `kexpose token` (the client-credentials grant, endpoint from the lock);
 //! - `kexpose probe URL --token T` (three requests).
 //!
@@ -56,6 +57,11 @@ fn main() {
         )
         .as_bytes(),
     );
+    common::write(
+        &dir,
+        "app.yaml",
+        b"apiVersion: kexpose.dev/v1alpha1\nkind: Exposure\nmetadata:\n  name: app\n  namespace: shop\nspec:\n  service:\n    name: app\n    port: 8080\n  host: app\n  routes:\n    - path: /*\n      methods: [GET]\n      jwt:\n        issuer: idp\n",
+    );
     let kexpose = |args: &[&str]| {
         let mut c = Command::new(env!("CARGO_BIN_EXE_kexpose"));
         c.current_dir(&dir)
@@ -69,6 +75,9 @@ fn main() {
     time("kexpose lock", || kexpose(&["lock", "."]));
     time("kexpose lock --check --offline", || {
         kexpose(&["lock", "--check", "--offline", "."])
+    });
+    time("kexpose render (jwksUri from the lock)", || {
+        kexpose(&["render", "."])
     });
     time("kexpose token", || kexpose(&["token"]));
     let token = String::from_utf8(kexpose(&["token"]).output().unwrap().stdout).unwrap();
