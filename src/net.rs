@@ -6,7 +6,11 @@
 //! loopback tests), certificates verified against the system roots or one CA
 //! file, a connect timeout and a total timeout per request, a cap on every
 //! response body, and redirects followed only for GET, only a few, and never
-//! to another scheme.
+//! to another scheme. Credentials (`Authorization`, `Cookie`) never follow a
+//! redirect to another host. Forward proxies come from the environment as
+//! curl reads it (`proxy`).
+
+pub mod proxy;
 
 use std::path::Path;
 use std::sync::Arc;
@@ -40,6 +44,8 @@ pub struct Options {
     /// Connect to this address for this host and port instead of asking DNS
     /// (`curl --resolve`); the Host header and TLS name stay the URL's.
     pub resolve: Vec<Resolve>,
+    /// Forward proxies (`HTTPS_PROXY`, `HTTP_PROXY`, `NO_PROXY`); none by default.
+    pub proxies: proxy::Proxies,
 }
 
 /// One `HOST:PORT:ADDRESS` override.
@@ -75,6 +81,7 @@ impl Default for Options {
             timeout: Duration::from_secs(15),
             max_body: 1024 * 1024,
             resolve: Vec::new(),
+            proxies: proxy::Proxies::default(),
         }
     }
 }
@@ -193,8 +200,11 @@ impl Client {
     async fn follow(&self, request: &Request<'_>) -> Result<Response, Error> {
         let mut url = request.url.to_owned();
         let follow = request.follow && request.method == Method::GET;
+        let home = origin(&url);
         for _ in 0..=MAX_REDIRECTS {
-            let response = self.once(request, &url).await?;
+            // As curl: credentials go to the host they were meant for only.
+            let credentials = origin(&url) == home;
+            let response = self.once(request, &url, credentials).await?;
             let redirect = matches!(response.status, 301 | 302 | 303 | 307 | 308);
             if !(follow && redirect) {
                 return Ok(response);
@@ -219,7 +229,14 @@ impl Client {
         ))
     }
 
-    async fn once(&self, request: &Request<'_>, url: &str) -> Result<Response, Error> {
+    /// One exchange. Without `credentials` (after a redirect to another
+    /// host), the request's `Authorization` and `Cookie` headers stay home.
+    async fn once(
+        &self,
+        request: &Request<'_>,
+        url: &str,
+        credentials: bool,
+    ) -> Result<Response, Error> {
         let uri: Uri = url
             .parse()
             .map_err(|e| error(url, format!("not a URL: {e}")))?;
@@ -251,6 +268,7 @@ impl Client {
             .trim_end_matches(']')
             .to_owned();
         let port = authority.port_u16().unwrap_or(if https { 443 } else { 80 });
+        let via = self.options.proxies.for_url(https, &host);
         let pinned = self
             .options
             .resolve
@@ -258,35 +276,58 @@ impl Client {
             .find(|r| r.port == port && r.host.eq_ignore_ascii_case(&host))
             .map(|r| std::net::SocketAddr::new(r.address, port));
         let connect = async {
-            match pinned {
-                Some(address) => TcpStream::connect(address).await,
-                None => TcpStream::connect((host.as_str(), port)).await,
+            match (via, pinned) {
+                (Some(p), _) => TcpStream::connect((p.host.as_str(), p.port)).await,
+                (None, Some(address)) => TcpStream::connect(address).await,
+                (None, None) => TcpStream::connect((host.as_str(), port)).await,
             }
         };
-        let tcp = tokio::time::timeout(self.options.connect_timeout, connect)
+        let target = match via {
+            Some(p) => format!("the proxy {p}"),
+            None => "the server".to_owned(),
+        };
+        let mut tcp = tokio::time::timeout(self.options.connect_timeout, connect)
             .await
             .map_err(|_| {
                 error(
                     url,
                     format!(
-                        "cannot connect within {} s",
+                        "cannot connect to {target} within {} s",
                         self.options.connect_timeout.as_secs_f32()
                     ),
                 )
             })?
-            .map_err(|e| error(url, format!("cannot connect: {e}")))?;
+            .map_err(|e| error(url, format!("cannot connect to {target}: {e}")))?;
         let _ = tcp.set_nodelay(true);
+        if let Some(p) = via.filter(|_| https) {
+            tunnel(&mut tcp, p, &format!("{}:{port}", authority.host()))
+                .await
+                .map_err(|m| error(url, m))?;
+        }
 
-        let path = uri.path_and_query().map_or("/", |p| p.as_str());
+        // Through a proxy, plain http requests name the whole URL.
+        let target_uri = match via {
+            Some(_) if !https => url,
+            _ => uri.path_and_query().map_or("/", |p| p.as_str()),
+        };
         let mut builder = hyper::Request::builder()
             .method(request.method.clone())
-            .uri(path)
+            .uri(target_uri)
             .header(header::HOST, authority.as_str())
             .header(
                 header::USER_AGENT,
                 concat!("kexpose/", env!("CARGO_PKG_VERSION")),
             );
+        if let Some(auth) = via
+            .filter(|_| !https)
+            .and_then(|p| p.authorization.as_ref())
+        {
+            builder = builder.header(header::PROXY_AUTHORIZATION, auth);
+        }
         for (name, value) in &request.headers {
+            if !credentials && (name == header::AUTHORIZATION || name == header::COOKIE) {
+                continue;
+            }
             builder = builder.header(name, value);
         }
         let body = Full::new(Bytes::from(request.body.clone().unwrap_or_default()));
@@ -362,6 +403,65 @@ impl Client {
     }
 }
 
+/// The largest CONNECT answer head read from a proxy.
+const MAX_PROXY_HEAD: usize = 16 * 1024;
+
+/// Opens a CONNECT tunnel to `target` (`host:port`) through the proxy on
+/// `tcp`. The answer head is read byte by byte, so nothing of the TLS
+/// stream that follows is consumed.
+async fn tunnel(tcp: &mut TcpStream, proxy: &proxy::Proxy, target: &str) -> Result<(), String> {
+    use tokio::io::{AsyncReadExt, AsyncWriteExt};
+    let mut head = format!(
+        "CONNECT {target} HTTP/1.1\r\nHost: {target}\r\nUser-Agent: kexpose/{}\r\n",
+        env!("CARGO_PKG_VERSION")
+    );
+    if let Some(auth) = &proxy.authorization {
+        head.push_str("Proxy-Authorization: ");
+        head.push_str(auth.to_str().unwrap_or_default());
+        head.push_str("\r\n");
+    }
+    head.push_str("\r\n");
+    let failed = |e: std::io::Error| format!("the proxy {proxy}: {e}");
+    tcp.write_all(head.as_bytes()).await.map_err(failed)?;
+    let mut answer = Vec::new();
+    while !answer.ends_with(b"\r\n\r\n") {
+        if answer.len() >= MAX_PROXY_HEAD {
+            return Err(format!(
+                "the proxy {proxy} answered CONNECT with more than {MAX_PROXY_HEAD} bytes of headers"
+            ));
+        }
+        let byte = tcp.read_u8().await.map_err(|e| {
+            if e.kind() == std::io::ErrorKind::UnexpectedEof {
+                format!(
+                    "the proxy {proxy} closed the connection instead of answering CONNECT {target}"
+                )
+            } else {
+                failed(e)
+            }
+        })?;
+        answer.push(byte);
+    }
+    let status_line = String::from_utf8_lossy(&answer);
+    let status_line = status_line.lines().next().unwrap_or_default();
+    let status: u16 = status_line
+        .split_whitespace()
+        .nth(1)
+        .and_then(|s| s.parse().ok())
+        .ok_or_else(|| format!("the proxy {proxy} answered CONNECT with {status_line:?}"))?;
+    match status {
+        200..=299 => Ok(()),
+        407 if proxy.authorization.is_some() => Err(format!(
+            "the proxy {proxy} refused the credentials in the proxy URL (407 Proxy Authentication Required)"
+        )),
+        407 => Err(format!(
+            "the proxy {proxy} requires credentials (407 Proxy Authentication Required); give them in the proxy URL: http://USER:PASSWORD@host:port"
+        )),
+        other => Err(format!(
+            "the proxy {proxy} answered {other} to CONNECT {target}"
+        )),
+    }
+}
+
 fn connector(roots: RootCertStore) -> TlsConnector {
     let mut config =
         rustls::ClientConfig::builder_with_provider(Arc::new(ring::default_provider()))
@@ -417,6 +517,14 @@ fn redact_userinfo(url: &str) -> String {
 
 fn scheme(url: &str) -> &str {
     url.split_once("://").map_or("", |(s, _)| s)
+}
+
+/// Scheme and authority (host and port as written), lower-cased: what
+/// decides whether a redirect stays with the same server.
+fn origin(url: &str) -> String {
+    let (scheme, rest) = url.split_once("://").unwrap_or(("", url));
+    let authority = rest.split(['/', '?', '#']).next().unwrap_or(rest);
+    format!("{scheme}://{authority}").to_ascii_lowercase()
 }
 
 /// A Location header against the URL that sent it.
@@ -493,6 +601,108 @@ mod tests {
         assert_eq!(v6.address, "::1".parse::<std::net::IpAddr>().unwrap());
         assert!("h:443".parse::<Resolve>().is_err());
         assert!("h:x:1.2.3.4".parse::<Resolve>().is_err());
+    }
+
+    /// An HTTP server on loopback that gives its n-th connection the n-th
+    /// of `answers` (the last one again after that) and hands over the
+    /// request heads it read.
+    async fn server(answers: Vec<String>) -> (u16, tokio::sync::mpsc::UnboundedReceiver<String>) {
+        use tokio::io::{AsyncReadExt, AsyncWriteExt};
+        let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+        let port = listener.local_addr().unwrap().port();
+        let (tx, rx) = tokio::sync::mpsc::unbounded_channel();
+        tokio::spawn(async move {
+            let mut n = 0;
+            while let Ok((mut s, _)) = listener.accept().await {
+                let mut head = Vec::new();
+                let mut buf = [0u8; 1024];
+                while !head.ends_with(b"\r\n\r\n") {
+                    let read = s.read(&mut buf).await.unwrap();
+                    if read == 0 {
+                        break;
+                    }
+                    head.extend_from_slice(&buf[..read]);
+                }
+                let _ = tx.send(String::from_utf8_lossy(&head).into_owned());
+                let answer = &answers[n.min(answers.len() - 1)];
+                n += 1;
+                let _ = s.write_all(answer.as_bytes()).await;
+                let _ = s.shutdown().await;
+            }
+        });
+        (port, rx)
+    }
+
+    #[tokio::test]
+    async fn credentials_never_follow_a_redirect_to_another_host() {
+        let ok = "HTTP/1.1 200 OK\r\ncontent-length: 2\r\nconnection: close\r\n\r\n{}";
+        let to = |location: &str| {
+            format!(
+                "HTTP/1.1 302 Found\r\nlocation: {location}\r\ncontent-length: 0\r\nconnection: close\r\n\r\n"
+            )
+        };
+        let client = Client::new(Options {
+            allow_http: true,
+            ..Options::default()
+        })
+        .unwrap();
+        let send = |url: String| {
+            let client = client.clone();
+            async move {
+                let answer = client
+                    .send(
+                        Request::get(&url)
+                            .header(
+                                header::AUTHORIZATION,
+                                HeaderValue::from_static("Bearer t0ken"),
+                            )
+                            .header(header::COOKIE, HeaderValue::from_static("s=1")),
+                    )
+                    .await
+                    .unwrap();
+                assert_eq!(answer.status, 200);
+            }
+        };
+
+        // Another host (and another port): the token stays home.
+        let (other, mut at_other) = server(vec![ok.to_owned()]).await;
+        let (start, mut at_start) =
+            server(vec![to(&format!("http://localhost:{other}/next"))]).await;
+        send(format!("http://127.0.0.1:{start}/a")).await;
+        let first = at_start.recv().await.unwrap().to_ascii_lowercase();
+        assert!(first.contains("authorization: bearer t0ken"), "{first}");
+        let last = at_other.recv().await.unwrap().to_ascii_lowercase();
+        assert!(
+            !last.contains("t0ken") && !last.contains("cookie"),
+            "{last}"
+        );
+
+        // The same server: credentials are sent again.
+        let (same, mut at_same) = server(vec![to("/next"), ok.to_owned()]).await;
+        send(format!("http://127.0.0.1:{same}/a")).await;
+        let first = at_same.recv().await.unwrap();
+        let last = at_same.recv().await.unwrap().to_ascii_lowercase();
+        assert!(
+            first.starts_with("GET /a ") && last.starts_with("get /next "),
+            "{last}"
+        );
+        assert!(last.contains("authorization: bearer t0ken"), "{last}");
+    }
+
+    #[test]
+    fn origins_compare_scheme_host_and_port() {
+        assert_eq!(
+            origin("https://ID.example/a?b"),
+            origin("https://id.example/c")
+        );
+        assert_ne!(
+            origin("https://id.example/"),
+            origin("https://id.example:8443/")
+        );
+        assert_ne!(
+            origin("https://id.example/"),
+            origin("https://evil.example/")
+        );
     }
 
     #[test]

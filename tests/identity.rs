@@ -736,3 +736,136 @@ fn oversized_answers_and_scheme_changing_redirects_are_refused() {
     let err = failed_lock(client(), &dir, &["--allow-http"]);
     assert!(err.contains("it changes the scheme"), "{err}");
 }
+
+/// A company network: lock, token and probe reach the provider only
+/// through a real forward proxy (CONNECT), with credentials in the proxy
+/// URL that are never shown; NO_PROXY goes direct.
+#[test]
+fn lock_token_and_probe_work_through_a_forward_proxy() {
+    let p = provider();
+    let proxy = common::oidc::ForwardProxy::start(Some("corp:pr0xy-pass"));
+    let port = proxy.port;
+    let via = |c: &mut Command, url: &str| {
+        c.env("HTTPS_PROXY", url);
+    };
+    let good = format!("http://corp:pr0xy-pass@127.0.0.1:{port}");
+    let dir = specs("proxy", &p.issuer);
+    let issuer_authority = p.issuer.trim_start_matches("https://").to_owned();
+
+    let mut c = client();
+    c.current_dir(&dir);
+    via(&mut c, &good);
+    let locked = output(c, &["lock", "."]);
+    assert!(locked.status.success(), "{}", stderr(&locked));
+    assert!(!stderr(&locked).contains("pr0xy-pass"));
+    assert_eq!(
+        kexpose::lock::Lock::parse(&lock_in(&dir)).unwrap().issuers[&p.issuer].jwks_uri,
+        p.jwks_uri
+    );
+    let tunnels: Vec<Value> = proxy.requests.lock().unwrap().clone();
+    assert!(
+        tunnels.iter().any(|r| r["method"] == "CONNECT"
+            && r["url"] == issuer_authority.as_str()
+            && r["authorized"] == true),
+        "{tunnels:?}"
+    );
+
+    let mut c = client();
+    via(&mut c, &good);
+    let tok = output(c, &["token", "--issuer", &p.issuer, "--scope", "read"]);
+    assert!(tok.status.success(), "{}", stderr(&tok));
+    let token = stdout(&tok).trim().to_owned();
+    assert_eq!(claims(&token)["iss"], p.issuer.as_str());
+
+    let mut c = client();
+    via(&mut c, &good);
+    c.env("KEXPOSE_TOKEN", &token);
+    let probed = output(
+        c,
+        &["probe", &format!("{}/read", p.resource), "--output", "json"],
+    );
+    assert!(probed.status.success(), "{}", stdout(&probed));
+    let resource_authority = p.resource.trim_start_matches("https://");
+    assert!(
+        proxy
+            .requests
+            .lock()
+            .unwrap()
+            .iter()
+            .any(|r| r["method"] == "CONNECT" && r["url"] == resource_authority),
+        "the probe went through the proxy"
+    );
+
+    // Wrong or missing proxy credentials: a clear refusal, no password.
+    for (url, says) in [
+        (
+            format!("http://corp:wr0ng-pass@127.0.0.1:{port}"),
+            format!(
+                "the proxy http://***@127.0.0.1:{port} refused the credentials in the proxy URL (407 Proxy Authentication Required)"
+            ),
+        ),
+        (
+            format!("http://127.0.0.1:{port}"),
+            format!(
+                "the proxy http://127.0.0.1:{port} requires credentials (407 Proxy Authentication Required)"
+            ),
+        ),
+    ] {
+        let mut c = client();
+        via(&mut c, &url);
+        let out = output(
+            c,
+            &["token", "--token-endpoint", &format!("{}/token", p.issuer)],
+        );
+        assert_eq!(out.status.code(), Some(1), "{}", stderr(&out));
+        assert!(stderr(&out).contains(&says), "{}", stderr(&out));
+        assert!(!stderr(&out).contains("wr0ng-pass") && !stderr(&out).contains(SECRET));
+        assert!(out.stdout.is_empty());
+    }
+
+    // A proxy that is down fails, unless NO_PROXY sends the host direct.
+    let dead = {
+        let l = TcpListener::bind("127.0.0.1:0").unwrap();
+        l.local_addr().unwrap().port()
+    };
+    let down = format!("http://corp:pr0xy-pass@127.0.0.1:{dead}");
+    let mut c = client();
+    via(&mut c, &down);
+    let out = output(
+        c,
+        &["token", "--token-endpoint", &format!("{}/token", p.issuer)],
+    );
+    assert_eq!(out.status.code(), Some(1));
+    assert!(
+        stderr(&out).contains(&format!(
+            "cannot connect to the proxy http://***@127.0.0.1:{dead}"
+        )),
+        "{}",
+        stderr(&out)
+    );
+    assert!(!stderr(&out).contains("pr0xy-pass"));
+    let mut c = client();
+    via(&mut c, &down);
+    c.env("NO_PROXY", "example.com,localhost");
+    let out = output(
+        c,
+        &["token", "--token-endpoint", &format!("{}/token", p.issuer)],
+    );
+    assert!(out.status.success(), "{}", stderr(&out));
+
+    // A malformed proxy variable is a usage error that does not repeat it.
+    let mut c = client();
+    via(&mut c, "socks5://corp:pr0xy-pass@127.0.0.1:1");
+    let out = output(
+        c,
+        &["token", "--token-endpoint", &format!("{}/token", p.issuer)],
+    );
+    assert_eq!(out.status.code(), Some(2));
+    assert!(
+        stderr(&out).contains("HTTPS_PROXY: socks5:// proxies are not supported"),
+        "{}",
+        stderr(&out)
+    );
+    assert!(!stderr(&out).contains("pr0xy-pass"));
+    std::fs::remove_dir_all(dir).unwrap();
+}

