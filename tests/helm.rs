@@ -81,27 +81,107 @@ fn lint_passes_and_the_values_schema_refuses_nonsense() {
         let out = helm(&["lint", "charts/kexpose", "--set", bad]);
         assert!(!out.status.success(), "{bad} passed lint");
     }
-    // Without cert-manager, a Secret and a CA bundle are required.
-    let out = helm(&[
-        "template",
-        "kexpose",
+    // The TLS source is explicit, and contradictory choices are refused
+    // by values.schema.json before anything renders.
+    let pem = "-----BEGIN CERTIFICATE-----\nMIIB\n-----END CERTIFICATE-----\n";
+    let ca = format!("tls.caBundle={pem}");
+    for (bad, why) in [
+        (
+            &["--set", "tls.source=secret"][..],
+            "secret without secretName or caBundle",
+        ),
+        (
+            &["--set", "tls.source=secret", "--set", "tls.secretName=mine"][..],
+            "secret without caBundle",
+        ),
+        (
+            &["--set", "tls.source=secret", "--set", &ca][..],
+            "secret without secretName",
+        ),
+        (
+            &[
+                "--set",
+                "tls.source=secret",
+                "--set",
+                "tls.secretName=mine",
+                "--set",
+                "tls.caBundle=x",
+            ][..],
+            "a caBundle that is not PEM",
+        ),
+        (
+            &["--set", &ca][..],
+            "certManager with a caBundle it would ignore",
+        ),
+        (
+            &[
+                "--set",
+                "tls.source=secret",
+                "--set",
+                "tls.secretName=mine",
+                "--set",
+                &ca,
+                "--set",
+                "tls.certManager.issuerRef.name=corp-ca",
+            ][..],
+            "secret with a cert-manager issuer",
+        ),
+        (&["--set", "tls.source=vault"][..], "an unknown source"),
+        (
+            &["--set", "tls.certManager.enabled=false"][..],
+            "the old switch",
+        ),
+    ] {
+        let mut args = vec!["lint", "--strict", "charts/kexpose"];
+        args.extend_from_slice(bad);
+        let out = helm(&args);
+        assert!(!out.status.success(), "{why} passed lint");
+        let said = String::from_utf8_lossy(&out.stdout);
+        assert!(
+            said.contains("values don't meet the specifications of the schema"),
+            "{why}: {said}"
+        );
+    }
+    let ok = helm(&[
+        "lint",
+        "--strict",
         "charts/kexpose",
         "--set",
-        "tls.certManager.enabled=false",
-    ]);
-    assert!(!out.status.success());
-    assert!(String::from_utf8_lossy(&out.stderr).contains("tls.caBundle is required"));
-    let out = helm(&[
-        "template",
-        "kexpose",
-        "charts/kexpose",
+        "tls.source=secret",
         "--set",
-        "tls.certManager.enabled=false",
+        "tls.secretName=mine",
         "--set",
-        "tls.caBundle=x",
+        &ca,
     ]);
-    assert!(!out.status.success());
-    assert!(String::from_utf8_lossy(&out.stderr).contains("tls.secretName is required"));
+    assert!(
+        ok.status.success(),
+        "{}",
+        String::from_utf8_lossy(&ok.stdout)
+    );
+}
+
+/// With cert-manager, `tls.secretName` names the Secret it writes (it used
+/// to be ignored): the Certificate and the Deployment agree on it.
+#[test]
+fn cert_manager_writes_the_secret_that_is_named() {
+    let docs = template(&["--set", "tls.secretName=webhook-serving"]);
+    assert_eq!(
+        find(&docs, "Certificate")["spec"]["secretName"],
+        "webhook-serving"
+    );
+    let volumes = &find(&docs, "Deployment")["spec"]["template"]["spec"]["volumes"];
+    let tls = volumes
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|v| v["name"] == "tls")
+        .unwrap();
+    assert_eq!(tls["secret"]["secretName"], "webhook-serving");
+    let defaults = template(&[]);
+    assert_eq!(
+        find(&defaults, "Certificate")["spec"]["secretName"],
+        "kexpose-tls"
+    );
 }
 
 #[test]
@@ -256,7 +336,7 @@ fn non_default_values_bring_their_own_certificate_and_extras() {
     let values = values_file(
         "custom",
         "replicaCount: 3\n\
-         tls:\n  certManager:\n    enabled: false\n  secretName: my-webhook-tls\n  caBundle: |\n    -----BEGIN CERTIFICATE-----\n    MIIB\n    -----END CERTIFICATE-----\n\
+         tls:\n  source: secret\n  secretName: my-webhook-tls\n  caBundle: |\n    -----BEGIN CERTIFICATE-----\n    MIIB\n    -----END CERTIFICATE-----\n\
          webhook:\n  validate:\n    failurePolicy: Ignore\n    timeoutSeconds: 3\n  excludeNamespaces: [istio-system]\n\
          serviceMonitor:\n  enabled: true\n  labels: {release: prometheus}\n\
          networkPolicy:\n  enabled: true\n\

@@ -30,18 +30,23 @@ app.kubernetes.io/instance: {{ .Release.Name }}
 {{- end }}
 {{- end }}
 
+{{/* Whether cert-manager issues the serving certificate (tls.source). */}}
+{{- define "kexpose.certManager" -}}
+{{- if eq .Values.tls.source "certManager" }}true{{ end }}
+{{- end }}
+
 {{/* The Secret holding the serving certificate. */}}
 {{- define "kexpose.tlsSecret" -}}
-{{- if .Values.tls.certManager.enabled }}
-{{- printf "%s-tls" (include "kexpose.fullname" .) }}
+{{- if include "kexpose.certManager" . }}
+{{- default (printf "%s-tls" (include "kexpose.fullname" .)) .Values.tls.secretName }}
 {{- else }}
-{{- required "tls.secretName is required when tls.certManager.enabled is false" .Values.tls.secretName }}
+{{- required "tls.secretName is required when tls.source is secret" .Values.tls.secretName }}
 {{- end }}
 {{- end }}
 
 {{/* Annotations and caBundle wiring shared by both webhook configurations. */}}
 {{- define "kexpose.webhookAnnotations" -}}
-{{- if .Values.tls.certManager.enabled }}
+{{- if include "kexpose.certManager" . }}
 cert-manager.io/inject-ca-from: {{ printf "%s/%s" .Release.Namespace (include "kexpose.fullname" .) }}
 {{- end }}
 {{- end }}
@@ -52,8 +57,8 @@ service:
   namespace: {{ .root.Release.Namespace }}
   path: {{ .path }}
   port: {{ .root.Values.service.port }}
-{{- if not .root.Values.tls.certManager.enabled }}
-caBundle: {{ required "tls.caBundle is required when tls.certManager.enabled is false" .root.Values.tls.caBundle | b64enc }}
+{{- if not (include "kexpose.certManager" .root) }}
+caBundle: {{ required "tls.caBundle is required when tls.source is secret" .root.Values.tls.caBundle | b64enc }}
 {{- end }}
 {{- end }}
 
