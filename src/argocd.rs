@@ -232,15 +232,12 @@ pub fn generate(dir: &Path, env: &BTreeMap<String, String>) -> Result<String, St
         .iter()
         .map(|f| values_path(dir, f))
         .collect::<Result<_, _>>()?;
-    let mut ctx = crate::spec::template::Context::with_values(&files)?;
-    // Templates see the Application: `env.ARGOCD_APP_NAME`, `env.ARGOCD_ENV_*`.
-    ctx.env = env.clone();
-    let policy = if params.strict {
-        Policy::parse(include_str!("../policies/strict.yaml"))
-            .expect("the bundled strict policy is valid")
-    } else {
-        Policy::default()
-    };
+    // Templates see the Application (`env.ARGOCD_APP_NAME`, `env.ARGOCD_ENV_*`)
+    // and nothing else of the sidecar's environment.
+    let ctx = crate::spec::template::Context::for_argocd(env).with_values(&files)?;
+    // `strict` is what it announces, warnings fail, under the policy each
+    // API version is checked with (render picks the legacy one for v1beta1).
+    let policy = Policy::default();
     // Values files are inputs to templates, never specs themselves.
     let inputs: Vec<Input> = source::expand(&[dir.to_path_buf()])?
         .into_iter()
@@ -300,28 +297,44 @@ pub fn generate(dir: &Path, env: &BTreeMap<String, String>) -> Result<String, St
             }
         }
     }
-    let errors = rendered.errors + reports.iter().map(|r| r.summary.errors).sum::<usize>();
-    if errors > 0 {
-        let mut lines: Vec<String> = reports
-            .iter()
-            .flat_map(|r| r.diagnostics.iter())
-            .filter(|d| d.severity == crate::diagnostic::Severity::Error)
-            .map(|d| {
-                let file = Path::new(&d.file)
-                    .strip_prefix(dir)
-                    .map(|p| p.display().to_string())
-                    .unwrap_or_else(|_| d.file.clone());
-                format!(
-                    "{file}:{}:{}: error[{}] {}",
-                    d.line, d.column, d.code, d.message
-                )
-            })
-            .collect();
+    // R010 (v1beta1 is deprecated) is the announced consequence of choosing
+    // api-version v1beta1, not a warning about the application.
+    let chosen = |d: &crate::diagnostic::Diagnostic| {
+        params.api_version == Version::V1beta1 && d.code == "R010"
+    };
+    let fails = |d: &&crate::diagnostic::Diagnostic| {
+        d.severity == crate::diagnostic::Severity::Error || (params.strict && !chosen(d))
+    };
+    let mut lines: Vec<String> = reports
+        .iter()
+        .flat_map(|r| r.diagnostics.iter())
+        .filter(fails)
+        .map(|d| {
+            let file = Path::new(&d.file)
+                .strip_prefix(dir)
+                .map(|p| p.display().to_string())
+                .unwrap_or_else(|_| d.file.clone());
+            format!(
+                "{file}:{}:{}: {}[{}] {}",
+                d.line,
+                d.column,
+                d.severity.as_str(),
+                d.code,
+                d.message
+            )
+        })
+        .collect();
+    if !lines.is_empty() {
         let total = lines.len();
+        let what = if params.strict {
+            "error(s) or warning(s) (parameter strict: warnings fail)"
+        } else {
+            "error(s)"
+        };
         // The UI shows stderr whole: the first lines say enough.
         lines.truncate(10);
         let mut text = format!(
-            "kexpose: {total} error(s); nothing rendered\n{}",
+            "kexpose: {total} {what}; nothing rendered\n{}",
             lines.join("\n")
         );
         if total > 10 {

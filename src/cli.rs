@@ -86,9 +86,14 @@ pub struct MigrateArgs {
     #[arg(default_value = ".")]
     pub paths: Vec<PathBuf>,
     /// Rewrite each file in place (atomically) instead of printing the v2 APIRules.
-    /// Files with anything not migrated are left as they are.
+    /// Files with anything not migrated are left as they are (unless --allow-partial).
     #[arg(long)]
     pub write: bool,
+    /// Also print (or write) APIRules that could be migrated only in part, annotated
+    /// `kexpose.dev/migration: partial` with a comment listing what was left, as long as
+    /// they pass `kexpose check`.
+    #[arg(long)]
+    pub allow_partial: bool,
     #[arg(long, value_enum, default_value_t = Color::Auto)]
     pub color: Color,
 }
@@ -149,9 +154,8 @@ pub struct RenderArgs {
     /// Spec files or directories (searched for *.yaml, *.yml, *.json), or `-` for stdin.
     #[arg(default_value = ".")]
     pub paths: Vec<PathBuf>,
-    /// Values for the spec templates (repeatable; later files win).
-    #[arg(long = "values", value_name = "FILE")]
-    pub values: Vec<PathBuf>,
+    #[command(flatten)]
+    pub template: TemplateArgs,
     #[arg(long, value_enum, default_value_t = ApiVersion::V2)]
     pub api_version: ApiVersion,
     /// Lock file to fill missing jwksUri values from (default: kexpose.lock if present).
@@ -201,17 +205,32 @@ pub struct CheckArgs {
     /// Largest file accepted, in bytes.
     #[arg(long, default_value_t = source::DEFAULT_MAX_FILE_SIZE)]
     pub max_file_size: u64,
-    /// Values for exposure spec templates (repeatable; later files win).
-    #[arg(long = "values", value_name = "FILE")]
-    pub values: Vec<PathBuf>,
+    #[command(flatten)]
+    pub template: TemplateArgs,
     /// Lock file to fill missing jwksUri values from (default: kexpose.lock if present).
     #[arg(long, value_name = "FILE")]
     pub lock: Option<PathBuf>,
 }
 
-/// The template context: the process environment and the merged values files.
-pub fn template_context(values: &[PathBuf]) -> Result<template::Context, Fatal> {
-    template::Context::with_values(values).map_err(Fatal::Message)
+/// What exposure spec templates may read.
+#[derive(Args)]
+pub struct TemplateArgs {
+    /// Values for the spec templates (repeatable; later files win).
+    #[arg(long = "values", value_name = "FILE")]
+    pub values: Vec<PathBuf>,
+    /// An environment variable templates may read as `env.NAME` (repeatable). No other
+    /// variable of the environment is visible to them.
+    #[arg(long = "template-env", value_name = "NAME")]
+    pub env: Vec<String>,
+}
+
+impl TemplateArgs {
+    /// The template context: the allowed variables and the merged values files.
+    pub fn context(&self) -> Result<template::Context, Fatal> {
+        template::Context::allowing(&self.env)
+            .with_values(&self.values)
+            .map_err(Fatal::Message)
+    }
 }
 
 /// How a command ended, for the process exit status.
@@ -267,7 +286,7 @@ fn color_for(choice: Color, terminal: bool) -> bool {
 /// Renders specs: APIRules on stdout (or into --out-dir), findings on stderr.
 pub fn render(args: &RenderArgs, out: &mut dyn Write) -> Result<Outcome, Fatal> {
     let policy = load_policy(args.policy.as_ref())?;
-    let template = template_context(&args.values)?;
+    let template = args.template.context()?;
     let lock = crate::lock::resolve(args.lock.as_ref())?;
     let mut inputs = source::expand(&args.paths)?;
     inputs.sort();
@@ -331,11 +350,31 @@ pub fn render(args: &RenderArgs, out: &mut dyn Write) -> Result<Outcome, Fatal> 
                 Ok(Outcome::Findings)
             }
         }
-        (Some(dir), false) => {
-            render::write_dir(&rendered.outputs, dir)
-                .map_err(|e| Fatal::Message(format!("cannot write {}: {e}", dir.display())))?;
-            Ok(Outcome::Clean)
-        }
+        (Some(dir), false) => match render::write_dir(&rendered.outputs, dir) {
+            Ok(written) => {
+                eprintln!("kexpose: {}: {written}", dir.display());
+                Ok(Outcome::Clean)
+            }
+            Err(render::WriteError::Foreign(paths)) => {
+                let mut err = io::stderr().lock();
+                for p in &paths {
+                    writeln!(
+                        err,
+                        "kexpose: {} was not written by kexpose (it has no \"# Rendered by kexpose\" header) and would be replaced",
+                        p.display()
+                    )?;
+                }
+                writeln!(
+                    err,
+                    "kexpose: nothing written; move those files away or render into another --out-dir"
+                )?;
+                Ok(Outcome::Failure)
+            }
+            Err(render::WriteError::Io(e)) => Err(Fatal::Message(format!(
+                "cannot write {}: {e}",
+                dir.display()
+            ))),
+        },
         (None, _) => {
             out.write_all(rendered.stream().as_bytes())?;
             out.flush()?;
@@ -357,7 +396,7 @@ pub fn check(args: &CheckArgs, out: &mut dyn Write) -> Result<Outcome, Fatal> {
         .par_iter()
         .map(|input| source::read(input, &policy, args.max_file_size))
         .collect();
-    let template = template_context(&args.values)?;
+    let template = args.template.context()?;
     let names: Vec<String> = inputs.iter().map(source::Input::name).collect();
     let issuers = exposure::shared_issuers(
         texts.iter().enumerate().filter_map(|(i, t)| {
@@ -441,6 +480,7 @@ pub fn migrate(args: &MigrateArgs, out: &mut dyn Write) -> Result<Outcome, Fatal
     let mut stream = String::new();
     let mut migrated = 0;
     let mut failed = false;
+    let mut withheld = Vec::new();
     for input in &inputs {
         let text = match source::read(input, &policy, source::DEFAULT_MAX_FILE_SIZE) {
             Ok(t) => t,
@@ -454,14 +494,15 @@ pub fn migrate(args: &MigrateArgs, out: &mut dyn Write) -> Result<Outcome, Fatal
             }
         };
         let name = input.name();
-        let m = crate::migrate::file(&name, &text);
-        migrated += m.documents.len();
+        let m = crate::migrate::file(&name, &text, args.allow_partial);
+        migrated += m.report.summary.apirules;
         let errors = m.report.summary.errors;
         failed |= errors > 0;
+        withheld.extend(m.withheld);
         if args.write {
             if let source::Input::File(path) = input
                 && !m.documents.is_empty()
-                && errors == 0
+                && (errors == 0 || args.allow_partial)
             {
                 render::write_atomic(path, m.rewritten.as_bytes())
                     .map_err(|e| Fatal::Message(format!("cannot write {name}: {e}")))?;
@@ -491,11 +532,22 @@ pub fn migrate(args: &MigrateArgs, out: &mut dyn Write) -> Result<Outcome, Fatal
             &mut err,
         )?;
     }
+    for line in &withheld {
+        writeln!(err, "kexpose: {line}")?;
+    }
     if migrated == 0 && !failed {
         writeln!(err, "kexpose: no APIRule v1beta1 found")?;
     }
     if failed && args.write {
-        writeln!(err, "kexpose: files with findings were left unchanged")?;
+        writeln!(
+            err,
+            "kexpose: {}",
+            if args.allow_partial {
+                "what could not be migrated was left as it was"
+            } else {
+                "files with findings were left unchanged"
+            }
+        )?;
     }
     Ok(if failed {
         Outcome::Findings

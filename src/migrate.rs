@@ -36,6 +36,11 @@ pub struct Migrated {
     pub apirule: Value,
     /// Pointers are relative to the source object.
     pub findings: Vec<Finding>,
+    /// Where the source spec is: `/spec`, or the `v1beta1-spec` annotation.
+    pub spec_at: &'static str,
+    /// For each v2 rule, the index of the v1beta1 rule it came from, so a
+    /// finding on the v2 object points at the line that caused it.
+    pub rule_sources: Vec<usize>,
 }
 
 /// Whether a document is something `migrate` rewrites: a v1beta1 APIRule,
@@ -221,7 +226,18 @@ pub fn apirule(value: &Value) -> Migrated {
 
     let mut out = Map::new();
     if let Some(host) = spec.get("host") {
-        out.insert("hosts".into(), json!([host]));
+        // Hosts are case-insensitive, and v2 accepts lowercase only.
+        let lower = host.as_str().map(str::to_ascii_lowercase);
+        if let Some(lower) = lower.filter(|l| Some(l.as_str()) != host.as_str()) {
+            findings.push(Finding::new(
+                "M008",
+                format!("{spec_at}/host"),
+                format!("host \"{}\" was lowercased to \"{lower}\"; v2 accepts lowercase hosts only, and DNS names are case-insensitive", host.as_str().unwrap_or_default()),
+            ));
+            out.insert("hosts".into(), json!([lower]));
+        } else {
+            out.insert("hosts".into(), json!([host]));
+        }
     }
     if let Some(service) = spec.get("service") {
         out.insert("service".into(), service.clone());
@@ -261,7 +277,7 @@ pub fn apirule(value: &Value) -> Migrated {
         out.insert("timeout".into(), t.clone());
     }
 
-    let mut rules: Vec<Value> = Vec::new();
+    let mut rules: Vec<(usize, Value)> = Vec::new();
     for (i, rule) in spec
         .get("rules")
         .and_then(Value::as_array)
@@ -305,10 +321,10 @@ pub fn apirule(value: &Value) -> Migrated {
             if let Some(req) = &request {
                 r.insert("request".into(), req.clone());
             }
-            rules.push(Value::Object(r));
+            rules.push((i, Value::Object(r)));
         }
     }
-    rules = ordered(rules);
+    let (rule_sources, rules): (Vec<usize>, Vec<Value>) = ordered(rules).into_iter().unzip();
     out.insert("rules".into(), Value::Array(rules));
     Migrated {
         apirule: json!({
@@ -318,14 +334,55 @@ pub fn apirule(value: &Value) -> Migrated {
             "spec": out,
         }),
         findings,
+        spec_at,
+        rule_sources,
     }
 }
 
-/// Most specific path first, as `render` orders routes.
-fn ordered(rules: Vec<Value>) -> Vec<Value> {
+impl Migrated {
+    /// The pointer into the source object that a finding on the v2 object
+    /// (at `pointer`) goes back to: `/spec/hosts/0` is the v1beta1 `host`,
+    /// a v2 rule is the v1beta1 rule it came from, its `jwt` or `noAuth`
+    /// that rule's `accessStrategies`.
+    pub fn source_pointer(&self, pointer: &str) -> String {
+        let Some(rest) = pointer.strip_prefix("/spec") else {
+            return pointer.to_owned();
+        };
+        let spec_at = self.spec_at;
+        let mut parts = rest.split('/').skip(1);
+        match parts.next() {
+            None => spec_at.to_owned(),
+            Some("hosts") => format!("{spec_at}/host"),
+            Some("rules") => {
+                let Some(index) = parts.next() else {
+                    return format!("{spec_at}/rules");
+                };
+                let Some(source) = index
+                    .parse::<usize>()
+                    .ok()
+                    .and_then(|i| self.rule_sources.get(i))
+                else {
+                    return format!("{spec_at}/rules");
+                };
+                let at = format!("{spec_at}/rules/{source}");
+                match parts.next() {
+                    None => at,
+                    Some("jwt" | "noAuth" | "extAuth") => format!("{at}/accessStrategies"),
+                    Some("request") => format!("{at}/mutators"),
+                    Some(field) => format!("{at}/{field}"),
+                }
+            }
+            Some(field) => format!("{spec_at}/{field}"),
+        }
+    }
+}
+
+/// Most specific path first, as `render` orders routes; each rule keeps
+/// the index of its source rule.
+fn ordered(rules: Vec<(usize, Value)>) -> Vec<(usize, Value)> {
     let routes: Vec<crate::spec::Route> = rules
         .iter()
-        .map(|r| crate::spec::Route {
+        .map(|(_, r)| crate::spec::Route {
             path: r["path"].as_str().unwrap_or_default().to_owned(),
             methods: Vec::new(),
             public: None,
@@ -537,19 +594,31 @@ pub fn chunks(text: &str) -> Vec<(u32, String)> {
 
 /// What migrating one file produced.
 pub struct FileMigration {
-    /// The migrated APIRules as YAML documents, in file order.
+    /// The migrated APIRules as YAML documents, in file order: only those
+    /// that pass `check` (complete ones, and with `allow_partial` the
+    /// partial ones marked as such).
     pub documents: Vec<String>,
-    /// The file with migrated documents replaced and all else kept.
+    /// The file with those documents replaced and all else kept.
     pub rewritten: String,
+    /// One line per APIRule that was withheld, saying why.
+    pub withheld: Vec<String>,
     pub report: crate::check::FileReport,
 }
 
-/// Migrates every document of one file that `applies`. The result is also
-/// checked under the default policy: what would still be rejected counts
-/// as not migrated.
-pub fn file(name: &str, text: &str) -> FileMigration {
+/// The annotation a partially migrated APIRule carries.
+pub const PARTIAL_ANNOTATION: &str = "kexpose.dev/migration";
+
+/// Migrates every document of one file that `applies`.
+///
+/// What is printed must pass `check` under the default policy, so that
+/// `kexpose migrate f.yaml | kubectl apply -f -` never applies a broken
+/// object. A document with anything not migrated (an error) is withheld,
+/// unless `allow_partial`: then it is printed with the annotation
+/// `kexpose.dev/migration: partial` and a comment listing what was left,
+/// provided the partial object still passes `check`.
+pub fn file(name: &str, text: &str, allow_partial: bool) -> FileMigration {
     use crate::check::FileReport;
-    use crate::diagnostic::Position;
+    use crate::diagnostic::{Position, Severity};
     use crate::policy::Policy;
     use crate::yaml::{self, Limits, emit};
 
@@ -560,6 +629,7 @@ pub fn file(name: &str, text: &str) -> FileMigration {
     };
     report.summary.files = 1;
     let mut documents = Vec::new();
+    let mut withheld = Vec::new();
     let mut rewritten = String::new();
     for (start, chunk) in chunks(text) {
         let stream = yaml::load(&chunk, Limits::default());
@@ -572,48 +642,102 @@ pub fn file(name: &str, text: &str) -> FileMigration {
         };
         report.summary.documents += 1;
         report.summary.apirules += 1;
+        // The closest line the source has for a pointer: the field itself,
+        // else its nearest parent that is written out.
         let at = |pointer: &str| {
-            let p = doc.spans.locate(pointer, false).unwrap_or(doc.start);
+            let mut p = pointer;
+            let found = loop {
+                if let Some(found) = doc.spans.locate(p, false) {
+                    break found;
+                }
+                match p.rfind('/') {
+                    Some(cut) => p = &p[..cut],
+                    None => break doc.start,
+                }
+            };
             Position {
-                line: p.line + start - 1,
-                column: p.column,
+                line: found.line + start - 1,
+                column: found.column,
             }
         };
-        let migrated = apirule(&doc.value);
-        let incomplete = migrated
+        let mut migrated = apirule(&doc.value);
+        let left: Vec<Finding> = migrated
             .findings
             .iter()
-            .any(|f| policy.severity(f.code) == Some(crate::diagnostic::Severity::Error));
-        for f in migrated.findings {
+            .filter(|f| policy.severity(f.code) == Some(Severity::Error))
+            .cloned()
+            .collect();
+        for f in std::mem::take(&mut migrated.findings) {
             let position = at(&f.pointer);
             report.push(&policy, name, f, position);
         }
-        // What was migrated must pass `check`; when something already could
-        // not be, the check would only repeat it.
-        let rejected = if incomplete {
-            Vec::new()
-        } else {
-            crate::check::object(&migrated.apirule, &policy)
-        };
-        for f in rejected {
-            let message = format!(
-                "the migrated APIRule is still rejected at {}: {}",
-                crate::diagnostic::field_path(&f.pointer),
-                f.message
-            );
-            let position = at("");
-            report.push(
-                &policy,
-                name,
-                Finding {
-                    message,
-                    pointer: String::new(),
-                    ..f
-                },
-                position,
-            );
+        let rejected = crate::check::object(&migrated.apirule, &policy)
+            .into_iter()
+            .filter(|f| policy.severity(f.code) == Some(Severity::Error))
+            .collect::<Vec<_>>();
+        let title = object_name(&migrated.apirule);
+        if left.is_empty() {
+            // Complete, yet still rejected: say where the source causes it.
+            for f in &rejected {
+                let source = migrated.source_pointer(&f.pointer);
+                let message = format!(
+                    "the migrated APIRule is still rejected at {}: {}",
+                    crate::diagnostic::field_path(&f.pointer),
+                    f.message
+                );
+                let position = at(&source);
+                report.push(
+                    &policy,
+                    name,
+                    Finding {
+                        message,
+                        pointer: source,
+                        ..f.clone()
+                    },
+                    position,
+                );
+            }
         }
-        let yaml = emit::document(&migrated.apirule);
+        let printable = rejected.is_empty() && (left.is_empty() || allow_partial);
+        if !printable {
+            withheld.push(if !left.is_empty() && !allow_partial {
+                format!(
+                    "{name}: APIRule {title} was not printed: it could not be migrated whole; fix what is reported above, or pass --allow-partial to print what could be"
+                )
+            } else if !left.is_empty() {
+                let why = rejected
+                    .first()
+                    .map(|f| {
+                        format!(
+                            "{}: {}",
+                            crate::diagnostic::field_path(&f.pointer),
+                            f.message
+                        )
+                    })
+                    .unwrap_or_default();
+                format!(
+                    "{name}: APIRule {title} was not printed: even in part it would be rejected ({why})"
+                )
+            } else {
+                format!("{name}: APIRule {title} was not printed: it would be rejected")
+            });
+            rewritten.push_str(&chunk);
+            continue;
+        }
+        let mut yaml = String::new();
+        if !left.is_empty() {
+            mark_partial(&mut migrated.apirule);
+            yaml.push_str("# Partially migrated by kexpose; not migrated:\n");
+            for f in &left {
+                let field = crate::diagnostic::field_path(&f.pointer);
+                yaml.push_str(&format!(
+                    "#   {} {field}: {}\n",
+                    f.code,
+                    f.message.replace('\n', " ")
+                ));
+            }
+        }
+        yaml.push_str(&emit::document(&migrated.apirule));
         // Keep the separator line and any comment lines before the object.
         let mut kept = String::new();
         for line in chunk.split_inclusive('\n') {
@@ -634,7 +758,29 @@ pub fn file(name: &str, text: &str) -> FileMigration {
     FileMigration {
         documents,
         rewritten,
+        withheld,
         report,
+    }
+}
+
+/// `namespace/name` of an object, for messages.
+fn object_name(value: &Value) -> String {
+    let meta = &value["metadata"];
+    match (meta["namespace"].as_str(), meta["name"].as_str()) {
+        (Some(ns), Some(n)) => format!("{ns}/{n}"),
+        (None, Some(n)) => n.to_owned(),
+        _ => "(unnamed)".to_owned(),
+    }
+}
+
+fn mark_partial(apirule: &mut Value) {
+    if let Some(meta) = apirule["metadata"].as_object_mut() {
+        let annotations = meta
+            .entry("annotations")
+            .or_insert_with(|| Value::Object(Map::new()));
+        if let Some(a) = annotations.as_object_mut() {
+            a.insert(PARTIAL_ANNOTATION.into(), json!("partial"));
+        }
     }
 }
 

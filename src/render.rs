@@ -353,31 +353,87 @@ fn unified(old: &str, new: &str, path: &Path) -> String {
         .to_string()
 }
 
+/// What `write_dir` did, for the one-line summary every run ends with.
+#[derive(Debug, Default, PartialEq, Eq)]
+pub struct Written {
+    pub written: usize,
+    pub unchanged: usize,
+    /// File names of earlier renders' output that this one no longer produces.
+    pub removed: Vec<String>,
+}
+
+impl std::fmt::Display for Written {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        write!(
+            f,
+            "{} written, {} unchanged, {} removed",
+            self.written,
+            self.unchanged,
+            self.removed.len()
+        )?;
+        if !self.removed.is_empty() {
+            write!(f, " ({})", self.removed.join(", "))?;
+        }
+        Ok(())
+    }
+}
+
+/// Why `write_dir` wrote nothing.
+#[derive(Debug)]
+pub enum WriteError {
+    /// Files at target paths that kexpose did not write (no header): they
+    /// are someone's work, and are never replaced.
+    Foreign(Vec<PathBuf>),
+    Io(std::io::Error),
+}
+
+impl From<std::io::Error> for WriteError {
+    fn from(e: std::io::Error) -> Self {
+        WriteError::Io(e)
+    }
+}
+
 /// Writes the outputs into `dir`, each file atomically (a temporary file in
 /// the same directory, synced, then renamed over the old one), and removes
-/// files an earlier render wrote that this one no longer produces. Files
-/// whose content is already right are not touched, so their timestamps stay
-/// and file watchers stay quiet.
-pub fn write_dir(outputs: &[Output], dir: &Path) -> std::io::Result<()> {
+/// files an earlier render wrote that this one no longer produces.
+///
+/// Only kexpose's own files (recognised by their header) are replaced or
+/// removed. A file without the header at a path an output needs is an
+/// error before anything is written: a hand-written manifest that happens
+/// to be named like an output is not overwritten. Files whose content is
+/// already right are not touched, so their timestamps stay and file
+/// watchers stay quiet.
+pub fn write_dir(outputs: &[Output], dir: &Path) -> Result<Written, WriteError> {
     use rayon::prelude::*;
-    std::fs::create_dir_all(dir)?;
     let mut existing = own_files(dir)?;
     let mut changed = Vec::new();
+    let mut foreign = Vec::new();
+    let mut done = Written::default();
     for o in outputs {
         let file = o.file_name();
+        let path = dir.join(&file);
         let text = o.file_text();
-        if existing.remove(&file).as_deref() != Some(text.as_str()) {
-            changed.push((dir.join(file), text));
+        match existing.remove(&file) {
+            Some(old) if old == text => done.unchanged += 1,
+            Some(_) => changed.push((path, text)),
+            None if std::fs::symlink_metadata(&path).is_ok() => foreign.push(path),
+            None => changed.push((path, text)),
         }
     }
+    if !foreign.is_empty() {
+        return Err(WriteError::Foreign(foreign));
+    }
+    std::fs::create_dir_all(dir)?;
     // Syncing dominates; files are independent, so sync them in parallel.
     changed
         .par_iter()
         .try_for_each(|(path, text)| write_atomic(path, text.as_bytes()))?;
-    for file in existing.keys() {
-        std::fs::remove_file(dir.join(file))?;
+    done.written = changed.len();
+    for file in existing.into_keys() {
+        std::fs::remove_file(dir.join(&file))?;
+        done.removed.push(file);
     }
-    Ok(())
+    Ok(done)
 }
 
 pub fn write_atomic(path: &Path, bytes: &[u8]) -> std::io::Result<()> {

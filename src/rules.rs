@@ -105,6 +105,7 @@ rules! {
     "M005" "migrate-field-dropped" Error "A v1beta1 mutator or field has no v2 equivalent and was left out.";
     "M006" "migrate-gateway" Error "A legacy gateway name cannot be translated to namespace/name.";
     "M007" "migrate-mixed-strategies" Error "A rule mixes noAuth-like and jwt strategies, which v2 cannot express.";
+    "M008" "migrate-host-lowercased" Warning "A v1beta1 host with upper-case letters was lowercased for v2.";
     "X005" "exposure-duplicate" Error "Two specs define the same issuer or render the same APIRule.";
 }
 

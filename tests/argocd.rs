@@ -344,3 +344,189 @@ fn shipped_plugin_and_sidecar_patch_match_the_cmp_contract() {
             .any(|m| m["mountPath"] == "/home/argocd/cmp-server/config/plugin.yaml")
     );
 }
+
+/// The CMP sidecar's own environment holds secrets (repository and vault
+/// credentials); whoever can push a spec must not be able to render them.
+/// Templates see ARGOCD_APP_* and ARGOCD_ENV_* only.
+#[test]
+fn templates_never_see_the_sidecars_own_environment() {
+    let dir = app("secrets");
+    let spec = dir.join("httpbin.yaml");
+    let text = std::fs::read_to_string(&spec).unwrap();
+    let secret = "hvs.S3CR3T-vault-token";
+    let sidecar = [
+        ("ARGOCD_APP_PARAMETERS", PROD),
+        ("VAULT_TOKEN", secret),
+        ("ARGOCD_ENV_TEAM", "payments"),
+    ];
+
+    // Users' own variables (ARGOCD_ENV_*) are readable.
+    std::fs::write(
+        &spec,
+        text.replace(
+            "app.kubernetes.io/part-of: {{ env.ARGOCD_APP_NAME }}",
+            "app.kubernetes.io/part-of: {{ env.ARGOCD_APP_NAME }}\n    team: {{ env.ARGOCD_ENV_TEAM }}",
+        ),
+    )
+    .unwrap();
+    let out = cmp(&dir, &["argocd", "generate"], &sidecar);
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    assert_eq!(manifests(&out)[0]["metadata"]["labels"]["team"], "payments");
+
+    // A secret of the sidecar is undefined: P009 names it, nothing is
+    // rendered, and the value appears in no output.
+    let stolen = text.replace(
+        "app.kubernetes.io/part-of: {{ env.ARGOCD_APP_NAME }}",
+        "app.kubernetes.io/part-of: {{ env.ARGOCD_APP_NAME }}\n    stolen: \"{{ env.VAULT_TOKEN }}\"",
+    );
+    std::fs::write(&spec, &stolen).unwrap();
+    let out = cmp(&dir, &["argocd", "generate"], &sidecar);
+    assert_eq!(out.status.code(), Some(1));
+    assert!(out.stdout.is_empty());
+    let stderr = String::from_utf8(out.stderr).unwrap();
+    assert!(!stderr.contains(secret), "{stderr}");
+    assert_eq!(
+        stderr,
+        "kexpose: 1 error(s); nothing rendered\nhttpbin.yaml:10:17: error[P009] template error: undefined value: `env.VAULT_TOKEN` is undefined; templates run by the Argo CD plugin read only ARGOCD_APP_* and ARGOCD_ENV_* variables\n"
+    );
+
+    // Nor can a template list the environment to find it.
+    std::fs::write(
+        &spec,
+        text.replace(
+            "app.kubernetes.io/part-of: {{ env.ARGOCD_APP_NAME }}",
+            "app.kubernetes.io/part-of: {{ env.ARGOCD_APP_NAME }}\n    all: \"{% for k in env %}{{ k }}={{ env[k] | replace('\\\"', '') }} {% endfor %}\"",
+        ),
+    )
+    .unwrap();
+    let out = cmp(&dir, &["argocd", "generate"], &sidecar);
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    let all = manifests(&out)[0]["metadata"]["labels"]["all"]
+        .as_str()
+        .unwrap()
+        .to_owned();
+    assert!(!String::from_utf8_lossy(&out.stdout).contains(secret));
+    let names: Vec<&str> = all
+        .split_whitespace()
+        .map(|kv| kv.split_once('=').unwrap().0)
+        .collect();
+    assert!(
+        names
+            .iter()
+            .all(|n| n.starts_with("ARGOCD_APP_") || n.starts_with("ARGOCD_ENV_")),
+        "{names:?}"
+    );
+    assert!(
+        all.contains("ARGOCD_APP_NAME=httpbin") && all.contains("ARGOCD_ENV_TEAM=payments"),
+        "{all}"
+    );
+    std::fs::remove_dir_all(dir).unwrap();
+}
+
+fn parameters(api_version: &str, strict: &str) -> String {
+    serde_json::json!([
+        {"name": "values-files", "array": ["env/prod.yaml"]},
+        {"name": "api-version", "string": api_version},
+        {"name": "strict", "string": strict},
+    ])
+    .to_string()
+}
+
+/// `api-version` renders the announced version.
+#[test]
+fn api_version_parameter_selects_the_rendered_version() {
+    let dir = app("api-version");
+    for (announced, rendered) in [
+        ("v2", "gateway.kyma-project.io/v2"),
+        ("v1beta1", "gateway.kyma-project.io/v1beta1"),
+    ] {
+        let out = cmp(
+            &dir,
+            &["argocd", "generate"],
+            &[("ARGOCD_APP_PARAMETERS", &parameters(announced, "false"))],
+        );
+        assert!(
+            out.status.success(),
+            "{announced}: {}",
+            String::from_utf8_lossy(&out.stderr)
+        );
+        assert_eq!(manifests(&out)[0]["apiVersion"], rendered);
+    }
+    let out = cmp(
+        &dir,
+        &["argocd", "generate"],
+        &[("ARGOCD_APP_PARAMETERS", &parameters("v3", "false"))],
+    );
+    assert_eq!(out.status.code(), Some(1));
+    assert!(out.stdout.is_empty());
+    assert_eq!(
+        String::from_utf8_lossy(&out.stderr),
+        "parameter api-version: \"v3\" is not v2 or v1beta1\n"
+    );
+    std::fs::remove_dir_all(dir).unwrap();
+}
+
+/// `strict` is what it announces, "Treat warnings as errors", for both API
+/// versions: the bundled application (no warning) renders, an application
+/// with a warning renders without strict and fails with it.
+#[test]
+fn strict_parameter_fails_on_warnings_for_both_api_versions() {
+    let dir = app("strict");
+    for version in ["v2", "v1beta1"] {
+        let clean = cmp(
+            &dir,
+            &["argocd", "generate"],
+            &[("ARGOCD_APP_PARAMETERS", &parameters(version, "true"))],
+        );
+        assert!(
+            clean.status.success(),
+            "{version}: {}",
+            String::from_utf8_lossy(&clean.stderr)
+        );
+    }
+    // A plain-http jwksUri is a warning (J012).
+    let spec = dir.join("httpbin.yaml");
+    let text = std::fs::read_to_string(&spec).unwrap();
+    std::fs::write(&spec, text.replace("jwksUri: https://", "jwksUri: http://")).unwrap();
+    for (version, line) in [
+        (
+            "v2",
+            "httpbin.yaml:18:16: warning[J012] jwksUri \"http://kexpose.accounts400.ondemand.com/oauth2/certs\" uses plain http; signing keys fetched without TLS can be replaced in transit (rendered spec.rules[0].jwt.authentications[0].jwksUri)",
+        ),
+        (
+            "v1beta1",
+            "httpbin.yaml:23:9: warning[J012] jwksUri \"http://kexpose.accounts400.ondemand.com/oauth2/certs\" uses plain http; signing keys fetched without TLS can be replaced in transit (rendered spec.rules[0].accessStrategies[0].config.jwks_urls[0])",
+        ),
+    ] {
+        let lenient = cmp(
+            &dir,
+            &["argocd", "generate"],
+            &[("ARGOCD_APP_PARAMETERS", &parameters(version, "false"))],
+        );
+        assert!(lenient.status.success(), "{version}");
+        assert!(!lenient.stdout.is_empty());
+        let strict = cmp(
+            &dir,
+            &["argocd", "generate"],
+            &[("ARGOCD_APP_PARAMETERS", &parameters(version, "true"))],
+        );
+        assert_eq!(strict.status.code(), Some(1), "{version}");
+        assert!(strict.stdout.is_empty(), "{version}");
+        assert_eq!(
+            String::from_utf8_lossy(&strict.stderr),
+            format!(
+                "kexpose: 1 error(s) or warning(s) (parameter strict: warnings fail); nothing rendered\n{line}\n"
+            ),
+            "{version}"
+        );
+    }
+    std::fs::remove_dir_all(dir).unwrap();
+}

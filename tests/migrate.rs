@@ -1,6 +1,8 @@
 //! `kexpose migrate`: golden migrations for every mapping (the seed's
 //! v1beta1 APIRule included), every partial case with its exact
-//! diagnostics, `--write`, and migrated output passing `check`.
+//! diagnostics, `--allow-partial`, `--write`, and everything migrate prints
+//! passing `check` (so `kexpose migrate f.yaml | kubectl apply -f -` never
+//! applies a broken object).
 //!
 //! `KEXPOSE_BLESS=1 cargo test --test migrate` rewrites the golden files.
 
@@ -39,6 +41,51 @@ fn golden_migrations() {
     }
     assert!(cases >= 8, "golden cases went missing");
     assert!(failures.is_empty(), "{}", failures.join("\n"));
+}
+
+/// Whatever `migrate` prints, in every golden case (partial, withheld,
+/// `--allow-partial` included), passes `check` with no error.
+#[test]
+fn everything_printed_passes_check() {
+    let mut printed = 0;
+    for entry in std::fs::read_dir(root().join("tests/fixtures/migrate")).unwrap() {
+        let dir = entry.unwrap().path();
+        let args: Vec<String> = std::fs::read_to_string(dir.join("args"))
+            .unwrap()
+            .lines()
+            .map(str::to_owned)
+            .collect();
+        let mut argv = vec!["migrate"];
+        argv.extend(args.iter().map(String::as_str));
+        let out = run(&argv);
+        if out.stdout.is_empty() {
+            continue;
+        }
+        printed += 1;
+        let checked = common::run_stdin(&["check", "--format", "json", "-"], &out.stdout);
+        let v = common::json(&checked);
+        assert!(checked.status.success(), "{}: {v}", dir.display());
+        assert_eq!(v["summary"]["errors"], 0, "{}: {v}", dir.display());
+    }
+    assert!(printed >= 6, "cases that print went missing");
+}
+
+/// The seed's own sample cannot be migrated (no issuer): nothing is
+/// printed, not even with --allow-partial, since `rules: []` is rejected.
+#[test]
+fn the_seed_sample_is_withheld_and_says_why() {
+    for extra in [&[][..], &["--allow-partial"][..]] {
+        let mut argv = vec!["migrate", "tests/fixtures/migrate/seed/input.yaml"];
+        argv.extend_from_slice(extra);
+        let out = run(&argv);
+        assert_eq!(out.status.code(), Some(1));
+        assert!(out.stdout.is_empty(), "{extra:?}");
+        let stderr = String::from_utf8_lossy(&out.stderr);
+        assert!(
+            stderr.contains("APIRule default/httpbin was not printed"),
+            "{stderr}"
+        );
+    }
 }
 
 /// Complete migrations pass `check` under the default policy.

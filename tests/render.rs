@@ -6,6 +6,8 @@
 
 mod common;
 
+use std::io::Write;
+
 use std::path::Path;
 
 use common::{kexpose, root, run};
@@ -127,14 +129,87 @@ fn errors_print_nothing_on_stdout_and_name_the_template_line() {
 }
 
 #[test]
-fn environment_is_visible_to_templates() {
-    let out = kexpose()
-        .args(["render", "tests/fixtures/rules/P009/pass.yaml"])
+fn environment_is_visible_to_templates_only_where_allowed() {
+    let fixture = "tests/fixtures/rules/P009/pass.yaml";
+    let allowed = kexpose()
+        .args([
+            "render",
+            fixture,
+            "--template-env",
+            "KEXPOSE_FIXTURE_DOMAIN",
+        ])
         .env("KEXPOSE_FIXTURE_DOMAIN", "from-env.example.com")
         .output()
         .unwrap();
-    assert!(out.status.success());
-    assert!(String::from_utf8_lossy(&out.stdout).contains("- httpbin.from-env.example.com\n"));
+    assert!(allowed.status.success());
+    assert!(String::from_utf8_lossy(&allowed.stdout).contains("- httpbin.from-env.example.com\n"));
+
+    // Not allowed: the variable is undefined (and `default` applies), named
+    // when there is no default, and its value is nowhere in the output.
+    let refused = kexpose()
+        .args(["render", fixture])
+        .env("KEXPOSE_FIXTURE_DOMAIN", "s3cr3t.example.com")
+        .output()
+        .unwrap();
+    assert!(refused.status.success());
+    assert!(String::from_utf8_lossy(&refused.stdout).contains("- httpbin.example.com\n"));
+    let spec = std::fs::read_to_string(common::root().join(fixture))
+        .unwrap()
+        .replace(" | default('example.com')", "");
+    let none =
+        "templates read no environment variable unless it is allowed with --template-env NAME";
+    let other = "templates read only the variables allowed with --template-env (OTHER)";
+    for (args, expected) in [
+        (&["render", "-"][..], "--> <stdin>:8:20\n".to_owned()),
+        (
+            &["check", "-", "--format", "concise"][..],
+            format!(
+                "<stdin>:8:20: error[P009] template error: undefined value: `env.KEXPOSE_FIXTURE_DOMAIN` is undefined; {none} (template-error)\n"
+            ),
+        ),
+        (
+            &[
+                "check",
+                "-",
+                "--format",
+                "concise",
+                "--template-env",
+                "OTHER",
+            ][..],
+            format!(
+                "<stdin>:8:20: error[P009] template error: undefined value: `env.KEXPOSE_FIXTURE_DOMAIN` is undefined; {other} (template-error)\n"
+            ),
+        ),
+    ] {
+        let mut child = kexpose()
+            .args(args)
+            .env("KEXPOSE_FIXTURE_DOMAIN", "s3cr3t.example.com")
+            .env("OTHER", "x")
+            .stdin(std::process::Stdio::piped())
+            .stdout(std::process::Stdio::piped())
+            .stderr(std::process::Stdio::piped())
+            .spawn()
+            .unwrap();
+        child
+            .stdin
+            .take()
+            .unwrap()
+            .write_all(spec.as_bytes())
+            .unwrap();
+        let out = child.wait_with_output().unwrap();
+        assert_eq!(out.status.code(), Some(1), "{args:?}");
+        let all = format!(
+            "{}{}",
+            String::from_utf8_lossy(&out.stdout),
+            String::from_utf8_lossy(&out.stderr)
+        );
+        assert!(!all.contains("s3cr3t"), "{args:?}: {all}");
+        assert!(all.contains(&expected), "{args:?}: {all}");
+        assert!(
+            all.contains("`env.KEXPOSE_FIXTURE_DOMAIN` is undefined"),
+            "{args:?}: {all}"
+        );
+    }
 }
 
 fn render_dir(dir: &Path, extra: &[&str]) -> std::process::Output {
@@ -237,4 +312,77 @@ fn a_failed_render_leaves_out_dir_untouched() {
     );
     assert_eq!(std::fs::read_dir(&tmp).unwrap().count(), 1);
     std::fs::remove_dir_all(&tmp).unwrap();
+}
+
+/// `--out-dir` replaces or removes only files kexpose wrote, says what it
+/// did in one line, and refuses (writing nothing) when a file it did not
+/// write stands at a target path.
+#[test]
+fn out_dir_touches_only_its_own_files_and_says_what_it_did() {
+    let tmp = common::temp_dir("out-dir-ownership");
+    let out_dir = tmp.join("deploy");
+    let dir = out_dir.to_str().unwrap();
+    let render_env = |env: &str| {
+        run(&[
+            "render",
+            "examples/exposures",
+            "--values",
+            &format!("examples/env/{env}.yaml"),
+            "--out-dir",
+            dir,
+        ])
+    };
+    let stderr = |o: &std::process::Output| String::from_utf8_lossy(&o.stderr).into_owned();
+
+    let first = render_env("dev");
+    assert!(first.status.success());
+    assert_eq!(
+        stderr(&first),
+        format!("kexpose: {dir}: 1 written, 0 unchanged, 0 removed\n")
+    );
+    let again = render_env("dev");
+    assert_eq!(
+        stderr(&again),
+        format!("kexpose: {dir}: 0 written, 1 unchanged, 0 removed\n")
+    );
+
+    // Another environment into the same folder: the dev output goes, and
+    // the summary names it.
+    let prod = render_env("prod");
+    assert!(prod.status.success());
+    assert_eq!(
+        stderr(&prod),
+        format!("kexpose: {dir}: 1 written, 0 unchanged, 1 removed (dev.httpbin.yaml)\n")
+    );
+    assert!(!out_dir.join("dev.httpbin.yaml").exists());
+
+    // A hand-written file named like an output is never overwritten, and
+    // nothing else is written or removed either.
+    let mine = "# my own notes\napiVersion: v1\nkind: ConfigMap\nmetadata: {name: x}\n";
+    std::fs::write(out_dir.join("dev.httpbin.yaml"), mine).unwrap();
+    let prod_file = std::fs::read(out_dir.join("prod.httpbin.yaml")).unwrap();
+    let refused = render_env("dev");
+    assert_eq!(refused.status.code(), Some(2));
+    assert_eq!(
+        stderr(&refused),
+        format!(
+            "kexpose: {dir}/dev.httpbin.yaml was not written by kexpose (it has no \"# Rendered by kexpose\" header) and would be replaced\nkexpose: nothing written; move those files away or render into another --out-dir\n"
+        )
+    );
+    assert_eq!(
+        std::fs::read_to_string(out_dir.join("dev.httpbin.yaml")).unwrap(),
+        mine
+    );
+    assert_eq!(
+        std::fs::read(out_dir.join("prod.httpbin.yaml")).unwrap(),
+        prod_file
+    );
+    assert_eq!(std::fs::read_dir(&out_dir).unwrap().count(), 2);
+
+    // Nor is a folder at that path.
+    std::fs::remove_file(out_dir.join("dev.httpbin.yaml")).unwrap();
+    std::fs::create_dir(out_dir.join("dev.httpbin.yaml")).unwrap();
+    assert_eq!(render_env("dev").status.code(), Some(2));
+    assert!(out_dir.join("prod.httpbin.yaml").exists());
+    std::fs::remove_dir_all(tmp).unwrap();
 }

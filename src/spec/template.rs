@@ -1,9 +1,12 @@
 //! Spec files are minijinja templates, rendered before they are parsed.
 //!
 //! The context has two names: `values` (the `--values` files, merged, later
-//! files winning) and `env` (the process environment). Undefined names are
-//! errors, never empty strings: an empty host or issuer would render into an
-//! APIRule that looks fine and routes nowhere.
+//! files winning) and `env`: only the environment variables the caller
+//! allowed, never the whole process environment. Whoever can push a spec
+//! must not be able to print the secrets of the process that renders it
+//! (an Argo CD sidecar holds repository and vault credentials). Undefined
+//! names are errors, never empty strings: an empty host or issuer would
+//! render into an APIRule that looks fine and routes nowhere.
 
 use std::collections::BTreeMap;
 
@@ -25,24 +28,84 @@ pub const MAX_OUTPUT: usize = 16 * 1024 * 1024;
 #[derive(Debug, Clone, Default)]
 pub struct Context {
     pub values: Value,
+    /// The allowed environment variables only.
     pub env: BTreeMap<String, String>,
+    /// Which variables `env` may hold, in words, for the message of an
+    /// undefined `env.X` (the refused value itself is never in reach).
+    pub env_scope: EnvScope,
 }
 
+/// Which environment variables a template may read.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum EnvScope {
+    /// The names given with `--template-env` (none by default).
+    Allowed(Vec<String>),
+    /// The Argo CD plugin: the Application's `ARGOCD_APP_*` and the
+    /// user-set `ARGOCD_ENV_*`, nothing of the sidecar's own environment.
+    ArgoCd,
+}
+
+impl Default for EnvScope {
+    fn default() -> Self {
+        EnvScope::Allowed(Vec::new())
+    }
+}
+
+impl EnvScope {
+    fn describe(&self) -> String {
+        match self {
+            EnvScope::ArgoCd => {
+                "templates run by the Argo CD plugin read only ARGOCD_APP_* and ARGOCD_ENV_* variables"
+                    .to_owned()
+            }
+            EnvScope::Allowed(names) if names.is_empty() => {
+                "templates read no environment variable unless it is allowed with --template-env NAME"
+                    .to_owned()
+            }
+            EnvScope::Allowed(names) => format!(
+                "templates read only the variables allowed with --template-env ({})",
+                names.join(", ")
+            ),
+        }
+    }
+}
+
+/// The prefixes of the variables Argo CD sets for a plugin: the
+/// Application's metadata and the ones users set in the Application.
+pub const ARGOCD_PREFIXES: [&str; 2] = ["ARGOCD_APP_", "ARGOCD_ENV_"];
+
 impl Context {
-    /// The process environment (UTF-8 entries only) and no values.
-    pub fn from_process() -> Context {
+    /// The named variables of the process environment (UTF-8 values only;
+    /// a name that is not set is simply absent) and no values.
+    pub fn allowing(names: &[String]) -> Context {
         Context {
             values: Value::Object(Default::default()),
-            env: std::env::vars_os()
-                .filter_map(|(k, v)| Some((k.into_string().ok()?, v.into_string().ok()?)))
+            env: names
+                .iter()
+                .filter_map(|n| Some((n.clone(), std::env::var(n).ok()?)))
                 .collect(),
+            env_scope: EnvScope::Allowed(names.to_vec()),
         }
     }
 
-    /// The process environment and the values files, merged in order.
-    /// Errors name the file, line and column.
-    pub fn with_values(files: &[std::path::PathBuf]) -> Result<Context, String> {
-        let mut ctx = Context::from_process();
+    /// The Argo CD plugin's view of `env`: only the variables Argo CD sets
+    /// for the Application.
+    pub fn for_argocd(env: &BTreeMap<String, String>) -> Context {
+        Context {
+            values: Value::Object(Default::default()),
+            env: env
+                .iter()
+                .filter(|(k, _)| ARGOCD_PREFIXES.iter().any(|p| k.starts_with(p)))
+                .map(|(k, v)| (k.clone(), v.clone()))
+                .collect(),
+            env_scope: EnvScope::ArgoCd,
+        }
+    }
+
+    /// Merges the values files, in order, over the values so far. Errors
+    /// name the file, line and column.
+    pub fn with_values(mut self, files: &[std::path::PathBuf]) -> Result<Context, String> {
+        let ctx = &mut self;
         for path in files {
             let text = std::fs::read_to_string(path)
                 .map_err(|e| format!("cannot read values file {}: {e}", path.display()))?;
@@ -63,7 +126,7 @@ impl Context {
                 }
             }
         }
-        Ok(ctx)
+        Ok(self)
     }
 
     /// Merges one values document over the ones before it: mappings merge
@@ -138,18 +201,32 @@ pub fn render(name: &str, source: &str, ctx: &Context) -> Result<String, Templat
         }),
         Ok(out) => Ok(out),
         Err(e) => Err(TemplateError {
-            message: message(&e),
+            message: message(&e, source, ctx),
             position: position(source, &e),
         }),
     }
 }
 
-fn message(e: &minijinja::Error) -> String {
+fn message(e: &minijinja::Error, source: &str, ctx: &Context) -> String {
     let kind = e.kind().to_string();
-    match e.detail() {
+    let mut text = match e.detail() {
         Some(d) => format!("template error: {kind}: {d}"),
         None => format!("template error: {kind}"),
+    };
+    // An undefined `env.X` is most often a variable that is set but not
+    // allowed: say which ones are, without ever reading the refused one.
+    let expression = e
+        .range()
+        .and_then(|r| source.get(r))
+        .unwrap_or_default()
+        .trim();
+    if e.kind() == minijinja::ErrorKind::UndefinedError
+        && (expression == "env" || expression.starts_with("env.") || expression.starts_with("env["))
+    {
+        text.push_str("; ");
+        text.push_str(&ctx.env_scope.describe());
     }
+    text
 }
 
 /// The error's position: from its byte range when minijinja knows it,
@@ -180,6 +257,7 @@ mod tests {
         Context {
             values,
             env: [("USER_DOMAIN".to_owned(), "example.com".to_owned())].into(),
+            env_scope: EnvScope::Allowed(vec!["USER_DOMAIN".to_owned()]),
         }
     }
 
@@ -223,6 +301,58 @@ mod tests {
         )
         .unwrap_err();
         assert!(e.message.contains("fuel"), "{}", e.message);
+    }
+
+    #[test]
+    fn an_undefined_env_variable_is_named_with_what_templates_may_read() {
+        let e = render("t", "a: 1\nb: {{ env.VAULT_TOKEN }}\n", &ctx(json!({}))).unwrap_err();
+        assert_eq!(
+            e.message,
+            "template error: undefined value: `env.VAULT_TOKEN` is undefined; templates read only the variables allowed with --template-env (USER_DOMAIN)"
+        );
+        assert_eq!((e.position.line, e.position.column), (2, 7));
+        let argocd = Context::for_argocd(
+            &[
+                ("ARGOCD_APP_NAME", "httpbin"),
+                ("ARGOCD_ENV_DOMAIN", "example.com"),
+                ("VAULT_TOKEN", "s3cr3t"),
+                ("ARGOCD_APPX", "no"),
+            ]
+            .map(|(k, v)| (k.to_owned(), v.to_owned()))
+            .into(),
+        );
+        assert_eq!(
+            argocd.env.keys().collect::<Vec<_>>(),
+            ["ARGOCD_APP_NAME", "ARGOCD_ENV_DOMAIN"]
+        );
+        let e = render("t", "{{ env.VAULT_TOKEN }}", &argocd).unwrap_err();
+        assert!(
+            e.message
+                .ends_with("templates run by the Argo CD plugin read only ARGOCD_APP_* and ARGOCD_ENV_* variables"),
+            "{}",
+            e.message
+        );
+        // Iterating the whole map shows only what was allowed.
+        let all = render(
+            "t",
+            "{% for k in env %}{{ k }}={{ env[k] }};{% endfor %}",
+            &argocd,
+        )
+        .unwrap();
+        assert_eq!(
+            all,
+            "ARGOCD_APP_NAME=httpbin;ARGOCD_ENV_DOMAIN=example.com;"
+        );
+        assert!(!all.contains("s3cr3t"), "{all}");
+        let none = Context::allowing(&[]);
+        assert!(none.env.is_empty());
+        let e = render("t", "{{ env['HOME'] }}", &none).unwrap_err();
+        assert!(
+            e.message
+                .contains("unless it is allowed with --template-env NAME"),
+            "{}",
+            e.message
+        );
     }
 
     #[test]
