@@ -244,11 +244,11 @@ pub fn generate(dir: &Path, env: &BTreeMap<String, String>) -> Result<String, St
         .filter(|i| !matches!(i, Input::File(p) if files.contains(p)))
         .collect();
     // The application's kexpose.lock fills in jwksUri, as for `render`.
-    let lock_path = dir.join(crate::lock::DEFAULT_PATH);
+    let lock_path = dir.join(crate::identity::lock::DEFAULT_PATH);
     let lock = if lock_path.is_file() {
-        crate::lock::Lock::read(&lock_path)?
+        crate::identity::lock::Lock::read(&lock_path)?
     } else {
-        crate::lock::Lock::default()
+        crate::identity::lock::Lock::default()
     };
     let mut rendered = render::render(
         &inputs,

@@ -29,7 +29,7 @@ use crate::yaml::{self, Limits};
 pub struct Specs {
     pub template: template::Context,
     pub issuers: IssuerBook,
-    pub lock: crate::lock::Lock,
+    pub lock: crate::identity::lock::Lock,
 }
 
 /// What one Kubernetes object turned out to be.

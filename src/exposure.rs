@@ -11,7 +11,7 @@ use crate::apirule::Version;
 use crate::check::{self, schema};
 use crate::compile::{self, Compiled, DocRef, IssuerBook, IssuerDef, Located};
 use crate::diagnostic::{Finding, field_path, join};
-use crate::lock::Lock;
+use crate::identity::lock::Lock;
 use crate::policy::Policy;
 use crate::spec::{self, Exposure, Issuers, Kind, template};
 use crate::yaml::{self, Limits};

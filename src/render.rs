@@ -14,7 +14,7 @@ use crate::check::FileReport;
 use crate::compile::{DocRef, IssuerBook, Located};
 use crate::diagnostic::{Finding, Severity};
 use crate::exposure::{self, SharedAt};
-use crate::lock::Lock;
+use crate::identity::lock::Lock;
 use crate::policy::Policy;
 use crate::report::Checked;
 use crate::source::{self, Input};

@@ -255,7 +255,7 @@ fn reload_policy(text: Result<String, String>, state: &State, log: Logger) {
 
 /// A changed lock file: the current policy with the new discovery results.
 fn reload_lock(text: Result<String, String>, state: &State, log: Logger) {
-    match text.and_then(|t| crate::lock::Lock::parse(&t)) {
+    match text.and_then(|t| crate::identity::lock::Lock::parse(&t)) {
         Ok(lock) => {
             let mut policy = (*state.policy()).clone();
             policy.discovered = lock.discovered();

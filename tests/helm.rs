@@ -382,7 +382,7 @@ fn non_default_values_bring_their_own_certificate_and_extras() {
     let lock = find(&docs, "ConfigMap")["data"]["kexpose.lock"]
         .as_str()
         .unwrap();
-    let parsed = kexpose::lock::Lock::parse(lock).unwrap();
+    let parsed = kexpose::identity::lock::Lock::parse(lock).unwrap();
     assert_eq!(
         parsed.jwks_uri("https://id.example.com"),
         Some("https://id.example.com/keys")

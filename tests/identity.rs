@@ -100,7 +100,7 @@ fn lock_records_discovery_and_render_fills_jwks_uri_from_it() {
     let locked = output(c, &["lock", "."]);
     assert!(locked.status.success(), "{}", stderr(&locked));
     let text = lock_in(&dir);
-    let lock = kexpose::lock::Lock::parse(&text).unwrap();
+    let lock = kexpose::identity::lock::Lock::parse(&text).unwrap();
     let entry = &lock.issuers[&p.issuer];
     assert_eq!(lock.issuers.len(), 1, "{text}");
     assert_eq!(entry.jwks_uri, p.jwks_uri);
@@ -759,7 +759,10 @@ fn lock_token_and_probe_work_through_a_forward_proxy() {
     assert!(locked.status.success(), "{}", stderr(&locked));
     assert!(!stderr(&locked).contains("pr0xy-pass"));
     assert_eq!(
-        kexpose::lock::Lock::parse(&lock_in(&dir)).unwrap().issuers[&p.issuer].jwks_uri,
+        kexpose::identity::lock::Lock::parse(&lock_in(&dir))
+            .unwrap()
+            .issuers[&p.issuer]
+            .jwks_uri,
         p.jwks_uri
     );
     let tunnels: Vec<Value> = proxy.requests.lock().unwrap().clone();

@@ -11,7 +11,7 @@ use std::path::{Path, PathBuf};
 
 use super::Policy;
 use crate::check::Specs;
-use crate::lock::Lock;
+use crate::identity::lock::Lock;
 use crate::source::{self, Input};
 use crate::yaml::Limits;
 

@@ -27,7 +27,7 @@ use std::sync::OnceLock;
 
 use crate::check::schema;
 use crate::diagnostic::Position;
-use crate::oidc::Discovered;
+use crate::identity::oidc::Discovered;
 use crate::source::{self, Input, Unreadable};
 use crate::spec::{self, template};
 use crate::yaml::{self, Limits, emit};
@@ -115,7 +115,8 @@ impl Lock {
             Ok(doc) => doc,
             Err(e) => return Err((Some(e.position), e.message.clone())),
         };
-        let schema = SCHEMA.get_or_init(|| schema::compile(include_str!("../schemas/lock.json")));
+        let schema =
+            SCHEMA.get_or_init(|| schema::compile(include_str!("../../schemas/lock.json")));
         if let Some(f) = schema::findings(schema, &doc.value).into_iter().next() {
             let at = yaml::locate(&documents, 0, &f.pointer, f.at_key);
             return Err((Some(at), format!("not a kexpose lock: {}", f.message)));

@@ -15,7 +15,7 @@ use hyper::header::{self, HeaderValue};
 use serde::Deserialize;
 use serde_json::Value;
 
-use crate::net::{Client, Request, Response};
+use crate::identity::net::{Client, Request, Response};
 
 /// Where an issuer publishes its discovery document (OpenID Connect
 /// Discovery 1.0, section 4: a trailing slash is removed before appending).

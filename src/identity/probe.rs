@@ -14,8 +14,8 @@ use hyper::header::{self, HeaderValue};
 use serde::Serialize;
 use serde_json::Value;
 
-use crate::net::{self, Client, Request};
-use crate::oidc;
+use crate::identity::net::{self, Client, Request};
+use crate::identity::oidc;
 
 /// What to probe and what to expect.
 #[derive(Debug, Clone)]
@@ -123,7 +123,7 @@ fn claims(plan: &Plan) -> Vec<Check> {
             name: "the token is not expired".into(),
             passed: exp > now,
             expected: "exp in the future".into(),
-            observed: format!("exp {}", crate::lock::rfc3339(exp)),
+            observed: format!("exp {}", crate::identity::lock::rfc3339(exp)),
             hint: (exp <= now).then(|| "fetch a new token".into()),
         });
     }

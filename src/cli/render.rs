@@ -1,0 +1,137 @@
+//! `kexpose render`: exposure specs in, APIRules out (stdout or --out-dir).
+
+use std::io::{self, IsTerminal, Write};
+use std::path::PathBuf;
+
+use clap::Args;
+
+use super::args::{ApiVersion, Color, TemplateArgs, color_for, load_policy};
+use super::{Fatal, Outcome};
+use crate::render;
+use crate::report::{self, Format, Run};
+use crate::source;
+
+#[derive(Args)]
+pub struct RenderArgs {
+    /// Spec files or directories (searched for *.yaml, *.yml, *.json), or `-` for stdin.
+    #[arg(default_value = ".")]
+    pub paths: Vec<PathBuf>,
+    #[command(flatten)]
+    pub template: TemplateArgs,
+    #[arg(long, value_enum, default_value_t = ApiVersion::V2)]
+    pub api_version: ApiVersion,
+    /// Lock file to fill missing jwksUri values from (default: kexpose.lock if present).
+    #[arg(long, value_name = "FILE")]
+    pub lock: Option<PathBuf>,
+    /// Write one file per APIRule (namespace.name.yaml) into DIR instead of a stream on stdout.
+    #[arg(long, value_name = "DIR")]
+    pub out_dir: Option<PathBuf>,
+    /// With --out-dir: write nothing, print a unified diff and exit 1 when DIR is not up to date.
+    #[arg(long, requires = "out_dir")]
+    pub check: bool,
+    /// Policy file for the check of every rendered APIRule.
+    #[arg(long, env = "KEXPOSE_POLICY")]
+    pub policy: Option<PathBuf>,
+    #[arg(long, value_enum, default_value_t = Color::Auto)]
+    pub color: Color,
+    /// Largest file accepted, in bytes.
+    #[arg(long, default_value_t = source::DEFAULT_MAX_FILE_SIZE)]
+    pub max_file_size: u64,
+}
+
+/// Renders specs: APIRules on stdout (or into --out-dir), findings on stderr.
+pub fn render(args: &RenderArgs, out: &mut dyn Write) -> Result<Outcome, Fatal> {
+    let policy = load_policy(args.policy.as_ref())?;
+    let template = args.template.context()?;
+    let lock = crate::identity::lock::resolve(args.lock.as_ref())?;
+    let mut inputs = source::expand(&args.paths)?;
+    inputs.sort();
+    inputs.dedup();
+    let version = args.api_version.version();
+    let mut rendered = render::render(
+        &inputs,
+        &render::Options {
+            version,
+            policy: &policy,
+            template: &template,
+            lock: &lock,
+            max_file_size: args.max_file_size,
+        },
+    );
+    if !rendered.reports.is_empty() {
+        let run = Run::new(std::mem::take(&mut rendered.reports));
+        let mut err = io::stderr().lock();
+        report::write(
+            &run,
+            Format::Text,
+            color_for(args.color, io::stderr().is_terminal()),
+            &mut err,
+        )?;
+        if rendered.errors > 0 {
+            writeln!(
+                err,
+                "kexpose: {} error(s), {} warning(s); nothing rendered",
+                rendered.errors, rendered.warnings
+            )?;
+        }
+    }
+    if rendered.errors > 0 {
+        return Ok(Outcome::Findings);
+    }
+    if rendered.outputs.is_empty() {
+        return Err(Fatal::Message(
+            "no Exposure specs found (apiVersion kexpose.dev/v1alpha1, kind Exposure)".into(),
+        ));
+    }
+    match (&args.out_dir, args.check) {
+        (Some(dir), true) => {
+            let drift = render::drift(&rendered.outputs, dir)
+                .map_err(|e| Fatal::Message(format!("cannot read {}: {e}", dir.display())))?;
+            for d in &drift.diffs {
+                out.write_all(d.as_bytes())?;
+            }
+            out.flush()?;
+            if drift.diffs.is_empty() {
+                Ok(Outcome::Clean)
+            } else {
+                eprintln!(
+                    "kexpose: {} file(s) in {} differ from a fresh render; run `kexpose render --out-dir {}`",
+                    drift.diffs.len(),
+                    dir.display(),
+                    dir.display()
+                );
+                Ok(Outcome::Findings)
+            }
+        }
+        (Some(dir), false) => match render::write_dir(&rendered.outputs, dir) {
+            Ok(written) => {
+                eprintln!("kexpose: {}: {written}", dir.display());
+                Ok(Outcome::Clean)
+            }
+            Err(render::WriteError::Foreign(paths)) => {
+                let mut err = io::stderr().lock();
+                for p in &paths {
+                    writeln!(
+                        err,
+                        "kexpose: {} was not written by kexpose (it has no \"# Rendered by kexpose\" header) and would be replaced",
+                        p.display()
+                    )?;
+                }
+                writeln!(
+                    err,
+                    "kexpose: nothing written; move those files away or render into another --out-dir"
+                )?;
+                Ok(Outcome::Failure)
+            }
+            Err(render::WriteError::Io(e)) => Err(Fatal::Message(format!(
+                "cannot write {}: {e}",
+                dir.display()
+            ))),
+        },
+        (None, _) => {
+            out.write_all(rendered.stream().as_bytes())?;
+            out.flush()?;
+            Ok(Outcome::Clean)
+        }
+    }
+}
