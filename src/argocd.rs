@@ -12,7 +12,6 @@ use std::path::{Path, PathBuf};
 use serde_json::{Value, json};
 
 use crate::apirule::Version;
-use crate::check::Specs;
 use crate::policy::Policy;
 use crate::render::{self, Options};
 use crate::source::{self, Input};
@@ -260,7 +259,7 @@ pub fn generate(dir: &Path, env: &BTreeMap<String, String>) -> Result<String, St
             max_file_size: source::DEFAULT_MAX_FILE_SIZE,
         },
     );
-    let mut reports: Vec<crate::check::FileReport> = std::mem::take(&mut rendered.reports)
+    let mut reports: Vec<crate::report::FileReport> = std::mem::take(&mut rendered.reports)
         .into_iter()
         .map(|c| c.report)
         .collect();
@@ -273,12 +272,11 @@ pub fn generate(dir: &Path, env: &BTreeMap<String, String>) -> Result<String, St
         if crate::exposure::mentions_spec(&text) {
             continue;
         }
-        let report = crate::check::source(
+        let report = crate::pipeline::check_text(
             &input.name(),
             &text,
             &policy,
-            Limits::default(),
-            &Specs::default(),
+            &crate::pipeline::Resolved::default(),
         );
         if report.summary.errors > 0 {
             reports.push(report);

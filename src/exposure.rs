@@ -11,10 +11,8 @@ use crate::apirule::Version;
 use crate::check::{self, schema};
 use crate::compile::{self, Compiled, DocRef, IssuerBook, IssuerDef, Located};
 use crate::diagnostic::{Finding, field_path, join};
-use crate::identity::lock::Lock;
 use crate::policy::Policy;
-use crate::spec::{self, Exposure, Issuers, Kind, template};
-use crate::yaml::{self, Limits};
+use crate::spec::{self, Exposure, Issuers, Kind};
 
 fn compiled_schema(kind: Kind) -> &'static schema::Compiled {
     static EXPOSURE: OnceLock<schema::Compiled> = OnceLock::new();
@@ -190,37 +188,4 @@ fn back_to_spec(compiled: &Compiled, finding: Finding) -> Located {
 /// Whether a text may hold spec documents (a cheap test before parsing).
 pub fn mentions_spec(text: &str) -> bool {
     text.contains(spec::API_GROUP)
-}
-
-/// The shared issuers of a set of texts (`kind: Issuers` documents). Broken
-/// documents are skipped here; checking their file reports them.
-pub fn shared_issuers<'a>(
-    texts: impl IntoIterator<Item = (usize, &'a str, &'a str)>,
-    ctx: &template::Context,
-    lock: &Lock,
-    limits: Limits,
-) -> IssuerBook {
-    let mut book = IssuerBook::new();
-    for (source, name, text) in texts {
-        if !mentions_spec(text) || !text.contains("Issuers") {
-            continue;
-        }
-        let Ok(text) = template::render_if_template(name, text, ctx) else {
-            continue;
-        };
-        for (document, doc) in yaml::load_values(&text, limits)
-            .documents
-            .iter_mut()
-            .enumerate()
-        {
-            if let Ok(doc) = doc
-                && Kind::of(&doc.value) == Some(Kind::Issuers)
-            {
-                lock.fill(&mut doc.value);
-                let at = DocRef { source, document };
-                let _ = issuers(&doc.value, at, name, &mut book);
-            }
-        }
-    }
-    book
 }

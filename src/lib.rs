@@ -11,6 +11,7 @@ pub mod diagnostic;
 pub mod exposure;
 pub mod identity;
 pub mod migrate;
+pub mod pipeline;
 pub mod policy;
 pub mod render;
 pub mod report;

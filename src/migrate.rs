@@ -602,7 +602,7 @@ pub struct FileMigration {
     pub rewritten: String,
     /// One line per APIRule that was withheld, saying why.
     pub withheld: Vec<String>,
-    pub report: crate::check::FileReport,
+    pub report: crate::report::FileReport,
 }
 
 /// The annotation a partially migrated APIRule carries.
@@ -617,9 +617,9 @@ pub const PARTIAL_ANNOTATION: &str = "kexpose.dev/migration";
 /// `kexpose.dev/migration: partial` and a comment listing what was left,
 /// provided the partial object still passes `check`.
 pub fn file(name: &str, text: &str, allow_partial: bool) -> FileMigration {
-    use crate::check::FileReport;
     use crate::diagnostic::{Position, Severity};
     use crate::policy::Policy;
+    use crate::report::FileReport;
     use crate::yaml::{self, Limits, emit};
 
     let policy = Policy::default();

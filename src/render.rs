@@ -10,13 +10,13 @@ use std::path::{Path, PathBuf};
 use serde_json::Value;
 
 use crate::apirule::Version;
-use crate::check::FileReport;
 use crate::compile::{DocRef, IssuerBook, Located};
 use crate::diagnostic::{Finding, Severity};
 use crate::exposure::{self, SharedAt};
 use crate::identity::lock::Lock;
 use crate::policy::Policy;
 use crate::report::Checked;
+use crate::report::FileReport;
 use crate::source::{self, Input};
 use crate::spec::{self, template};
 use crate::yaml::{self, Document, Limits, emit};

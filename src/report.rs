@@ -1,14 +1,15 @@
 //! Reporters: one module per output format, all fed the same run.
 
+pub mod file;
 pub mod github;
 pub mod json;
 pub mod junit;
 pub mod sarif;
 pub mod text;
 
-use std::io::{self, Write};
+pub use file::{DocumentResult, FileReport, Status, Summary};
 
-use crate::check::{FileReport, Summary};
+use std::io::{self, Write};
 
 /// One checked file with the source lines its diagnostics point at.
 pub struct Checked {

@@ -4,10 +4,9 @@
 use std::io::Read;
 use std::path::{Path, PathBuf};
 
-use crate::check::{self, FileReport, Specs};
 use crate::diagnostic::Position;
 use crate::policy::Policy;
-use crate::yaml::Limits;
+use crate::report::FileReport;
 
 /// Files larger than this are refused (P005) unless `--max-file-size` says otherwise.
 pub const DEFAULT_MAX_FILE_SIZE: u64 = 8 * 1024 * 1024;
@@ -163,33 +162,6 @@ pub fn read(input: &Input, policy: &Policy, max: u64) -> Result<String, Box<File
             policy,
         ))
     })
-}
-
-/// Reads and checks one input; never fails, every problem is a finding.
-pub fn check(
-    input: &Input,
-    policy: &Policy,
-    limits: Limits,
-    max: u64,
-    specs: &Specs,
-) -> (FileReport, Vec<(u32, String)>) {
-    match read(input, policy, max) {
-        Ok(text) => check_text(&input.name(), &text, policy, limits, specs),
-        Err(report) => (*report, Vec::new()),
-    }
-}
-
-/// Checks text already read, returning the lines its findings point at.
-pub fn check_text(
-    name: &str,
-    text: &str,
-    policy: &Policy,
-    limits: Limits,
-    specs: &Specs,
-) -> (FileReport, Vec<(u32, String)>) {
-    let report = check::source(name, text, policy, limits, specs);
-    let lines = excerpt(text, &report);
-    (report, lines)
 }
 
 /// The source lines the diagnostics point at, for code frames.

@@ -12,8 +12,10 @@ pub mod review;
 pub mod tls;
 
 use std::net::SocketAddr;
-use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
-use std::sync::{Arc, RwLock};
+use std::sync::Arc;
+use std::sync::atomic::{AtomicBool, Ordering};
+
+use arc_swap::ArcSwap;
 use std::time::{Duration, Instant};
 
 use axum::Router;
@@ -43,12 +45,10 @@ pub const MAX_BODY: usize = 8 * 1024 * 1024;
 /// Everything the handlers share.
 pub struct State {
     /// Swapped whole when the policy file changes; a request keeps the
-    /// policy it started with.
-    policy: RwLock<Arc<Policy>>,
-    /// Bumped with every swap. Workers keep the policy in a thread-local
-    /// and only look at this counter per request: a shared lock or Arc
-    /// touched by every request costs more than the rest of the bookkeeping.
-    generation: AtomicU64,
+    /// policy it started with. Readers never block and touch no shared
+    /// reference count on the common path (arc-swap's loads), so every
+    /// request reads it directly.
+    policy: ArcSwap<Policy>,
     pub metrics: Metrics,
     pub log: Logger,
     /// False until the TLS listener serves, and again once shutdown starts.
@@ -57,42 +57,21 @@ pub struct State {
 
 impl State {
     pub fn policy(&self) -> Arc<Policy> {
-        self.policy
-            .read()
-            .unwrap_or_else(|p| p.into_inner())
-            .clone()
+        self.policy.load_full()
     }
 
     pub fn set_policy(&self, policy: Policy) {
-        *self.policy.write().unwrap_or_else(|p| p.into_inner()) = Arc::new(policy);
-        self.generation.fetch_add(1, Ordering::Release);
+        self.policy.store(Arc::new(policy));
     }
 
-    /// Runs `f` with the current policy, from this thread's cache when the
-    /// policy has not changed since the thread last looked.
+    /// Runs `f` with the current policy.
     pub fn with_policy<R>(&self, f: impl FnOnce(&Policy) -> R) -> R {
-        thread_local! {
-            static CACHED: std::cell::RefCell<Option<(usize, u64, Arc<Policy>)>> =
-                const { std::cell::RefCell::new(None) };
-        }
-        let me = self as *const State as usize;
-        let generation = self.generation.load(Ordering::Acquire);
-        CACHED.with(|c| {
-            let mut c = c.borrow_mut();
-            let fresh =
-                matches!(c.as_ref(), Some((owner, seen, _)) if *owner == me && *seen == generation);
-            if !fresh {
-                *c = Some((me, generation, self.policy()));
-            }
-            let (_, _, policy) = c.as_ref().expect("just filled");
-            f(policy)
-        })
+        f(&self.policy.load())
     }
 
     pub fn new(policy: Policy, log: Logger) -> Arc<State> {
         Arc::new(State {
-            policy: RwLock::new(Arc::new(policy)),
-            generation: AtomicU64::new(0),
+            policy: ArcSwap::from_pointee(policy),
             metrics: Metrics::default(),
             log,
             ready: AtomicBool::new(false),

@@ -2,9 +2,9 @@
 //! every finding it reports is placed at a real position.
 
 use kexpose::check;
+use kexpose::pipeline;
 use kexpose::policy::Policy;
 use kexpose::source::decode;
-use kexpose::yaml::Limits;
 use proptest::prelude::*;
 use serde_json::{Value, json};
 
@@ -20,13 +20,7 @@ fn check_bytes(bytes: &[u8]) {
         Ok(t) => t,
         Err(_) => return,
     };
-    let report = check::source(
-        "fuzz.yaml",
-        text,
-        &policy,
-        Limits::default(),
-        &Default::default(),
-    );
+    let report = pipeline::check_text("fuzz.yaml", text, &policy, &Default::default());
     // YAML breaks lines at \n, \r\n and a lone \r (so do editors); a
     // position may sit just past the last line (the end of the input).
     let breaks =

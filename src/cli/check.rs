@@ -9,9 +9,8 @@ use super::args::{Color, TemplateArgs, color_for, load_policy};
 use super::{Fatal, Outcome};
 use rayon::prelude::*;
 
-use crate::check::{FileReport, Specs};
-use crate::exposure;
-use crate::report::{self, Checked, Format, Run};
+use crate::pipeline;
+use crate::report::{self, Format, Run};
 use crate::source;
 use crate::yaml::Limits;
 
@@ -45,38 +44,15 @@ pub fn check(args: &CheckArgs, out: &mut dyn Write) -> Result<Outcome, Fatal> {
     let mut inputs = source::expand(&args.paths)?;
     inputs.sort();
     inputs.dedup();
-    let limits = Limits::default();
-    let texts: Vec<Result<String, Box<FileReport>>> = inputs
+    let files: Vec<(String, Result<String, Box<report::FileReport>>)> = inputs
         .par_iter()
-        .map(|input| source::read(input, &policy, args.max_file_size))
-        .collect();
-    let template = args.template.context()?;
-    let names: Vec<String> = inputs.iter().map(source::Input::name).collect();
-    let issuers = exposure::shared_issuers(
-        texts.iter().enumerate().filter_map(|(i, t)| {
-            let t = t.as_ref().ok()?;
-            Some((i, names[i].as_str(), t.as_str()))
-        }),
-        &template,
-        &lock,
-        limits,
-    );
-    let specs = Specs {
-        template,
-        issuers,
-        lock,
-    };
-    let files: Vec<Checked> = texts
-        .into_par_iter()
-        .zip(inputs.par_iter())
-        .map(|(text, input)| {
-            let (report, lines) = match text {
-                Ok(text) => source::check_text(&input.name(), &text, &policy, limits, &specs),
-                Err(report) => (*report, Vec::new()),
-            };
-            Checked { report, lines }
+        .map(|input| {
+            let text = source::read(input, &policy, args.max_file_size);
+            (input.name(), text)
         })
         .collect();
+    let template = args.template.context()?;
+    let files = pipeline::check_files(&files, &policy, Limits::default(), template, lock);
     let run = Run::new(files);
     report::write(
         &run,

@@ -362,32 +362,17 @@ pub fn against_discovery(issuer: &str, locked: &Entry, now: &Discovered) -> Vec<
 
 /// Now as RFC 3339 UTC, second precision (`2026-11-30T09:00:00Z`).
 pub fn now_rfc3339() -> String {
-    let secs = std::time::SystemTime::now()
-        .duration_since(std::time::UNIX_EPOCH)
-        .map_or(0, |d| d.as_secs());
-    rfc3339(secs)
+    jiff::Timestamp::from_second(jiff::Timestamp::now().as_second())
+        .map_or_else(|_| String::new(), |t| t.to_string())
 }
 
-/// Seconds since the epoch as RFC 3339 UTC (days to civil date after
-/// Howard Hinnant's `civil_from_days`).
+/// Seconds since the epoch as RFC 3339 UTC; a number beyond the years
+/// jiff represents (an absurd `exp` claim) is shown as it is.
 pub fn rfc3339(secs: u64) -> String {
-    let days = (secs / 86_400) as i64;
-    let rem = secs % 86_400;
-    let z = days + 719_468;
-    let era = z.div_euclid(146_097);
-    let doe = z.rem_euclid(146_097);
-    let yoe = (doe - doe / 1460 + doe / 36_524 - doe / 146_096) / 365;
-    let doy = doe - (365 * yoe + yoe / 4 - yoe / 100);
-    let mp = (5 * doy + 2) / 153;
-    let day = doy - (153 * mp + 2) / 5 + 1;
-    let month = if mp < 10 { mp + 3 } else { mp - 9 };
-    let year = yoe + era * 400 + i64::from(month <= 2);
-    format!(
-        "{year:04}-{month:02}-{day:02}T{:02}:{:02}:{:02}Z",
-        rem / 3600,
-        rem % 3600 / 60,
-        rem % 60
-    )
+    i64::try_from(secs)
+        .ok()
+        .and_then(|s| jiff::Timestamp::from_second(s).ok())
+        .map_or_else(|| format!("{secs} s after the epoch"), |t| t.to_string())
 }
 
 #[cfg(test)]
@@ -410,6 +395,12 @@ mod tests {
         assert_eq!(rfc3339(951_782_400), "2000-02-29T00:00:00Z");
         assert_eq!(rfc3339(1_796_028_478), "2026-11-30T08:47:58Z");
         assert_eq!(rfc3339(1_735_689_599), "2024-12-31T23:59:59Z");
+        assert_eq!(rfc3339(u64::MAX), "18446744073709551615 s after the epoch");
+        let now = now_rfc3339();
+        assert!(
+            now.starts_with("20") && now.ends_with('Z') && now.len() == 20,
+            "{now}"
+        );
     }
 
     #[test]

@@ -10,7 +10,6 @@ use std::collections::BTreeSet;
 use std::path::{Path, PathBuf};
 
 use super::Policy;
-use crate::check::Specs;
 use crate::identity::lock::Lock;
 use crate::source::{self, Input};
 use crate::yaml::Limits;
@@ -50,33 +49,27 @@ pub fn case(dir: &Path, policy: &Policy) -> Result<CaseResult, String> {
             |i| !matches!(i, Input::File(p) if p.file_name().is_some_and(|n| n == "policy.yaml")),
         )
         .collect();
-    let mut texts = Vec::new();
+    let mut files = Vec::new();
     for input in &inputs {
         let Input::File(p) = input else { continue };
         let text = std::fs::read_to_string(p).map_err(|e| format!("{}: {e}", p.display()))?;
-        texts.push((p.clone(), text));
+        files.push((p.display().to_string(), Ok(text)));
     }
-    let template = crate::spec::template::Context::allowing(&[]);
-    let issuers = crate::exposure::shared_issuers(
-        texts
-            .iter()
-            .enumerate()
-            .map(|(i, (p, t))| (i, p.to_str().unwrap_or_default(), t.as_str())),
-        &template,
-        &Lock::default(),
+    let checked = crate::pipeline::check_files(
+        &files,
+        policy,
         Limits::default(),
+        crate::spec::template::Context::allowing(&[]),
+        Lock::default(),
     );
-    let specs = Specs {
-        template,
-        issuers,
-        lock: Lock::default(),
-    };
     let mut got = BTreeSet::new();
-    for (path, text) in &texts {
-        let name = path.display().to_string();
-        let report = crate::check::source(&name, text, policy, Limits::default(), &specs);
-        let rel = path.strip_prefix(dir).unwrap_or(path).display().to_string();
-        for d in report.diagnostics {
+    for c in checked {
+        for d in c.report.diagnostics {
+            let rel = Path::new(&d.file)
+                .strip_prefix(dir)
+                .unwrap_or(Path::new(&d.file))
+                .display()
+                .to_string();
             got.insert(format!("{rel}:{}:{} {}", d.line, d.column, d.code));
         }
     }

@@ -5,7 +5,7 @@ use std::io::{self, Write};
 use serde::Serialize;
 
 use super::Run;
-use crate::check::Summary;
+use super::Summary;
 use crate::diagnostic::Diagnostic;
 
 #[derive(Serialize)]

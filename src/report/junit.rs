@@ -3,7 +3,7 @@
 use std::io::{self, Write};
 
 use super::Run;
-use crate::check::Status;
+use super::Status;
 
 fn escape(s: &str) -> String {
     let mut out = String::with_capacity(s.len());

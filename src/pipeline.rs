@@ -1,0 +1,391 @@
+//! The one pipeline behind `check` (and the checks of `argocd` and `policy
+//! test`), top to bottom:
+//!
+//! 1. inputs: `source` expands paths and reads texts within the limits;
+//! 2. documents: spec templates rendered once (`rendered`), YAML loaded;
+//! 3. resolution: values (the template context), the shared issuers of the
+//!    whole run, and the lock that fills in missing `jwksUri`s (`Resolved`);
+//! 4. APIRules: exposure specs compiled, other objects taken as they are;
+//! 5. judge: the core (`check::judge`) on every APIRule;
+//! 6. report: findings placed at line and column (`report::FileReport`).
+//!
+//! The core knows nothing of the stages before it; this module is where
+//! files, specs and locks meet.
+
+use std::borrow::Cow;
+
+use rayon::prelude::*;
+use serde_json::Value;
+
+use crate::apirule::Version;
+use crate::check::{self, Kind};
+use crate::compile::{DocRef, IssuerBook};
+use crate::diagnostic::{Finding, Severity};
+use crate::exposure::{self, SharedAt};
+use crate::identity::lock::Lock;
+use crate::policy::Policy;
+use crate::report::{Checked, DocumentResult, FileReport, Status};
+use crate::spec::{self, template};
+use crate::yaml::{self, Limits};
+
+/// What resolution found for a whole run: the values templates render
+/// with, the issuers every file may name, and the lock that fills in their
+/// jwksUri.
+#[derive(Debug, Clone, Default)]
+pub struct Resolved {
+    pub template: template::Context,
+    pub issuers: IssuerBook,
+    pub lock: Lock,
+}
+
+/// A spec file's text rendered (once per run), or the P009 report that
+/// says why it does not render. Text without spec documents is borrowed.
+pub fn rendered<'a>(
+    file: &str,
+    text: &'a str,
+    ctx: &template::Context,
+    policy: &Policy,
+) -> Result<Cow<'a, str>, Box<FileReport>> {
+    if !exposure::mentions_spec(text) {
+        return Ok(Cow::Borrowed(text));
+    }
+    template::render_if_template(file, text, ctx).map_err(|e| {
+        Box::new(FileReport::file_error(
+            file, "P009", e.message, e.position, policy,
+        ))
+    })
+}
+
+/// The shared issuers of a run's rendered texts (`kind: Issuers`
+/// documents), jwksUri filled in from the lock. Broken documents are
+/// skipped here; checking their file reports them.
+pub fn shared_issuers<'a>(
+    texts: impl IntoIterator<Item = (usize, &'a str, &'a str)>,
+    lock: &Lock,
+    limits: Limits,
+) -> IssuerBook {
+    let mut book = IssuerBook::new();
+    for (source, name, text) in texts {
+        if !exposure::mentions_spec(text) || !text.contains("Issuers") {
+            continue;
+        }
+        for (document, doc) in yaml::load_values(text, limits)
+            .documents
+            .iter_mut()
+            .enumerate()
+        {
+            if let Ok(doc) = doc
+                && spec::Kind::of(&doc.value) == Some(spec::Kind::Issuers)
+            {
+                lock.fill(&mut doc.value);
+                let at = DocRef { source, document };
+                let _ = exposure::issuers(&doc.value, at, name, &mut book);
+            }
+        }
+    }
+    book
+}
+
+/// Stages 2 to 6 for a run's inputs, read (`name`, text or the report that
+/// says why there is none): every spec template rendered once, the shared
+/// issuers resolved across all files, every file checked in parallel.
+/// Results are in input order, each with the source lines its findings
+/// point at.
+pub fn check_files(
+    files: &[(String, Result<String, Box<FileReport>>)],
+    policy: &Policy,
+    limits: Limits,
+    template: template::Context,
+    lock: Lock,
+) -> Vec<Checked> {
+    let renders: Vec<Option<Result<Cow<'_, str>, Box<FileReport>>>> = files
+        .par_iter()
+        .map(|(name, text)| {
+            let text = text.as_ref().ok()?;
+            Some(rendered(name, text, &template, policy))
+        })
+        .collect();
+    let issuers = shared_issuers(
+        renders.iter().enumerate().filter_map(|(i, r)| {
+            let text = r.as_ref()?.as_ref().ok()?;
+            Some((i, files[i].0.as_str(), text.as_ref()))
+        }),
+        &lock,
+        limits,
+    );
+    let resolved = Resolved {
+        template,
+        issuers,
+        lock,
+    };
+    files
+        .par_iter()
+        .zip(renders.into_par_iter())
+        .map(|((name, text), render)| {
+            let report = match (text, render) {
+                (Err(report), _) => (**report).clone(),
+                (_, Some(Err(report))) => *report,
+                (Ok(_), Some(Ok(rendered))) => {
+                    check_rendered(name, &rendered, policy, limits, &resolved)
+                }
+                (Ok(_), None) => unreachable!("every text that was read is rendered"),
+            };
+            let lines = match text {
+                Ok(text) => crate::source::excerpt(text, &report),
+                Err(_) => Vec::new(),
+            };
+            Checked { report, lines }
+        })
+        .collect()
+}
+
+/// Renders and checks one text on its own (no issuers shared with other
+/// files); every problem is a finding.
+pub fn check_text(name: &str, text: &str, policy: &Policy, specs: &Resolved) -> FileReport {
+    match rendered(name, text, &specs.template, policy) {
+        Ok(rendered) => check_rendered(name, &rendered, policy, Limits::default(), specs),
+        Err(report) => *report,
+    }
+}
+
+/// Checks the text of one file, its templates already rendered
+/// (`rendered`): every document, `kind: List` items included.
+///
+/// Documents are loaded without positions first; only a file with findings
+/// is loaded again with its span index, to place them. Most files in a
+/// repository are clean, and positions are a third of the cost of loading.
+/// The findings of a spec file are about its rendered text, whose lines
+/// are the template's wherever the template does not add lines.
+pub fn check_rendered(
+    file: &str,
+    text: &str,
+    policy: &Policy,
+    limits: Limits,
+    specs: &Resolved,
+) -> FileReport {
+    let mut report = FileReport {
+        name: file.to_owned(),
+        ..FileReport::default()
+    };
+    report.summary.files = 1;
+    let mut pending: Vec<Pending> = Vec::new();
+    let mut lean = yaml::load_values(text, limits);
+    for doc in lean.documents.iter_mut().flatten() {
+        specs.lock.fill(&mut doc.value);
+    }
+    for (index, doc) in lean.documents.iter().enumerate() {
+        report.summary.documents += 1;
+        let doc = match doc {
+            Ok(d) => d,
+            Err(e) => {
+                report.push(
+                    policy,
+                    file,
+                    Finding::new(e.code, "", e.message.clone()),
+                    e.position,
+                );
+                report.documents.push(DocumentResult {
+                    line: e.position.line,
+                    label: "document".into(),
+                    status: Status::Error,
+                    errors: 1,
+                    warnings: 0,
+                });
+                continue;
+            }
+        };
+        if doc.empty {
+            report.summary.skipped += 1;
+            report.documents.push(DocumentResult {
+                line: doc.start.line,
+                label: "empty document".into(),
+                status: Status::Empty,
+                errors: 0,
+                warnings: 0,
+            });
+            continue;
+        }
+        for (base, value) in objects(&doc.value) {
+            let mut result = DocumentResult {
+                line: doc.start.line,
+                label: label(value),
+                status: Status::Skipped,
+                errors: 0,
+                warnings: 0,
+            };
+            let findings = if let Some(kind) = spec::Kind::of(value) {
+                report.summary.specs += 1;
+                spec_document(file, kind, value, index, policy, specs)
+            } else if check::classify(value) == Kind::ApiRule {
+                report.summary.apirules += 1;
+                let judged = check::judge(value, policy);
+                report.summary.suppressed += judged.suppressed;
+                judged.findings
+            } else {
+                report.summary.skipped += 1;
+                report.documents.push(result);
+                continue;
+            };
+            for mut finding in findings {
+                match policy.severity(finding.code) {
+                    Some(Severity::Error) => result.errors += 1,
+                    Some(Severity::Warning) => result.warnings += 1,
+                    None => continue,
+                }
+                finding.pointer.insert_str(0, &base);
+                pending.push(Pending {
+                    document: index,
+                    object: report.documents.len(),
+                    base_len: base.len(),
+                    finding,
+                });
+            }
+            result.status = if result.errors > 0 {
+                Status::Invalid
+            } else {
+                Status::Valid
+            };
+            report.documents.push(result);
+        }
+    }
+    if !pending.is_empty() {
+        place(&mut report, file, text, limits, policy, pending);
+    }
+    report
+        .diagnostics
+        .sort_by(|a, b| a.sort_key().cmp(&b.sort_key()));
+    report
+}
+
+/// Findings about one spec document, as `check` sees it: file by file, so
+/// findings about shared issuers land where this file names them.
+fn spec_document(
+    file: &str,
+    kind: spec::Kind,
+    value: &Value,
+    index: usize,
+    policy: &Policy,
+    specs: &Resolved,
+) -> Vec<Finding> {
+    let doc = DocRef {
+        source: 0,
+        document: index,
+    };
+    let located = match kind {
+        spec::Kind::Exposure => {
+            exposure::exposure(
+                value,
+                doc,
+                &specs.issuers,
+                Version::V2,
+                policy,
+                SharedAt::Reference,
+            )
+            .findings
+        }
+        spec::Kind::Issuers => {
+            let mut local = IssuerBook::new();
+            let mut found = exposure::issuers(value, doc, file, &mut local);
+            // The run's first definition of a name wins; any other is X005.
+            for (name, def) in &local {
+                if let Some(first) = specs.issuers.get(name)
+                    && (first.file != file || first.doc.document != index)
+                {
+                    found.push(crate::compile::Located {
+                        doc,
+                        finding: exposure::duplicate_issuer(name, first, &def.pointer),
+                    });
+                }
+            }
+            found
+        }
+    };
+    let mut out: Vec<Finding> = located
+        .into_iter()
+        .filter(|l| l.doc == doc)
+        .map(|l| l.finding)
+        .collect();
+    out.sort_by(|a, b| (&a.pointer, a.code, &a.message).cmp(&(&b.pointer, b.code, &b.message)));
+    out.dedup();
+    out
+}
+
+/// A finding waiting for its position.
+struct Pending {
+    /// Index of the YAML document in the stream.
+    document: usize,
+    /// Index of the object's entry in `FileReport::documents`.
+    object: usize,
+    /// Length of the object's own pointer (`/items/3`) within the finding's.
+    base_len: usize,
+    finding: Finding,
+}
+
+/// Loads the file again with positions and turns pending findings into
+/// diagnostics; the lines of objects with findings become exact too.
+fn place(
+    report: &mut FileReport,
+    file: &str,
+    text: &str,
+    limits: Limits,
+    policy: &Policy,
+    pending: Vec<Pending>,
+) {
+    let spanned = yaml::load(text, limits);
+    for p in pending {
+        let at = yaml::locate(
+            &spanned.documents,
+            p.document,
+            &p.finding.pointer,
+            p.finding.at_key,
+        );
+        let doc = spanned
+            .documents
+            .get(p.document)
+            .and_then(|d| d.as_ref().ok());
+        if let Some(start) =
+            doc.and_then(|d| d.spans.locate(&p.finding.pointer[..p.base_len], false))
+        {
+            report.documents[p.object].line = start.line;
+        }
+        report.push(policy, file, p.finding, at);
+    }
+}
+
+fn label(value: &Value) -> String {
+    let kind = value
+        .get("kind")
+        .and_then(Value::as_str)
+        .unwrap_or("document");
+    let meta = value.get("metadata");
+    let name = meta
+        .and_then(|m| m.get("name"))
+        .and_then(Value::as_str)
+        .unwrap_or("<unnamed>");
+    match meta
+        .and_then(|m| m.get("namespace"))
+        .and_then(Value::as_str)
+    {
+        Some(ns) => format!("{kind} {ns}/{name}"),
+        None => format!("{kind} {name}"),
+    }
+}
+
+/// The objects of one document: itself, or the items of a `kind: *List`.
+fn objects(value: &Value) -> Vec<(String, &Value)> {
+    match value.get("items").and_then(Value::as_array) {
+        Some(items)
+            if value
+                .get("kind")
+                .and_then(Value::as_str)
+                .is_some_and(|k| k.ends_with("List")) =>
+        {
+            items
+                .iter()
+                .enumerate()
+                .map(|(i, v)| (format!("/items/{i}"), v))
+                .collect()
+        }
+        _ => vec![(String::new(), value)],
+    }
+}
