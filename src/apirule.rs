@@ -2,8 +2,13 @@
 //!
 //! `v2` and `v2alpha1` share one schema upstream (only `spec` being required
 //! differs), so they share these types. Unknown fields are errors, as with
-//! kubectl's default strict field validation. Key order follows upstream's Go
-//! types, so that rendered output reads like upstream's documentation.
+//! kubectl's default strict field validation.
+//!
+//! These types are the one description of an APIRule's shape: the checks
+//! read them, and everything kexpose writes (render, migrate) is built as
+//! them and serialised, in their fields' order, which follows upstream's
+//! documentation (`apiVersion`, `kind`, `metadata`, `spec`; a rule's path,
+//! methods, access, service, request, timeout).
 
 pub mod v1beta1;
 pub mod v2;
@@ -39,6 +44,28 @@ impl Version {
             Version::V2alpha1 => "gateway.kyma-project.io/v2alpha1",
             Version::V1beta1 => "gateway.kyma-project.io/v1beta1",
         }
+    }
+}
+
+/// An APIRule kexpose writes, in the version it writes.
+#[derive(Debug, Clone, PartialEq, Serialize)]
+#[serde(untagged)]
+pub enum Object {
+    V2(v2::ApiRule),
+    V1beta1(v1beta1::ApiRule),
+}
+
+impl Object {
+    pub fn metadata(&self) -> &Metadata {
+        match self {
+            Object::V2(r) => &r.metadata,
+            Object::V1beta1(r) => &r.metadata,
+        }
+    }
+
+    /// The object as the check core reads it (and the API server stores it).
+    pub fn to_value(&self) -> serde_json::Value {
+        serde_json::to_value(self).expect("an APIRule is plain data")
     }
 }
 

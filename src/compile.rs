@@ -8,12 +8,16 @@
 
 use std::collections::{BTreeMap, BTreeSet};
 
-use serde_json::{Map, Value, json};
-
-use crate::apirule::{self, JwtAuthentication, JwtAuthorization, JwtConfig, Method, Version};
-use crate::check::path::{self, SegmentTrie};
+use crate::apirule::{
+    self, JwtAuthentication, JwtAuthorization, JwtConfig, Metadata, Object, Service, Version, v2,
+};
 use crate::diagnostic::{Finding, join};
-use crate::spec::{self, Exposure, Issuer, JwtAccess, Route, ServiceRef};
+use crate::spec::{self, Exposure, Issuer, JwtAccess, ServiceRef};
+
+mod legacy;
+mod routes;
+
+pub use routes::order;
 
 /// A document among the inputs of one run.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash)]
@@ -45,7 +49,7 @@ pub type IssuerBook = BTreeMap<String, IssuerDef>;
 /// One compiled APIRule, or why there is none.
 #[derive(Debug, Clone)]
 pub struct Compiled {
-    pub apirule: Value,
+    pub apirule: Object,
     /// APIRule pointer prefix -> the spec document and pointer it came from;
     /// longest prefix wins.
     pub origins: Vec<(String, DocRef, String)>,
@@ -96,8 +100,8 @@ pub fn exposure(
     let order = order(&exposure.spec.routes);
     c.unreachable(&exposure.spec.routes, &order);
     let apirule = match version {
-        Version::V1beta1 => c.v1beta1(exposure, &order),
-        Version::V2 | Version::V2alpha1 => c.v2(exposure, &order, version),
+        Version::V1beta1 => Object::V1beta1(c.v1beta1(exposure, &order)),
+        Version::V2 | Version::V2alpha1 => Object::V2(c.v2(exposure, &order, version)),
     };
     Compiled {
         apirule,
@@ -129,45 +133,6 @@ pub fn missing_jwks_uri(name: &str, issuer: &str, pointer: &str) -> Finding {
     )
 }
 
-/// Rank of one path segment: literals before `{*}` before `{**}`.
-fn segment_rank(segment: &str) -> u8 {
-    match segment {
-        "{*}" => 1,
-        "{**}" => 2,
-        _ => 0,
-    }
-}
-
-/// Route indices, most specific path first; ties keep the spec's order.
-///
-/// Segments compare left to right, a literal before `{*}` before `{**}`;
-/// a path that ends earlier sorts first. Under this order a more general
-/// route never precedes one it would shadow.
-pub fn order(routes: &[Route]) -> Vec<usize> {
-    let keys: Vec<Vec<(u8, &str)>> = routes
-        .iter()
-        .map(|r| {
-            path::normalise(&r.path)
-                .trim_start_matches('/')
-                .split('/')
-                .map(|s| (segment_rank(s), s))
-                .collect()
-        })
-        .collect();
-    let mut idx: Vec<usize> = (0..routes.len()).collect();
-    idx.sort_by(|&a, &b| {
-        let (ka, kb) = (&keys[a], &keys[b]);
-        for (x, y) in ka.iter().zip(kb.iter()) {
-            match x.0.cmp(&y.0) {
-                std::cmp::Ordering::Equal => {}
-                o => return o,
-            }
-        }
-        ka.len().cmp(&kb.len())
-    });
-    idx
-}
-
 fn route_pointer(i: usize) -> String {
     format!("/spec/routes/{i}")
 }
@@ -180,40 +145,6 @@ impl Compiler<'_> {
         });
     }
 
-    /// X003: a route that, after ordering, upstream would still reject as
-    /// shadowed — the same path and method twice, or paths its segment trie
-    /// treats as overlapping (`/a/{*}` and `/a/{**}`).
-    fn unreachable(&mut self, routes: &[Route], order: &[usize]) {
-        let mut tries: BTreeMap<Method, (SegmentTrie, Vec<(usize, String)>)> = BTreeMap::new();
-        for &i in order {
-            let route = &routes[i];
-            let mut seen = BTreeSet::new();
-            for &m in &route.methods {
-                if !seen.insert(m) {
-                    continue;
-                }
-                let (trie, paths) = tries.entry(m).or_default();
-                let normal = path::normalise(&route.path).to_owned();
-                let method = m.as_str();
-                let message = if let Some((j, _)) = paths.iter().find(|(_, p)| *p == normal) {
-                    format!(
-                        "route {method} {} can never be reached: route {j} already takes {method} {}",
-                        route.path, routes[*j].path
-                    )
-                } else if trie.insert(&route.path) {
-                    format!(
-                        "route {method} {} overlaps another route's path for {method}, which Kyma rejects as a path × method conflict; give them different methods or merge them",
-                        route.path
-                    )
-                } else {
-                    paths.push((i, normal));
-                    continue;
-                };
-                self.error("X003", join(&route_pointer(i), "path"), message);
-                break;
-            }
-        }
-    }
     fn issuer(&mut self, name: &str, at: &str) -> Option<(Issuer, DocRef, String)> {
         if let Some(local) = self.local.and_then(|l| l.get(name)) {
             let pointer = join("/spec/issuers", name);
@@ -292,20 +223,19 @@ impl Compiler<'_> {
         }
     }
 
-    fn metadata(&mut self, exposure: &Exposure) -> Value {
+    fn metadata(&mut self, exposure: &Exposure) -> Metadata {
         let m = &exposure.metadata;
         let mut labels = m.labels.clone().unwrap_or_default();
         labels.insert("app.kubernetes.io/managed-by".into(), "kexpose".into());
-        let mut out = json!({ "name": m.name, "labels": labels });
-        if let Some(ns) = &m.namespace {
-            out["namespace"] = json!(ns);
-        }
-        if let Some(a) = m.annotations.as_ref().filter(|a| !a.is_empty()) {
-            out["annotations"] = json!(a);
-        }
         self.origins
             .push(("/metadata".into(), self.doc, "/metadata".into()));
-        out
+        Metadata {
+            name: Some(m.name.clone()),
+            namespace: m.namespace.clone(),
+            labels: Some(labels),
+            annotations: m.annotations.clone().filter(|a| !a.is_empty()),
+            other: Default::default(),
+        }
     }
 
     fn service(
@@ -314,75 +244,61 @@ impl Compiler<'_> {
         namespace: Option<&String>,
         at: &str,
         out_at: &str,
-    ) -> Value {
+    ) -> Service {
         self.origins.push((out_at.into(), self.doc, at.into()));
-        let mut s = json!({ "name": service.name, "port": service.port });
-        if let Some(ns) = service
-            .namespace
-            .as_ref()
-            .filter(|ns| Some(*ns) != namespace)
-        {
-            s["namespace"] = json!(ns);
+        Service {
+            name: service.name.clone(),
+            // The exposure's own namespace is the default; not repeated.
+            namespace: service.namespace.clone().filter(|ns| Some(ns) != namespace),
+            port: service.port,
+            external: None,
         }
-        s
     }
 
-    fn request(
-        spec: Option<&apirule::v2::Request>,
-        route: Option<&apirule::v2::Request>,
-    ) -> Option<Value> {
+    /// The spec's request settings with the route's on top.
+    fn request(spec: Option<&v2::Request>, route: Option<&v2::Request>) -> Option<v2::Request> {
         let mut headers = BTreeMap::new();
         let mut cookies = BTreeMap::new();
         for r in [spec, route].into_iter().flatten() {
             headers.extend(r.headers.clone().unwrap_or_default());
             cookies.extend(r.cookies.clone().unwrap_or_default());
         }
-        let mut out = Map::new();
-        if !headers.is_empty() {
-            out.insert("headers".into(), json!(headers));
-        }
-        if !cookies.is_empty() {
-            out.insert("cookies".into(), json!(cookies));
-        }
-        (!out.is_empty()).then_some(Value::Object(out))
+        let request = v2::Request {
+            cookies: (!cookies.is_empty()).then_some(cookies),
+            headers: (!headers.is_empty()).then_some(headers),
+        };
+        (request != v2::Request::default()).then_some(request)
     }
 
-    fn v2(&mut self, e: &Exposure, order: &[usize], version: Version) -> Value {
+    fn v2(&mut self, e: &Exposure, order: &[usize], version: Version) -> v2::ApiRule {
         let s = &e.spec;
         let ns = e.metadata.namespace.as_ref();
-        let mut spec = Map::new();
         self.origins
             .push(("/spec/hosts/0".into(), self.doc, "/spec/host".into()));
-        spec.insert("hosts".into(), json!([s.host]));
-        spec.insert(
-            "service".into(),
-            self.service(&s.service, ns, "/spec/service", "/spec/service"),
-        );
-        match &s.external_gateway {
+        let service = self.service(&s.service, ns, "/spec/service", "/spec/service");
+        let (gateway, external_gateway) = match &s.external_gateway {
             Some(g) => {
                 self.origins.push((
                     "/spec/externalGateway".into(),
                     self.doc,
                     "/spec/externalGateway".into(),
                 ));
-                spec.insert("externalGateway".into(), json!(g));
+                (None, Some(g.clone()))
             }
             None => {
                 self.origins
                     .push(("/spec/gateway".into(), self.doc, "/spec/gateway".into()));
                 let g = s.gateway.as_deref().unwrap_or(spec::DEFAULT_GATEWAY);
-                spec.insert("gateway".into(), json!(g));
+                (Some(g.to_owned()), None)
             }
-        }
-        if let Some(cors) = &s.cors {
+        };
+        if s.cors.is_some() {
             self.origins
                 .push(("/spec/corsPolicy".into(), self.doc, "/spec/cors".into()));
-            spec.insert("corsPolicy".into(), json!(cors));
         }
-        if let Some(t) = s.timeout {
+        if s.timeout.is_some() {
             self.origins
                 .push(("/spec/timeout".into(), self.doc, "/spec/timeout".into()));
-            spec.insert("timeout".into(), json!(t));
         }
         let mut rules = Vec::new();
         for (k, &i) in order.iter().enumerate() {
@@ -390,244 +306,60 @@ impl Compiler<'_> {
             let at = route_pointer(i);
             let out_at = format!("/spec/rules/{k}");
             self.origins.push((out_at.clone(), self.doc, at.clone()));
-            let mut rule = Map::new();
-            rule.insert("path".into(), json!(route.path));
-            rule.insert("methods".into(), json!(route.methods));
-            if route.public == Some(true) {
-                rule.insert("noAuth".into(), json!(true));
-            }
-            if let Some(access) = &route.jwt {
-                let cfg = self.jwt(access, &format!("{at}/jwt"), &format!("{out_at}/jwt"));
-                rule.insert("jwt".into(), json!(cfg));
-            }
-            if let Some(ext) = &route.ext_auth {
+            let jwt = route
+                .jwt
+                .as_ref()
+                .map(|access| self.jwt(access, &format!("{at}/jwt"), &format!("{out_at}/jwt")));
+            let ext_auth = route.ext_auth.as_ref().map(|ext| {
                 self.origins.push((
                     format!("{out_at}/extAuth"),
                     self.doc,
                     format!("{at}/extAuth"),
                 ));
-                let mut x = json!({ "authorizers": ext.authorizers });
-                if let Some(access) = &ext.jwt {
-                    let cfg = self.jwt(
-                        access,
-                        &format!("{at}/extAuth/jwt"),
-                        &format!("{out_at}/extAuth/restrictions"),
-                    );
-                    x["restrictions"] = json!(cfg);
+                v2::ExtAuth {
+                    authorizers: ext.authorizers.clone(),
+                    restrictions: ext.jwt.as_ref().map(|access| {
+                        self.jwt(
+                            access,
+                            &format!("{at}/extAuth/jwt"),
+                            &format!("{out_at}/extAuth/restrictions"),
+                        )
+                    }),
                 }
-                rule.insert("extAuth".into(), x);
-            }
-            if let Some(svc) = &route.service {
-                let v = self.service(
+            });
+            let service = route.service.as_ref().map(|svc| {
+                self.service(
                     svc,
                     ns,
                     &format!("{at}/service"),
                     &format!("{out_at}/service"),
-                );
-                rule.insert("service".into(), v);
-            }
-            if let Some(t) = route.timeout {
-                rule.insert("timeout".into(), json!(t));
-            }
-            if let Some(r) = Self::request(s.request.as_ref(), route.request.as_ref()) {
-                rule.insert("request".into(), r);
-            }
-            rules.push(Value::Object(rule));
+                )
+            });
+            rules.push(v2::Rule {
+                path: route.path.clone(),
+                methods: route.methods.clone(),
+                no_auth: (route.public == Some(true)).then_some(true),
+                jwt,
+                ext_auth,
+                service,
+                request: Self::request(s.request.as_ref(), route.request.as_ref()),
+                timeout: route.timeout,
+            });
         }
-        spec.insert("rules".into(), Value::Array(rules));
-        json!({
-            "apiVersion": version.api_version(),
-            "kind": apirule::KIND,
-            "metadata": self.metadata(e),
-            "spec": spec,
-        })
-    }
-
-    /// The seed's legacy form: `host`, and `accessStrategies` with the jwt
-    /// handler in its default (Ory) configuration style.
-    fn v1beta1(&mut self, e: &Exposure, order: &[usize]) -> Value {
-        let s = &e.spec;
-        let ns = e.metadata.namespace.as_ref();
-        let legacy = |c: &mut Self, pointer: String, what: &str| {
-            c.error(
-                "X004",
-                pointer,
-                format!("{what} cannot be expressed in APIRule v1beta1; render v2 instead"),
-            );
-        };
-        if s.external_gateway.is_some() {
-            legacy(self, "/spec/externalGateway".into(), "externalGateway");
-        }
-        self.origins
-            .push(("/spec/host".into(), self.doc, "/spec/host".into()));
-        let mut spec = Map::new();
-        spec.insert("host".into(), json!(s.host));
-        spec.insert(
-            "service".into(),
-            self.service(&s.service, ns, "/spec/service", "/spec/service"),
-        );
-        self.origins
-            .push(("/spec/gateway".into(), self.doc, "/spec/gateway".into()));
-        spec.insert(
-            "gateway".into(),
-            json!(s.gateway.as_deref().unwrap_or(spec::DEFAULT_GATEWAY)),
-        );
-        if let Some(cors) = &s.cors {
-            self.origins
-                .push(("/spec/corsPolicy".into(), self.doc, "/spec/cors".into()));
-            let mut v = json!(cors);
-            if let Some(age) = cors.max_age {
-                v["maxAge"] = json!(format!("{age}s"));
-            }
-            spec.insert("corsPolicy".into(), v);
-        }
-        if let Some(t) = s.timeout {
-            spec.insert("timeout".into(), json!(t));
-        }
-        let mut rules = Vec::new();
-        for (k, &i) in order.iter().enumerate() {
-            let route = &s.routes[i];
-            let at = route_pointer(i);
-            let out_at = format!("/spec/rules/{k}");
-            self.origins.push((out_at.clone(), self.doc, at.clone()));
-            let mut rule = Map::new();
-            // The path stays a v2 template: clusters that still take v1beta1
-            // store APIRules as v2alpha1, and their conversion keeps only
-            // rules whose paths are templates (regexes such as `/.*` drop
-            // every rule, B008).
-            rule.insert("path".into(), json!(route.path));
-            rule.insert("methods".into(), json!(route.methods));
-            let strategy = if let Some(access) = &route.jwt {
-                let cfg = self.jwt(access, &format!("{at}/jwt"), &format!("{out_at}/jwt"));
-                let auths = cfg.authentications.unwrap_or_default();
-                if auths
-                    .iter()
-                    .any(|a| a.from_headers.is_some() || a.from_params.is_some())
-                {
-                    legacy(
-                        self,
-                        format!("{at}/jwt"),
-                        "a token location (fromHeaders, fromParams)",
-                    );
-                }
-                let mut config = json!({
-                    "trusted_issuers": auths.iter().map(|a| &a.issuer).collect::<Vec<_>>(),
-                    "jwks_urls": auths.iter().map(|a| &a.jwks_uri).collect::<Vec<_>>(),
-                });
-                if let Some(scopes) = &access.scopes {
-                    config["required_scope"] = json!(scopes);
-                }
-                if let Some(aud) = &access.audiences {
-                    config["target_audience"] = json!(aud);
-                }
-                json!({ "handler": "jwt", "config": config })
-            } else {
-                if route.ext_auth.is_some() {
-                    legacy(self, format!("{at}/extAuth"), "extAuth");
-                }
-                json!({ "handler": "no_auth" })
-            };
-            // Findings about the strategy belong to the route's access choice.
-            self.origins.push((
-                format!("{out_at}/accessStrategies"),
-                self.doc,
-                format!("{at}/jwt"),
-            ));
-            rule.insert("accessStrategies".into(), json!([strategy]));
-            let mut mutators = Vec::new();
-            if let Some(r) = Self::request(s.request.as_ref(), route.request.as_ref()) {
-                if let Some(h) = r.get("headers") {
-                    mutators.push(json!({ "handler": "header", "config": { "headers": h } }));
-                }
-                if let Some(c) = r.get("cookies") {
-                    mutators.push(json!({ "handler": "cookie", "config": { "cookies": c } }));
-                }
-            }
-            if !mutators.is_empty() {
-                rule.insert("mutators".into(), Value::Array(mutators));
-            }
-            if let Some(svc) = &route.service {
-                let v = self.service(
-                    svc,
-                    ns,
-                    &format!("{at}/service"),
-                    &format!("{out_at}/service"),
-                );
-                rule.insert("service".into(), v);
-            }
-            if let Some(t) = route.timeout {
-                rule.insert("timeout".into(), json!(t));
-            }
-            rules.push(Value::Object(rule));
-        }
-        spec.insert("rules".into(), Value::Array(rules));
-        json!({
-            "apiVersion": Version::V1beta1.api_version(),
-            "kind": apirule::KIND,
-            "metadata": self.metadata(e),
-            "spec": spec,
-        })
-    }
-}
-
-#[cfg(test)]
-mod tests {
-    use super::*;
-
-    fn routes(paths: &[&str]) -> Vec<Route> {
-        paths
-            .iter()
-            .map(|p| Route {
-                path: (*p).into(),
-                methods: vec![Method::GET],
-                public: Some(true),
-                jwt: None,
-                ext_auth: None,
-                service: None,
-                timeout: None,
-                request: None,
-            })
-            .collect()
-    }
-
-    #[test]
-    fn most_specific_first() {
-        let r = routes(&[
-            "/*",
-            "/api/{**}",
-            "/api/v1/{*}",
-            "/api/v1/orders",
-            "/healthz",
-            "/api/{*}/x",
-        ]);
-        let sorted: Vec<&str> = order(&r).into_iter().map(|i| r[i].path.as_str()).collect();
-        assert_eq!(
-            sorted,
-            [
-                "/healthz",
-                "/api/v1/orders",
-                "/api/v1/{*}",
-                "/api/{*}/x",
-                "/api/{**}",
-                "/*"
-            ]
-        );
-    }
-
-    #[test]
-    fn sorted_routes_never_conflict_in_the_trie() {
-        let r = routes(&[
-            "/*",
-            "/a/{**}",
-            "/a/b/{**}",
-            "/a/b/c",
-            "/a/{*}/c",
-            "/b",
-            "/a",
-        ]);
-        let mut trie = SegmentTrie::default();
-        for i in order(&r) {
-            assert!(!trie.insert(&r[i].path), "{} conflicts", r[i].path);
+        v2::ApiRule {
+            api_version: version.api_version().to_owned(),
+            kind: apirule::KIND.to_owned(),
+            metadata: self.metadata(e),
+            spec: Some(v2::Spec {
+                hosts: vec![s.host.clone()],
+                service: Some(service),
+                gateway,
+                external_gateway,
+                cors_policy: s.cors.clone(),
+                rules,
+                timeout: s.timeout,
+            }),
+            status: None,
         }
     }
 }

@@ -7,7 +7,7 @@ use std::sync::OnceLock;
 use serde::Deserialize;
 use serde_json::Value;
 
-use crate::apirule::Version;
+use crate::apirule::{Object, Version};
 use crate::check::{self, schema};
 use crate::compile::{self, Compiled, DocRef, IssuerBook, IssuerDef, Located};
 use crate::diagnostic::{Finding, field_path, join};
@@ -102,7 +102,7 @@ pub fn duplicate_issuer(name: &str, first: &IssuerDef, pointer: &str) -> Finding
 /// An exposure's compiled APIRule and every finding about it.
 pub struct Evaluated {
     /// The APIRule; absent when the spec itself is broken.
-    pub apirule: Option<Value>,
+    pub apirule: Option<Object>,
     pub findings: Vec<Located>,
 }
 
@@ -152,7 +152,7 @@ pub fn exposure(
     // A broken shared field (one issuer's jwksUri used by five routes) is
     // one finding, not five.
     let mut seen = std::collections::BTreeSet::new();
-    for f in check::object(&compiled.apirule, policy) {
+    for f in check::object(&compiled.apirule.to_value(), policy) {
         let l = back_to_spec(&compiled, f);
         if seen.insert((l.doc, l.finding.pointer.clone(), l.finding.code)) {
             findings.push(l);

@@ -13,6 +13,7 @@
 //! files, specs and locks meet.
 
 use std::borrow::Cow;
+use std::collections::BTreeMap;
 
 use rayon::prelude::*;
 use serde_json::Value;
@@ -22,9 +23,10 @@ use crate::check::{self, Kind};
 use crate::compile::{DocRef, IssuerBook};
 use crate::diagnostic::{Finding, Severity};
 use crate::exposure::{self, SharedAt};
-use crate::identity::lock::Lock;
+use crate::identity::lock::{self, Lock};
 use crate::policy::Policy;
 use crate::report::{Checked, DocumentResult, FileReport, Status};
+use crate::source::{self, Input, Unreadable};
 use crate::spec::{self, template};
 use crate::yaml::{self, Limits};
 
@@ -86,6 +88,82 @@ pub fn shared_issuers<'a>(
     book
 }
 
+/// Every issuer URL the specs among `inputs` define, with where (what
+/// `kexpose lock` discovers). A file
+/// that cannot be read, rendered or parsed is an error: a lock made from
+/// part of the specs would look complete and not be.
+pub fn named_issuers(
+    inputs: &[Input],
+    ctx: &template::Context,
+    max_file_size: u64,
+) -> Result<BTreeMap<String, Vec<lock::Use>>, Vec<String>> {
+    let mut named: BTreeMap<String, Vec<lock::Use>> = BTreeMap::new();
+    let mut errors = Vec::new();
+    for input in inputs {
+        let file = input.name();
+        let text = match source::text(input, max_file_size) {
+            Ok(t) => t,
+            Err(Unreadable::Io(e)) => {
+                errors.push(format!("{file}: {e}"));
+                continue;
+            }
+            Err(Unreadable::Content(_, message, _)) => {
+                errors.push(format!("{file}: {message}"));
+                continue;
+            }
+        };
+        if !exposure::mentions_spec(&text) {
+            continue;
+        }
+        let text = match template::render_if_template(&file, &text, ctx) {
+            Ok(t) => t,
+            Err(e) => {
+                let p = e.position;
+                errors.push(format!("{file}:{}:{}: {}", p.line, p.column, e.message));
+                continue;
+            }
+        };
+        for doc in yaml::load_values(&text, Limits::default()).documents {
+            let doc = match doc {
+                Ok(d) => d,
+                Err(e) => {
+                    let p = e.position;
+                    errors.push(format!("{file}:{}:{}: {}", p.line, p.column, e.message));
+                    continue;
+                }
+            };
+            if spec::Kind::of(&doc.value).is_none() {
+                continue;
+            }
+            let Some(issuers) = doc
+                .value
+                .pointer("/spec/issuers")
+                .and_then(Value::as_object)
+            else {
+                continue;
+            };
+            for (name, def) in issuers {
+                let Some(url) = def.get("issuer").and_then(Value::as_str) else {
+                    continue;
+                };
+                named.entry(url.to_owned()).or_default().push(lock::Use {
+                    file: file.clone(),
+                    name: name.clone(),
+                    jwks_uri: def
+                        .get("jwksUri")
+                        .and_then(Value::as_str)
+                        .map(str::to_owned),
+                });
+            }
+        }
+    }
+    if errors.is_empty() {
+        Ok(named)
+    } else {
+        Err(errors)
+    }
+}
+
 /// Stages 2 to 6 for a run's inputs, read (`name`, text or the report that
 /// says why there is none): every spec template rendered once, the shared
 /// issuers resolved across all files, every file checked in parallel.
@@ -131,7 +209,7 @@ pub fn check_files(
                 (Ok(_), None) => unreachable!("every text that was read is rendered"),
             };
             let lines = match text {
-                Ok(text) => crate::source::excerpt(text, &report),
+                Ok(text) => source::excerpt(text, &report),
                 Err(_) => Vec::new(),
             };
             Checked { report, lines }

@@ -7,9 +7,7 @@
 use std::collections::BTreeMap;
 use std::path::{Path, PathBuf};
 
-use serde_json::Value;
-
-use crate::apirule::Version;
+use crate::apirule::{Object, Version};
 use crate::compile::{DocRef, IssuerBook, Located};
 use crate::diagnostic::{Finding, Severity};
 use crate::exposure::{self, SharedAt};
@@ -225,11 +223,11 @@ fn display_name(namespace: &str, name: &str) -> String {
     }
 }
 
-fn output(apirule: &Value, source: &str) -> Output {
-    let meta = &apirule["metadata"];
+fn output(apirule: &Object, source: &str) -> Output {
+    let meta = apirule.metadata();
     Output {
-        namespace: meta["namespace"].as_str().unwrap_or_default().to_owned(),
-        name: meta["name"].as_str().unwrap_or_default().to_owned(),
+        namespace: meta.namespace.clone().unwrap_or_default(),
+        name: meta.name.clone().unwrap_or_default(),
         source: source.to_owned(),
         yaml: emit::document(apirule),
     }

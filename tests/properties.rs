@@ -268,7 +268,7 @@ proptest! {
         match evaluated.apirule {
             // Rendered: the check core says exactly what the pipeline said.
             Some(apirule) => {
-                let again: Vec<&str> = check::object(&apirule, &Policy::default()).iter().map(|f| f.code).collect();
+                let again: Vec<&str> = check::object(&apirule.to_value(), &Policy::default()).iter().map(|f| f.code).collect();
                 let mut mapped: Vec<&str> = codes.clone();
                 mapped.sort_unstable();
                 let mut again = again;

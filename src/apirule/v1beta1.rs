@@ -22,14 +22,14 @@ pub struct ApiRule {
 #[serde(deny_unknown_fields, rename_all = "camelCase")]
 pub struct Spec {
     pub host: String,
-    pub gateway: String,
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub service: Option<Service>,
+    pub gateway: String,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub cors_policy: Option<serde_json::Value>,
     pub rules: Vec<Rule>,
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub timeout: Option<u32>,
-    #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub cors_policy: Option<serde_json::Value>,
 }
 
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
@@ -44,6 +44,20 @@ pub struct Rule {
     pub service: Option<Service>,
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub timeout: Option<u32>,
+}
+
+/// The `config` of a `jwt` access strategy in the Ory (Oathkeeper) style
+/// the seed's v1beta1 APIRules use. Upstream keeps handler configs
+/// free-form; these are the fields kexpose writes and migrates.
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(default)]
+pub struct OryJwtConfig {
+    pub jwks_urls: Vec<String>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub required_scope: Option<Vec<String>>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub target_audience: Option<Vec<String>>,
+    pub trusted_issuers: Vec<String>,
 }
 
 /// An access strategy or mutator: a handler name and free-form config.

@@ -50,9 +50,9 @@ pub struct Rule {
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub service: Option<Service>,
     #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub timeout: Option<u32>,
-    #[serde(default, skip_serializing_if = "Option::is_none")]
     pub request: Option<Request>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub timeout: Option<u32>,
 }
 
 impl Rule {
@@ -91,13 +91,13 @@ pub struct Request {
 #[serde(deny_unknown_fields, rename_all = "camelCase")]
 pub struct CorsPolicy {
     #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub allow_credentials: Option<bool>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
     pub allow_headers: Option<Vec<String>>,
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub allow_methods: Option<Vec<String>>,
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub allow_origins: Option<Vec<BTreeMap<String, String>>>,
-    #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub allow_credentials: Option<bool>,
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub expose_headers: Option<Vec<String>>,
     #[serde(default, skip_serializing_if = "Option::is_none")]

@@ -44,12 +44,14 @@ pub fn lock(args: &LockArgs) -> Result<Outcome, Fatal> {
     let mut inputs = source::expand(&args.paths)?;
     inputs.sort();
     inputs.dedup();
-    let named = lock::named_issuers(&inputs, &template, args.max_file_size).map_err(|errors| {
-        Fatal::Message(format!(
-            "cannot read the specs, so no lock could be complete:\n  {}",
-            errors.join("\n  ")
-        ))
-    })?;
+    let named = crate::pipeline::named_issuers(&inputs, &template, args.max_file_size).map_err(
+        |errors| {
+            Fatal::Message(format!(
+                "cannot read the specs, so no lock could be complete:\n  {}",
+                errors.join("\n  ")
+            ))
+        },
+    )?;
     if named.is_empty() {
         return Err(Fatal::Message(
             "no issuers are named in the specs (spec.issuers of an Exposure or Issuers document)"

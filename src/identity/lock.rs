@@ -29,7 +29,7 @@ use crate::check::schema;
 use crate::diagnostic::Position;
 use crate::identity::oidc::Discovered;
 use crate::source::{self, Input, Unreadable};
-use crate::spec::{self, template};
+use crate::spec;
 use crate::yaml::{self, Limits, emit};
 
 /// Where the lock is looked for when no `--lock` is given.
@@ -126,12 +126,11 @@ impl Lock {
 
     /// The file's text: a comment saying what it is, then the document.
     pub fn to_text(&self) -> String {
-        let value = serde_json::to_value(self).expect("a lock is plain data");
         format!(
             "# OpenID discovery results for the issuers the exposure specs name.\n\
              # Written by `kexpose lock`; `kexpose render` reads jwksUri from here\n\
              # without touching the network. Refresh with `kexpose lock`.\n{}",
-            emit::document(&value)
+            emit::document(self)
         )
     }
 
@@ -196,81 +195,6 @@ pub struct Use {
     pub name: String,
     /// The jwksUri the spec sets itself, if any.
     pub jwks_uri: Option<String>,
-}
-
-/// Every issuer URL the specs among `inputs` define, with where. A file
-/// that cannot be read, rendered or parsed is an error: a lock made from
-/// part of the specs would look complete and not be.
-pub fn named_issuers(
-    inputs: &[Input],
-    ctx: &template::Context,
-    max_file_size: u64,
-) -> Result<BTreeMap<String, Vec<Use>>, Vec<String>> {
-    let mut named: BTreeMap<String, Vec<Use>> = BTreeMap::new();
-    let mut errors = Vec::new();
-    for input in inputs {
-        let file = input.name();
-        let text = match source::text(input, max_file_size) {
-            Ok(t) => t,
-            Err(Unreadable::Io(e)) => {
-                errors.push(format!("{file}: {e}"));
-                continue;
-            }
-            Err(Unreadable::Content(_, message, _)) => {
-                errors.push(format!("{file}: {message}"));
-                continue;
-            }
-        };
-        if !crate::exposure::mentions_spec(&text) {
-            continue;
-        }
-        let text = match template::render_if_template(&file, &text, ctx) {
-            Ok(t) => t,
-            Err(e) => {
-                let p = e.position;
-                errors.push(format!("{file}:{}:{}: {}", p.line, p.column, e.message));
-                continue;
-            }
-        };
-        for doc in yaml::load_values(&text, Limits::default()).documents {
-            let doc = match doc {
-                Ok(d) => d,
-                Err(e) => {
-                    let p = e.position;
-                    errors.push(format!("{file}:{}:{}: {}", p.line, p.column, e.message));
-                    continue;
-                }
-            };
-            if spec::Kind::of(&doc.value).is_none() {
-                continue;
-            }
-            let Some(issuers) = doc
-                .value
-                .pointer("/spec/issuers")
-                .and_then(Value::as_object)
-            else {
-                continue;
-            };
-            for (name, def) in issuers {
-                let Some(url) = def.get("issuer").and_then(Value::as_str) else {
-                    continue;
-                };
-                named.entry(url.to_owned()).or_default().push(Use {
-                    file: file.clone(),
-                    name: name.clone(),
-                    jwks_uri: def
-                        .get("jwksUri")
-                        .and_then(Value::as_str)
-                        .map(str::to_owned),
-                });
-            }
-        }
-    }
-    if errors.is_empty() {
-        Ok(named)
-    } else {
-        Err(errors)
-    }
 }
 
 /// How a lock differs from the specs, or from what discovery says now.

@@ -1,77 +1,118 @@
 //! A YAML writer for the objects kexpose renders.
 //!
 //! Output must read like a hand-written manifest and diff quietly in Git and
-//! Argo CD: block style, two-space indentation, Kubernetes key order
-//! (`apiVersion`, `kind`, `metadata`, `spec`, then each field where upstream's
-//! documentation puts it) and strings quoted only when a plain scalar would
-//! load as something else. Quoting is decided by the loader's own scalar
-//! resolution, so every document this writes loads back to the same value.
+//! Argo CD: block style, two-space indentation, and strings quoted only when
+//! a plain scalar would load as something else. Quoting is decided by the
+//! loader's own scalar resolution, so every document this writes loads back
+//! to the same value.
+//!
+//! Key order comes from the types: a typed value (an APIRule of
+//! `crate::apirule`, a lock) is written in its fields' declaration order,
+//! so the model is the one place that says what an APIRule looks like. An
+//! untyped object (a manifest Argo CD passes through) keeps the Kubernetes
+//! convention at its top (`apiVersion`, `kind`, `metadata` with `name` and
+//! `namespace` first) and its keys' order elsewhere.
 
-use std::borrow::Cow;
-use std::fmt::Write;
+use std::fmt::{self, Write};
 
+use serde::Serialize;
+use serde::de::{Deserialize, Deserializer, MapAccess, SeqAccess, Visitor};
 use serde_json::Value;
 
-/// Field order for APIRules (both versions), their metadata and lock
-/// entries, chosen so
-/// that every mapping reads in upstream's documentation order (a rule: path,
-/// methods, access, service, request, timeout); keys not listed follow in
-/// alphabetical order.
-const ORDER: &[&str] = &[
-    "apiVersion",
-    "kind",
-    "metadata",
-    "name",
-    "namespace",
-    "labels",
-    "annotations",
-    "spec",
-    "host",
-    "hosts",
-    "path",
-    "methods",
-    "noAuth",
-    "jwt",
-    "extAuth",
-    "accessStrategies",
-    "handler",
-    "config",
-    "mutators",
-    "service",
-    "gateway",
-    "externalGateway",
-    "corsPolicy",
-    "request",
-    "rules",
-    "timeout",
-    "authorizers",
-    "restrictions",
-    "authentications",
-    "authorizations",
-    "issuer",
-    "jwksUri",
-    // kexpose.lock entries
-    "tokenEndpoint",
-    "keyIds",
-    "fetchedAt",
-    "fromHeaders",
-    "fromParams",
-    "requiredScopes",
-    "audiences",
-    "port",
-    "external",
-];
-
-fn rank(key: &str) -> usize {
-    ORDER.iter().position(|k| *k == key).unwrap_or(ORDER.len())
+/// A value with its mappings in order: what serialising a typed value
+/// produces, field by field.
+#[derive(Debug, Clone, PartialEq)]
+enum Node {
+    Null,
+    Bool(bool),
+    Number(serde_json::Number),
+    String(String),
+    Seq(Vec<Node>),
+    Map(Vec<(String, Node)>),
 }
 
+/// serde_json writes struct fields in declaration order; reading its text
+/// back into `Node` keeps that order (a `serde_json::Value` would sort it).
+impl<'de> Deserialize<'de> for Node {
+    fn deserialize<D: Deserializer<'de>>(d: D) -> Result<Node, D::Error> {
+        struct NodeVisitor;
+        impl<'de> Visitor<'de> for NodeVisitor {
+            type Value = Node;
+            fn expecting(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+                f.write_str("a JSON value")
+            }
+            fn visit_unit<E>(self) -> Result<Node, E> {
+                Ok(Node::Null)
+            }
+            fn visit_bool<E>(self, b: bool) -> Result<Node, E> {
+                Ok(Node::Bool(b))
+            }
+            fn visit_u64<E>(self, n: u64) -> Result<Node, E> {
+                Ok(Node::Number(n.into()))
+            }
+            fn visit_i64<E>(self, n: i64) -> Result<Node, E> {
+                Ok(Node::Number(n.into()))
+            }
+            fn visit_f64<E>(self, n: f64) -> Result<Node, E> {
+                Ok(serde_json::Number::from_f64(n).map_or(Node::Null, Node::Number))
+            }
+            fn visit_str<E>(self, s: &str) -> Result<Node, E> {
+                Ok(Node::String(s.to_owned()))
+            }
+            fn visit_string<E>(self, s: String) -> Result<Node, E> {
+                Ok(Node::String(s))
+            }
+            fn visit_seq<A: SeqAccess<'de>>(self, mut a: A) -> Result<Node, A::Error> {
+                let mut items = Vec::new();
+                while let Some(item) = a.next_element()? {
+                    items.push(item);
+                }
+                Ok(Node::Seq(items))
+            }
+            fn visit_map<A: MapAccess<'de>>(self, mut a: A) -> Result<Node, A::Error> {
+                let mut members = Vec::new();
+                while let Some(member) = a.next_entry()? {
+                    members.push(member);
+                }
+                Ok(Node::Map(members))
+            }
+        }
+        d.deserialize_any(NodeVisitor)
+    }
+}
+
+impl Node {
+    fn of<T: Serialize + ?Sized>(value: &T) -> Node {
+        let json = serde_json::to_vec(value).expect("rendered objects are plain data");
+        serde_json::from_slice(&json).expect("serde_json reads what it wrote")
+    }
+
+    /// Moves the members named in `first` to the front, in that order.
+    fn hoist(&mut self, first: &[&str]) {
+        if let Node::Map(members) = self {
+            let rank = |k: &str| first.iter().position(|f| *f == k).unwrap_or(first.len());
+            members.sort_by_key(|(k, _)| rank(k));
+        }
+    }
+}
+
+/// Keys a Kubernetes object reads in, for objects without a type here.
+const OBJECT_FIRST: [&str; 3] = ["apiVersion", "kind", "metadata"];
+const METADATA_FIRST: [&str; 2] = ["name", "namespace"];
+
 /// One document, without the `---` separator, ending in a newline.
-pub fn document(value: &Value) -> String {
+pub fn document<T: Serialize + ?Sized>(value: &T) -> String {
+    let mut node = Node::of(value);
+    node.hoist(&OBJECT_FIRST);
+    if let Node::Map(members) = &mut node
+        && let Some((_, metadata)) = members.iter_mut().find(|(k, _)| k == "metadata")
+    {
+        metadata.hoist(&METADATA_FIRST);
+    }
     let mut out = String::new();
-    match value {
-        Value::Object(m) if !m.is_empty() => mapping(&mut out, m, 0, false),
-        Value::Array(a) if !a.is_empty() => sequence(&mut out, a, 0),
+    match &node {
+        Node::Map(m) if !m.is_empty() => mapping(&mut out, m, 0, false),
+        Node::Seq(a) if !a.is_empty() => sequence(&mut out, a, 0),
         other => {
             out.push_str(&scalar(other));
             out.push('\n');
@@ -86,32 +127,30 @@ fn indent(out: &mut String, n: usize) {
 
 /// Writes the members of a mapping at `level`; when `inline` the first key
 /// continues the current line (after a sequence's `- `).
-fn mapping(out: &mut String, map: &serde_json::Map<String, Value>, level: usize, inline: bool) {
-    let mut keys: Vec<&String> = map.keys().collect();
-    keys.sort_by(|a, b| rank(a).cmp(&rank(b)).then_with(|| a.cmp(b)));
-    for (i, key) in keys.into_iter().enumerate() {
+fn mapping(out: &mut String, members: &[(String, Node)], level: usize, inline: bool) {
+    for (i, (key, value)) in members.iter().enumerate() {
         if i > 0 || !inline {
             indent(out, level);
         }
         // A plain `<<` key would load back as YAML's merge key.
-        if key.as_str() == "<<" {
+        if key == "<<" {
             out.push_str("\"<<\"");
         } else {
             out.push_str(&string(key));
         }
         out.push(':');
-        member(out, &map[key.as_str()], level);
+        member(out, value, level);
     }
 }
 
 /// The value part of `key:` (or of `- ` for nested sequences).
-fn member(out: &mut String, value: &Value, level: usize) {
+fn member(out: &mut String, value: &Node, level: usize) {
     match value {
-        Value::Object(m) if !m.is_empty() => {
+        Node::Map(m) if !m.is_empty() => {
             out.push('\n');
             mapping(out, m, level + 2, false);
         }
-        Value::Array(a) if !a.is_empty() => {
+        Node::Seq(a) if !a.is_empty() => {
             out.push('\n');
             sequence(out, a, level + 2);
         }
@@ -123,13 +162,13 @@ fn member(out: &mut String, value: &Value, level: usize) {
     }
 }
 
-fn sequence(out: &mut String, items: &[Value], level: usize) {
+fn sequence(out: &mut String, items: &[Node], level: usize) {
     for item in items {
         indent(out, level);
         out.push_str("- ");
         match item {
-            Value::Object(m) if !m.is_empty() => mapping(out, m, level + 2, true),
-            Value::Array(a) if !a.is_empty() => {
+            Node::Map(m) if !m.is_empty() => mapping(out, m, level + 2, true),
+            Node::Seq(a) if !a.is_empty() => {
                 // A sequence in a sequence: start it on the next line.
                 out.push('\n');
                 sequence(out, a, level + 2);
@@ -142,14 +181,14 @@ fn sequence(out: &mut String, items: &[Value], level: usize) {
     }
 }
 
-fn scalar(value: &Value) -> String {
+fn scalar(value: &Node) -> String {
     match value {
-        Value::Null => "null".into(),
-        Value::Bool(b) => b.to_string(),
-        Value::Number(n) => n.to_string(),
-        Value::String(s) => string(s),
-        Value::Object(_) => "{}".into(),
-        Value::Array(_) => "[]".into(),
+        Node::Null => "null".into(),
+        Node::Bool(b) => b.to_string(),
+        Node::Number(n) => n.to_string(),
+        Node::String(s) => string(s),
+        Node::Map(_) => "{}".into(),
+        Node::Seq(_) => "[]".into(),
     }
 }
 
@@ -200,7 +239,7 @@ fn plain_is_safe(s: &str) -> bool {
     {
         return false;
     }
-    super::resolve_plain(Cow::Borrowed(s)) == Value::String(s.to_owned())
+    super::resolve_plain(std::borrow::Cow::Borrowed(s)) == Value::String(s.to_owned())
 }
 
 #[cfg(test)]
@@ -215,13 +254,40 @@ mod tests {
     }
 
     #[test]
-    fn kubernetes_order_and_block_style() {
-        let v = json!({"spec": {"rules": [{"methods": ["GET"], "path": "/*"}], "hosts": ["a.example.com"]},
-                       "kind": "APIRule", "apiVersion": "gateway.kyma-project.io/v2",
-                       "metadata": {"namespace": "ns", "name": "web"}});
+    fn typed_values_keep_their_field_order() {
+        #[derive(Serialize)]
+        struct Rule {
+            path: &'static str,
+            methods: Vec<&'static str>,
+        }
+        #[derive(Serialize)]
+        struct Object {
+            kind: &'static str,
+            zeta: u8,
+            alpha: Vec<Rule>,
+        }
+        let v = Object {
+            kind: "K",
+            zeta: 1,
+            alpha: vec![Rule {
+                path: "/*",
+                methods: vec!["GET"],
+            }],
+        };
         assert_eq!(
             document(&v),
-            "apiVersion: gateway.kyma-project.io/v2\nkind: APIRule\nmetadata:\n  name: web\n  namespace: ns\nspec:\n  hosts:\n    - a.example.com\n  rules:\n    - path: /*\n      methods:\n        - GET\n"
+            "kind: K\nzeta: 1\nalpha:\n  - path: /*\n    methods:\n      - GET\n"
+        );
+    }
+
+    #[test]
+    fn untyped_objects_read_as_kubernetes_objects() {
+        let v = json!({"spec": {"replicas": 1, "path": "/x"}, "kind": "Deployment",
+                       "apiVersion": "apps/v1", "data": {"name": "cfg", "a": "b"},
+                       "metadata": {"labels": {"name": "x"}, "namespace": "ns", "name": "web"}});
+        assert_eq!(
+            document(&v),
+            "apiVersion: apps/v1\nkind: Deployment\nmetadata:\n  name: web\n  namespace: ns\n  labels:\n    name: x\ndata:\n  a: b\n  name: cfg\nspec:\n  path: /x\n  replicas: 1\n"
         );
     }
 

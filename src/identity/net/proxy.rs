@@ -16,6 +16,7 @@ use std::net::IpAddr;
 
 use base64::Engine;
 use hyper::header::HeaderValue;
+use tokio::net::TcpStream;
 
 /// The proxies to use, per URL scheme.
 #[derive(Debug, Clone, Default)]
@@ -161,6 +162,65 @@ impl Proxy {
             port,
             authorization,
         })
+    }
+}
+
+/// The largest CONNECT answer head read from a proxy.
+const MAX_PROXY_HEAD: usize = 16 * 1024;
+
+/// Opens a CONNECT tunnel to `target` (`host:port`) through the proxy on
+/// `tcp`. The answer head is read byte by byte, so nothing of the TLS
+/// stream that follows is consumed.
+pub async fn tunnel(tcp: &mut TcpStream, proxy: &Proxy, target: &str) -> Result<(), String> {
+    use tokio::io::{AsyncReadExt, AsyncWriteExt};
+    let mut head = format!(
+        "CONNECT {target} HTTP/1.1\r\nHost: {target}\r\nUser-Agent: kexpose/{}\r\n",
+        env!("CARGO_PKG_VERSION")
+    );
+    if let Some(auth) = &proxy.authorization {
+        head.push_str("Proxy-Authorization: ");
+        head.push_str(auth.to_str().unwrap_or_default());
+        head.push_str("\r\n");
+    }
+    head.push_str("\r\n");
+    let failed = |e: std::io::Error| format!("the proxy {proxy}: {e}");
+    tcp.write_all(head.as_bytes()).await.map_err(failed)?;
+    let mut answer = Vec::new();
+    while !answer.ends_with(b"\r\n\r\n") {
+        if answer.len() >= MAX_PROXY_HEAD {
+            return Err(format!(
+                "the proxy {proxy} answered CONNECT with more than {MAX_PROXY_HEAD} bytes of headers"
+            ));
+        }
+        let byte = tcp.read_u8().await.map_err(|e| {
+            if e.kind() == std::io::ErrorKind::UnexpectedEof {
+                format!(
+                    "the proxy {proxy} closed the connection instead of answering CONNECT {target}"
+                )
+            } else {
+                failed(e)
+            }
+        })?;
+        answer.push(byte);
+    }
+    let status_line = String::from_utf8_lossy(&answer);
+    let status_line = status_line.lines().next().unwrap_or_default();
+    let status: u16 = status_line
+        .split_whitespace()
+        .nth(1)
+        .and_then(|s| s.parse().ok())
+        .ok_or_else(|| format!("the proxy {proxy} answered CONNECT with {status_line:?}"))?;
+    match status {
+        200..=299 => Ok(()),
+        407 if proxy.authorization.is_some() => Err(format!(
+            "the proxy {proxy} refused the credentials in the proxy URL (407 Proxy Authentication Required)"
+        )),
+        407 => Err(format!(
+            "the proxy {proxy} requires credentials (407 Proxy Authentication Required); give them in the proxy URL: http://USER:PASSWORD@host:port"
+        )),
+        other => Err(format!(
+            "the proxy {proxy} answered {other} to CONNECT {target}"
+        )),
     }
 }
 

@@ -1,0 +1,60 @@
+//! Where every node of a loaded document sits in its source.
+
+use crate::diagnostic::Position;
+
+/// Where one node sits in the source.
+#[derive(Debug, Clone, Copy, Default)]
+pub struct NodeSpan {
+    /// The key, when the node is the value of a mapping member.
+    pub key: Option<Position>,
+    /// Where the value itself starts.
+    pub value: Position,
+}
+
+/// JSON Pointer -> position, for one document.
+///
+/// Built for every document but read only for the few that have findings, so
+/// it is an append-only arena (one string, one vector) rather than a hash
+/// map: no hashing and no allocation per node on the hot path, and a linear
+/// search when a finding needs placing.
+#[derive(Debug, Default, Clone)]
+pub struct SpanIndex {
+    pointers: String,
+    nodes: Vec<(u32, u32, NodeSpan)>,
+}
+
+impl SpanIndex {
+    pub fn get(&self, pointer: &str) -> Option<&NodeSpan> {
+        self.nodes
+            .iter()
+            .find(|(start, end, _)| &self.pointers[*start as usize..*end as usize] == pointer)
+            .map(|(_, _, span)| span)
+    }
+
+    /// The position a finding about `pointer` should be shown at. A pointer
+    /// that names nothing in the source (a missing field) resolves to its
+    /// nearest existing parent, so "missing jwksUri" points at the mapping that
+    /// lacks it.
+    pub fn locate(&self, pointer: &str, at_key: bool) -> Option<Position> {
+        if let Some(span) = self.get(pointer) {
+            return Some(match (at_key, span.key) {
+                (true, Some(key)) => key,
+                _ => span.value,
+            });
+        }
+        let mut p = pointer;
+        while let Some(cut) = p.rfind('/') {
+            p = &p[..cut];
+            if let Some(span) = self.get(p) {
+                return Some(span.value);
+            }
+        }
+        None
+    }
+
+    pub(super) fn insert(&mut self, pointer: &str, span: NodeSpan) {
+        let start = self.pointers.len() as u32;
+        self.pointers.push_str(pointer);
+        self.nodes.push((start, self.pointers.len() as u32, span));
+    }
+}

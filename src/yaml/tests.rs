@@ -1,0 +1,113 @@
+//! The loader on hostile and ordinary input.
+
+use super::*;
+use serde_json::json;
+
+fn one(text: &str) -> Document {
+    let mut s = load(text, Limits::default());
+    assert_eq!(s.documents.len(), 1, "{:?}", s.documents);
+    s.documents.remove(0).expect("loads")
+}
+
+#[test]
+fn merge_keys_merge_as_kubernetes_decodes_them() {
+    let text = "base: &jwt\n  issuer: https://a\n  jwksUri: https://a/keys\nother: &o\n  issuer: https://b\n  extra: 1\none:\n  <<: *jwt\n  issuer: https://own\nmany:\n  issuer: https://own\n  <<: [*jwt, *o]\n";
+    let d = one(text);
+    assert_eq!(
+        d.value["one"],
+        json!({"issuer": "https://own", "jwksUri": "https://a/keys"})
+    );
+    assert_eq!(
+        d.value["many"],
+        json!({"issuer": "https://own", "jwksUri": "https://a/keys", "extra": 1})
+    );
+    assert_eq!(d.value["many"].get("<<"), None);
+    // A quoted "<<" is an ordinary key.
+    assert_eq!(one("\"<<\": 1\n").value, json!({"<<": 1}));
+    let err = load("a:\n  <<: 1\n", Limits::default())
+        .documents
+        .remove(0)
+        .unwrap_err();
+    assert!(err.message.contains("merge key"), "{err:?}");
+    assert_eq!((err.position.line, err.position.column), (2, 7));
+}
+
+#[test]
+fn values_and_spans() {
+    let d = one("a: 1\nb:\n  - x: yes\n    y: '1'\n");
+    assert_eq!(d.value, json!({"a": 1, "b": [{"x": true, "y": "1"}]}));
+    let s = d.spans.get("/b/0/y").unwrap();
+    assert_eq!(s.key, Some(Position { line: 4, column: 5 }));
+    assert_eq!(s.value, Position { line: 4, column: 8 });
+    // A missing member points at its parent mapping.
+    assert_eq!(
+        d.spans.locate("/b/0/z", false),
+        Some(Position { line: 3, column: 5 })
+    );
+}
+
+#[test]
+fn scalars_resolve_like_kubectl() {
+    let d = one(
+        "[~, null, 'null', off, On, 0x1f, 010, -7, 1_000, 1.5, 1e3, .5, 0.0.1, 1.2.3.4, 9999999999999999999999]",
+    );
+    assert_eq!(
+        d.value,
+        json!([
+            null, null, "null", false, true, 31, 8, -7, 1000, 1.5, 1000.0, 0.5, "0.0.1", "1.2.3.4",
+            1e22
+        ])
+    );
+    let d = one("a: !!str 10\nb: !!int '12'\n");
+    assert_eq!(d.value, json!({"a": "10", "b": 12}));
+}
+
+#[test]
+fn duplicate_keys_are_rejected_with_both_lines() {
+    let s = load("a: 1\nb: 2\na: 3\n", Limits::default());
+    let e = s.documents[0].as_ref().unwrap_err();
+    assert_eq!(e.code, CODE_DUPLICATE_KEY);
+    assert_eq!(e.position, Position { line: 3, column: 1 });
+    assert!(
+        e.message.contains("first defined at line 1"),
+        "{}",
+        e.message
+    );
+}
+
+#[test]
+fn alias_bombs_are_budgeted() {
+    let mut bomb = String::from("a: &a [x, x, x, x, x, x, x, x, x, x]\n");
+    for i in 1..12 {
+        let prev = (b'a' + i - 1) as char;
+        let name = (b'a' + i) as char;
+        bomb.push_str(&format!("{name}: &{name} [*{prev}, *{prev}, *{prev}, *{prev}, *{prev}, *{prev}, *{prev}, *{prev}, *{prev}, *{prev}]\n"));
+    }
+    let s = load(&bomb, Limits::default());
+    let e = s.documents[0].as_ref().unwrap_err();
+    assert_eq!(e.code, CODE_ALIAS_BUDGET);
+}
+
+#[test]
+fn deep_nesting_is_refused() {
+    let deep = "[".repeat(10_000) + &"]".repeat(10_000);
+    let s = load(&deep, Limits::default());
+    assert!(matches!(&s.documents[0], Err(e) if e.code == CODE_TOO_DEEP || e.code == CODE_SYNTAX));
+}
+
+#[test]
+fn multi_document_streams_keep_good_documents_before_an_error() {
+    let s = load("a: 1\n---\n---\nb: [\n", Limits::default());
+    assert_eq!(s.documents.len(), 3);
+    assert!(s.documents[0].as_ref().is_ok());
+    assert!(s.documents[1].as_ref().unwrap().empty);
+    let e = s.documents[2].as_ref().unwrap_err();
+    assert_eq!(e.code, CODE_SYNTAX);
+}
+
+#[test]
+fn json_loads_too() {
+    let d = one("{\n\t\"a\": [1, \"b\"],\n\t\"c\": {\"d\": null}\n}\n");
+    assert_eq!(d.value, json!({"a": [1, "b"], "c": {"d": null}}));
+    assert_eq!(d.spans.get("/c/d").unwrap().value.line, 3);
+}
