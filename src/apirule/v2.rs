@@ -55,18 +55,23 @@ pub struct Rule {
     pub timeout: Option<u32>,
 }
 
+/// Where in a rule a jwt configuration lives: `jwt`, and
+/// `extAuth.restrictions` (a token required on top of the external
+/// authorizer). The admission webhook, which patches objects this model
+/// cannot hold yet (a missing jwksUri), walks the same places.
+pub const JWT_CONFIGS: [&[&str]; 2] = [&["jwt"], &["extAuth", "restrictions"]];
+
 impl Rule {
-    /// The rule's jwt configurations with their JSON Pointers, given the
-    /// rule's own: `jwt`, and `extAuth.restrictions` (a token required on
-    /// top of the external authorizer).
+    /// The rule's jwt configurations (`JWT_CONFIGS`) with their JSON
+    /// Pointers, given the rule's own.
     pub fn jwt_configs(&self, at: &str) -> impl Iterator<Item = (&JwtConfig, String)> {
         let restrictions = self.ext_auth.as_ref().and_then(|e| e.restrictions.as_ref());
-        [
-            self.jwt.as_ref().map(|c| (c, format!("{at}/jwt"))),
-            restrictions.map(|c| (c, format!("{at}/extAuth/restrictions"))),
-        ]
-        .into_iter()
-        .flatten()
+        [self.jwt.as_ref(), restrictions]
+            .into_iter()
+            .zip(JWT_CONFIGS)
+            .filter_map(move |(config, tokens)| {
+                Some((config?, format!("{at}/{}", tokens.join("/"))))
+            })
     }
 }
 

@@ -65,7 +65,7 @@ pub fn patch(object: &Value, policy: &Policy) -> Patch {
     if let Some(rules) = spec.get("rules").and_then(Value::as_array) {
         for (i, rule) in rules.iter().enumerate() {
             let index = i.to_string();
-            for base in [&["jwt"][..], &["extAuth", "restrictions"][..]] {
+            for base in crate::apirule::v2::JWT_CONFIGS {
                 let mut at = rule;
                 for token in base {
                     at = at.get(*token).unwrap_or(&Value::Null);
