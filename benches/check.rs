@@ -103,6 +103,7 @@ fn main() {
             .collect();
         let checked = pipeline::check_files(
             &files,
+            &[],
             &policy,
             Limits::default(),
             Default::default(),

@@ -12,6 +12,7 @@ use std::path::{Path, PathBuf};
 use serde_json::{Value, json};
 
 use crate::apirule::Version;
+use crate::config::{Config, Environment};
 use crate::policy::Policy;
 use crate::render::{self, Options};
 use crate::source::{self, Input};
@@ -217,6 +218,62 @@ fn values_path(dir: &Path, file: &str) -> Result<PathBuf, String> {
     Ok(path)
 }
 
+/// The repository's project config, if there is one at or above `dir`
+/// inside the repository (`ARGOCD_APP_SOURCE_PATH` says how deep the
+/// application sits), with the chosen environment. A config is pushed like
+/// any file: every path it names must stay inside the repository, so that
+/// it cannot make the sidecar read its own files into a manifest.
+fn project(
+    dir: &Path,
+    env: &BTreeMap<String, String>,
+    environment: Option<&str>,
+) -> Result<Option<(Config, Option<Environment>)>, String> {
+    let depth = env.get("ARGOCD_APP_SOURCE_PATH").map_or(0, |p| {
+        Path::new(p)
+            .components()
+            .filter(|c| matches!(c, std::path::Component::Normal(_)))
+            .count()
+    });
+    let mut at = dir.to_path_buf();
+    let mut found = None;
+    for level in 0..=depth {
+        if at.join(crate::config::FILE_NAME).is_file() {
+            found = Some(at.join(crate::config::FILE_NAME));
+            break;
+        }
+        if level < depth {
+            at.push("..");
+        }
+    }
+    let Some(path) = found else {
+        return Ok(None);
+    };
+    let config = Config::load(&path)?;
+    let repository = (0..depth).fold(dir.to_path_buf(), |p, _| p.join(".."));
+    let repository = repository
+        .canonicalize()
+        .map_err(|e| format!("{}: {e}", repository.display()))?;
+    let environment = config.environment(environment)?.map(|(_, e)| e.clone());
+    let named = environment
+        .iter()
+        .flat_map(|e| e.values.iter())
+        .chain(config.policy.iter())
+        .chain([&config.lock]);
+    for p in named {
+        // A file that does not exist is not read; one outside is refused.
+        if let Ok(real) = p.canonicalize()
+            && !real.starts_with(&repository)
+        {
+            return Err(format!(
+                "{}: {} is outside the repository; the plugin reads only the repository's files",
+                path.display(),
+                p.display()
+            ));
+        }
+    }
+    Ok(Some((config, environment)))
+}
+
 /// The manifests for the application in `dir`, or the short error text the
 /// Argo CD UI shows. `env` is the process environment.
 ///
@@ -224,26 +281,49 @@ fn values_path(dir: &Path, file: &str) -> Result<PathBuf, String> {
 /// (the Deployment and Service an exposure routes to) are passed through,
 /// APIRules among them checked by the same core. Documents that are not
 /// Kubernetes objects (values files) are left out.
-pub fn generate(dir: &Path, env: &BTreeMap<String, String>) -> Result<String, String> {
+///
+/// A project config (`kexpose.yaml`) in the application directory or above
+/// it inside the repository supplies the environment's values files (when
+/// the `values-files` parameter names none), the policy, the lock and the
+/// exclusions. The environment is `environment`, else the Application's
+/// `KEXPOSE_ENV` (`ARGOCD_ENV_KEXPOSE_ENV`), else the config's default.
+pub fn generate(
+    dir: &Path,
+    env: &BTreeMap<String, String>,
+    environment: Option<&str>,
+) -> Result<String, String> {
     let params = parameters(env)?;
-    let files: Vec<PathBuf> = params
-        .values_files
-        .iter()
-        .map(|f| values_path(dir, f))
-        .collect::<Result<_, _>>()?;
+    let environment = environment.or(env.get("ARGOCD_ENV_KEXPOSE_ENV").map(String::as_str));
+    let project = project(dir, env, environment)?;
+    let files: Vec<PathBuf> = match (&project, params.values_files.is_empty()) {
+        (Some((_, Some(e))), true) => e.values.clone(),
+        _ => params
+            .values_files
+            .iter()
+            .map(|f| values_path(dir, f))
+            .collect::<Result<_, _>>()?,
+    };
     // Templates see the Application (`env.ARGOCD_APP_NAME`, `env.ARGOCD_ENV_*`)
     // and nothing else of the sidecar's environment.
     let ctx = crate::spec::template::Context::for_argocd(env).with_values(&files)?;
     // `strict` is what it announces, warnings fail, under the policy each
     // API version is checked with (render picks the legacy one for v1beta1).
-    let policy = Policy::default();
+    let config = project.as_ref().map(|(c, _)| c);
+    let policy = match config.and_then(|c| c.policy.as_ref()) {
+        Some(path) => Policy::load(path).map_err(|e| format!("invalid policy: {e}"))?,
+        None => Policy::default(),
+    };
     // Values files are inputs to templates, never specs themselves.
     let inputs: Vec<Input> = source::expand(&[dir.to_path_buf()])?
         .into_iter()
-        .filter(|i| !matches!(i, Input::File(p) if files.contains(p)))
+        .filter(|i| !matches!(i, Input::File(p) if files.contains(p) || config.is_some_and(|c| c.excluded(p))))
         .collect();
-    // The application's kexpose.lock fills in jwksUri, as for `render`.
-    let lock_path = dir.join(crate::identity::lock::DEFAULT_PATH);
+    // The application's kexpose.lock (or the project's) fills in jwksUri,
+    // as for `render`.
+    let lock_path = config.map_or_else(
+        || dir.join(crate::identity::lock::DEFAULT_PATH),
+        |c| c.lock.clone(),
+    );
     let lock = if lock_path.is_file() {
         crate::identity::lock::Lock::read(&lock_path)?
     } else {

@@ -15,6 +15,7 @@ pub mod lock;
 pub mod migrate;
 pub mod policy;
 pub mod probe;
+pub mod project;
 pub mod render;
 pub mod rules;
 pub mod serve;

@@ -7,6 +7,7 @@ pub mod argocd;
 pub mod check;
 pub mod cli;
 pub mod compile;
+pub mod config;
 pub mod diagnostic;
 pub mod exposure;
 pub mod identity;

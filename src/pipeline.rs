@@ -13,7 +13,7 @@
 //! files, specs and locks meet.
 
 use std::borrow::Cow;
-use std::collections::BTreeMap;
+use std::collections::{BTreeMap, BTreeSet};
 
 use rayon::prelude::*;
 use serde_json::Value;
@@ -164,42 +164,68 @@ pub fn named_issuers(
     }
 }
 
-/// Stages 2 to 6 for a run's inputs, read (`name`, text or the report that
-/// says why there is none): every spec template rendered once, the shared
-/// issuers resolved across all files, every file checked in parallel.
-/// Results are in input order, each with the source lines its findings
-/// point at.
+/// One input read: its name, and its text or the report that says why
+/// there is none.
+pub type ReadFile = (String, Result<String, Box<FileReport>>);
+
+/// A text rendered, or the report that says why it does not render.
+type Render<'a> = Result<Cow<'a, str>, Box<FileReport>>;
+
+/// Stages 2 to 6 for a run's inputs: every spec template rendered once,
+/// the shared issuers resolved across `files` and `context` (the rest of
+/// the project, read for resolution only), every file of `files` checked
+/// in parallel, and with them every spec in `context` that names an issuer
+/// an `Issuers` document in `files` defines (a changed issuer can break
+/// specs that did not change). Results are in input order, dependents
+/// last, each with the source lines its findings point at.
 pub fn check_files(
-    files: &[(String, Result<String, Box<FileReport>>)],
+    files: &[ReadFile],
+    context: &[ReadFile],
     policy: &Policy,
     limits: Limits,
     template: template::Context,
     lock: Lock,
 ) -> Vec<Checked> {
-    let renders: Vec<Option<Result<Cow<'_, str>, Box<FileReport>>>> = files
+    let all: Vec<&ReadFile> = files.iter().chain(context).collect();
+    let renders: Vec<Option<Render<'_>>> = all
         .par_iter()
         .map(|(name, text)| {
             let text = text.as_ref().ok()?;
             Some(rendered(name, text, &template, policy))
         })
         .collect();
+    let text_of = |i: usize| -> Option<&str> {
+        let r = renders[i].as_ref()?.as_ref().ok()?;
+        Some(r.as_ref())
+    };
     let issuers = shared_issuers(
-        renders.iter().enumerate().filter_map(|(i, r)| {
-            let text = r.as_ref()?.as_ref().ok()?;
-            Some((i, files[i].0.as_str(), text.as_ref()))
-        }),
+        (0..all.len()).filter_map(|i| Some((i, all[i].0.as_str(), text_of(i)?))),
         &lock,
         limits,
     );
+    let changed: BTreeSet<&str> = issuers
+        .iter()
+        .filter(|(_, def)| def.doc.source < files.len())
+        .map(|(name, _)| name.as_str())
+        .collect();
+    let mut checked: Vec<usize> = (0..files.len()).collect();
+    if !changed.is_empty() {
+        checked.extend(
+            (files.len()..all.len())
+                .filter(|&i| text_of(i).is_some_and(|t| names_issuers(t, &changed, limits))),
+        );
+    }
     let resolved = Resolved {
         template,
         issuers,
         lock,
     };
-    files
-        .par_iter()
-        .zip(renders.into_par_iter())
-        .map(|((name, text), render)| {
+    let mut renders = renders;
+    let work: Vec<(usize, Option<Render<'_>>)> =
+        checked.iter().map(|&i| (i, renders[i].take())).collect();
+    work.into_par_iter()
+        .map(|(i, render)| {
+            let (name, text) = all[i];
             let report = match (text, render) {
                 (Err(report), _) => (**report).clone(),
                 (_, Some(Err(report))) => *report,
@@ -215,6 +241,39 @@ pub fn check_files(
             Checked { report, lines }
         })
         .collect()
+}
+
+/// Whether a rendered text holds an exposure that names one of `names`
+/// without defining it itself.
+fn names_issuers(text: &str, names: &BTreeSet<&str>, limits: Limits) -> bool {
+    if !exposure::mentions_spec(text) {
+        return false;
+    }
+    yaml::load_values(text, limits)
+        .documents
+        .iter()
+        .flatten()
+        .filter(|d| spec::Kind::of(&d.value) == Some(spec::Kind::Exposure))
+        .any(|d| {
+            let local = d.value.pointer("/spec/issuers").and_then(Value::as_object);
+            let routes = d.value.pointer("/spec/routes").and_then(Value::as_array);
+            routes.into_iter().flatten().any(|route| {
+                ["/jwt", "/extAuth/jwt"].iter().any(|at| {
+                    let Some(access) = route.pointer(at) else {
+                        return false;
+                    };
+                    let one = access.get("issuer").into_iter();
+                    let many = access
+                        .get("issuers")
+                        .and_then(Value::as_array)
+                        .into_iter()
+                        .flatten();
+                    one.chain(many)
+                        .filter_map(Value::as_str)
+                        .any(|n| names.contains(n) && !local.is_some_and(|l| l.contains_key(n)))
+                })
+            })
+        })
 }
 
 /// Renders and checks one text on its own (no issuers shared with other

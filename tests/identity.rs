@@ -225,10 +225,14 @@ fn lock_check_fails_when_specs_and_lock_part_ways() {
         &["lock", "--check", "--offline", d, "--lock", lock_arg],
     );
     assert_eq!(missing.status.code(), Some(1));
-    assert!(
-        stderr(&missing).contains("run `kexpose lock`"),
-        "{}",
-        stderr(&missing)
+    // No lock, and the issuer sets no jwksUri: which one, where, and the
+    // whole command that writes the lock.
+    assert_eq!(
+        stderr(&missing),
+        format!(
+            "kexpose: {lock_arg} is missing, and 1 issuer(s) set no jwksUri:\n  {} in {d}/issuers.yaml (idp)\nkexpose: set their jwksUri, or record discovery with `kexpose lock {d} --lock {lock_arg}`\n",
+            p.issuer
+        )
     );
 
     assert!(

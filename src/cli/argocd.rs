@@ -9,7 +9,12 @@ use super::{Fatal, Outcome};
 #[derive(Subcommand)]
 pub enum ArgocdCommand {
     /// Render every exposure spec of the application in the current directory to stdout.
-    Generate,
+    Generate {
+        /// The environment of the repository's kexpose.yaml (default: the Application's
+        /// KEXPOSE_ENV, else the config's defaultEnvironment).
+        #[arg(long = "env", value_name = "NAME")]
+        env: Option<String>,
+    },
     /// Print the plugin's parameter announcements as JSON.
     Parameters,
     /// Print the first exposure spec under the current directory (plugin discovery).
@@ -35,11 +40,11 @@ pub fn argocd(command: ArgocdCommand, out: &mut dyn Write) -> Result<Outcome, Fa
             out.flush()?;
             Ok(Outcome::Clean)
         }
-        ArgocdCommand::Generate => {
+        ArgocdCommand::Generate { env: environment } => {
             let env = std::env::vars_os()
                 .filter_map(|(k, v)| Some((k.into_string().ok()?, v.into_string().ok()?)))
                 .collect();
-            match crate::argocd::generate(dir, &env) {
+            match crate::argocd::generate(dir, &env, environment.as_deref()) {
                 Ok(stream) => {
                     out.write_all(stream.as_bytes())?;
                     out.flush()?;

@@ -1,27 +1,36 @@
 //! `kexpose check`: every input checked in parallel, reported in file order.
+//!
+//! With a project config, the given files (a pre-commit hook passes only
+//! the staged ones) are checked against the whole project: issuers,
+//! values and the lock come from everywhere, and a changed `Issuers`
+//! document brings the specs that name its issuers into the run.
 
 use std::io::{self, IsTerminal, Write};
 use std::path::PathBuf;
 
 use clap::Args;
-
-use super::args::{Color, TemplateArgs, color_for, load_policy};
-use super::{Fatal, Outcome};
 use rayon::prelude::*;
 
-use crate::pipeline;
+use super::args::{Color, TemplateArgs, color_for, load_policy};
+use super::project::{self, ProjectArgs};
+use super::{Fatal, Outcome};
+use crate::pipeline::{self, ReadFile};
+use crate::policy::Policy;
 use crate::report::{self, Format, Run};
-use crate::source;
+use crate::source::{self, Input};
 use crate::yaml::Limits;
 
 #[derive(Args)]
 pub struct CheckArgs {
-    /// Files, directories (searched for *.yaml, *.yml, *.json) or `-` for stdin.
-    #[arg(default_value = ".")]
+    /// Files, directories (searched for *.yaml, *.yml, *.json) or `-` for stdin
+    /// (default: the project of kexpose.yaml, else the working directory).
     pub paths: Vec<PathBuf>,
+    #[command(flatten)]
+    pub project: ProjectArgs,
     #[arg(long, value_enum, default_value_t = Format::Text)]
     pub format: Format,
-    /// Policy file: which rules run and how severe they are (default: policies/default.yaml, built in).
+    /// Policy file: which rules run and how severe they are (default: the project's, else
+    /// policies/default.yaml, built in).
     #[arg(long, env = "KEXPOSE_POLICY")]
     pub policy: Option<PathBuf>,
     #[arg(long, value_enum, default_value_t = Color::Auto)]
@@ -31,28 +40,54 @@ pub struct CheckArgs {
     pub max_file_size: u64,
     #[command(flatten)]
     pub template: TemplateArgs,
-    /// Lock file to fill missing jwksUri values from (default: kexpose.lock if present).
+    /// Lock file to fill missing jwksUri values from (default: the project's, else
+    /// kexpose.lock if present).
     #[arg(long, value_name = "FILE")]
     pub lock: Option<PathBuf>,
 }
 
+fn read(inputs: &[Input], policy: &Policy, max: u64) -> Vec<ReadFile> {
+    inputs
+        .par_iter()
+        .map(|input| (input.name(), source::read(input, policy, max)))
+        .collect()
+}
+
 /// Checks every input in parallel and reports in file order.
 pub fn check(args: &CheckArgs, out: &mut dyn Write) -> Result<Outcome, Fatal> {
-    let mut policy = load_policy(args.policy.as_ref())?;
-    let lock = crate::identity::lock::resolve(args.lock.as_ref())?;
+    let project = args.project.load()?;
+    let mut policy = load_policy(project.policy(args.policy.as_ref()).as_ref())?;
+    let lock = project.lock(args.lock.as_ref())?;
     policy.discovered = lock.discovered();
-    let mut inputs = source::expand(&args.paths)?;
-    inputs.sort();
-    inputs.dedup();
-    let files: Vec<(String, Result<String, Box<report::FileReport>>)> = inputs
-        .par_iter()
-        .map(|input| {
-            let text = source::read(input, &policy, args.max_file_size);
-            (input.name(), text)
-        })
-        .collect();
-    let template = args.template.context()?;
-    let files = pipeline::check_files(&files, &policy, Limits::default(), template, lock);
+    let paths = project.paths(&args.paths, project::Default::Root);
+    let inputs = project.inputs(&paths)?;
+    if inputs.is_empty() {
+        let shown: Vec<String> = paths.iter().map(|p| p.display().to_string()).collect();
+        writeln!(
+            io::stderr(),
+            "kexpose: nothing to check in {} (no *.yaml, *.yml or *.json files that are not excluded)",
+            shown.join(", ")
+        )?;
+        return Ok(Outcome::Clean);
+    }
+    let files = read(&inputs, &policy, args.max_file_size);
+    // Given a subset of a project, the rest of it resolves issuers.
+    let context = match &project.config {
+        Some(c) if !args.paths.is_empty() => {
+            let mut rest = project.inputs(&c.specs)?;
+            rest.retain(|i| !inputs.contains(i));
+            read(&rest, &policy, args.max_file_size)
+                .into_iter()
+                .filter(|(_, text)| {
+                    text.as_ref()
+                        .is_ok_and(|t| crate::exposure::mentions_spec(t))
+                })
+                .collect()
+        }
+        _ => Vec::new(),
+    };
+    let template = project.template(&args.template)?;
+    let files = pipeline::check_files(&files, &context, &policy, Limits::default(), template, lock);
     let run = Run::new(files);
     report::write(
         &run,

@@ -8,6 +8,7 @@ use clap::Args;
 
 use super::args::TemplateArgs;
 use super::identity::{NetArgs, block_on, refused};
+use super::project::{self, Project, ProjectArgs};
 use super::{Fatal, Outcome};
 use crate::identity::lock::{self, Difference, Entry, Lock};
 use crate::identity::net::Client;
@@ -16,14 +17,17 @@ use crate::source;
 
 #[derive(Args)]
 pub struct LockArgs {
-    /// Spec files or directories (searched for *.yaml, *.yml, *.json), or `-` for stdin.
-    #[arg(default_value = ".")]
+    /// Spec files or directories (searched for *.yaml, *.yml, *.json), or `-` for stdin
+    /// (default: the specs of kexpose.yaml, else the working directory).
     pub paths: Vec<PathBuf>,
     #[command(flatten)]
+    pub project: ProjectArgs,
+    #[command(flatten)]
     pub template: TemplateArgs,
-    /// The lock file to write (or compare with --check).
-    #[arg(long, value_name = "FILE", default_value = lock::DEFAULT_PATH)]
-    pub lock: PathBuf,
+    /// The lock file to write (or compare with --check) (default: the project's, else
+    /// kexpose.lock).
+    #[arg(long, value_name = "FILE")]
+    pub lock: Option<PathBuf>,
     /// Write nothing; exit 1 when the lock misses an issuer the specs name, holds one they
     /// no longer name, or (unless --offline) no longer matches discovery.
     #[arg(long)]
@@ -40,10 +44,13 @@ pub struct LockArgs {
 
 /// `kexpose lock`: discovery for every issuer the specs name, all or nothing.
 pub fn lock(args: &LockArgs) -> Result<Outcome, Fatal> {
-    let template = args.template.context()?;
-    let mut inputs = source::expand(&args.paths)?;
-    inputs.sort();
-    inputs.dedup();
+    let project = args.project.load()?;
+    let run = Run {
+        path: project.lock_path(args.lock.as_ref()),
+        command: command(args, &project),
+    };
+    let template = project.template(&args.template)?;
+    let inputs = project.inputs(&project.paths(&args.paths, project::Default::Specs))?;
     let named = crate::pipeline::named_issuers(&inputs, &template, args.max_file_size).map_err(
         |errors| {
             Fatal::Message(format!(
@@ -52,23 +59,40 @@ pub fn lock(args: &LockArgs) -> Result<Outcome, Fatal> {
             ))
         },
     )?;
+    if args.check {
+        return check_lock(args, &run, &named);
+    }
     if named.is_empty() {
         return Err(Fatal::Message(
             "no issuers are named in the specs (spec.issuers of an Exposure or Issuers document)"
                 .into(),
         ));
     }
-    if args.check {
-        check_lock(args, &named)
-    } else {
-        write_lock(args, &named)
-    }
+    write_lock(args, &run, &named)
+}
+
+/// Where this run's lock is, and the whole command that writes it.
+struct Run {
+    path: PathBuf,
+    command: String,
+}
+
+/// `kexpose lock` with this run's specs and values, from here.
+fn command(args: &LockArgs, project: &Project) -> String {
+    let rest: Vec<String> = match &args.lock {
+        Some(path) => vec![
+            "--lock".to_owned(),
+            project::shell_word(&path.display().to_string()),
+        ],
+        None => Vec::new(),
+    };
+    project.command("lock", &args.paths, &args.template.values, &rest)
 }
 
 type Named = BTreeMap<String, Vec<lock::Use>>;
 
-fn write_lock(args: &LockArgs, named: &Named) -> Result<Outcome, Fatal> {
-    let Some(discovered) = discover_named(args, named, "not written")? else {
+fn write_lock(args: &LockArgs, run: &Run, named: &Named) -> Result<Outcome, Fatal> {
+    let Some(discovered) = discover_named(args, run, named, "not written")? else {
         return Ok(Outcome::Findings);
     };
     let fetched_at = lock::now_rfc3339();
@@ -77,8 +101,8 @@ fn write_lock(args: &LockArgs, named: &Named) -> Result<Outcome, Fatal> {
         .map(|(issuer, d)| (issuer.clone(), Entry::new(d, fetched_at.clone())))
         .collect();
     let text = Lock::new(entries).to_text();
-    crate::render::write_atomic(&args.lock, text.as_bytes())
-        .map_err(|e| Fatal::Message(format!("cannot write {}: {e}", args.lock.display())))?;
+    crate::render::write_atomic(&run.path, text.as_bytes())
+        .map_err(|e| Fatal::Message(format!("cannot write {}: {e}", run.path.display())))?;
     for (issuer, d) in &discovered {
         eprintln!(
             "locked {issuer}: jwks_uri {}, {} signing key(s)",
@@ -88,20 +112,54 @@ fn write_lock(args: &LockArgs, named: &Named) -> Result<Outcome, Fatal> {
     }
     eprintln!(
         "kexpose: wrote {} ({} issuer(s))",
-        args.lock.display(),
+        run.path.display(),
         discovered.len()
     );
     Ok(Outcome::Clean)
 }
 
-fn check_lock(args: &LockArgs, named: &Named) -> Result<Outcome, Fatal> {
-    let lock = match Lock::read(&args.lock) {
+fn check_lock(args: &LockArgs, run: &Run, named: &Named) -> Result<Outcome, Fatal> {
+    if !run.path.exists() {
+        // Without a lock, every issuer must set its own jwksUri.
+        let unset: Vec<String> = named
+            .iter()
+            .filter(|(_, uses)| uses.iter().any(|u| u.jwks_uri.is_none()))
+            .map(|(issuer, uses)| {
+                let at: Vec<String> = uses
+                    .iter()
+                    .filter(|u| u.jwks_uri.is_none())
+                    .map(|u| format!("{} ({})", u.file, u.name))
+                    .collect();
+                format!("{issuer} in {}", at.join(", "))
+            })
+            .collect();
+        if unset.is_empty() {
+            eprintln!(
+                "kexpose: no lock needed: every issuer the specs name sets its jwksUri ({} issuer(s))",
+                named.len()
+            );
+            return Ok(Outcome::Clean);
+        }
+        eprintln!(
+            "kexpose: {} is missing, and {} issuer(s) set no jwksUri:",
+            run.path.display(),
+            unset.len()
+        );
+        for u in &unset {
+            eprintln!("  {u}");
+        }
+        return refused(&format!(
+            "set their jwksUri, or record discovery with `{}`",
+            run.command
+        ));
+    }
+    let lock = match Lock::read(&run.path) {
         Ok(l) => l,
-        Err(e) => return refused(&format!("{e}; run `kexpose lock`")),
+        Err(e) => return refused(&format!("{e}; run `{}`", run.command)),
     };
     let mut differences = lock::against_specs(&lock, named);
     if !args.offline {
-        let Some(discovered) = discover_named(args, named, "not compared")? else {
+        let Some(discovered) = discover_named(args, run, named, "not compared")? else {
             return Ok(Outcome::Findings);
         };
         for (issuer, now) in &discovered {
@@ -119,13 +177,14 @@ fn check_lock(args: &LockArgs, named: &Named) -> Result<Outcome, Fatal> {
             }
         }
     }
-    Ok(verdict(&args.lock, &lock, differences))
+    Ok(verdict(run, &lock, differences))
 }
 
 /// Discovery for every named issuer, with every failure said; `None` when
 /// any failed (`what` says what then happens to the lock).
 fn discover_named(
     args: &LockArgs,
+    run: &Run,
     named: &Named,
     what: &str,
 ) -> Result<Option<BTreeMap<String, oidc::Discovered>>, Fatal> {
@@ -156,14 +215,15 @@ fn discover_named(
         eprintln!(
             "kexpose: {failed} of {} issuer(s) failed discovery; {} {what}",
             named.len(),
-            args.lock.display()
+            run.path.display()
         );
         return Ok(None);
     }
     Ok(Some(discovered))
 }
 
-fn verdict(path: &std::path::Path, lock: &Lock, differences: Vec<Difference>) -> Outcome {
+fn verdict(run: &Run, lock: &Lock, differences: Vec<Difference>) -> Outcome {
+    let path = &run.path;
     if differences.is_empty() {
         eprintln!(
             "kexpose: {} is up to date ({} issuer(s))",
@@ -176,8 +236,9 @@ fn verdict(path: &std::path::Path, lock: &Lock, differences: Vec<Difference>) ->
         eprintln!("kexpose: {d}");
     }
     eprintln!(
-        "kexpose: {} does not match; run `kexpose lock`",
-        path.display()
+        "kexpose: {} does not match; run `{}`",
+        path.display(),
+        run.command
     );
     Outcome::Findings
 }

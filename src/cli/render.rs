@@ -6,6 +6,7 @@ use std::path::PathBuf;
 use clap::Args;
 
 use super::args::{ApiVersion, Color, TemplateArgs, color_for, load_policy};
+use super::project::{self, ProjectArgs};
 use super::{Fatal, Outcome};
 use crate::render;
 use crate::report::{self, Format, Run};
@@ -13,21 +14,26 @@ use crate::source;
 
 #[derive(Args)]
 pub struct RenderArgs {
-    /// Spec files or directories (searched for *.yaml, *.yml, *.json), or `-` for stdin.
-    #[arg(default_value = ".")]
+    /// Spec files or directories (searched for *.yaml, *.yml, *.json), or `-` for stdin
+    /// (default: the specs of kexpose.yaml, else the working directory).
     pub paths: Vec<PathBuf>,
     #[command(flatten)]
+    pub project: ProjectArgs,
+    #[command(flatten)]
     pub template: TemplateArgs,
-    #[arg(long, value_enum, default_value_t = ApiVersion::V2)]
-    pub api_version: ApiVersion,
+    /// The APIRule version to render (default: the environment's, else v2).
+    #[arg(long, value_enum)]
+    pub api_version: Option<ApiVersion>,
     /// Lock file to fill missing jwksUri values from (default: kexpose.lock if present).
     #[arg(long, value_name = "FILE")]
     pub lock: Option<PathBuf>,
-    /// Write one file per APIRule (namespace.name.yaml) into DIR instead of a stream on stdout.
-    #[arg(long, value_name = "DIR")]
+    /// Write one file per APIRule (namespace.name.yaml) into DIR instead of a stream on
+    /// stdout; without DIR, into the environment's outDir.
+    #[arg(long, value_name = "DIR", num_args = 0..=1, default_missing_value = "")]
     pub out_dir: Option<PathBuf>,
-    /// With --out-dir: write nothing, print a unified diff and exit 1 when DIR is not up to date.
-    #[arg(long, requires = "out_dir")]
+    /// Write nothing; print a unified diff and exit 1 when the output directory (--out-dir, or
+    /// the environment's outDir) is not up to date.
+    #[arg(long)]
     pub check: bool,
     /// Policy file for the check of every rendered APIRule.
     #[arg(long, env = "KEXPOSE_POLICY")]
@@ -41,13 +47,33 @@ pub struct RenderArgs {
 
 /// Renders specs: APIRules on stdout (or into --out-dir), findings on stderr.
 pub fn render(args: &RenderArgs, out: &mut dyn Write) -> Result<Outcome, Fatal> {
-    let policy = load_policy(args.policy.as_ref())?;
-    let template = args.template.context()?;
-    let lock = crate::identity::lock::resolve(args.lock.as_ref())?;
-    let mut inputs = source::expand(&args.paths)?;
-    inputs.sort();
-    inputs.dedup();
-    let version = args.api_version.version();
+    let project = args.project.load()?;
+    let policy = load_policy(project.policy(args.policy.as_ref()).as_ref())?;
+    let template = project.template(&args.template)?;
+    let lock = project.lock(args.lock.as_ref())?;
+    let paths = project.paths(&args.paths, project::Default::Specs);
+    let inputs = project.inputs(&paths)?;
+    let out_dir = match &args.out_dir {
+        Some(dir) if dir.as_os_str().is_empty() => Some(project.out_dir().ok_or_else(|| {
+            Fatal::Message(
+                "--out-dir without DIR needs an environment with outDir in kexpose.yaml".into(),
+            )
+        })?),
+        Some(dir) => Some(dir.clone()),
+        None if args.check => Some(project.out_dir().ok_or_else(|| {
+            Fatal::Message(
+                "--check needs --out-dir DIR, or an environment with outDir in kexpose.yaml".into(),
+            )
+        })?),
+        None => None,
+    };
+    let version = match (args.api_version, &project.environment) {
+        (Some(v), _) => v.version(),
+        (None, Some((_, env))) if env.api_version.as_deref() == Some("v1beta1") => {
+            crate::apirule::Version::V1beta1
+        }
+        _ => crate::apirule::Version::V2,
+    };
     let mut rendered = render::render(
         &inputs,
         &render::Options {
@@ -83,7 +109,7 @@ pub fn render(args: &RenderArgs, out: &mut dyn Write) -> Result<Outcome, Fatal> 
             "no Exposure specs found (apiVersion kexpose.dev/v1alpha1, kind Exposure)".into(),
         ));
     }
-    match (&args.out_dir, args.check) {
+    match (&out_dir, args.check) {
         (Some(dir), true) => {
             let drift = render::drift(&rendered.outputs, dir)
                 .map_err(|e| Fatal::Message(format!("cannot read {}: {e}", dir.display())))?;
@@ -94,11 +120,19 @@ pub fn render(args: &RenderArgs, out: &mut dyn Write) -> Result<Outcome, Fatal> 
             if drift.diffs.is_empty() {
                 Ok(Outcome::Clean)
             } else {
+                // The whole command that brings DIR up to date, from here.
+                let mut rest = vec![
+                    "--out-dir".to_owned(),
+                    project::shell_word(&dir.display().to_string()),
+                ];
+                if args.api_version == Some(ApiVersion::V1beta1) {
+                    rest.extend(["--api-version".to_owned(), "v1beta1".to_owned()]);
+                }
+                let command = project.command("render", &args.paths, &args.template.values, &rest);
                 eprintln!(
-                    "kexpose: {} file(s) in {} differ from a fresh render; run `kexpose render --out-dir {}`",
+                    "kexpose: {} file(s) in {} differ from a fresh render; run `{command}`",
                     drift.diffs.len(),
                     dir.display(),
-                    dir.display()
                 );
                 Ok(Outcome::Findings)
             }

@@ -57,6 +57,7 @@ pub fn case(dir: &Path, policy: &Policy) -> Result<CaseResult, String> {
     }
     let checked = crate::pipeline::check_files(
         &files,
+        &[],
         policy,
         Limits::default(),
         crate::spec::template::Context::allowing(&[]),
