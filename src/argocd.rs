@@ -337,6 +337,7 @@ pub fn generate(
             template: &ctx,
             lock: &lock,
             max_file_size: source::DEFAULT_MAX_FILE_SIZE,
+            source_root: None,
         },
     );
     let mut reports: Vec<crate::report::FileReport> = std::mem::take(&mut rendered.reports)

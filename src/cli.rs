@@ -11,6 +11,7 @@ pub mod argocd;
 pub mod args;
 pub mod check;
 pub mod identity;
+pub mod init;
 pub mod lock;
 pub mod migrate;
 pub mod policy;
@@ -34,6 +35,8 @@ pub struct Cli {
 
 #[derive(Subcommand)]
 pub enum Command {
+    /// Start a project: kexpose.yaml, an example exposure and issuer, values, pre-commit hooks.
+    Init(init::InitArgs),
     /// Check APIRule files (v2, v2alpha1, v1beta1) and report findings with line and column.
     Check(check::CheckArgs),
     /// List every rule with its code, name and default severity.
@@ -100,6 +103,7 @@ impl From<String> for Fatal {
 
 pub fn run(cli: Cli, out: &mut dyn Write) -> Result<Outcome, Fatal> {
     match cli.command {
+        Command::Init(args) => init::init(&args),
         Command::Check(args) => check::check(&args, out),
         Command::Rules { format } => rules::list_rules(format, out),
         Command::Rule { code } => rules::show_rule(&code, out),

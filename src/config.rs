@@ -229,7 +229,7 @@ fn known<'a>(names: impl Iterator<Item = &'a String>) -> String {
 /// `root/p`, without a leading `./` for the working directory.
 fn join(root: &Path, p: &str) -> PathBuf {
     let p = p.strip_prefix("./").unwrap_or(p);
-    if root.as_os_str().is_empty() {
+    if root.as_os_str().is_empty() || root == Path::new(".") {
         PathBuf::from(p)
     } else {
         root.join(p)

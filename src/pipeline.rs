@@ -13,7 +13,7 @@
 //! files, specs and locks meet.
 
 use std::borrow::Cow;
-use std::collections::{BTreeMap, BTreeSet};
+use std::collections::BTreeMap;
 
 use rayon::prelude::*;
 use serde_json::Value;
@@ -174,9 +174,9 @@ type Render<'a> = Result<Cow<'a, str>, Box<FileReport>>;
 /// Stages 2 to 6 for a run's inputs: every spec template rendered once,
 /// the shared issuers resolved across `files` and `context` (the rest of
 /// the project, read for resolution only), every file of `files` checked
-/// in parallel, and with them every spec in `context` that names an issuer
-/// an `Issuers` document in `files` defines (a changed issuer can break
-/// specs that did not change). Results are in input order, dependents
+/// in parallel, and with them, when `files` hold an `Issuers` document,
+/// every spec in `context` that names a shared issuer (a changed issuer can
+/// break specs that did not change). Results are in input order, dependents
 /// last, each with the source lines its findings point at.
 pub fn check_files(
     files: &[ReadFile],
@@ -203,16 +203,24 @@ pub fn check_files(
         &lock,
         limits,
     );
-    let changed: BTreeSet<&str> = issuers
-        .iter()
-        .filter(|(_, def)| def.doc.source < files.len())
-        .map(|(name, _)| name.as_str())
-        .collect();
+    // The previous content of a changed Issuers document is unknown (an
+    // issuer may have been renamed or removed), so every spec that names a
+    // shared issuer depends on it.
+    let issuers_changed = (0..files.len()).any(|i| {
+        text_of(i).is_some_and(|t| {
+            exposure::mentions_spec(t)
+                && yaml::load_values(t, limits)
+                    .documents
+                    .iter()
+                    .flatten()
+                    .any(|d| spec::Kind::of(&d.value) == Some(spec::Kind::Issuers))
+        })
+    });
     let mut checked: Vec<usize> = (0..files.len()).collect();
-    if !changed.is_empty() {
+    if issuers_changed {
         checked.extend(
             (files.len()..all.len())
-                .filter(|&i| text_of(i).is_some_and(|t| names_issuers(t, &changed, limits))),
+                .filter(|&i| text_of(i).is_some_and(|t| names_shared_issuers(t, limits))),
         );
     }
     let resolved = Resolved {
@@ -243,9 +251,9 @@ pub fn check_files(
         .collect()
 }
 
-/// Whether a rendered text holds an exposure that names one of `names`
-/// without defining it itself.
-fn names_issuers(text: &str, names: &BTreeSet<&str>, limits: Limits) -> bool {
+/// Whether a rendered text holds an exposure that names an issuer it does
+/// not define itself.
+fn names_shared_issuers(text: &str, limits: Limits) -> bool {
     if !exposure::mentions_spec(text) {
         return false;
     }
@@ -270,7 +278,7 @@ fn names_issuers(text: &str, names: &BTreeSet<&str>, limits: Limits) -> bool {
                         .flatten();
                     one.chain(many)
                         .filter_map(Value::as_str)
-                        .any(|n| names.contains(n) && !local.is_some_and(|l| l.contains_key(n)))
+                        .any(|n| !local.is_some_and(|l| l.contains_key(n)))
                 })
             })
         })

@@ -27,6 +27,9 @@ pub struct Options<'a> {
     /// Fills in the jwksUri of issuers that do not set one.
     pub lock: &'a Lock,
     pub max_file_size: u64,
+    /// The project root: `# Source:` headers name spec files relative to
+    /// it, so that output is the same from any working directory.
+    pub source_root: Option<&'a Path>,
 }
 
 /// One rendered APIRule.
@@ -149,7 +152,11 @@ pub fn render(inputs: &[Input], opts: &Options) -> Rendered {
             let Some(apirule) = evaluated.apirule else {
                 continue;
             };
-            let output = output(&apirule, &source.name);
+            let shown = match opts.source_root {
+                Some(root) => relative(Path::new(&source.name), root),
+                None => source.name.clone(),
+            };
+            let output = output(&apirule, &shown);
             let key = (output.namespace.clone(), output.name.clone());
             if let Some((_, first)) = outputs.get(&key) {
                 located.push(Located {
@@ -212,6 +219,32 @@ pub fn render(inputs: &[Input], opts: &Options) -> Rendered {
         reports,
         errors,
         warnings,
+    }
+}
+
+/// `path` relative to `root` (both as given, relative to the working
+/// directory or absolute), `/`-separated; else `path` as it is.
+fn relative(path: &Path, root: &Path) -> String {
+    let (Ok(path_abs), Ok(root_abs)) = (std::path::absolute(path), std::path::absolute(root))
+    else {
+        return path.display().to_string();
+    };
+    let clean = |p: &Path| -> PathBuf {
+        let mut out = PathBuf::new();
+        for c in p.components() {
+            match c {
+                std::path::Component::CurDir => {}
+                std::path::Component::ParentDir => {
+                    out.pop();
+                }
+                other => out.push(other),
+            }
+        }
+        out
+    };
+    match clean(&path_abs).strip_prefix(clean(&root_abs)) {
+        Ok(rel) => rel.display().to_string().replace('\\', "/"),
+        Err(_) => path.display().to_string(),
     }
 }
 

@@ -260,3 +260,139 @@ fn rust_and_system_hooks_agree() {
         "issuers are shared across files"
     );
 }
+
+/// A project started with `kexpose init` (its own `repo: local` hooks,
+/// kexpose.yaml, an exposure, an Issuers document, values, the first
+/// render), committed once.
+fn init_repo(name: &str) -> Repo {
+    let base = Path::new(env!("CARGO_TARGET_TMPDIR"))
+        .join(format!("kexpose-pre-commit-{name}-{}", std::process::id()));
+    let _ = std::fs::remove_dir_all(&base);
+    let dir = base.join("work");
+    std::fs::create_dir_all(&dir).unwrap();
+    git(&dir, &["init", "-q"]);
+    let r = Repo {
+        dir,
+        pre_commit: tool("pre-commit"),
+    };
+    let init = r.run(Path::new(env!("CARGO_BIN_EXE_kexpose")), &["init"]);
+    assert!(init.status.success(), "{}", String::from_utf8_lossy(&init.stderr));
+    git(&r.dir, &["add", "."]);
+    git(&r.dir, &["-c", "user.name=k", "-c", "user.email=k@example.com", "commit", "-q", "-m", "init"]);
+    r
+}
+
+impl Repo {
+    fn edit(&self, file: &str, from: &str, to: &str) {
+        let path = self.dir.join(file);
+        let text = std::fs::read_to_string(&path).unwrap();
+        assert!(text.contains(from), "{file} lacks {from:?}");
+        std::fs::write(&path, text.replacen(from, to, 1)).unwrap();
+    }
+
+    /// `pre-commit run` as a commit runs it: on the staged files only.
+    fn staged(&self, files: &[&str]) -> (i32, String) {
+        let mut args = vec!["add"];
+        args.extend_from_slice(files);
+        git(&self.dir, &args);
+        self.pre_commit(&["run"])
+    }
+}
+
+#[test]
+fn init_then_pre_commit_passes_with_no_flags() {
+    let r = init_repo("init");
+    for file in [
+        "kexpose.yaml",
+        "exposures/httpbin.yaml",
+        "exposures/issuers.yaml",
+        "env/dev.yaml",
+        ".pre-commit-config.yaml",
+        "deploy/dev/dev.httpbin.yaml",
+    ] {
+        assert!(r.dir.join(file).is_file(), "init wrote {file}");
+    }
+    let (code, out) = r.pre_commit(&["run", "--all-files"]);
+    assert_eq!(code, 0, "{out}");
+    assert_eq!(out.matches("Passed").count(), 3, "{out}");
+    // A second init replaces nothing.
+    std::fs::write(r.dir.join("env/dev.yaml"), "namespace: mine\n").unwrap();
+    let again = r.run(Path::new(env!("CARGO_BIN_EXE_kexpose")), &["init"]);
+    assert!(again.status.success());
+    assert_eq!(
+        std::fs::read_to_string(r.dir.join("env/dev.yaml")).unwrap(),
+        "namespace: mine\n"
+    );
+    assert!(String::from_utf8_lossy(&again.stderr).contains("kept the existing ./env/dev.yaml"));
+}
+
+/// The daily loop: commits that stage one file at a time. The staged spec
+/// resolves its issuer and values from the project, not from what is staged.
+#[test]
+fn staged_subsets_are_checked_against_the_whole_project() {
+    let r = init_repo("subset");
+
+    // One valid spec changed (a comment): the Issuers document and the
+    // values are not staged, and the commit passes.
+    r.edit("exposures/httpbin.yaml", "# httpbin on port 8000", "# httpbin, port 8000");
+    let (code, out) = r.staged(&["exposures/httpbin.yaml"]);
+    assert_eq!(code, 0, "{out}");
+    git(&r.dir, &["-c", "user.name=k", "-c", "user.email=k@example.com", "commit", "-q", "-m", "comment"]);
+
+    // A broken spec fails at its line and column.
+    r.edit("exposures/httpbin.yaml", "issuer: idp", "issuer: ipd");
+    let (code, out) = r.staged(&["exposures/httpbin.yaml"]);
+    assert_eq!(code, 1, "{out}");
+    assert!(
+        out.contains("exposures/httpbin.yaml:17:17: error[X001] unknown issuer \"ipd\" (known issuers: idp) (exposure-issuer-unknown)"),
+        "{out}"
+    );
+    r.edit("exposures/httpbin.yaml", "issuer: ipd", "issuer: idp");
+    git(&r.dir, &["add", "exposures/httpbin.yaml"]);
+
+    // Renaming the issuer in the Issuers document breaks the spec that was
+    // not touched: staging the Issuers document alone fails, at the spec.
+    r.edit("exposures/issuers.yaml", "    idp:", "    corporate:");
+    let (code, out) = r.staged(&["exposures/issuers.yaml"]);
+    assert_eq!(code, 1, "{out}");
+    assert!(
+        out.contains("exposures/httpbin.yaml:17:17: error[X001] unknown issuer \"idp\" (known issuers: corporate)"),
+        "{out}"
+    );
+    r.edit("exposures/issuers.yaml", "    corporate:", "    idp:");
+    git(&r.dir, &["add", "exposures/issuers.yaml"]);
+
+    // A spec changed without rendering: the drift hook says the whole
+    // command that fixes it, which then works as printed.
+    r.edit("exposures/httpbin.yaml", "port: 8000", "port: 8080");
+    let (code, out) = r.staged(&["exposures/httpbin.yaml"]);
+    assert_eq!(code, 1, "{out}");
+    let hint = "run `kexpose render --env dev --out-dir deploy/dev`";
+    assert!(out.contains(hint), "{out}");
+    let fix = r.run(
+        Path::new(env!("CARGO_BIN_EXE_kexpose")),
+        &["render", "--env", "dev", "--out-dir", "deploy/dev"],
+    );
+    assert!(fix.status.success(), "{}", String::from_utf8_lossy(&fix.stderr));
+    let (code, out) = r.staged(&["exposures/httpbin.yaml", "deploy/dev/dev.httpbin.yaml"]);
+    assert_eq!(code, 0, "{out}");
+}
+
+/// Without a lock the lock check passes as long as every issuer sets its
+/// jwksUri, and otherwise names the issuers and the command that locks them.
+#[test]
+fn lock_check_asks_for_a_lock_only_when_discovery_is_needed() {
+    let r = init_repo("lock-needed");
+    assert!(!r.dir.join("kexpose.lock").exists());
+    r.edit(
+        "exposures/issuers.yaml",
+        "      jwksUri: https://{{ values.tenant }}.accounts.example.com/oauth2/certs\n",
+        "",
+    );
+    let (code, out) = r.staged(&["exposures/issuers.yaml"]);
+    assert_eq!(code, 1, "{out}");
+    assert!(
+        out.contains("kexpose: kexpose.lock is missing, and 1 issuer(s) set no jwksUri:\n  https://my-tenant.accounts.example.com in exposures/issuers.yaml (idp)\nkexpose: set their jwksUri, or record discovery with `kexpose lock --env dev`"),
+        "{out}"
+    );
+}

@@ -45,6 +45,28 @@ pub struct RenderArgs {
     pub max_file_size: u64,
 }
 
+impl RenderArgs {
+    /// `kexpose render --config FILE --out-dir`: the project's default
+    /// environment into its outDir.
+    pub fn for_project(config: PathBuf) -> RenderArgs {
+        RenderArgs {
+            paths: Vec::new(),
+            project: ProjectArgs {
+                config: Some(config),
+                environment: None,
+            },
+            template: TemplateArgs::default(),
+            api_version: None,
+            lock: None,
+            out_dir: Some(PathBuf::new()),
+            check: false,
+            policy: None,
+            color: Color::Auto,
+            max_file_size: source::DEFAULT_MAX_FILE_SIZE,
+        }
+    }
+}
+
 /// Renders specs: APIRules on stdout (or into --out-dir), findings on stderr.
 pub fn render(args: &RenderArgs, out: &mut dyn Write) -> Result<Outcome, Fatal> {
     let project = args.project.load()?;
@@ -82,6 +104,7 @@ pub fn render(args: &RenderArgs, out: &mut dyn Write) -> Result<Outcome, Fatal> 
             template: &template,
             lock: &lock,
             max_file_size: args.max_file_size,
+            source_root: project.config.as_ref().map(|c| c.root.as_path()),
         },
     );
     if !rendered.reports.is_empty() {
