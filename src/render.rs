@@ -72,7 +72,7 @@ const MARKER: &str = "# Rendered by kexpose; edit the source, not this file.";
 pub struct Rendered {
     /// Sorted by namespace, then name.
     pub outputs: Vec<Output>,
-    /// Per input with findings, in input order, with the lines they point at.
+    /// Per input, in input order, with the lines its findings point at.
     pub reports: Vec<Checked>,
     pub errors: usize,
     pub warnings: usize,
@@ -206,13 +206,11 @@ pub fn render(inputs: &[Input], opts: &Options) -> Rendered {
         r.summary.warnings = r.diagnostics.len() - r.summary.errors;
         errors += r.summary.errors;
         warnings += r.summary.warnings;
-        if !r.diagnostics.is_empty() {
-            let lines = source::excerpt(&input.original, r);
-            reports.push(Checked {
-                report: input.report,
-                lines,
-            });
-        }
+        let lines = source::excerpt(&input.original, r);
+        reports.push(Checked {
+            report: input.report,
+            lines,
+        });
     }
     Rendered {
         outputs: outputs.into_values().map(|(o, _)| o).collect(),
@@ -286,6 +284,8 @@ fn load(input: &Input, opts: &Options, policy: &Policy, limits: Limits) -> Sourc
             return source;
         }
     };
+    // Every input counts as a file, as in `check`, spec or not.
+    source.report.summary.files = 1;
     if !exposure::mentions_spec(&text) {
         return source;
     }
@@ -298,7 +298,6 @@ fn load(input: &Input, opts: &Options, policy: &Policy, limits: Limits) -> Sourc
         }
     };
     source.original = text;
-    source.report.summary.files = 1;
     for doc in documents.iter_mut().flatten() {
         opts.lock.fill(&mut doc.value);
     }

@@ -13,7 +13,8 @@ use serde_json::Value;
 /// A fresh copy of `examples/argocd/app` (the CMP server unpacks the
 /// repository into a new temporary directory for every request).
 fn app(name: &str) -> PathBuf {
-    let dir = std::env::temp_dir().join(format!("kexpose-cmp-{name}-{}", std::process::id()));
+    let dir = std::path::Path::new(env!("CARGO_TARGET_TMPDIR"))
+        .join(format!("kexpose-cmp-{name}-{}", std::process::id()));
     let _ = std::fs::remove_dir_all(&dir);
     copy(&common::root().join("examples/argocd/app"), &dir);
     dir
@@ -529,4 +530,74 @@ fn strict_parameter_fails_on_warnings_for_both_api_versions() {
         );
     }
     std::fs::remove_dir_all(dir).unwrap();
+}
+
+/// A repository with kexpose.yaml: the application's environment comes from
+/// the Application's KEXPOSE_ENV (or the config's default), and the config
+/// cannot point the sidecar at files outside the repository.
+#[test]
+fn generate_reads_the_repositorys_project_config() {
+    let repo = app("project");
+    let dir = repo.join("apps/httpbin");
+    std::fs::create_dir_all(&dir).unwrap();
+    for f in ["httpbin.yaml", "workload.yaml"] {
+        std::fs::rename(repo.join(f), dir.join(f)).unwrap();
+    }
+    std::fs::rename(repo.join("env"), repo.join("values")).unwrap();
+    std::fs::write(
+        repo.join("kexpose.yaml"),
+        "apiVersion: kexpose.dev/v1alpha1\nkind: Config\nspecs: [apps/]\nenvironments:\n  dev: {values: [values/dev.yaml]}\n  prod: {values: [values/prod.yaml]}\ndefaultEnvironment: dev\n",
+    )
+    .unwrap();
+    let host = |out: &Output| manifests(out)[0]["spec"]["hosts"][0].clone();
+    let source = [("ARGOCD_APP_SOURCE_PATH", "apps/httpbin")];
+    let dev = cmp(&dir, &["argocd", "generate"], &source);
+    assert!(
+        dev.status.success(),
+        "{}",
+        String::from_utf8_lossy(&dev.stderr)
+    );
+    let dev_domain = std::fs::read_to_string(repo.join("values/dev.yaml")).unwrap();
+    let dev_domain = dev_domain
+        .lines()
+        .find_map(|l| l.strip_prefix("domain: "))
+        .unwrap()
+        .to_owned();
+    assert_eq!(host(&dev), format!("httpbin.{dev_domain}").as_str());
+    let prod = cmp(
+        &dir,
+        &["argocd", "generate"],
+        &[source[0], ("ARGOCD_ENV_KEXPOSE_ENV", "prod")],
+    );
+    assert!(
+        prod.status.success(),
+        "{}",
+        String::from_utf8_lossy(&prod.stderr)
+    );
+    assert_eq!(host(&prod), "httpbin.example.com");
+    let flag = cmp(&dir, &["argocd", "generate", "--env", "prod"], &source);
+    assert_eq!(flag.stdout, prod.stdout);
+    let unknown = cmp(&dir, &["argocd", "generate", "--env", "qa"], &source);
+    assert_eq!(unknown.status.code(), Some(1));
+    assert!(unknown.stdout.is_empty());
+    assert!(
+        String::from_utf8_lossy(&unknown.stderr)
+            .contains("no environment \"qa\" (known: dev, prod)")
+    );
+
+    // A values file outside the repository is refused, and not read.
+    std::fs::write(
+        repo.join("kexpose.yaml"),
+        "apiVersion: kexpose.dev/v1alpha1\nkind: Config\nenvironments:\n  dev: {values: [/etc/hostname]}\ndefaultEnvironment: dev\n",
+    )
+    .unwrap();
+    let out = cmp(&dir, &["argocd", "generate"], &source);
+    assert_eq!(out.status.code(), Some(1));
+    assert!(out.stdout.is_empty());
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert!(
+        stderr.contains("/etc/hostname is outside the repository"),
+        "{stderr}"
+    );
+    std::fs::remove_dir_all(repo).unwrap();
 }

@@ -503,3 +503,57 @@ fn check_reads_exposure_specs_with_their_values() {
         "{text}"
     );
 }
+
+/// The same inputs count the same files in every command's summary, and a
+/// directory with nothing to check says so.
+#[test]
+fn check_render_and_migrate_count_the_same_files() {
+    let dir = common::temp_dir("counts");
+    for (from, to) in [
+        ("tests/fixtures/migrate/partial/input.yaml", "legacy.yaml"),
+        ("tests/fixtures/rules/X001/fail.yaml", "spec.yaml"),
+        ("examples/argocd/app/workload.yaml", "workload.yaml"),
+    ] {
+        std::fs::copy(common::root().join(from), dir.join(to)).unwrap();
+    }
+    let d = dir.to_str().unwrap();
+    let summary = |args: &[&str]| -> String {
+        let out = run(args);
+        let text = format!(
+            "{}{}",
+            String::from_utf8_lossy(&out.stdout),
+            String::from_utf8_lossy(&out.stderr)
+        );
+        text.lines()
+            .find(|l| l.starts_with("failed: ") || l.starts_with("ok: "))
+            .unwrap_or_else(|| panic!("{args:?} printed no summary: {text}"))
+            .split(',')
+            .next()
+            .unwrap()
+            .to_owned()
+    };
+    assert_eq!(summary(&["check", d]), "failed: 3 files");
+    assert_eq!(summary(&["render", d]), "failed: 3 files");
+    assert_eq!(summary(&["migrate", d]), "failed: 3 files");
+
+    let empty = dir.join("empty");
+    std::fs::create_dir_all(&empty).unwrap();
+    std::fs::write(empty.join("notes.md"), "no manifests here\n").unwrap();
+    let out = run(&["check", empty.to_str().unwrap()]);
+    assert_eq!(out.status.code(), Some(0));
+    assert!(out.stdout.is_empty());
+    assert_eq!(
+        String::from_utf8_lossy(&out.stderr),
+        format!(
+            "kexpose: nothing to check in {} (no *.yaml, *.yml or *.json files that are not excluded)\n",
+            empty.display()
+        )
+    );
+    let out = run(&["check", &format!("{d}/missing.yaml")]);
+    assert_eq!(out.status.code(), Some(2));
+    assert_eq!(
+        String::from_utf8_lossy(&out.stderr),
+        format!("kexpose: {d}/missing.yaml: no such file or directory\n")
+    );
+    std::fs::remove_dir_all(dir).unwrap();
+}

@@ -16,11 +16,11 @@ fn helm(args: &[&str]) -> Output {
         .args(args)
         .env(
             "HELM_CACHE_HOME",
-            std::env::temp_dir().join("kexpose-helm-cache"),
+            std::path::Path::new(env!("CARGO_TARGET_TMPDIR")).join("kexpose-helm-cache"),
         )
         .env(
             "HELM_CONFIG_HOME",
-            std::env::temp_dir().join("kexpose-helm-config"),
+            std::path::Path::new(env!("CARGO_TARGET_TMPDIR")).join("kexpose-helm-config"),
         )
         .output()
         .unwrap()
@@ -58,8 +58,8 @@ fn find<'a>(docs: &'a [Value], kind: &str) -> &'a Value {
 }
 
 fn values_file(name: &str, text: &str) -> PathBuf {
-    let path =
-        std::env::temp_dir().join(format!("kexpose-helm-{name}-{}.yaml", std::process::id()));
+    let path = std::path::Path::new(env!("CARGO_TARGET_TMPDIR"))
+        .join(format!("kexpose-helm-{name}-{}.yaml", std::process::id()));
     std::fs::write(&path, text).unwrap();
     path
 }

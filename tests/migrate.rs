@@ -106,7 +106,8 @@ fn complete_migrations_pass_check() {
 
 #[test]
 fn write_rewrites_in_place_and_keeps_everything_else() {
-    let dir = std::env::temp_dir().join(format!("kexpose-migrate-{}", std::process::id()));
+    let dir = std::path::Path::new(env!("CARGO_TARGET_TMPDIR"))
+        .join(format!("kexpose-migrate-{}", std::process::id()));
     let _ = std::fs::remove_dir_all(&dir);
     std::fs::create_dir_all(&dir).unwrap();
     let mixed = dir.join("mixed.yaml");

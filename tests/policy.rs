@@ -24,7 +24,8 @@ fn shipped_profiles_pass_their_policy_tests() {
 
 #[test]
 fn policy_test_reports_missing_and_unexpected_findings() {
-    let dir = std::env::temp_dir().join(format!("kexpose-policy-test-{}", std::process::id()));
+    let dir = std::path::Path::new(env!("CARGO_TARGET_TMPDIR"))
+        .join(format!("kexpose-policy-test-{}", std::process::id()));
     let case = dir.join("wrong-expectation");
     std::fs::create_dir_all(&case).unwrap();
     std::fs::copy(
@@ -58,7 +59,8 @@ fn policy_test_reports_missing_and_unexpected_findings() {
 
 #[test]
 fn loading_errors_point_at_the_line() {
-    let dir = std::env::temp_dir().join(format!("kexpose-policy-load-{}", std::process::id()));
+    let dir = std::path::Path::new(env!("CARGO_TARGET_TMPDIR"))
+        .join(format!("kexpose-policy-load-{}", std::process::id()));
     std::fs::create_dir_all(&dir).unwrap();
     for (text, want) in [
         (

@@ -27,8 +27,8 @@ impl Drop for Repo {
 /// A work repository whose `.pre-commit-config.yaml` uses the shipped hooks
 /// manifest from a second repository, as users reference kexpose's.
 fn repo(name: &str, hooks: &str) -> Repo {
-    let base =
-        std::env::temp_dir().join(format!("kexpose-pre-commit-{name}-{}", std::process::id()));
+    let base = std::path::Path::new(env!("CARGO_TARGET_TMPDIR"))
+        .join(format!("kexpose-pre-commit-{name}-{}", std::process::id()));
     let _ = std::fs::remove_dir_all(&base);
     let hooks_repo = base.join("hooks");
     std::fs::create_dir_all(&hooks_repo).unwrap();
@@ -276,9 +276,25 @@ fn init_repo(name: &str) -> Repo {
         pre_commit: tool("pre-commit"),
     };
     let init = r.run(Path::new(env!("CARGO_BIN_EXE_kexpose")), &["init"]);
-    assert!(init.status.success(), "{}", String::from_utf8_lossy(&init.stderr));
+    assert!(
+        init.status.success(),
+        "{}",
+        String::from_utf8_lossy(&init.stderr)
+    );
     git(&r.dir, &["add", "."]);
-    git(&r.dir, &["-c", "user.name=k", "-c", "user.email=k@example.com", "commit", "-q", "-m", "init"]);
+    git(
+        &r.dir,
+        &[
+            "-c",
+            "user.name=k",
+            "-c",
+            "user.email=k@example.com",
+            "commit",
+            "-q",
+            "-m",
+            "init",
+        ],
+    );
     r
 }
 
@@ -334,10 +350,26 @@ fn staged_subsets_are_checked_against_the_whole_project() {
 
     // One valid spec changed (a comment): the Issuers document and the
     // values are not staged, and the commit passes.
-    r.edit("exposures/httpbin.yaml", "# httpbin on port 8000", "# httpbin, port 8000");
+    r.edit(
+        "exposures/httpbin.yaml",
+        "# httpbin on port 8000",
+        "# httpbin, port 8000",
+    );
     let (code, out) = r.staged(&["exposures/httpbin.yaml"]);
     assert_eq!(code, 0, "{out}");
-    git(&r.dir, &["-c", "user.name=k", "-c", "user.email=k@example.com", "commit", "-q", "-m", "comment"]);
+    git(
+        &r.dir,
+        &[
+            "-c",
+            "user.name=k",
+            "-c",
+            "user.email=k@example.com",
+            "commit",
+            "-q",
+            "-m",
+            "comment",
+        ],
+    );
 
     // A broken spec fails at its line and column.
     r.edit("exposures/httpbin.yaml", "issuer: idp", "issuer: ipd");
@@ -373,7 +405,11 @@ fn staged_subsets_are_checked_against_the_whole_project() {
         Path::new(env!("CARGO_BIN_EXE_kexpose")),
         &["render", "--env", "dev", "--out-dir", "deploy/dev"],
     );
-    assert!(fix.status.success(), "{}", String::from_utf8_lossy(&fix.stderr));
+    assert!(
+        fix.status.success(),
+        "{}",
+        String::from_utf8_lossy(&fix.stderr)
+    );
     let (code, out) = r.staged(&["exposures/httpbin.yaml", "deploy/dev/dev.httpbin.yaml"]);
     assert_eq!(code, 0, "{out}");
 }

@@ -235,7 +235,8 @@ fn check_dir(dir: &Path) -> std::process::Output {
 
 #[test]
 fn out_dir_is_written_and_drift_is_a_diff() {
-    let tmp = std::env::temp_dir().join(format!("kexpose-render-{}", std::process::id()));
+    let tmp = std::path::Path::new(env!("CARGO_TARGET_TMPDIR"))
+        .join(format!("kexpose-render-{}", std::process::id()));
     let _ = std::fs::remove_dir_all(&tmp);
 
     // Before the first render everything is missing.
@@ -292,7 +293,8 @@ fn out_dir_is_written_and_drift_is_a_diff() {
 
 #[test]
 fn a_failed_render_leaves_out_dir_untouched() {
-    let tmp = std::env::temp_dir().join(format!("kexpose-untouched-{}", std::process::id()));
+    let tmp = std::path::Path::new(env!("CARGO_TARGET_TMPDIR"))
+        .join(format!("kexpose-untouched-{}", std::process::id()));
     let _ = std::fs::remove_dir_all(&tmp);
     assert!(render_into(&tmp).status.success());
     let before = std::fs::read_to_string(tmp.join("dev.httpbin.yaml")).unwrap();

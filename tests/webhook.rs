@@ -412,7 +412,8 @@ fn start(ca: &Ca, name: &str) -> Server {
 }
 
 fn start_with(ca: &Ca, name: &str, extra: &[&str]) -> Server {
-    let dir = std::env::temp_dir().join(format!("kexpose-tls-{name}-{}", std::process::id()));
+    let dir = std::path::Path::new(env!("CARGO_TARGET_TMPDIR"))
+        .join(format!("kexpose-tls-{name}-{}", std::process::id()));
     let _ = std::fs::remove_dir_all(&dir);
     std::fs::create_dir_all(&dir).unwrap();
     install(&dir, &leaf(ca), 0);
@@ -693,7 +694,8 @@ async fn sigterm_finishes_in_flight_requests_then_exits() {
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn the_policy_file_is_reloaded_and_a_broken_one_is_refused() {
     let ca = ca();
-    let dir = std::env::temp_dir().join(format!("kexpose-policy-reload-{}", std::process::id()));
+    let dir = std::path::Path::new(env!("CARGO_TARGET_TMPDIR"))
+        .join(format!("kexpose-policy-reload-{}", std::process::id()));
     std::fs::create_dir_all(&dir).unwrap();
     let policy = dir.join("policy.yaml");
     std::fs::copy(common::root().join("policies/default.yaml"), &policy).unwrap();
@@ -743,7 +745,8 @@ async fn the_policy_file_is_reloaded_and_a_broken_one_is_refused() {
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_lock_denies_an_issuer_off_by_a_trailing_slash_and_is_reloaded() {
     let ca = ca();
-    let dir = std::env::temp_dir().join(format!("kexpose-lock-reload-{}", std::process::id()));
+    let dir = std::path::Path::new(env!("CARGO_TARGET_TMPDIR"))
+        .join(format!("kexpose-lock-reload-{}", std::process::id()));
     std::fs::create_dir_all(&dir).unwrap();
     let lock = dir.join("kexpose.lock");
     let policy = dir.join("policy.yaml");

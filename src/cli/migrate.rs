@@ -76,19 +76,18 @@ pub fn migrate(args: &MigrateArgs, out: &mut dyn Write) -> Result<Outcome, Fatal
                 stream.push_str(&format!("---\n# Source: {name}\n{doc}"));
             }
         }
-        if !m.report.diagnostics.is_empty() {
-            let lines = source::excerpt(&text, &m.report);
-            reports.push(Checked {
-                report: m.report,
-                lines,
-            });
-        }
+        // Every file counts in the summary, as in `check`.
+        let lines = source::excerpt(&text, &m.report);
+        reports.push(Checked {
+            report: m.report,
+            lines,
+        });
     }
     out.write_all(stream.as_bytes())?;
     out.flush()?;
     let mut err = io::stderr().lock();
-    if !reports.is_empty() {
-        let run = Run::new(reports);
+    let run = Run::new(reports);
+    if run.diagnostics().next().is_some() {
         report::write(
             &run,
             Format::Text,

@@ -107,7 +107,7 @@ pub fn render(args: &RenderArgs, out: &mut dyn Write) -> Result<Outcome, Fatal> 
             source_root: project.config.as_ref().map(|c| c.root.as_path()),
         },
     );
-    if !rendered.reports.is_empty() {
+    if rendered.errors + rendered.warnings > 0 {
         let run = Run::new(std::mem::take(&mut rendered.reports));
         let mut err = io::stderr().lock();
         report::write(

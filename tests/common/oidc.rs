@@ -40,22 +40,13 @@ impl Provider {
         let cert = write(&dir, "cert.pem", cert.as_bytes());
         let key = write(&dir, "key.pem", key.as_bytes());
 
-        let mut child = Command::new("node")
+        let mut command = Command::new("node");
+        command
             .arg(&server)
             .arg(&cert)
             .arg(&key)
-            .env("NODE_EXTRA_CA_CERTS", &ca)
-            .stdin(Stdio::piped())
-            .stdout(Stdio::piped())
-            .stderr(Stdio::null())
-            .spawn()
-            .expect("node runs");
-        let mut line = String::new();
-        BufReader::new(child.stdout.take().unwrap())
-            .read_line(&mut line)
-            .unwrap();
-        let ready: Value = serde_json::from_str(&line)
-            .unwrap_or_else(|e| panic!("the provider did not start ({e}): {line:?}"));
+            .env("NODE_EXTRA_CA_CERTS", &ca);
+        let (child, ready, _) = start(command, "the OpenID provider");
         let field = |name: &str| ready[name].as_str().unwrap().to_owned();
         Provider {
             issuer: field("issuer"),
@@ -82,18 +73,9 @@ impl ForwardProxy {
     pub fn start(credentials: Option<&str>) -> ForwardProxy {
         let server = tool("oidc");
         let script = server.with_file_name("proxy.mjs");
-        let mut child = Command::new("node")
-            .arg(&script)
-            .args(credentials)
-            .stdin(Stdio::piped())
-            .stdout(Stdio::piped())
-            .stderr(Stdio::null())
-            .spawn()
-            .expect("node runs");
-        let mut lines = BufReader::new(child.stdout.take().unwrap()).lines();
-        let first = lines.next().and_then(Result::ok).unwrap_or_default();
-        let ready: Value = serde_json::from_str(&first)
-            .unwrap_or_else(|e| panic!("the proxy did not start ({e}): {first:?}"));
+        let mut command = Command::new("node");
+        command.arg(&script).args(credentials);
+        let (child, ready, lines) = start(command, "the forward proxy");
         let requests = std::sync::Arc::new(Mutex::new(Vec::new()));
         let seen = requests.clone();
         std::thread::spawn(move || {
@@ -109,4 +91,52 @@ impl ForwardProxy {
             _child: Mutex::new(child),
         }
     }
+}
+
+/// Starts a Node.js server that says it is ready with one JSON line on
+/// stdout; the rest of stdout is handed back. Its stderr is kept, so that
+/// a server (or a Node.js) that fails says why in the test's panic rather
+/// than as a JSON error about an empty line.
+fn start(
+    mut command: Command,
+    what: &str,
+) -> (
+    Child,
+    Value,
+    std::io::Lines<BufReader<std::process::ChildStdout>>,
+) {
+    let mut child = command
+        .stdin(Stdio::piped())
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .spawn()
+        .unwrap_or_else(|e| {
+            panic!("cannot start {what} with node (is Node.js 20 installed?): {e}")
+        });
+    let stderr = std::sync::Arc::new(Mutex::new(String::new()));
+    let kept = stderr.clone();
+    let mut pipe = child.stderr.take().unwrap();
+    std::thread::spawn(move || {
+        let mut buf = [0u8; 4096];
+        while let Ok(n) = std::io::Read::read(&mut pipe, &mut buf) {
+            if n == 0 {
+                break;
+            }
+            kept.lock()
+                .unwrap()
+                .push_str(&String::from_utf8_lossy(&buf[..n]));
+        }
+    });
+    let mut lines = BufReader::new(child.stdout.take().unwrap()).lines();
+    let first = lines.next().and_then(Result::ok).unwrap_or_default();
+    let ready = serde_json::from_str(&first).unwrap_or_else(|_| {
+        let status = child.wait().map(|s| s.to_string()).unwrap_or_default();
+        // Give the reader a moment to collect what the server said.
+        std::thread::sleep(std::time::Duration::from_millis(200));
+        panic!(
+            "{what} did not start ({status}); its output: {first:?}; its error output:\n{}",
+            stderr.lock().unwrap()
+        )
+    });
+    (child, ready, lines)
 }
