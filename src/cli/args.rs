@@ -52,6 +52,22 @@ impl ApiVersion {
     }
 }
 
+/// Findings as people read them, on stderr (the commands whose stdout
+/// carries manifests).
+pub fn findings_to_stderr(
+    run: &crate::report::Run,
+    color: Color,
+    err: &mut dyn std::io::Write,
+) -> std::io::Result<()> {
+    use std::io::IsTerminal;
+    crate::report::write(
+        run,
+        crate::report::Format::Text,
+        color_for(color, std::io::stderr().is_terminal()),
+        err,
+    )
+}
+
 /// Whether to colour output for a stream that is (or is not) a terminal.
 pub fn color_for(choice: Color, terminal: bool) -> bool {
     match choice {

@@ -1,15 +1,15 @@
 //! `kexpose migrate`: APIRule v1beta1 to v2.
 
-use std::io::{self, IsTerminal, Write};
+use std::io::{self, Write};
 use std::path::PathBuf;
 
 use clap::Args;
 
-use super::args::{Color, color_for};
+use super::args::{Color, findings_to_stderr};
 use super::{Fatal, Outcome};
 use crate::policy::Policy;
 use crate::render;
-use crate::report::{self, Checked, Format, Run};
+use crate::report::{Checked, Run};
 use crate::source;
 
 #[derive(Args)]
@@ -88,12 +88,7 @@ pub fn migrate(args: &MigrateArgs, out: &mut dyn Write) -> Result<Outcome, Fatal
     let mut err = io::stderr().lock();
     let run = Run::new(reports);
     if run.diagnostics().next().is_some() {
-        report::write(
-            &run,
-            Format::Text,
-            color_for(args.color, io::stderr().is_terminal()),
-            &mut err,
-        )?;
+        findings_to_stderr(&run, args.color, &mut err)?;
     }
     for line in &withheld {
         writeln!(err, "kexpose: {line}")?;

@@ -1,15 +1,15 @@
 //! `kexpose render`: exposure specs in, APIRules out (stdout or --out-dir).
 
-use std::io::{self, IsTerminal, Write};
+use std::io::{self, Write};
 use std::path::PathBuf;
 
 use clap::Args;
 
-use super::args::{ApiVersion, Color, TemplateArgs, color_for, load_policy};
+use super::args::{ApiVersion, Color, TemplateArgs, findings_to_stderr, load_policy};
 use super::project::{self, ProjectArgs};
 use super::{Fatal, Outcome};
 use crate::render;
-use crate::report::{self, Format, Run};
+use crate::report::Run;
 use crate::source;
 
 #[derive(Args)]
@@ -110,12 +110,7 @@ pub fn render(args: &RenderArgs, out: &mut dyn Write) -> Result<Outcome, Fatal> 
     if rendered.errors + rendered.warnings > 0 {
         let run = Run::new(std::mem::take(&mut rendered.reports));
         let mut err = io::stderr().lock();
-        report::write(
-            &run,
-            Format::Text,
-            color_for(args.color, io::stderr().is_terminal()),
-            &mut err,
-        )?;
+        findings_to_stderr(&run, args.color, &mut err)?;
         if rendered.errors > 0 {
             writeln!(
                 err,
