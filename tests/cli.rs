@@ -557,3 +557,52 @@ fn check_render_and_migrate_count_the_same_files() {
     );
     std::fs::remove_dir_all(dir).unwrap();
 }
+
+/// A mistake in kexpose.yaml stops every command before it runs, at the
+/// file's line and column, with exit 2; --env needs a config that has it.
+#[test]
+fn config_mistakes_are_placed_and_exit_2() {
+    let dir = common::temp_dir("config-mistake");
+    std::fs::write(
+        dir.join("kexpose.yaml"),
+        "apiVersion: kexpose.dev/v1alpha1\nkind: Config\nenvironments:\n  dev: {valuez: [env/dev.yaml]}\n",
+    )
+    .unwrap();
+    for args in [
+        &["check"][..],
+        &["render"][..],
+        &["lock", "--check", "--offline"][..],
+    ] {
+        let out = common::kexpose()
+            .current_dir(&dir)
+            .args(args)
+            .output()
+            .unwrap();
+        assert_eq!(out.status.code(), Some(2), "{args:?}");
+        let stderr = String::from_utf8_lossy(&out.stderr);
+        assert!(
+            stderr.starts_with("kexpose: kexpose.yaml:4:9: not a kexpose config"),
+            "{args:?}: {stderr}"
+        );
+        assert!(out.stdout.is_empty());
+    }
+    std::fs::write(
+        dir.join("kexpose.yaml"),
+        "apiVersion: kexpose.dev/v1alpha1\nkind: Config\nenvironments:\n  dev: {values: []}\n",
+    )
+    .unwrap();
+    let out = common::kexpose()
+        .current_dir(&dir)
+        .args(["check", "--env", "prod"])
+        .output()
+        .unwrap();
+    assert_eq!(out.status.code(), Some(2));
+    assert_eq!(
+        String::from_utf8_lossy(&out.stderr),
+        "kexpose: kexpose.yaml: no environment \"prod\" (known: dev)\n"
+    );
+    let out = run(&["check", "--env", "dev", "examples/apirules"]);
+    assert_eq!(out.status.code(), Some(2));
+    assert!(String::from_utf8_lossy(&out.stderr).contains("--env needs a project config"));
+    std::fs::remove_dir_all(dir).unwrap();
+}

@@ -15,7 +15,9 @@ pub fn kexpose() -> Command {
     let mut c = Command::new(env!("CARGO_BIN_EXE_kexpose"));
     c.current_dir(root())
         .env_remove("NO_COLOR")
-        .env_remove("KEXPOSE_POLICY");
+        .env_remove("KEXPOSE_POLICY")
+        .env_remove("KEXPOSE_CONFIG")
+        .env_remove("KEXPOSE_ENV");
     // Tests that want a proxy set one; the machine's own never applies.
     for proxy in PROXY_VARIABLES {
         c.env_remove(proxy);
