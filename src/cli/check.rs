@@ -59,7 +59,7 @@ pub fn check(args: &CheckArgs, out: &mut dyn Write) -> Result<Outcome, Fatal> {
     let mut policy = load_policy(project.policy(args.policy.as_ref()).as_ref())?;
     let lock = project.lock(args.lock.as_ref())?;
     policy.discovered = lock.discovered();
-    let paths = project.paths(&args.paths, project::Default::Root);
+    let paths = project.paths(&args.paths, project::DefaultPaths::Root);
     let inputs = project.inputs(&paths)?;
     if inputs.is_empty() {
         let shown: Vec<String> = paths.iter().map(|p| p.display().to_string()).collect();

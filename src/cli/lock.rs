@@ -50,7 +50,7 @@ pub fn lock(args: &LockArgs) -> Result<Outcome, Fatal> {
         command: command(args, &project),
     };
     let template = project.template(&args.template)?;
-    let inputs = project.inputs(&project.paths(&args.paths, project::Default::Specs))?;
+    let inputs = project.inputs(&project.paths(&args.paths, project::DefaultPaths::Specs))?;
     let named = crate::pipeline::named_issuers(&inputs, &template, args.max_file_size).map_err(
         |errors| {
             Fatal::Message(format!(

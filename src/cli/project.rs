@@ -55,7 +55,7 @@ impl ProjectArgs {
 
 /// Which paths a command reads when none are given.
 #[derive(Clone, Copy, PartialEq, Eq)]
-pub enum Default {
+pub enum DefaultPaths {
     /// The config's `specs` (render, lock).
     Specs,
     /// The whole project (check).
@@ -64,13 +64,13 @@ pub enum Default {
 
 impl Project {
     /// The paths given, else the project's (or `.` without a config).
-    pub fn paths(&self, given: &[PathBuf], default: Default) -> Vec<PathBuf> {
+    pub fn paths(&self, given: &[PathBuf], default: DefaultPaths) -> Vec<PathBuf> {
         if !given.is_empty() {
             return given.to_vec();
         }
         match (&self.config, default) {
-            (Some(c), Default::Specs) => c.specs.clone(),
-            (Some(c), Default::Root) if !c.root.as_os_str().is_empty() => vec![c.root.clone()],
+            (Some(c), DefaultPaths::Specs) => c.specs.clone(),
+            (Some(c), DefaultPaths::Root) if !c.root.as_os_str().is_empty() => vec![c.root.clone()],
             _ => vec![PathBuf::from(".")],
         }
     }

@@ -73,7 +73,7 @@ pub fn render(args: &RenderArgs, out: &mut dyn Write) -> Result<Outcome, Fatal> 
     let policy = load_policy(project.policy(args.policy.as_ref()).as_ref())?;
     let template = project.template(&args.template)?;
     let lock = project.lock(args.lock.as_ref())?;
-    let paths = project.paths(&args.paths, project::Default::Specs);
+    let paths = project.paths(&args.paths, project::DefaultPaths::Specs);
     let inputs = project.inputs(&paths)?;
     let out_dir = match &args.out_dir {
         Some(dir) if dir.as_os_str().is_empty() => Some(project.out_dir().ok_or_else(|| {
