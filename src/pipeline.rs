@@ -206,16 +206,17 @@ pub fn check_files(
     // The previous content of a changed Issuers document is unknown (an
     // issuer may have been renamed or removed), so every spec that names a
     // shared issuer depends on it.
-    let issuers_changed = (0..files.len()).any(|i| {
-        text_of(i).is_some_and(|t| {
-            exposure::mentions_spec(t)
-                && yaml::load_values(t, limits)
-                    .documents
-                    .iter()
-                    .flatten()
-                    .any(|d| spec::Kind::of(&d.value) == Some(spec::Kind::Issuers))
-        })
-    });
+    let issuers_changed = !context.is_empty()
+        && (0..files.len()).any(|i| {
+            text_of(i).is_some_and(|t| {
+                exposure::mentions_spec(t)
+                    && yaml::load_values(t, limits)
+                        .documents
+                        .iter()
+                        .flatten()
+                        .any(|d| spec::Kind::of(&d.value) == Some(spec::Kind::Issuers))
+            })
+        });
     let mut checked: Vec<usize> = (0..files.len()).collect();
     if issuers_changed {
         checked.extend(
