@@ -121,13 +121,14 @@ struct Compiler<'a> {
     reported: BTreeSet<String>,
 }
 
-/// X002, with the hint users need: where the jwksUri comes from.
+/// X002, with the hint users need: where the jwksUri comes from. (The
+/// command that records discovery depends on the run; the commands add it.)
 pub fn missing_jwks_uri(name: &str, issuer: &str, pointer: &str) -> Finding {
     Finding::new(
         "X002",
         pointer,
         format!(
-            "issuer \"{name}\" has no jwksUri; set it to the jwks_uri of {}/.well-known/openid-configuration, or record it with `kexpose lock`",
+            "issuer \"{name}\" has no jwksUri; set it to the jwks_uri of {}/.well-known/openid-configuration, or record discovery in the lock",
             issuer.trim_end_matches('/')
         ),
     )

@@ -96,6 +96,11 @@ pub fn check(args: &CheckArgs, out: &mut dyn Write) -> Result<Outcome, Fatal> {
         out,
     )?;
     out.flush()?;
+    let values = &args.template.values;
+    if let Some(hint) = project::lock_hint(&project, &run, &args.paths, values, args.lock.as_ref())
+    {
+        writeln!(io::stderr(), "{hint}")?;
+    }
     Ok(if run.diagnostics().any(|d| d.code == "P008") {
         Outcome::Failure
     } else if run.summary.errors > 0 {

@@ -170,6 +170,25 @@ impl Project {
     }
 }
 
+/// The hint that follows X002 findings: the whole `kexpose lock` command
+/// that records the missing jwksUri values for this run's specs.
+pub fn lock_hint(
+    project: &Project,
+    run: &crate::report::Run,
+    paths: &[PathBuf],
+    values: &[PathBuf],
+    lock: Option<&PathBuf>,
+) -> Option<String> {
+    run.diagnostics().find(|d| d.code == "X002")?;
+    let rest: Vec<String> = lock
+        .map(|l| vec!["--lock".to_owned(), shell_word(&l.display().to_string())])
+        .unwrap_or_default();
+    Some(format!(
+        "kexpose: to record the jwksUri of every issuer these specs name, run `{}`",
+        project.command("lock", paths, values, &rest)
+    ))
+}
+
 /// A word as a POSIX shell reads it back.
 pub fn shell_word(s: &str) -> String {
     if !s.is_empty()

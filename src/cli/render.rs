@@ -111,6 +111,12 @@ pub fn render(args: &RenderArgs, out: &mut dyn Write) -> Result<Outcome, Fatal> 
         let run = Run::new(std::mem::take(&mut rendered.reports));
         let mut err = io::stderr().lock();
         findings_to_stderr(&run, args.color, &mut err)?;
+        let values = &args.template.values;
+        if let Some(hint) =
+            project::lock_hint(&project, &run, &args.paths, values, args.lock.as_ref())
+        {
+            writeln!(err, "{hint}")?;
+        }
         if rendered.errors > 0 {
             writeln!(
                 err,
