@@ -264,8 +264,34 @@ pub struct Config {
     pub log: Logger,
     /// How often the certificate files are polled for a new pair.
     pub reload_interval: Duration,
-    /// How long in-flight requests may take to finish after SIGTERM.
+    /// How long new connections are still served after SIGTERM, while
+    /// `/readyz` already says 503: the API server keeps sending to a pod
+    /// until its endpoint is removed.
+    pub drain_delay: Duration,
+    /// How long in-flight requests may take to finish after that.
     pub shutdown_grace: Duration,
+}
+
+/// Back-off after a failed accept (EMFILE, ENFILE, ENOBUFS), doubling up
+/// to a limit, so that a process out of descriptors does not spin.
+const ACCEPT_BACKOFF: (Duration, Duration) = (Duration::from_millis(5), Duration::from_secs(1));
+
+/// The current back-off after failed accepts.
+struct Backoff(Duration);
+
+impl Backoff {
+    async fn wait(&mut self, e: std::io::Error, log: Logger) {
+        log.event(
+            "warn",
+            "accept failed; backing off",
+            vec![
+                ("error", json!(e.to_string())),
+                ("backoff_ms", json!(self.0.as_millis() as u64)),
+            ],
+        );
+        tokio::time::sleep(self.0).await;
+        self.0 = (self.0 * 2).min(ACCEPT_BACKOFF.1);
+    }
 }
 
 async fn shutdown_signal() {
@@ -278,8 +304,10 @@ async fn shutdown_signal() {
     }
 }
 
-/// Runs until SIGTERM or SIGINT, then stops accepting, lets in-flight
-/// requests finish (up to the grace period) and returns.
+/// Runs until SIGTERM or SIGINT. Then `/readyz` answers 503 at once while
+/// new connections are still served for the drain delay; then the listener
+/// closes, in-flight requests finish (up to the grace period), and it
+/// returns.
 pub async fn run(config: Config) -> Result<(), String> {
     let log = config.log;
     let resolver = Arc::new(Reloading::load(config.tls.clone())?);
@@ -352,30 +380,63 @@ pub async fn run(config: Config) -> Result<(), String> {
     let app = router(state.clone());
     let graceful = GracefulShutdown::new();
     let builder = auto::Builder::new(TokioExecutor::new());
+    let serve = |tcp: tokio::net::TcpStream| {
+        let _ = tcp.set_nodelay(true);
+        let acceptor = acceptor.clone();
+        let service = TowerToHyperService::new(app.clone());
+        let builder = builder.clone();
+        let watcher = graceful.watcher();
+        tokio::spawn(async move {
+            let handshake =
+                tokio::time::timeout(Duration::from_secs(10), acceptor.accept(tcp)).await;
+            let Ok(Ok(stream)) = handshake else { return };
+            let conn = builder
+                .serve_connection(TokioIo::new(stream), service)
+                .into_owned();
+            let _ = watcher.watch(conn).await;
+        });
+    };
+    let mut backoff = Backoff(ACCEPT_BACKOFF.0);
     let signal = shutdown_signal();
     tokio::pin!(signal);
     loop {
         tokio::select! {
-            accepted = listener.accept() => {
-                let Ok((tcp, _peer)) = accepted else { continue };
-                let _ = tcp.set_nodelay(true);
-                let acceptor = acceptor.clone();
-                let service = TowerToHyperService::new(app.clone());
-                let builder = builder.clone();
-                let watcher = graceful.watcher();
-                tokio::spawn(async move {
-                    let handshake = tokio::time::timeout(Duration::from_secs(10), acceptor.accept(tcp)).await;
-                    let Ok(Ok(stream)) = handshake else { return };
-                    let conn = builder.serve_connection(TokioIo::new(stream), service).into_owned();
-                    let _ = watcher.watch(conn).await;
-                });
-            }
+            accepted = listener.accept() => match accepted {
+                Ok((tcp, _)) => {
+                    backoff.0 = ACCEPT_BACKOFF.0;
+                    serve(tcp);
+                }
+                Err(e) => backoff.wait(e, log).await,
+            },
             _ = &mut signal => break,
         }
     }
 
     state.ready.store(false, Ordering::SeqCst);
-    log.event("info", "shutting down; draining in-flight requests", vec![]);
+    log.event(
+        "info",
+        "draining: not ready, still serving new connections",
+        vec![("drain_delay_s", json!(config.drain_delay.as_secs_f64()))],
+    );
+    let delay = tokio::time::sleep(config.drain_delay);
+    tokio::pin!(delay);
+    loop {
+        tokio::select! {
+            accepted = listener.accept() => match accepted {
+                Ok((tcp, _)) => {
+                    backoff.0 = ACCEPT_BACKOFF.0;
+                    serve(tcp);
+                }
+                Err(e) => backoff.wait(e, log).await,
+            },
+            _ = &mut delay => break,
+        }
+    }
+    log.event(
+        "info",
+        "shutting down; finishing in-flight requests",
+        vec![],
+    );
     drop(listener);
     let drained = tokio::time::timeout(config.shutdown_grace, graceful.shutdown()).await;
     if drained.is_err() {

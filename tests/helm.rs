@@ -160,6 +160,37 @@ fn lint_passes_and_the_values_schema_refuses_nonsense() {
     );
 }
 
+/// A terminating pod drains before it stops: the drain delay reaches the
+/// container, and a grace period too short for drain and shutdown is refused.
+#[test]
+fn the_drain_delay_fits_in_the_grace_period() {
+    let docs = template(&["--set", "drainDelay=7"]);
+    let pod = &find(&docs, "Deployment")["spec"]["template"]["spec"];
+    let env = pod["containers"][0]["env"].as_array().unwrap();
+    assert!(
+        env.iter()
+            .any(|e| e["name"] == "KEXPOSE_DRAIN_DELAY" && e["value"] == "7"),
+        "{env:?}"
+    );
+    assert_eq!(pod["terminationGracePeriodSeconds"], 30);
+    let out = helm(&[
+        "template",
+        "kexpose",
+        "charts/kexpose",
+        "--set",
+        "drainDelay=15",
+        "--set",
+        "shutdownGrace=20",
+    ]);
+    assert!(!out.status.success());
+    assert!(
+        String::from_utf8_lossy(&out.stderr)
+            .contains("terminationGracePeriodSeconds must exceed drainDelay + shutdownGrace"),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+}
+
 /// With cert-manager, `tls.secretName` names the Secret it writes (it used
 /// to be ignored): the Certificate and the Deployment agree on it.
 #[test]

@@ -643,7 +643,7 @@ async fn certificates_rotate_while_requests_flow() {
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn sigterm_finishes_in_flight_requests_then_exits() {
     let ca = ca();
-    let mut server = start(&ca, "drain");
+    let mut server = start_with(&ca, "drain", &["--drain-delay", "0"]);
     let connector = client(&ca, &[&rustls::version::TLS13]);
     let body = fixture().to_string().into_bytes();
 
@@ -687,6 +687,58 @@ async fn sigterm_finishes_in_flight_requests_then_exits() {
             Instant::now() < deadline,
             "the server did not exit after draining"
         );
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    }
+}
+
+/// A rolling update: after SIGTERM the pod is unready at once, but the API
+/// server keeps sending to it until its endpoint is gone; every new
+/// connection during the drain delay gets a correct review, and only then
+/// is the listener closed.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn sigterm_keeps_serving_new_connections_for_the_drain_delay() {
+    let ca = ca();
+    let mut server = start_with(&ca, "drain-delay", &["--drain-delay", "2"]);
+    let connector = client(&ca, &[&rustls::version::TLS13]);
+    let good = fixture().to_string().into_bytes();
+    let bad = review(broken_jwt).to_string().into_bytes();
+    assert_eq!(http_get(&server.health, "/readyz").await.unwrap(), 200);
+
+    let signalled = Instant::now();
+    let status = Command::new("kill")
+        .args(["-TERM", &server.child.id().to_string()])
+        .status()
+        .unwrap();
+    assert!(status.success());
+    tokio::time::sleep(Duration::from_millis(200)).await;
+    assert_eq!(http_get(&server.health, "/readyz").await.unwrap(), 503);
+
+    // New connections keep getting correct answers during the delay.
+    let mut served = 0;
+    while signalled.elapsed() < Duration::from_millis(1500) {
+        for (body, allowed) in [(&good, true), (&bad, false)] {
+            let (code, reply, _) = https(&connector, &server.addr, SERVICE_NAME, "/validate", body)
+                .await
+                .unwrap();
+            assert_eq!(code, 200);
+            let reply: Value = serde_json::from_slice(&reply).unwrap();
+            assert_eq!(reply["response"]["allowed"], allowed, "{reply}");
+            served += 1;
+        }
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    }
+    assert!(served >= 10, "{served}");
+
+    // After it, the listener is closed and the process exits 0.
+    tokio::time::sleep(Duration::from_millis(1500)).await;
+    assert!(tokio::net::TcpStream::connect(&server.addr).await.is_err());
+    let deadline = Instant::now() + Duration::from_secs(10);
+    loop {
+        if let Some(status) = server.child.try_wait().unwrap() {
+            assert!(status.success(), "{status:?}");
+            break;
+        }
+        assert!(Instant::now() < deadline, "the server did not exit");
         tokio::time::sleep(Duration::from_millis(50)).await;
     }
 }

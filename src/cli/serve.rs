@@ -37,7 +37,17 @@ pub struct ServeArgs {
     /// Seconds between checks of the certificate files for a new pair.
     #[arg(long, env = "KEXPOSE_RELOAD_INTERVAL", default_value_t = 10)]
     pub reload_interval: u64,
-    /// Seconds in-flight requests get to finish after SIGTERM.
+    /// Seconds new connections are still served after SIGTERM, while /readyz says 503, so
+    /// that the API server stops sending before the listener closes (a rolling update with
+    /// failurePolicy Fail refuses no admission).
+    #[arg(
+        long,
+        env = "KEXPOSE_DRAIN_DELAY",
+        default_value_t = 5,
+        value_name = "SECONDS"
+    )]
+    pub drain_delay: u64,
+    /// Seconds in-flight requests get to finish after the drain delay.
     #[arg(long, env = "KEXPOSE_SHUTDOWN_GRACE", default_value_t = 25)]
     pub shutdown_grace: u64,
 }
@@ -71,6 +81,7 @@ pub fn serve(args: &ServeArgs) -> Result<Outcome, Fatal> {
             format: args.log_format,
         },
         reload_interval: std::time::Duration::from_secs(args.reload_interval.max(1)),
+        drain_delay: std::time::Duration::from_secs(args.drain_delay),
         shutdown_grace: std::time::Duration::from_secs(args.shutdown_grace),
     };
     let runtime = tokio::runtime::Builder::new_multi_thread()
