@@ -5,6 +5,7 @@
 //! so probes never need certificates. Routers are built from a shared
 //! `State`, so tests drive them in-process exactly as the server does.
 
+pub mod idle;
 pub mod log;
 pub mod metrics;
 pub mod mutate;
@@ -24,7 +25,7 @@ use axum::extract::State as Extract;
 use axum::http::{StatusCode, header};
 use axum::response::{IntoResponse, Response};
 use axum::routing::{get, post};
-use hyper_util::rt::{TokioExecutor, TokioIo};
+use hyper_util::rt::{TokioExecutor, TokioIo, TokioTimer};
 use hyper_util::server::conn::auto;
 use hyper_util::server::graceful::GracefulShutdown;
 use hyper_util::service::TowerToHyperService;
@@ -53,6 +54,8 @@ pub struct State {
     pub log: Logger,
     /// False until the TLS listener serves, and again once shutdown starts.
     pub ready: AtomicBool,
+    /// How long a request's body may take to arrive.
+    pub request_timeout: Duration,
 }
 
 impl State {
@@ -75,6 +78,18 @@ impl State {
             metrics: Metrics::default(),
             log,
             ready: AtomicBool::new(false),
+            request_timeout: Limits::default().request,
+        })
+    }
+
+    /// As `new`, with the request timeout of `limits`.
+    pub fn with_limits(policy: Policy, log: Logger, limits: &Limits) -> Arc<State> {
+        Arc::new(State {
+            policy: ArcSwap::from_pointee(policy),
+            metrics: Metrics::default(),
+            log,
+            ready: AtomicBool::new(false),
+            request_timeout: limits.request,
         })
     }
 }
@@ -90,9 +105,20 @@ fn json_error(status: StatusCode, message: &str) -> Response {
 
 async fn admit(state: Arc<State>, endpoint: Endpoint, body: Body) -> Response {
     let start = Instant::now();
-    let bytes: Bytes = match axum::body::to_bytes(body, MAX_BODY).await {
-        Ok(b) => b,
-        Err(e) => {
+    let read = tokio::time::timeout(state.request_timeout, axum::body::to_bytes(body, MAX_BODY));
+    let bytes: Bytes = match read.await {
+        Ok(Ok(b)) => b,
+        Err(_) => {
+            state
+                .metrics
+                .record(endpoint, "timed_out", &[], start.elapsed());
+            let secs = state.request_timeout.as_secs_f64();
+            return json_error(
+                StatusCode::REQUEST_TIMEOUT,
+                &format!("the request body did not arrive within {secs} s"),
+            );
+        }
+        Ok(Err(e)) => {
             let too_large = std::error::Error::source(&e)
                 .is_some_and(|s| s.is::<http_body_util::LengthLimitError>());
             let (status, decision, message) = if too_large {
@@ -264,12 +290,42 @@ pub struct Config {
     pub log: Logger,
     /// How often the certificate files are polled for a new pair.
     pub reload_interval: Duration,
+    /// What one connection may hold, and how many there may be.
+    pub limits: Limits,
     /// How long new connections are still served after SIGTERM, while
     /// `/readyz` already says 503: the API server keeps sending to a pod
     /// until its endpoint is removed.
     pub drain_delay: Duration,
     /// How long in-flight requests may take to finish after that.
     pub shutdown_grace: Duration,
+}
+
+/// Bounds on slow, idle and numerous clients: none of them may hold a
+/// connection, or the memory it costs, for long.
+#[derive(Debug, Clone, Copy)]
+pub struct Limits {
+    /// For the TLS handshake.
+    pub handshake: Duration,
+    /// For a request's headers to arrive (HTTP/1.1).
+    pub header_read: Duration,
+    /// For a request's body to arrive, once its headers have.
+    pub request: Duration,
+    /// For a connection on which nothing moves (idle keep-alive included).
+    pub idle: Duration,
+    /// Open connections; more are closed at once.
+    pub max_connections: usize,
+}
+
+impl Default for Limits {
+    fn default() -> Self {
+        Limits {
+            handshake: Duration::from_secs(10),
+            header_read: Duration::from_secs(10),
+            request: Duration::from_secs(15),
+            idle: Duration::from_secs(60),
+            max_connections: 512,
+        }
+    }
 }
 
 /// Back-off after a failed accept (EMFILE, ENFILE, ENOBUFS), doubling up
@@ -318,7 +374,7 @@ pub async fn run(config: Config) -> Result<(), String> {
     let health = TcpListener::bind(config.health_listen)
         .await
         .map_err(|e| format!("cannot listen on {}: {e}", config.health_listen))?;
-    let state = State::new(config.policy, log);
+    let state = State::with_limits(config.policy, log, &config.limits);
     let addr = listener.local_addr().map_err(|e| e.to_string())?;
     let health_addr = health.local_addr().map_err(|e| e.to_string())?;
 
@@ -379,17 +435,30 @@ pub async fn run(config: Config) -> Result<(), String> {
 
     let app = router(state.clone());
     let graceful = GracefulShutdown::new();
-    let builder = auto::Builder::new(TokioExecutor::new());
+    let limits = config.limits;
+    let mut builder = auto::Builder::new(TokioExecutor::new());
+    builder
+        .http1()
+        .timer(TokioTimer::new())
+        .header_read_timeout(limits.header_read);
+    builder.http2().timer(TokioTimer::new());
+    let slots = Arc::new(tokio::sync::Semaphore::new(limits.max_connections));
     let serve = |tcp: tokio::net::TcpStream| {
+        let Ok(slot) = slots.clone().try_acquire_owned() else {
+            // Full: close at once; the API server retries elsewhere.
+            state.metrics.connection_rejected();
+            return;
+        };
         let _ = tcp.set_nodelay(true);
         let acceptor = acceptor.clone();
         let service = TowerToHyperService::new(app.clone());
         let builder = builder.clone();
         let watcher = graceful.watcher();
         tokio::spawn(async move {
-            let handshake =
-                tokio::time::timeout(Duration::from_secs(10), acceptor.accept(tcp)).await;
+            let _slot = slot;
+            let handshake = tokio::time::timeout(limits.handshake, acceptor.accept(tcp)).await;
             let Ok(Ok(stream)) = handshake else { return };
+            let stream = idle::IdleTimeout::new(stream, limits.idle);
             let conn = builder
                 .serve_connection(TokioIo::new(stream), service)
                 .into_owned();

@@ -854,3 +854,150 @@ async fn a_lock_denies_an_issuer_off_by_a_trailing_slash_and_is_reloaded() {
     }
     std::fs::remove_dir_all(dir).unwrap();
 }
+
+/// Peak resident memory of a process, in KiB (VmHWM).
+fn peak_rss_kib(pid: u32) -> u64 {
+    std::fs::read_to_string(format!("/proc/{pid}/status"))
+        .unwrap()
+        .lines()
+        .find_map(|l| l.strip_prefix("VmHWM:"))
+        .and_then(|v| v.trim().trim_end_matches("kB").trim().parse().ok())
+        .unwrap()
+}
+
+/// A TLS connection that has sent `sent` and then nothing more.
+async fn stalled(
+    connector: &tokio_rustls::TlsConnector,
+    addr: &str,
+    sent: &[u8],
+) -> tokio_rustls::client::TlsStream<tokio::net::TcpStream> {
+    let tcp = tokio::net::TcpStream::connect(addr).await.unwrap();
+    let name = rustls_pki_types::ServerName::try_from(SERVICE_NAME).unwrap();
+    let mut tls = connector.connect(name, tcp).await.unwrap();
+    tls.write_all(sent).await.unwrap();
+    tls.flush().await.unwrap();
+    tls
+}
+
+/// Slowloris: hundreds of idle connections, half-sent headers and half-sent
+/// bodies. A normal client keeps getting correct reviews within its budget,
+/// every slow connection is closed after its timeout, and the webhook's
+/// memory stays within budget.
+#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+async fn slow_and_idle_clients_are_closed_while_reviews_flow() {
+    let ca = ca();
+    let server = start_with(
+        &ca,
+        "slowloris",
+        &[
+            "--header-read-timeout",
+            "2",
+            "--request-timeout",
+            "2",
+            "--idle-timeout",
+            "3",
+        ],
+    );
+    let connector = client(&ca, &[&rustls::version::TLS13]);
+    let body = fixture().to_string().into_bytes();
+    let head = format!(
+        "POST /validate HTTP/1.1\r\nHost: {SERVICE_NAME}\r\nContent-Length: {}\r\n\r\n",
+        body.len()
+    );
+    let opened = Instant::now();
+    let mut slow = Vec::new();
+    for i in 0..300 {
+        let sent: Vec<u8> = match i % 3 {
+            0 => Vec::new(),
+            1 => head.as_bytes()[..head.len() / 2].to_vec(),
+            _ => [head.as_bytes(), &body[..body.len() / 2]].concat(),
+        };
+        slow.push(stalled(&connector, &server.addr, &sent).await);
+    }
+
+    // Meanwhile a normal client: every review correct, each within 1 s.
+    let mut slowest = Duration::ZERO;
+    let mut served = 0;
+    while opened.elapsed() < Duration::from_secs(4) {
+        let started = Instant::now();
+        let (code, reply, _) = https(&connector, &server.addr, SERVICE_NAME, "/validate", &body)
+            .await
+            .unwrap();
+        slowest = slowest.max(started.elapsed());
+        assert_eq!(code, 200);
+        let reply: Value = serde_json::from_slice(&reply).unwrap();
+        assert_eq!(reply["response"]["allowed"], true);
+        served += 1;
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    }
+    assert!(served >= 20, "{served}");
+    assert!(slowest < Duration::from_secs(1), "{slowest:?}");
+
+    // Every slow connection is closed by the server: an idle one after 3 s,
+    // half-sent headers after 2 s, a half-sent body answered 408 after 2 s
+    // and closed once idle.
+    let mut timed_out_bodies = 0;
+    for (i, mut tls) in slow.into_iter().enumerate() {
+        let mut rest = Vec::new();
+        let read = tokio::time::timeout(Duration::from_secs(8), tls.read_to_end(&mut rest)).await;
+        assert!(
+            read.is_ok(),
+            "connection {i} still open after {:?}",
+            opened.elapsed()
+        );
+        if String::from_utf8_lossy(&rest).starts_with("HTTP/1.1 408") {
+            timed_out_bodies += 1;
+        }
+    }
+    assert_eq!(timed_out_bodies, 100);
+    assert!(
+        opened.elapsed() < Duration::from_secs(12),
+        "{:?}",
+        opened.elapsed()
+    );
+    let peak = peak_rss_kib(server.child.id());
+    assert!(peak < 64 * 1024, "peak RSS {peak} KiB");
+}
+
+/// Beyond --max-connections, new connections are closed at once and
+/// counted; the ones already open are served.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn connections_beyond_the_limit_are_closed_and_counted() {
+    let ca = ca();
+    let server = start_with(&ca, "max-connections", &["--max-connections", "3"]);
+    let connector = client(&ca, &[&rustls::version::TLS13]);
+    let mut held = Vec::new();
+    for _ in 0..3 {
+        held.push(stalled(&connector, &server.addr, b"").await);
+    }
+    let mut extra = tokio::net::TcpStream::connect(&server.addr).await.unwrap();
+    let mut buf = [0u8; 1];
+    let closed = tokio::time::timeout(Duration::from_secs(2), extra.read(&mut buf)).await;
+    assert!(matches!(closed, Ok(Ok(0)) | Ok(Err(_))), "{closed:?}");
+    let metrics = {
+        let mut tcp = tokio::net::TcpStream::connect(&server.health)
+            .await
+            .unwrap();
+        tcp.write_all(b"GET /metrics HTTP/1.1\r\nHost: x\r\nConnection: close\r\n\r\n")
+            .await
+            .unwrap();
+        let (_, body) = read_response(&mut tcp).await.unwrap();
+        String::from_utf8(body).unwrap()
+    };
+    assert!(
+        metrics.contains("kexpose_connections_rejected_total 1\n"),
+        "{metrics}"
+    );
+    assert!(
+        metrics.contains("kexpose_build_info{version=\""),
+        "{metrics}"
+    );
+    // A slot freed is a slot used again.
+    drop(held.pop());
+    tokio::time::sleep(Duration::from_millis(200)).await;
+    let body = fixture().to_string().into_bytes();
+    let (code, _, _) = https(&connector, &server.addr, SERVICE_NAME, "/validate", &body)
+        .await
+        .unwrap();
+    assert_eq!(code, 200);
+}

@@ -37,6 +37,46 @@ pub struct ServeArgs {
     /// Seconds between checks of the certificate files for a new pair.
     #[arg(long, env = "KEXPOSE_RELOAD_INTERVAL", default_value_t = 10)]
     pub reload_interval: u64,
+    /// Seconds a client has for the TLS handshake.
+    #[arg(
+        long,
+        env = "KEXPOSE_HANDSHAKE_TIMEOUT",
+        default_value_t = 10,
+        value_name = "SECONDS"
+    )]
+    pub handshake_timeout: u64,
+    /// Seconds a client has to send a request's headers.
+    #[arg(
+        long,
+        env = "KEXPOSE_HEADER_READ_TIMEOUT",
+        default_value_t = 10,
+        value_name = "SECONDS"
+    )]
+    pub header_read_timeout: u64,
+    /// Seconds a client has to send a request's body once its headers arrived (408 after).
+    #[arg(
+        long,
+        env = "KEXPOSE_REQUEST_TIMEOUT",
+        default_value_t = 15,
+        value_name = "SECONDS"
+    )]
+    pub request_timeout: u64,
+    /// Seconds a connection may stay without traffic (idle keep-alive included) before it is closed.
+    #[arg(
+        long,
+        env = "KEXPOSE_IDLE_TIMEOUT",
+        default_value_t = 60,
+        value_name = "SECONDS"
+    )]
+    pub idle_timeout: u64,
+    /// Open connections at most; more are closed at once.
+    #[arg(
+        long,
+        env = "KEXPOSE_MAX_CONNECTIONS",
+        default_value_t = 512,
+        value_name = "N"
+    )]
+    pub max_connections: usize,
     /// Seconds new connections are still served after SIGTERM, while /readyz says 503, so
     /// that the API server stops sending before the listener closes (a rolling update with
     /// failurePolicy Fail refuses no admission).
@@ -82,6 +122,13 @@ pub fn serve(args: &ServeArgs) -> Result<Outcome, Fatal> {
         },
         reload_interval: std::time::Duration::from_secs(args.reload_interval.max(1)),
         drain_delay: std::time::Duration::from_secs(args.drain_delay),
+        limits: webhook::Limits {
+            handshake: std::time::Duration::from_secs(args.handshake_timeout.max(1)),
+            header_read: std::time::Duration::from_secs(args.header_read_timeout.max(1)),
+            request: std::time::Duration::from_secs(args.request_timeout.max(1)),
+            idle: std::time::Duration::from_secs(args.idle_timeout.max(1)),
+            max_connections: args.max_connections.max(1),
+        },
         shutdown_grace: std::time::Duration::from_secs(args.shutdown_grace),
     };
     let runtime = tokio::runtime::Builder::new_multi_thread()

@@ -16,7 +16,14 @@ const BUCKETS: [f64; 12] = [
 ];
 
 /// What became of a request.
-pub const DECISIONS: [&str; 5] = ["allowed", "denied", "patched", "bad_request", "too_large"];
+pub const DECISIONS: [&str; 6] = [
+    "allowed",
+    "denied",
+    "patched",
+    "bad_request",
+    "too_large",
+    "timed_out",
+];
 
 const ENDPOINTS: [Endpoint; 2] = [Endpoint::Validate, Endpoint::Mutate];
 
@@ -33,6 +40,8 @@ pub struct Metrics {
     latency: [Histogram; ENDPOINTS.len()],
     /// Locked only for requests with findings.
     findings: Mutex<BTreeMap<&'static str, u64>>,
+    /// Connections closed at once because `--max-connections` were open.
+    rejected: AtomicU64,
 }
 
 fn slot(endpoint: Endpoint) -> usize {
@@ -43,6 +52,10 @@ fn slot(endpoint: Endpoint) -> usize {
 }
 
 impl Metrics {
+    pub fn connection_rejected(&self) {
+        self.rejected.fetch_add(1, Relaxed);
+    }
+
     /// Records one request: its decision (one of `DECISIONS`), the rule
     /// codes of its findings and how long it took.
     pub fn record(
@@ -76,18 +89,31 @@ impl Metrics {
 
     pub fn render(&self) -> String {
         let mut out = String::new();
+        out.push_str("# HELP kexpose_build_info The running kexpose.\n");
+        out.push_str("# TYPE kexpose_build_info gauge\n");
+        let _ = writeln!(
+            out,
+            "kexpose_build_info{{version=\"{}\"}} 1",
+            env!("CARGO_PKG_VERSION")
+        );
+        out.push_str("# HELP kexpose_connections_rejected_total Connections closed at once because --max-connections were open.\n");
+        out.push_str("# TYPE kexpose_connections_rejected_total counter\n");
+        let _ = writeln!(
+            out,
+            "kexpose_connections_rejected_total {}",
+            self.rejected.load(Relaxed)
+        );
         out.push_str("# HELP kexpose_admission_requests_total Admission requests by endpoint and decision.\n");
         out.push_str("# TYPE kexpose_admission_requests_total counter\n");
         for (e, endpoint) in ENDPOINTS.iter().enumerate() {
             for (d, decision) in DECISIONS.iter().enumerate() {
+                // Every series exists from the start, at 0.
                 let n = self.requests[e][d].load(Relaxed);
-                if n > 0 {
-                    let _ = writeln!(
-                        out,
-                        "kexpose_admission_requests_total{{endpoint=\"{}\",decision=\"{decision}\"}} {n}",
-                        endpoint.as_str()
-                    );
-                }
+                let _ = writeln!(
+                    out,
+                    "kexpose_admission_requests_total{{endpoint=\"{}\",decision=\"{decision}\"}} {n}",
+                    endpoint.as_str()
+                );
             }
         }
         out.push_str("# HELP kexpose_admission_findings_total Findings in admitted or denied objects, by rule code.\n");
@@ -108,9 +134,6 @@ impl Metrics {
         for (e, endpoint) in ENDPOINTS.iter().enumerate() {
             let h = &self.latency[e];
             let count = h.count.load(Relaxed);
-            if count == 0 {
-                continue;
-            }
             let name = endpoint.as_str();
             let mut cumulative = 0;
             for (bound, n) in BUCKETS.iter().zip(&h.counts) {
