@@ -97,6 +97,12 @@ async fn broken_jwt_rules_are_denied_with_every_finding() {
     assert_eq!(status["reason"], "Invalid");
     let message = status["message"].as_str().unwrap();
     assert!(
+        message.starts_with(
+            "denied by the kexpose admission webhook, 2 finding(s), `kexpose rule CODE` explains each: "
+        ),
+        "{message}"
+    );
+    assert!(
         message.contains(
             "spec.rules[0].jwt.authentications[0].jwksUri: value is empty or not a valid uri err=parse \"tenant.accounts400.ondemand.com/oauth2/certs\": invalid URI for request (J003)"
         ),
@@ -132,10 +138,14 @@ async fn warnings_are_short_single_lines_and_do_not_deny() {
         let w = w.as_str().unwrap();
         assert!(w.chars().count() <= 120 && !w.contains('\n'), "{w}");
     }
+    // ASCII, the code and the reason first, the field last.
+    assert!(warnings.iter().all(|w| w.as_str().unwrap().is_ascii()));
     assert!(
-        warnings
-            .iter()
-            .any(|w| w.as_str().unwrap().ends_with("(J012)"))
+        warnings.iter().any(|w| w
+            .as_str()
+            .unwrap()
+            .starts_with("kexpose J012: jwksUri \"http://tenant.accounts400.ondemand.com/oauth2/certs\" uses plain http")),
+        "{warnings:?}"
     );
     assert_eq!(r["auditAnnotations"]["rules"], "J012,R007");
 }

@@ -306,19 +306,40 @@ fn describe(f: &Finding) -> String {
     }
 }
 
-/// One line of at most `MAX_WARNING` characters.
+/// One ASCII line of at most `MAX_WARNING` characters: the code and the
+/// reason first, the field last, so that a cut loses the field before the
+/// reason. (HTTP clients garble non-ASCII warning headers.)
 fn warning(f: &Finding) -> String {
-    let line: String = describe(f)
-        .chars()
-        .map(|c| if c.is_control() { ' ' } else { c })
-        .collect();
-    if line.chars().count() <= MAX_WARNING {
+    let field = field_path(&f.pointer);
+    let line = if field.is_empty() {
+        format!("kexpose {}: {}", f.code, f.message)
+    } else {
+        format!("kexpose {}: {} (at {field})", f.code, f.message)
+    };
+    let line = ascii(&line);
+    if line.len() <= MAX_WARNING {
         return line;
     }
-    // Keep the code visible: it is how users look the rule up.
-    let tail = format!("… ({})", f.code);
-    let keep = MAX_WARNING - tail.chars().count();
-    format!("{}{tail}", line.chars().take(keep).collect::<String>())
+    format!("{}...", &line[..MAX_WARNING - 3])
+}
+
+/// Text as plain ASCII: typographic marks spelled out, control characters
+/// as spaces, anything else as `?`.
+fn ascii(text: &str) -> String {
+    let mut out = String::with_capacity(text.len());
+    for c in text.chars() {
+        match c {
+            c if c.is_ascii_control() => out.push(' '),
+            c if c.is_ascii() => out.push(c),
+            '…' => out.push_str("..."),
+            '×' => out.push('x'),
+            '–' | '—' | '−' => out.push('-'),
+            '‘' | '’' => out.push('\''),
+            '“' | '”' => out.push('"'),
+            _ => out.push('?'),
+        }
+    }
+    out
 }
 
 fn validate(
@@ -353,11 +374,17 @@ fn validate(
     if errors.is_empty() {
         return r;
     }
-    let message = errors
-        .iter()
-        .map(|f| describe(f))
-        .collect::<Vec<_>>()
-        .join("; ");
+    // Said so that kubectl's "is invalid" reads as kexpose's verdict, with
+    // where each rule is explained.
+    let message = format!(
+        "denied by the kexpose admission webhook, {} finding(s), `kexpose rule CODE` explains each: {}",
+        errors.len(),
+        errors
+            .iter()
+            .map(|f| describe(f))
+            .collect::<Vec<_>>()
+            .join("; ")
+    );
     let name = object
         .pointer("/metadata/name")
         .and_then(Value::as_str)
@@ -393,12 +420,17 @@ mod tests {
     use super::*;
 
     #[test]
-    fn warnings_fit_one_short_line_and_keep_their_code() {
-        let f = Finding::new("J012", "/spec/rules/0/jwt", "x\ny ".repeat(100));
+    fn warnings_are_short_ascii_lines_that_keep_code_and_reason() {
+        let f = Finding::new("J012", "/spec/rules/0/jwt", "x\ny… ".repeat(100));
         let w = warning(&f);
-        assert!(w.chars().count() <= MAX_WARNING);
-        assert!(w.ends_with("(J012)") && !w.contains('\n'), "{w}");
-        let short = Finding::new("R007", "", "short");
-        assert_eq!(warning(&short), "short (R007)");
+        assert_eq!(w.len(), MAX_WARNING);
+        assert!(w.is_ascii() && !w.contains('\n'), "{w}");
+        assert!(w.starts_with("kexpose J012: x y... x y"), "{w}");
+        assert!(w.ends_with("..."), "{w}");
+        let short = Finding::new("R004", "/spec/rules/1", "path × method shadowed");
+        assert_eq!(
+            warning(&short),
+            "kexpose R004: path x method shadowed (at spec.rules[1])"
+        );
     }
 }
