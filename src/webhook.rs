@@ -11,6 +11,7 @@ pub mod metrics;
 pub mod mutate;
 pub mod review;
 pub mod tls;
+pub mod warmup;
 
 use std::net::SocketAddr;
 use std::sync::Arc;
@@ -421,6 +422,8 @@ pub async fn run(config: Config) -> Result<(), String> {
         })
     };
 
+    // The one-time work before the first review, not in it.
+    state.with_policy(warmup::warm_up);
     state.ready.store(true, Ordering::SeqCst);
     log.event(
         "info",

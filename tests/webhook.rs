@@ -399,6 +399,8 @@ struct Server {
     child: Child,
     addr: String,
     health: String,
+    /// The log lines the server wrote after "listening".
+    log: Arc<std::sync::Mutex<Vec<Value>>>,
     _dir: TempDir,
 }
 
@@ -447,11 +449,20 @@ fn start_with(ca: &Ca, name: &str, extra: &[&str]) -> Server {
     let first: Value = serde_json::from_str(&lines.next().unwrap().unwrap()).unwrap();
     assert_eq!(first["msg"], "listening", "{first}");
     // Keep draining the log so the server never blocks on a full pipe.
-    std::thread::spawn(move || for _ in lines.by_ref() {});
+    let log = Arc::new(std::sync::Mutex::new(Vec::new()));
+    let kept = log.clone();
+    std::thread::spawn(move || {
+        for line in lines.map_while(Result::ok) {
+            if let Ok(v) = serde_json::from_str(&line) {
+                kept.lock().unwrap().push(v);
+            }
+        }
+    });
     Server {
         child,
         addr: first["addr"].as_str().unwrap().to_owned(),
         health: first["health_addr"].as_str().unwrap().to_owned(),
+        log,
         _dir: TempDir(dir),
     }
 }
@@ -1010,4 +1021,38 @@ async fn connections_beyond_the_limit_are_closed_and_counted() {
         .await
         .unwrap();
     assert_eq!(code, 200);
+}
+
+/// The one-time work (schemas, regular expressions) is done before the
+/// server says it listens: its first review costs what later ones cost.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn the_first_review_costs_what_later_ones_cost() {
+    let ca = ca();
+    let server = start(&ca, "warm");
+    let connector = client(&ca, &[&rustls::version::TLS13]);
+    let body = fixture().to_string().into_bytes();
+    for _ in 0..11 {
+        let (code, _, _) = https(&connector, &server.addr, SERVICE_NAME, "/validate", &body)
+            .await
+            .unwrap();
+        assert_eq!(code, 200);
+    }
+    tokio::time::sleep(Duration::from_millis(300)).await;
+    let latencies: Vec<f64> = server
+        .log
+        .lock()
+        .unwrap()
+        .iter()
+        .filter(|v| v["msg"] == "admission")
+        .map(|v| v["latency_ms"].as_f64().unwrap())
+        .collect();
+    assert_eq!(latencies.len(), 11, "{latencies:?}");
+    let mut later = latencies[1..].to_vec();
+    later.sort_by(f64::total_cmp);
+    let median = later[later.len() / 2];
+    assert!(
+        latencies[0] <= (3.0 * median).max(2.0),
+        "first {} ms, later median {median} ms: {latencies:?}",
+        latencies[0]
+    );
 }
