@@ -36,7 +36,7 @@ use tokio_rustls::TlsAcceptor;
 
 use crate::policy::Policy;
 use log::Logger;
-use metrics::Metrics;
+use metrics::{Metrics, Reloaded};
 use review::Endpoint;
 use tls::{CertPaths, Reload, Reloading};
 
@@ -249,13 +249,17 @@ fn reload_policy(text: Result<String, String>, state: &State, log: Logger) {
             policy.discovered = state.policy().discovered.clone();
             let name = policy.name.clone();
             state.set_policy(policy);
+            state.metrics.reloaded(Reloaded::Policy, true);
             log.event("info", "policy reloaded", vec![("policy", json!(name))]);
         }
-        Err(e) => log.event(
-            "error",
-            "new policy rejected; keeping the current one",
-            vec![("error", json!(e))],
-        ),
+        Err(e) => {
+            state.metrics.reloaded(Reloaded::Policy, false);
+            log.event(
+                "error",
+                "new policy rejected; keeping the current one",
+                vec![("error", json!(e))],
+            )
+        }
     }
 }
 
@@ -267,13 +271,17 @@ fn reload_lock(text: Result<String, String>, state: &State, log: Logger) {
             policy.discovered = lock.discovered();
             let issuers = policy.discovered.len();
             state.set_policy(policy);
+            state.metrics.reloaded(Reloaded::Lock, true);
             log.event("info", "lock reloaded", vec![("issuers", json!(issuers))]);
         }
-        Err(e) => log.event(
-            "error",
-            "new lock rejected; keeping the current one",
-            vec![("error", json!(e))],
-        ),
+        Err(e) => {
+            state.metrics.reloaded(Reloaded::Lock, false);
+            log.event(
+                "error",
+                "new lock rejected; keeping the current one",
+                vec![("error", json!(e))],
+            )
+        }
     }
 }
 
@@ -404,12 +412,18 @@ pub async fn run(config: Config) -> Result<(), String> {
                 tick.tick().await;
                 let r = resolver.clone();
                 match tokio::task::spawn_blocking(move || r.poll()).await {
-                    Ok(Reload::Reloaded) => log.event("info", "certificate reloaded", vec![]),
-                    Ok(Reload::Rejected(e)) => log.event(
-                        "error",
-                        "new certificate rejected; keeping the current one",
-                        vec![("error", json!(e))],
-                    ),
+                    Ok(Reload::Reloaded) => {
+                        state.metrics.reloaded(Reloaded::Certificate, true);
+                        log.event("info", "certificate reloaded", vec![]);
+                    }
+                    Ok(Reload::Rejected(e)) => {
+                        state.metrics.reloaded(Reloaded::Certificate, false);
+                        log.event(
+                            "error",
+                            "new certificate rejected; keeping the current one",
+                            vec![("error", json!(e))],
+                        );
+                    }
                     _ => {}
                 }
                 if let Some(text) = policy_file.as_mut().and_then(Watched::changed) {

@@ -359,6 +359,15 @@ async fn health_readiness_and_metrics() {
         "{text}"
     );
     assert!(text.contains("kexpose_admission_findings_total{code=\"J003\"} 1"));
+    // Series that have seen nothing exist, at 0.
+    for zero in [
+        "kexpose_admission_requests_total{endpoint=\"mutate\",decision=\"timed_out\"} 0\n",
+        "kexpose_admission_duration_seconds_count{endpoint=\"mutate\"} 0\n",
+        "kexpose_reloads_total{what=\"certificate\",result=\"rejected\"} 0\n",
+        "kexpose_connections_rejected_total 0\n",
+    ] {
+        assert!(text.contains(zero), "{zero}{text}");
+    }
     assert!(text.contains("kexpose_admission_duration_seconds_count{endpoint=\"validate\"} 1"));
     assert!(text.contains("le=\"+Inf\"} 1"));
 }
@@ -812,6 +821,23 @@ async fn the_policy_file_is_reloaded_and_a_broken_one_is_refused() {
         !allowed(reply),
         "the broken policy must not replace the strict one"
     );
+    // Both reloads are counted by result.
+    let metrics = {
+        let mut tcp = tokio::net::TcpStream::connect(&server.health)
+            .await
+            .unwrap();
+        tcp.write_all(b"GET /metrics HTTP/1.1\r\nHost: x\r\nConnection: close\r\n\r\n")
+            .await
+            .unwrap();
+        String::from_utf8(read_response(&mut tcp).await.unwrap().1).unwrap()
+    };
+    for line in [
+        "kexpose_reloads_total{what=\"policy\",result=\"ok\"} 1\n",
+        "kexpose_reloads_total{what=\"policy\",result=\"rejected\"} 1\n",
+        "kexpose_reloads_total{what=\"lock\",result=\"ok\"} 0\n",
+    ] {
+        assert!(metrics.contains(line), "{line}{metrics}");
+    }
     std::fs::remove_dir_all(dir).unwrap();
 }
 

@@ -27,6 +27,20 @@ pub const DECISIONS: [&str; 6] = [
 
 const ENDPOINTS: [Endpoint; 2] = [Endpoint::Validate, Endpoint::Mutate];
 
+/// What the webhook reloads while it runs.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Reloaded {
+    Policy,
+    Lock,
+    Certificate,
+}
+
+const RELOADED: [(Reloaded, &str); 3] = [
+    (Reloaded::Policy, "policy"),
+    (Reloaded::Lock, "lock"),
+    (Reloaded::Certificate, "certificate"),
+];
+
 #[derive(Default)]
 struct Histogram {
     counts: [AtomicU64; BUCKETS.len()],
@@ -42,6 +56,8 @@ pub struct Metrics {
     findings: Mutex<BTreeMap<&'static str, u64>>,
     /// Connections closed at once because `--max-connections` were open.
     rejected: AtomicU64,
+    /// Reloads by what was reloaded, then [taken, rejected].
+    reloads: [[AtomicU64; 2]; RELOADED.len()],
 }
 
 fn slot(endpoint: Endpoint) -> usize {
@@ -54,6 +70,15 @@ fn slot(endpoint: Endpoint) -> usize {
 impl Metrics {
     pub fn connection_rejected(&self) {
         self.rejected.fetch_add(1, Relaxed);
+    }
+
+    /// A changed policy, lock or certificate, taken or rejected.
+    pub fn reloaded(&self, what: Reloaded, taken: bool) {
+        let i = RELOADED
+            .iter()
+            .position(|(r, _)| *r == what)
+            .expect("every reloadable is listed");
+        self.reloads[i][usize::from(!taken)].fetch_add(1, Relaxed);
     }
 
     /// Records one request: its decision (one of `DECISIONS`), the rule
@@ -96,6 +121,17 @@ impl Metrics {
             "kexpose_build_info{{version=\"{}\"}} 1",
             env!("CARGO_PKG_VERSION")
         );
+        out.push_str("# HELP kexpose_reloads_total Policy, lock and certificate changes, by whether they were taken.\n");
+        out.push_str("# TYPE kexpose_reloads_total counter\n");
+        for (i, (_, what)) in RELOADED.iter().enumerate() {
+            for (r, result) in ["ok", "rejected"].iter().enumerate() {
+                let _ = writeln!(
+                    out,
+                    "kexpose_reloads_total{{what=\"{what}\",result=\"{result}\"}} {}",
+                    self.reloads[i][r].load(Relaxed)
+                );
+            }
+        }
         out.push_str("# HELP kexpose_connections_rejected_total Connections closed at once because --max-connections were open.\n");
         out.push_str("# TYPE kexpose_connections_rejected_total counter\n");
         let _ = writeln!(
