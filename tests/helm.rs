@@ -160,6 +160,87 @@ fn lint_passes_and_the_values_schema_refuses_nonsense() {
     );
 }
 
+/// Scale-out: replicas spread over nodes and zones by default, and an
+/// optional CPU autoscaler that then owns the replica count.
+#[test]
+fn replicas_spread_and_can_autoscale() {
+    let docs = template(&[]);
+    let deployment = find(&docs, "Deployment");
+    assert_eq!(deployment["spec"]["replicas"], 2);
+    let spread = deployment["spec"]["template"]["spec"]["topologySpreadConstraints"]
+        .as_array()
+        .unwrap();
+    let keys: Vec<&str> = spread
+        .iter()
+        .map(|c| c["topologyKey"].as_str().unwrap())
+        .collect();
+    assert_eq!(
+        keys,
+        ["kubernetes.io/hostname", "topology.kubernetes.io/zone"]
+    );
+    assert!(
+        spread
+            .iter()
+            .all(|c| c["whenUnsatisfiable"] == "ScheduleAnyway"
+                && c["labelSelector"]["matchLabels"]["app.kubernetes.io/name"] == "kexpose")
+    );
+    assert!(!docs.iter().any(|d| d["kind"] == "HorizontalPodAutoscaler"));
+
+    let scaled = template(&[
+        "--set",
+        "autoscaling.enabled=true",
+        "--set",
+        "autoscaling.maxReplicas=9",
+        "--set",
+        "priorityClassName=system-cluster-critical",
+    ]);
+    let hpa = find(&scaled, "HorizontalPodAutoscaler");
+    assert_eq!(hpa["spec"]["minReplicas"], 2);
+    assert_eq!(hpa["spec"]["maxReplicas"], 9);
+    assert_eq!(
+        hpa["spec"]["scaleTargetRef"]["name"],
+        find(&scaled, "Deployment")["metadata"]["name"]
+    );
+    assert_eq!(
+        hpa["spec"]["metrics"][0]["resource"]["target"]["averageUtilization"],
+        70
+    );
+    let deployment = find(&scaled, "Deployment");
+    assert!(
+        deployment["spec"].get("replicas").is_none(),
+        "the autoscaler owns it"
+    );
+    assert_eq!(
+        deployment["spec"]["template"]["spec"]["priorityClassName"],
+        "system-cluster-critical"
+    );
+    let lint = helm(&[
+        "lint",
+        "--strict",
+        "charts/kexpose",
+        "--set",
+        "autoscaling.enabled=true",
+    ]);
+    assert!(
+        lint.status.success(),
+        "{}",
+        String::from_utf8_lossy(&lint.stdout)
+    );
+    let out = helm(&[
+        "template",
+        "kexpose",
+        "charts/kexpose",
+        "--set",
+        "autoscaling.enabled=true",
+        "--set",
+        "autoscaling.minReplicas=5",
+        "--set",
+        "autoscaling.maxReplicas=3",
+    ]);
+    assert!(!out.status.success());
+    assert!(String::from_utf8_lossy(&out.stderr).contains("minReplicas must not exceed"));
+}
+
 /// A terminating pod drains before it stops: the drain delay reaches the
 /// container, and a grace period too short for drain and shutdown is refused.
 #[test]
