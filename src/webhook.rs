@@ -341,6 +341,30 @@ impl Default for Limits {
 /// to a limit, so that a process out of descriptors does not spin.
 const ACCEPT_BACKOFF: (Duration, Duration) = (Duration::from_millis(5), Duration::from_secs(1));
 
+/// Accepts connections and hands them to `serve` until `until` completes;
+/// failed accepts back off.
+async fn accept_until(
+    listener: &TcpListener,
+    until: impl std::future::Future<Output = ()>,
+    serve: &impl Fn(tokio::net::TcpStream),
+    log: Logger,
+) {
+    let mut backoff = Backoff(ACCEPT_BACKOFF.0);
+    tokio::pin!(until);
+    loop {
+        tokio::select! {
+            accepted = listener.accept() => match accepted {
+                Ok((tcp, _)) => {
+                    backoff.0 = ACCEPT_BACKOFF.0;
+                    serve(tcp);
+                }
+                Err(e) => backoff.wait(e, log).await,
+            },
+            _ = &mut until => return,
+        }
+    }
+}
+
 /// The current back-off after failed accepts.
 struct Backoff(Duration);
 
@@ -482,21 +506,7 @@ pub async fn run(config: Config) -> Result<(), String> {
             let _ = watcher.watch(conn).await;
         });
     };
-    let mut backoff = Backoff(ACCEPT_BACKOFF.0);
-    let signal = shutdown_signal();
-    tokio::pin!(signal);
-    loop {
-        tokio::select! {
-            accepted = listener.accept() => match accepted {
-                Ok((tcp, _)) => {
-                    backoff.0 = ACCEPT_BACKOFF.0;
-                    serve(tcp);
-                }
-                Err(e) => backoff.wait(e, log).await,
-            },
-            _ = &mut signal => break,
-        }
-    }
+    accept_until(&listener, shutdown_signal(), &serve, log).await;
 
     state.ready.store(false, Ordering::SeqCst);
     log.event(
@@ -504,20 +514,13 @@ pub async fn run(config: Config) -> Result<(), String> {
         "draining: not ready, still serving new connections",
         vec![("drain_delay_s", json!(config.drain_delay.as_secs_f64()))],
     );
-    let delay = tokio::time::sleep(config.drain_delay);
-    tokio::pin!(delay);
-    loop {
-        tokio::select! {
-            accepted = listener.accept() => match accepted {
-                Ok((tcp, _)) => {
-                    backoff.0 = ACCEPT_BACKOFF.0;
-                    serve(tcp);
-                }
-                Err(e) => backoff.wait(e, log).await,
-            },
-            _ = &mut delay => break,
-        }
-    }
+    accept_until(
+        &listener,
+        tokio::time::sleep(config.drain_delay),
+        &serve,
+        log,
+    )
+    .await;
     log.event(
         "info",
         "shutting down; finishing in-flight requests",
