@@ -36,7 +36,7 @@ use tokio_rustls::TlsAcceptor;
 
 use crate::policy::Policy;
 use log::Logger;
-use metrics::{Metrics, Reloaded};
+use metrics::{Decision, Metrics, Reloaded};
 use review::Endpoint;
 use tls::{CertPaths, Reload, Reloading};
 
@@ -112,7 +112,7 @@ async fn admit(state: Arc<State>, endpoint: Endpoint, body: Body) -> Response {
         Err(_) => {
             state
                 .metrics
-                .record(endpoint, "timed_out", &[], start.elapsed());
+                .record(endpoint, Decision::TimedOut, &[], start.elapsed());
             let secs = state.request_timeout.as_secs_f64();
             return json_error(
                 StatusCode::REQUEST_TIMEOUT,
@@ -125,13 +125,13 @@ async fn admit(state: Arc<State>, endpoint: Endpoint, body: Body) -> Response {
             let (status, decision, message) = if too_large {
                 (
                     StatusCode::PAYLOAD_TOO_LARGE,
-                    "too_large",
+                    Decision::TooLarge,
                     format!("request body is larger than {MAX_BODY} bytes"),
                 )
             } else {
                 (
                     StatusCode::BAD_REQUEST,
-                    "bad_request",
+                    Decision::BadRequest,
                     format!("cannot read request body: {e}"),
                 )
             };
@@ -146,9 +146,9 @@ async fn admit(state: Arc<State>, endpoint: Endpoint, body: Body) -> Response {
         Ok(d) => {
             let took = start.elapsed();
             let decision = match (d.outcome.allowed, d.outcome.patched) {
-                (false, _) => "denied",
-                (true, true) => "patched",
-                (true, false) => "allowed",
+                (false, _) => Decision::Denied,
+                (true, true) => Decision::Patched,
+                (true, false) => Decision::Allowed,
             };
             state
                 .metrics
@@ -162,7 +162,7 @@ async fn admit(state: Arc<State>, endpoint: Endpoint, body: Body) -> Response {
         Err(review::BadRequest(message)) => {
             state
                 .metrics
-                .record(endpoint, "bad_request", &[], start.elapsed());
+                .record(endpoint, Decision::BadRequest, &[], start.elapsed());
             state.log.event(
                 "warn",
                 "bad request",

@@ -16,14 +16,37 @@ const BUCKETS: [f64; 12] = [
 ];
 
 /// What became of a request.
-pub const DECISIONS: [&str; 6] = [
-    "allowed",
-    "denied",
-    "patched",
-    "bad_request",
-    "too_large",
-    "timed_out",
-];
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Decision {
+    Allowed,
+    Denied,
+    Patched,
+    BadRequest,
+    TooLarge,
+    TimedOut,
+}
+
+impl Decision {
+    pub const ALL: [Decision; 6] = [
+        Decision::Allowed,
+        Decision::Denied,
+        Decision::Patched,
+        Decision::BadRequest,
+        Decision::TooLarge,
+        Decision::TimedOut,
+    ];
+
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Decision::Allowed => "allowed",
+            Decision::Denied => "denied",
+            Decision::Patched => "patched",
+            Decision::BadRequest => "bad_request",
+            Decision::TooLarge => "too_large",
+            Decision::TimedOut => "timed_out",
+        }
+    }
+}
 
 const ENDPOINTS: [Endpoint; 2] = [Endpoint::Validate, Endpoint::Mutate];
 
@@ -50,7 +73,7 @@ struct Histogram {
 
 #[derive(Default)]
 pub struct Metrics {
-    requests: [[AtomicU64; DECISIONS.len()]; ENDPOINTS.len()],
+    requests: [[AtomicU64; Decision::ALL.len()]; ENDPOINTS.len()],
     latency: [Histogram; ENDPOINTS.len()],
     /// Locked only for requests with findings.
     findings: Mutex<BTreeMap<&'static str, u64>>,
@@ -81,21 +104,17 @@ impl Metrics {
         self.reloads[i][usize::from(!taken)].fetch_add(1, Relaxed);
     }
 
-    /// Records one request: its decision (one of `DECISIONS`), the rule
+    /// Records one request: its decision, the rule
     /// codes of its findings and how long it took.
     pub fn record(
         &self,
         endpoint: Endpoint,
-        decision: &str,
+        decision: Decision,
         codes: &[&'static str],
         took: Duration,
     ) {
         let e = slot(endpoint);
-        let d = DECISIONS
-            .iter()
-            .position(|x| *x == decision)
-            .expect("a known decision");
-        self.requests[e][d].fetch_add(1, Relaxed);
+        self.requests[e][decision as usize].fetch_add(1, Relaxed);
         if !codes.is_empty() {
             let mut f = self.findings.lock().unwrap_or_else(|p| p.into_inner());
             for code in codes {
@@ -142,7 +161,7 @@ impl Metrics {
         out.push_str("# HELP kexpose_admission_requests_total Admission requests by endpoint and decision.\n");
         out.push_str("# TYPE kexpose_admission_requests_total counter\n");
         for (e, endpoint) in ENDPOINTS.iter().enumerate() {
-            for (d, decision) in DECISIONS.iter().enumerate() {
+            for (d, decision) in Decision::ALL.iter().map(|d| d.as_str()).enumerate() {
                 // Every series exists from the start, at 0.
                 let n = self.requests[e][d].load(Relaxed);
                 let _ = writeln!(
@@ -206,13 +225,13 @@ mod tests {
         let m = Metrics::default();
         m.record(
             Endpoint::Validate,
-            "allowed",
+            Decision::Allowed,
             &[],
             Duration::from_micros(50),
         );
         m.record(
             Endpoint::Validate,
-            "denied",
+            Decision::Denied,
             &["J003", "J004"],
             Duration::from_millis(3),
         );
@@ -222,6 +241,10 @@ mod tests {
         assert!(text.contains("le=\"+Inf\"} 2\n"));
         assert!(text.contains("decision=\"denied\"} 1\n"));
         assert!(text.contains("kexpose_admission_findings_total{code=\"J004\"} 1\n"));
-        assert!(!text.contains("endpoint=\"mutate\""));
+        // Every series exists from the start, at 0.
+        assert!(text.contains(
+            "kexpose_admission_requests_total{endpoint=\"mutate\",decision=\"timed_out\"} 0\n"
+        ));
+        assert!(text.contains("kexpose_admission_duration_seconds_count{endpoint=\"mutate\"} 0\n"));
     }
 }
