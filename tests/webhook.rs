@@ -421,6 +421,32 @@ impl Drop for TempDir {
     }
 }
 
+impl Server {
+    fn terminate(&self) {
+        let status = Command::new("kill")
+            .args(["-TERM", &self.child.id().to_string()])
+            .status()
+            .unwrap();
+        assert!(status.success());
+    }
+
+    /// Waits up to 10 s for the process to exit, which it must do with 0.
+    async fn exits_cleanly(&mut self) {
+        let deadline = Instant::now() + Duration::from_secs(10);
+        loop {
+            if let Some(status) = self.child.try_wait().unwrap() {
+                assert!(status.success(), "{status:?}");
+                return;
+            }
+            assert!(
+                Instant::now() < deadline,
+                "the server did not exit after draining"
+            );
+            tokio::time::sleep(Duration::from_millis(50)).await;
+        }
+    }
+}
+
 impl Drop for Server {
     fn drop(&mut self) {
         let _ = self.child.kill();
@@ -691,11 +717,7 @@ async fn sigterm_finishes_in_flight_requests_then_exits() {
     tls.flush().await.unwrap();
     tokio::time::sleep(Duration::from_millis(200)).await;
 
-    let status = Command::new("kill")
-        .args(["-TERM", &server.child.id().to_string()])
-        .status()
-        .unwrap();
-    assert!(status.success());
+    server.terminate();
     tokio::time::sleep(Duration::from_millis(500)).await;
 
     // Draining: not ready, no new connections, the old request completes.
@@ -707,18 +729,7 @@ async fn sigterm_finishes_in_flight_requests_then_exits() {
     let reply: Value = serde_json::from_slice(&reply).unwrap();
     assert_eq!(reply["response"]["allowed"], true);
 
-    let deadline = Instant::now() + Duration::from_secs(10);
-    loop {
-        if let Some(status) = server.child.try_wait().unwrap() {
-            assert!(status.success(), "{status:?}");
-            break;
-        }
-        assert!(
-            Instant::now() < deadline,
-            "the server did not exit after draining"
-        );
-        tokio::time::sleep(Duration::from_millis(50)).await;
-    }
+    server.exits_cleanly().await;
 }
 
 /// A rolling update: after SIGTERM the pod is unready at once, but the API
@@ -735,11 +746,7 @@ async fn sigterm_keeps_serving_new_connections_for_the_drain_delay() {
     assert_eq!(http_get(&server.health, "/readyz").await.unwrap(), 200);
 
     let signalled = Instant::now();
-    let status = Command::new("kill")
-        .args(["-TERM", &server.child.id().to_string()])
-        .status()
-        .unwrap();
-    assert!(status.success());
+    server.terminate();
     tokio::time::sleep(Duration::from_millis(200)).await;
     assert_eq!(http_get(&server.health, "/readyz").await.unwrap(), 503);
 
@@ -762,15 +769,7 @@ async fn sigterm_keeps_serving_new_connections_for_the_drain_delay() {
     // After it, the listener is closed and the process exits 0.
     tokio::time::sleep(Duration::from_millis(1500)).await;
     assert!(tokio::net::TcpStream::connect(&server.addr).await.is_err());
-    let deadline = Instant::now() + Duration::from_secs(10);
-    loop {
-        if let Some(status) = server.child.try_wait().unwrap() {
-            assert!(status.success(), "{status:?}");
-            break;
-        }
-        assert!(Instant::now() < deadline, "the server did not exit");
-        tokio::time::sleep(Duration::from_millis(50)).await;
-    }
+    server.exits_cleanly().await;
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
