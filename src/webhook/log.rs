@@ -2,7 +2,7 @@
 //! `key=value` text (for people).
 
 use std::io::Write;
-use std::sync::{Mutex, OnceLock};
+use std::sync::{Condvar, Mutex, OnceLock};
 use std::time::{Duration, SystemTime, UNIX_EPOCH};
 
 use serde_json::{Value, json};
@@ -142,14 +142,17 @@ fn json_string(out: &mut String, s: &str) {
     out.push('"');
 }
 
-/// Lines collect in one buffer that a writer thread empties every few
-/// milliseconds with a single write: request handlers never wait on stderr
-/// or wake another thread, and under load a thousand lines cost one write.
+/// Lines collect in one buffer that a writer thread empties with a single
+/// write a few milliseconds after the first line arrives: request handlers
+/// never wait on stderr, only the first line of a batch wakes the writer,
+/// under load a thousand lines cost one write, and an idle process does
+/// not wake at all.
 struct Sink {
     buffer: Mutex<String>,
+    filled: Condvar,
 }
 
-/// How often the writer thread empties the buffer.
+/// How long the writer thread lets a batch gather.
 const PERIOD: Duration = Duration::from_millis(10);
 /// Past this size a handler writes the buffer itself: memory stays bounded
 /// when stderr stalls, at the price of that handler waiting.
@@ -165,13 +168,20 @@ fn sink() -> &'static Sink {
                 // allocates and nothing is freed across threads.
                 let mut spare = String::new();
                 loop {
+                    let sink = sink();
+                    let mut buffer = sink.buffer.lock().unwrap_or_else(|p| p.into_inner());
+                    while buffer.is_empty() {
+                        buffer = sink.filled.wait(buffer).unwrap_or_else(|p| p.into_inner());
+                    }
+                    drop(buffer);
                     std::thread::sleep(PERIOD);
-                    sink().swap_and_write(&mut spare);
+                    sink.swap_and_write(&mut spare);
                 }
             })
             .expect("the log thread starts");
         Sink {
             buffer: Mutex::new(String::new()),
+            filled: Condvar::new(),
         }
     })
 }
@@ -179,12 +189,18 @@ fn sink() -> &'static Sink {
 impl Sink {
     fn push(&self, line: &str) {
         let mut b = self.buffer.lock().unwrap_or_else(|p| p.into_inner());
+        let first = b.is_empty();
         b.push_str(line);
         b.push('\n');
         if b.len() > HIGH_WATER {
             let full = std::mem::take(&mut *b);
             drop(b);
             let _ = std::io::stderr().lock().write_all(full.as_bytes());
+            return;
+        }
+        drop(b);
+        if first {
+            self.filled.notify_one();
         }
     }
 
