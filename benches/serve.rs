@@ -10,6 +10,13 @@
 //!
 //! Needs `h2load` on PATH (`apt-get install nghttp2-client`); exits with a
 //! message when it is missing.
+//!
+//! Soak mode (`KEXPOSE_SOAK_MINUTES=5 cargo bench --bench serve`): after the
+//! measurements above, half the measured maximum for that long, in 30 s
+//! segments; before each segment the certificate is rotated and the policy
+//! file changed (both reloaded by the running webhook). Each segment reports
+//! the rate served, failed requests, p99 and RSS, so that a leak or a
+//! reload that drops requests shows.
 
 use std::path::Path;
 use std::process::{Command, Stdio};
@@ -96,6 +103,10 @@ struct Load {
 }
 
 fn h2load(url: &str, body: &Path, extra: &[String], log: Option<&Path>) -> Load {
+    h2load_for(SECONDS, url, body, extra, log)
+}
+
+fn h2load_for(seconds: u32, url: &str, body: &Path, extra: &[String], log: Option<&Path>) -> Load {
     let mut cmd = Command::new("h2load");
     cmd.arg(url)
         .args([
@@ -106,7 +117,7 @@ fn h2load(url: &str, body: &Path, extra: &[String], log: Option<&Path>) -> Load 
             "-m",
             &STREAMS.to_string(),
         ])
-        .args(["-D", &SECONDS.to_string(), "--warm-up-time", "1"])
+        .args(["-D", &seconds.to_string(), "--warm-up-time", "1"])
         .args(["-H", "content-type: application/json"])
         .arg("-d")
         .arg(body)
@@ -170,6 +181,8 @@ fn main() {
     // The decision log is part of the work; it goes to a file, as a
     // container runtime's log does.
     let log_path = dir.join("kexpose.log");
+    let policy = dir.join("policy.yaml");
+    std::fs::write(&policy, include_str!("../policies/default.yaml")).unwrap();
     let exe = env!("CARGO_BIN_EXE_kexpose");
     let mut child = Command::new(exe)
         .args([
@@ -181,6 +194,9 @@ fn main() {
         ])
         .arg("--tls-dir")
         .arg(&dir)
+        .arg("--policy")
+        .arg(&policy)
+        .args(["--reload-interval", "1"])
         .stdout(Stdio::null())
         .stderr(std::fs::File::create(&log_path).unwrap())
         .spawn()
@@ -223,6 +239,10 @@ fn main() {
         .collect();
     micros.sort_by(f64::total_cmp);
     let peak_rss = sampler.join().unwrap().max(rss_kib(pid, "VmHWM:"));
+    let soak = std::env::var("KEXPOSE_SOAK_MINUTES")
+        .ok()
+        .and_then(|m| m.parse::<u32>().ok())
+        .map(|minutes| soak(minutes, &addr, &body, &dir, &policy, per_client, pid));
     let _ = child.kill();
     let _ = child.wait();
 
@@ -252,5 +272,75 @@ fn main() {
         "  webhook peak RSS under load: {:.1} MiB",
         peak_rss as f64 / 1024.0
     );
+    if let Some(report) = soak {
+        print!("{report}");
+    }
     std::fs::remove_dir_all(&dir).unwrap();
+}
+
+/// Half load for `minutes`, in 30 s segments, each after a certificate
+/// rotation and a policy change; one report line per segment.
+fn soak(
+    minutes: u32,
+    addr: &str,
+    body: &Path,
+    dir: &Path,
+    policy: &Path,
+    per_client: u64,
+    pid: u32,
+) -> String {
+    const SEGMENT: u32 = 30;
+    let mut report = format!(
+        "  soak: {minutes} min at {} req/s offered, certificate rotated and policy changed every {SEGMENT} s\n",
+        per_client * u64::from(CLIENTS)
+    );
+    let start_rss = rss_kib(pid, "VmRSS:");
+    let mut failed = 0;
+    for segment in 0..(minutes * 60).div_ceil(SEGMENT) {
+        tls_pair(dir);
+        std::fs::write(
+            policy,
+            format!(
+                "{}# soak segment {segment}\n",
+                include_str!("../policies/default.yaml")
+            ),
+        )
+        .unwrap();
+        // The webhook polls every second; let it take both.
+        std::thread::sleep(Duration::from_millis(1500));
+        let log = dir.join(format!("soak-{segment}.tsv"));
+        let load = h2load_for(
+            SEGMENT,
+            &format!("https://{addr}/validate"),
+            body,
+            &[format!("--rps={per_client}")],
+            Some(&log),
+        );
+        let mut micros: Vec<f64> = std::fs::read_to_string(&log)
+            .unwrap()
+            .lines()
+            .filter_map(|l| l.split('\t').nth(2)?.parse().ok())
+            .collect();
+        micros.sort_by(f64::total_cmp);
+        std::fs::remove_file(&log).unwrap();
+        failed += load.failed;
+        report.push_str(&format!(
+            "    segment {segment:>2}: {:.0} req/s, failed {}, p99 {:.2} ms, RSS {:.1} MiB\n",
+            load.rps,
+            load.failed,
+            percentile(&micros, 0.99) / 1e3,
+            rss_kib(pid, "VmRSS:") as f64 / 1024.0
+        ));
+    }
+    let reloads = std::fs::read_to_string(dir.join("kexpose.log"))
+        .unwrap_or_default()
+        .lines()
+        .filter(|l| l.contains("\"certificate reloaded\"") || l.contains("\"policy reloaded\""))
+        .count();
+    report.push_str(&format!(
+        "  soak: failed requests {failed}; RSS {:.1} MiB at start, {:.1} MiB at end; {reloads} reloads taken\n",
+        start_rss as f64 / 1024.0,
+        rss_kib(pid, "VmRSS:") as f64 / 1024.0
+    ));
+    report
 }
