@@ -43,6 +43,29 @@ fn review(api_version: &str) -> Value {
     })
 }
 
+/// Runs the warm-up on every worker thread of the runtime: some caches
+/// (the regular expressions' scratch space, the allocator's heap) are per
+/// thread, and any worker may take the first review. Each task holds its
+/// worker at a barrier until all have started, so they run on distinct
+/// threads.
+pub async fn on_every_worker(state: &std::sync::Arc<super::State>) {
+    let workers = tokio::runtime::Handle::current().metrics().num_workers();
+    let barrier = std::sync::Arc::new(std::sync::Barrier::new(workers));
+    let tasks: Vec<_> = (0..workers)
+        .map(|_| {
+            let state = state.clone();
+            let barrier = barrier.clone();
+            tokio::spawn(async move {
+                barrier.wait();
+                state.with_policy(warm_up);
+            })
+        })
+        .collect();
+    for task in tasks {
+        let _ = task.await;
+    }
+}
+
 /// Runs validation and mutation once for every APIRule version the
 /// webhook serves.
 pub fn warm_up(policy: &Policy) {
