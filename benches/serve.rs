@@ -149,6 +149,17 @@ fn h2load_for(seconds: u32, url: &str, body: &Path, extra: &[String], log: Optio
     Load { rps, failed }
 }
 
+/// The request latencies of an h2load log, in microseconds, sorted.
+fn latencies(log: &Path) -> Vec<f64> {
+    let mut micros: Vec<f64> = std::fs::read_to_string(log)
+        .unwrap()
+        .lines()
+        .filter_map(|l| l.split('\t').nth(2)?.parse().ok())
+        .collect();
+    micros.sort_by(f64::total_cmp);
+    micros
+}
+
 fn percentile(sorted: &[f64], p: f64) -> f64 {
     sorted[((sorted.len() as f64 - 1.0) * p).round() as usize]
 }
@@ -232,12 +243,7 @@ fn main() {
         &[format!("--rps={per_client}")],
         Some(&log),
     );
-    let mut micros: Vec<f64> = std::fs::read_to_string(&log)
-        .unwrap()
-        .lines()
-        .filter_map(|l| l.split('\t').nth(2)?.parse().ok())
-        .collect();
-    micros.sort_by(f64::total_cmp);
+    let micros = latencies(&log);
     let peak_rss = sampler.join().unwrap().max(rss_kib(pid, "VmHWM:"));
     let soak = std::env::var("KEXPOSE_SOAK_MINUTES")
         .ok()
@@ -316,12 +322,7 @@ fn soak(
             &[format!("--rps={per_client}")],
             Some(&log),
         );
-        let mut micros: Vec<f64> = std::fs::read_to_string(&log)
-            .unwrap()
-            .lines()
-            .filter_map(|l| l.split('\t').nth(2)?.parse().ok())
-            .collect();
-        micros.sort_by(f64::total_cmp);
+        let micros = latencies(&log);
         std::fs::remove_file(&log).unwrap();
         failed += load.failed;
         report.push_str(&format!(

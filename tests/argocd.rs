@@ -361,15 +361,18 @@ fn templates_never_see_the_sidecars_own_environment() {
         ("ARGOCD_ENV_TEAM", "payments"),
     ];
 
+    // The spec with one more label, whose value is a template.
+    let part_of = "app.kubernetes.io/part-of: {{ env.ARGOCD_APP_NAME }}";
+    let with_label = |label: &str| {
+        std::fs::write(
+            &spec,
+            text.replace(part_of, &format!("{part_of}\n    {label}")),
+        )
+        .unwrap();
+    };
+
     // Users' own variables (ARGOCD_ENV_*) are readable.
-    std::fs::write(
-        &spec,
-        text.replace(
-            "app.kubernetes.io/part-of: {{ env.ARGOCD_APP_NAME }}",
-            "app.kubernetes.io/part-of: {{ env.ARGOCD_APP_NAME }}\n    team: {{ env.ARGOCD_ENV_TEAM }}",
-        ),
-    )
-    .unwrap();
+    with_label("team: {{ env.ARGOCD_ENV_TEAM }}");
     let out = cmp(&dir, &["argocd", "generate"], &sidecar);
     assert!(
         out.status.success(),
@@ -380,11 +383,7 @@ fn templates_never_see_the_sidecars_own_environment() {
 
     // A secret of the sidecar is undefined: P009 names it, nothing is
     // rendered, and the value appears in no output.
-    let stolen = text.replace(
-        "app.kubernetes.io/part-of: {{ env.ARGOCD_APP_NAME }}",
-        "app.kubernetes.io/part-of: {{ env.ARGOCD_APP_NAME }}\n    stolen: \"{{ env.VAULT_TOKEN }}\"",
-    );
-    std::fs::write(&spec, &stolen).unwrap();
+    with_label("stolen: \"{{ env.VAULT_TOKEN }}\"");
     let out = cmp(&dir, &["argocd", "generate"], &sidecar);
     assert_eq!(out.status.code(), Some(1));
     assert!(out.stdout.is_empty());
@@ -396,14 +395,9 @@ fn templates_never_see_the_sidecars_own_environment() {
     );
 
     // Nor can a template list the environment to find it.
-    std::fs::write(
-        &spec,
-        text.replace(
-            "app.kubernetes.io/part-of: {{ env.ARGOCD_APP_NAME }}",
-            "app.kubernetes.io/part-of: {{ env.ARGOCD_APP_NAME }}\n    all: \"{% for k in env %}{{ k }}={{ env[k] | replace('\\\"', '') }} {% endfor %}\"",
-        ),
-    )
-    .unwrap();
+    with_label(
+        "all: \"{% for k in env %}{{ k }}={{ env[k] | replace('\\\"', '') }} {% endfor %}\"",
+    );
     let out = cmp(&dir, &["argocd", "generate"], &sidecar);
     assert!(
         out.status.success(),

@@ -568,12 +568,18 @@ async fn read_response(
 }
 
 async fn http_get(addr: &str, path: &str) -> std::io::Result<u16> {
+    Ok(http_get_text(addr, path).await?.0)
+}
+
+/// A plain-HTTP GET on the health port: status and body.
+async fn http_get_text(addr: &str, path: &str) -> std::io::Result<(u16, String)> {
     let mut tcp = tokio::net::TcpStream::connect(addr).await?;
     tcp.write_all(
         format!("GET {path} HTTP/1.1\r\nHost: x\r\nConnection: close\r\n\r\n").as_bytes(),
     )
     .await?;
-    Ok(read_response(&mut tcp).await?.0)
+    let (status, body) = read_response(&mut tcp).await?;
+    Ok((status, String::from_utf8_lossy(&body).into_owned()))
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
@@ -822,15 +828,7 @@ async fn the_policy_file_is_reloaded_and_a_broken_one_is_refused() {
         "the broken policy must not replace the strict one"
     );
     // Both reloads are counted by result.
-    let metrics = {
-        let mut tcp = tokio::net::TcpStream::connect(&server.health)
-            .await
-            .unwrap();
-        tcp.write_all(b"GET /metrics HTTP/1.1\r\nHost: x\r\nConnection: close\r\n\r\n")
-            .await
-            .unwrap();
-        String::from_utf8(read_response(&mut tcp).await.unwrap().1).unwrap()
-    };
+    let metrics = http_get_text(&server.health, "/metrics").await.unwrap().1;
     for line in [
         "kexpose_reloads_total{what=\"policy\",result=\"ok\"} 1\n",
         "kexpose_reloads_total{what=\"policy\",result=\"rejected\"} 1\n",
@@ -1021,16 +1019,7 @@ async fn connections_beyond_the_limit_are_closed_and_counted() {
     let mut buf = [0u8; 1];
     let closed = tokio::time::timeout(Duration::from_secs(2), extra.read(&mut buf)).await;
     assert!(matches!(closed, Ok(Ok(0)) | Ok(Err(_))), "{closed:?}");
-    let metrics = {
-        let mut tcp = tokio::net::TcpStream::connect(&server.health)
-            .await
-            .unwrap();
-        tcp.write_all(b"GET /metrics HTTP/1.1\r\nHost: x\r\nConnection: close\r\n\r\n")
-            .await
-            .unwrap();
-        let (_, body) = read_response(&mut tcp).await.unwrap();
-        String::from_utf8(body).unwrap()
-    };
+    let metrics = http_get_text(&server.health, "/metrics").await.unwrap().1;
     assert!(
         metrics.contains("kexpose_connections_rejected_total 1\n"),
         "{metrics}"
