@@ -38,7 +38,6 @@ use tokio_rustls::TlsAcceptor;
 use crate::policy::Policy;
 pub use accept::Limits;
 use accept::accept_until;
-use log::Logger;
 use metrics::{Decision, Metrics, Reloaded};
 use review::Endpoint;
 use tls::{CertPaths, Reload, Reloading};
@@ -55,7 +54,6 @@ pub struct State {
     /// request reads it directly.
     policy: ArcSwap<Policy>,
     pub metrics: Metrics,
-    pub log: Logger,
     /// False until the TLS listener serves, and again once shutdown starts.
     pub ready: AtomicBool,
     /// How long a request's body may take to arrive.
@@ -76,22 +74,20 @@ impl State {
         f(&self.policy.load())
     }
 
-    pub fn new(policy: Policy, log: Logger) -> Arc<State> {
+    pub fn new(policy: Policy) -> Arc<State> {
         Arc::new(State {
             policy: ArcSwap::from_pointee(policy),
             metrics: Metrics::default(),
-            log,
             ready: AtomicBool::new(false),
             request_timeout: Limits::default().request,
         })
     }
 
     /// As `new`, with the request timeout of `limits`.
-    pub fn with_limits(policy: Policy, log: Logger, limits: &Limits) -> Arc<State> {
+    pub fn with_limits(policy: Policy, limits: &Limits) -> Arc<State> {
         Arc::new(State {
             policy: ArcSwap::from_pointee(policy),
             metrics: Metrics::default(),
-            log,
             ready: AtomicBool::new(false),
             request_timeout: limits.request,
         })
@@ -156,7 +152,7 @@ async fn admit(state: Arc<State>, endpoint: Endpoint, body: Body) -> Response {
             state
                 .metrics
                 .record(endpoint, decision, &d.outcome.codes, took);
-            state.log.decision(endpoint, &d.outcome, took);
+            log::decision(endpoint, &d.outcome, took);
             match review::encode(&d.review) {
                 Ok(body) => ([(header::CONTENT_TYPE, "application/json")], body).into_response(),
                 Err(e) => json_error(StatusCode::INTERNAL_SERVER_ERROR, &e.to_string()),
@@ -166,14 +162,7 @@ async fn admit(state: Arc<State>, endpoint: Endpoint, body: Body) -> Response {
             state
                 .metrics
                 .record(endpoint, Decision::BadRequest, &[], start.elapsed());
-            state.log.event(
-                "warn",
-                "bad request",
-                vec![
-                    ("endpoint", json!(endpoint.as_str())),
-                    ("error", json!(message)),
-                ],
-            );
+            tracing::warn!(endpoint = endpoint.as_str(), error = message, "bad request");
             json_error(StatusCode::BAD_REQUEST, &message)
         }
     }
@@ -246,28 +235,24 @@ impl Watched {
 }
 
 /// A changed policy file: the new policy, keeping what the lock discovered.
-fn reload_policy(text: Result<String, String>, state: &State, log: Logger) {
+fn reload_policy(text: Result<String, String>, state: &State) {
     match text.and_then(|t| Policy::parse(&t).map_err(|e| e.to_string())) {
         Ok(mut policy) => {
             policy.discovered = state.policy().discovered.clone();
             let name = policy.name.clone();
             state.set_policy(policy);
             state.metrics.reloaded(Reloaded::Policy, true);
-            log.event("info", "policy reloaded", vec![("policy", json!(name))]);
+            tracing::info!(policy = name, "policy reloaded");
         }
         Err(e) => {
             state.metrics.reloaded(Reloaded::Policy, false);
-            log.event(
-                "error",
-                "new policy rejected; keeping the current one",
-                vec![("error", json!(e))],
-            )
+            tracing::error!(error = e, "new policy rejected; keeping the current one")
         }
     }
 }
 
 /// A changed lock file: the current policy with the new discovery results.
-fn reload_lock(text: Result<String, String>, state: &State, log: Logger) {
+fn reload_lock(text: Result<String, String>, state: &State) {
     match text.and_then(|t| crate::identity::lock::Lock::parse(&t)) {
         Ok(lock) => {
             let mut policy = (*state.policy()).clone();
@@ -275,15 +260,11 @@ fn reload_lock(text: Result<String, String>, state: &State, log: Logger) {
             let issuers = policy.discovered.len();
             state.set_policy(policy);
             state.metrics.reloaded(Reloaded::Lock, true);
-            log.event("info", "lock reloaded", vec![("issuers", json!(issuers))]);
+            tracing::info!(issuers, "lock reloaded");
         }
         Err(e) => {
             state.metrics.reloaded(Reloaded::Lock, false);
-            log.event(
-                "error",
-                "new lock rejected; keeping the current one",
-                vec![("error", json!(e))],
-            )
+            tracing::error!(error = e, "new lock rejected; keeping the current one")
         }
     }
 }
@@ -299,7 +280,6 @@ pub struct Config {
     /// A kexpose.lock whose discovery results J014/J015 compare with,
     /// polled like the policy.
     pub lock_path: Option<std::path::PathBuf>,
-    pub log: Logger,
     /// How often the certificate files are polled for a new pair.
     pub reload_interval: Duration,
     /// What one connection may hold, and how many there may be.
@@ -327,7 +307,6 @@ async fn shutdown_signal() {
 /// closes, in-flight requests finish (up to the grace period), and it
 /// returns.
 pub async fn run(config: Config) -> Result<(), String> {
-    let log = config.log;
     let resolver = Arc::new(Reloading::load(config.tls.clone())?);
     let acceptor = TlsAcceptor::from(Arc::new(tls::server_config(resolver.clone())));
     let listener = TcpListener::bind(config.listen)
@@ -336,7 +315,7 @@ pub async fn run(config: Config) -> Result<(), String> {
     let health = TcpListener::bind(config.health_listen)
         .await
         .map_err(|e| format!("cannot listen on {}: {e}", config.health_listen))?;
-    let state = State::with_limits(config.policy, log, &config.limits);
+    let state = State::with_limits(config.policy, &config.limits);
     let addr = listener.local_addr().map_err(|e| e.to_string())?;
     let health_addr = health.local_addr().map_err(|e| e.to_string())?;
 
@@ -367,23 +346,22 @@ pub async fn run(config: Config) -> Result<(), String> {
                 match tokio::task::spawn_blocking(move || r.poll()).await {
                     Ok(Reload::Reloaded) => {
                         state.metrics.reloaded(Reloaded::Certificate, true);
-                        log.event("info", "certificate reloaded", vec![]);
+                        tracing::info!("certificate reloaded");
                     }
                     Ok(Reload::Rejected(e)) => {
                         state.metrics.reloaded(Reloaded::Certificate, false);
-                        log.event(
-                            "error",
-                            "new certificate rejected; keeping the current one",
-                            vec![("error", json!(e))],
+                        tracing::error!(
+                            error = e,
+                            "new certificate rejected; keeping the current one"
                         );
                     }
                     _ => {}
                 }
                 if let Some(text) = policy_file.as_mut().and_then(Watched::changed) {
-                    reload_policy(text, &state, log);
+                    reload_policy(text, &state);
                 }
                 if let Some(text) = lock_file.as_mut().and_then(Watched::changed) {
-                    reload_lock(text, &state, log);
+                    reload_lock(text, &state);
                 }
             }
         })
@@ -392,16 +370,13 @@ pub async fn run(config: Config) -> Result<(), String> {
     // The one-time work before the first review, not in it.
     warmup::on_every_worker(&state).await;
     state.ready.store(true, Ordering::SeqCst);
-    log.event(
-        "info",
-        "listening",
-        vec![
-            ("addr", json!(addr.to_string())),
-            ("health_addr", json!(health_addr.to_string())),
-            ("policy", json!(state.policy().name)),
-        ],
+    tracing::info!(
+        addr = %addr,
+        health_addr = %health_addr,
+        policy = state.policy().name.as_str(),
+        "listening"
     );
-    log.flush();
+    log::flush();
 
     let app = router(state.clone());
     let graceful = GracefulShutdown::new();
@@ -435,39 +410,24 @@ pub async fn run(config: Config) -> Result<(), String> {
             let _ = watcher.watch(conn).await;
         });
     };
-    accept_until(&listener, shutdown_signal(), &serve, log).await;
+    accept_until(&listener, shutdown_signal(), &serve).await;
 
     state.ready.store(false, Ordering::SeqCst);
-    log.event(
-        "info",
-        "draining: not ready, still serving new connections",
-        vec![("drain_delay_s", json!(config.drain_delay.as_secs_f64()))],
+    tracing::info!(
+        drain_delay_s = config.drain_delay.as_secs_f64(),
+        "draining: not ready, still serving new connections"
     );
-    accept_until(
-        &listener,
-        tokio::time::sleep(config.drain_delay),
-        &serve,
-        log,
-    )
-    .await;
-    log.event(
-        "info",
-        "shutting down; finishing in-flight requests",
-        vec![],
-    );
+    accept_until(&listener, tokio::time::sleep(config.drain_delay), &serve).await;
+    tracing::info!("shutting down; finishing in-flight requests");
     drop(listener);
     let drained = tokio::time::timeout(config.shutdown_grace, graceful.shutdown()).await;
     if drained.is_err() {
-        log.event(
-            "warn",
-            "grace period over; closing remaining connections",
-            vec![],
-        );
+        tracing::warn!("grace period over; closing remaining connections");
     }
     let _ = stop_tx.send(true);
     reload_task.abort();
     let _ = health_task.await;
-    log.event("info", "stopped", vec![]);
-    log.flush();
+    tracing::info!("stopped");
+    log::flush();
     Ok(())
 }

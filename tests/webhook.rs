@@ -15,14 +15,10 @@ use axum::body::Body;
 use axum::http::{Request, StatusCode};
 use common::Ca;
 use kexpose::policy::Policy;
-use kexpose::webhook::{self, State, log::LogFormat, log::Logger};
+use kexpose::webhook::{self, State};
 use serde_json::{Value, json};
 use tokio::io::{AsyncReadExt, AsyncWriteExt};
 use tower::ServiceExt;
-
-const LOG: Logger = Logger {
-    format: LogFormat::Json,
-};
 
 fn fixture() -> Value {
     serde_json::from_str(include_str!("fixtures/webhook/create-v2.json")).unwrap()
@@ -36,7 +32,7 @@ fn review(edit: impl FnOnce(&mut Value)) -> Value {
 }
 
 fn state(policy: Policy) -> Arc<State> {
-    State::new(policy, LOG)
+    State::new(policy)
 }
 
 async fn post(state: Arc<State>, path: &str, body: Vec<u8>) -> (StatusCode, Value) {
@@ -483,6 +479,12 @@ fn start_with(ca: &Ca, name: &str, extra: &[&str]) -> Server {
     let mut lines = BufReader::new(child.stderr.take().unwrap()).lines();
     let first: Value = serde_json::from_str(&lines.next().unwrap().unwrap()).unwrap();
     assert_eq!(first["msg"], "listening", "{first}");
+    assert_eq!(first["level"], "info", "{first}");
+    let ts = first["ts"].as_str().unwrap();
+    assert!(
+        ts.ends_with('Z') && ts.parse::<jiff::Timestamp>().is_ok(),
+        "not RFC 3339: {first}"
+    );
     // Keep draining the log so the server never blocks on a full pipe.
     let log = Arc::new(std::sync::Mutex::new(Vec::new()));
     let kept = log.clone();
@@ -1036,6 +1038,84 @@ async fn connections_beyond_the_limit_are_closed_and_counted() {
         .await
         .unwrap();
     assert_eq!(code, 200);
+}
+
+/// `KEXPOSE_LOG=warn` keeps the info lines (listening, one per decision,
+/// stopped) out and the warnings in; `--log-format text` writes them as
+/// `key=value`.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn the_log_filter_keeps_info_lines_out() {
+    let ca = ca();
+    let dir = TempDir(
+        Path::new(env!("CARGO_TARGET_TMPDIR"))
+            .join(format!("kexpose-tls-log-filter-{}", std::process::id())),
+    );
+    std::fs::create_dir_all(&dir.0).unwrap();
+    install(&dir.0, &leaf(&ca), 0);
+    let free = || {
+        std::net::TcpListener::bind("127.0.0.1:0")
+            .unwrap()
+            .local_addr()
+            .unwrap()
+            .to_string()
+    };
+    let (addr, health) = (free(), free());
+    let child = common::kexpose()
+        .args(["serve", "--listen", &addr, "--health-listen", &health])
+        .arg("--tls-dir")
+        .arg(&dir.0)
+        .args(["--log-format", "text", "--drain-delay", "0"])
+        .env("KEXPOSE_LOG", "warn")
+        .stdout(Stdio::null())
+        .stderr(Stdio::piped())
+        .spawn()
+        .unwrap();
+    let deadline = Instant::now() + Duration::from_secs(20);
+    while http_get(&health, "/readyz").await.ok() != Some(200) {
+        assert!(Instant::now() < deadline, "the server never became ready");
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    }
+    let connector = client(&ca, &[&rustls::version::TLS13]);
+    let body = fixture().to_string().into_bytes();
+    let ok = https(&connector, &addr, SERVICE_NAME, "/validate", &body).await;
+    assert_eq!(ok.unwrap().0, 200);
+    let bad = https(&connector, &addr, SERVICE_NAME, "/validate", b"{not json").await;
+    assert_eq!(bad.unwrap().0, 400);
+    let status = Command::new("kill")
+        .args(["-TERM", &child.id().to_string()])
+        .status()
+        .unwrap();
+    assert!(status.success());
+    let out = child.wait_with_output().unwrap();
+    assert!(out.status.success(), "{out:?}");
+    let log = String::from_utf8(out.stderr).unwrap();
+    let lines: Vec<&str> = log.lines().collect();
+    assert_eq!(lines.len(), 1, "{log}");
+    let (ts, rest) = lines[0].split_once(' ').unwrap();
+    assert!(
+        ts.strip_prefix("ts=")
+            .unwrap()
+            .parse::<jiff::Timestamp>()
+            .is_ok(),
+        "{log}"
+    );
+    assert!(
+        rest.starts_with("level=warn msg=\"bad request\" endpoint=\"validate\" error="),
+        "{log}"
+    );
+}
+
+/// A log filter that does not parse stops the webhook before it listens.
+#[test]
+fn a_bad_log_filter_is_refused_at_start() {
+    let out = common::kexpose()
+        .args(["serve", "--tls-dir", "/nonexistent"])
+        .env("KEXPOSE_LOG", "info,=x=")
+        .output()
+        .unwrap();
+    assert_eq!(out.status.code(), Some(2), "{out:?}");
+    let err = String::from_utf8(out.stderr).unwrap();
+    assert!(err.contains("log filter \"info,=x=\""), "{err}");
 }
 
 /// The one-time work (schemas, regular expressions) is done before the

@@ -7,7 +7,7 @@ use clap::Args;
 
 use super::args::load_policy;
 use super::{Fatal, Outcome};
-use crate::webhook::{self, log::LogFormat, log::Logger, tls::CertPaths};
+use crate::webhook::{self, log, log::LogFormat, tls::CertPaths};
 
 #[derive(Args)]
 pub struct ServeArgs {
@@ -34,6 +34,10 @@ pub struct ServeArgs {
     pub lock: Option<PathBuf>,
     #[arg(long, env = "KEXPOSE_LOG_FORMAT", value_enum, default_value_t = LogFormat::Json)]
     pub log_format: LogFormat,
+    /// Which log lines to write: a level (`error`, `warn`, `info`, `debug`, `trace`), optionally
+    /// per target (`info,h2=debug`).
+    #[arg(long, env = "KEXPOSE_LOG", default_value = log::DEFAULT_FILTER, value_name = "FILTER")]
+    pub log: String,
     /// Seconds between checks of the certificate files for a new pair.
     #[arg(long, env = "KEXPOSE_RELOAD_INTERVAL", default_value_t = 10)]
     pub reload_interval: u64,
@@ -94,6 +98,7 @@ pub struct ServeArgs {
 
 /// Runs the webhook on a multi-threaded runtime until SIGTERM.
 pub fn serve(args: &ServeArgs) -> Result<Outcome, Fatal> {
+    log::init(args.log_format, &args.log).map_err(Fatal::Message)?;
     let mut policy = load_policy(args.policy.as_ref())?;
     if let Some(path) = &args.lock {
         policy.discovered = crate::identity::lock::Lock::read(path)?.discovered();
@@ -117,9 +122,6 @@ pub fn serve(args: &ServeArgs) -> Result<Outcome, Fatal> {
         policy,
         policy_path: args.policy.clone(),
         lock_path: args.lock.clone(),
-        log: Logger {
-            format: args.log_format,
-        },
         reload_interval: std::time::Duration::from_secs(args.reload_interval.max(1)),
         drain_delay: std::time::Duration::from_secs(args.drain_delay),
         limits: webhook::Limits {

@@ -3,10 +3,7 @@
 
 use std::time::Duration;
 
-use serde_json::json;
 use tokio::net::TcpListener;
-
-use super::log::Logger;
 
 /// Bounds on slow, idle and numerous clients: none of them may hold a
 /// connection, or the memory it costs, for long.
@@ -46,7 +43,6 @@ pub async fn accept_until(
     listener: &TcpListener,
     until: impl std::future::Future<Output = ()>,
     serve: &impl Fn(tokio::net::TcpStream),
-    log: Logger,
 ) {
     let mut backoff = Backoff(ACCEPT_BACKOFF.0);
     tokio::pin!(until);
@@ -57,7 +53,7 @@ pub async fn accept_until(
                     backoff.0 = ACCEPT_BACKOFF.0;
                     serve(tcp);
                 }
-                Err(e) => backoff.wait(e, log).await,
+                Err(e) => backoff.wait(e).await,
             },
             _ = &mut until => return,
         }
@@ -68,14 +64,11 @@ pub async fn accept_until(
 struct Backoff(Duration);
 
 impl Backoff {
-    async fn wait(&mut self, e: std::io::Error, log: Logger) {
-        log.event(
-            "warn",
-            "accept failed; backing off",
-            vec![
-                ("error", json!(e.to_string())),
-                ("backoff_ms", json!(self.0.as_millis() as u64)),
-            ],
+    async fn wait(&mut self, e: std::io::Error) {
+        tracing::warn!(
+            error = %e,
+            backoff_ms = self.0.as_millis() as u64,
+            "accept failed; backing off"
         );
         tokio::time::sleep(self.0).await;
         self.0 = (self.0 * 2).min(ACCEPT_BACKOFF.1);

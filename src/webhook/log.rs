@@ -1,11 +1,22 @@
-//! One line per event on stderr, as JSON (for log pipelines) or as
-//! `key=value` text (for people).
+//! The webhook's log: `tracing` events, one line each on stderr, as JSON
+//! (for log pipelines) or `key=value` text (for people).
+//!
+//! The line format is kexpose's own rather than `tracing-subscriber`'s
+//! `fmt` layer because the decision log's fields are documented: `ts`
+//! (RFC 3339, milliseconds, UTC), `level`, `msg`, then the event's fields
+//! flat, with `codes` a JSON array. `KEXPOSE_LOG` filters by level and
+//! target (`warn`, `info,h2=debug`).
 
-use std::io::Write;
+use std::cell::RefCell;
+use std::fmt::Write as _;
+use std::io::Write as _;
 use std::sync::{Condvar, Mutex, OnceLock};
-use std::time::{Duration, SystemTime, UNIX_EPOCH};
+use std::time::Duration;
 
-use serde_json::{Value, json};
+use tracing::field::{Field, Visit};
+use tracing::{Event, Level, Subscriber};
+use tracing_subscriber::filter::Targets;
+use tracing_subscriber::layer::{Context, Layer, SubscriberExt};
 
 use super::review::{Endpoint, Outcome};
 
@@ -15,119 +26,223 @@ pub enum LogFormat {
     Text,
 }
 
-#[derive(Debug, Clone, Copy)]
-pub struct Logger {
-    pub format: LogFormat,
+/// The filter when `KEXPOSE_LOG` is unset.
+pub const DEFAULT_FILTER: &str = "info";
+
+/// Fields whose value is a space-separated list, written as a JSON array.
+const LIST_FIELDS: &[&str] = &["codes"];
+
+/// Installs the log for this process: `filter` is `KEXPOSE_LOG`'s syntax.
+/// A second call keeps the first log (tests run several servers in one
+/// process).
+pub fn init(format: LogFormat, filter: &str) -> Result<(), String> {
+    let targets: Targets = filter
+        .parse()
+        .map_err(|e| format!("log filter {filter:?}: {e}"))?;
+    let subscriber = tracing_subscriber::registry()
+        .with(targets)
+        .with(Lines { format });
+    let _ = tracing::subscriber::set_global_default(subscriber);
+    Ok(())
 }
 
-impl Logger {
-    /// Writes one event with its fields, in the order given.
-    pub fn event(&self, level: &str, message: &str, fields: Vec<(&str, Value)>) {
-        let ts = SystemTime::now()
-            .duration_since(UNIX_EPOCH)
-            .unwrap_or_default()
-            .as_secs_f64();
-        use std::fmt::Write as _;
-        // Field names are the program's own identifiers: no escaping needed.
-        let mut line = String::with_capacity(320);
+/// Writes every line logged so far.
+pub fn flush() {
+    sink().drain();
+}
+
+/// One admission decision: the line the documentation promises per request.
+pub fn decision(endpoint: Endpoint, outcome: &Outcome, took: Duration) {
+    tracing::info!(
+        endpoint = endpoint.as_str(),
+        uid = outcome.uid.as_str(),
+        kind = outcome.kind.as_str(),
+        namespace = outcome.namespace.as_str(),
+        name = outcome.name.as_str(),
+        operation = outcome.operation.as_str(),
+        allowed = outcome.allowed,
+        patched = outcome.patched,
+        codes = %SpaceSeparated(&outcome.codes),
+        latency_ms = (took.as_secs_f64() * 1e6).round() / 1e3,
+        "admission"
+    );
+}
+
+struct SpaceSeparated<'a>(&'a [&'static str]);
+
+impl std::fmt::Display for SpaceSeparated<'_> {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        for (i, s) in self.0.iter().enumerate() {
+            if i > 0 {
+                f.write_char(' ')?;
+            }
+            f.write_str(s)?;
+        }
+        Ok(())
+    }
+}
+
+/// The layer that turns events into lines.
+struct Lines {
+    format: LogFormat,
+}
+
+thread_local! {
+    /// The line, its fields and its message, reused so that logging does
+    /// not allocate once warm.
+    static BUFFERS: RefCell<Buffers> = const { RefCell::new(Buffers::new()) };
+}
+
+struct Buffers {
+    line: String,
+    fields: String,
+    message: String,
+    scratch: String,
+}
+
+impl Buffers {
+    const fn new() -> Buffers {
+        Buffers {
+            line: String::new(),
+            fields: String::new(),
+            message: String::new(),
+            scratch: String::new(),
+        }
+    }
+}
+
+impl Lines {
+    /// Formats `event` as one line, with its newline, into `out`.
+    fn format(&self, event: &Event<'_>, buffers: &mut Buffers) {
+        let Buffers {
+            line,
+            fields,
+            message,
+            scratch,
+        } = buffers;
+        line.clear();
+        fields.clear();
+        message.clear();
+        event.record(&mut Fields {
+            format: self.format,
+            fields,
+            message,
+            scratch,
+        });
+        let level = level_name(*event.metadata().level());
+        let ts = jiff::Timestamp::now();
         match self.format {
             LogFormat::Json => {
-                let _ = write!(
-                    line,
-                    "{{\"ts\":{:.3},\"level\":{},\"msg\":{}",
-                    ts,
-                    Value::from(level),
-                    Value::from(message)
-                );
-                for (k, v) in fields {
-                    let _ = write!(line, ",\"{k}\":{v}");
-                }
+                let _ = write!(line, "{{\"ts\":\"{ts:.3}\",\"level\":\"{level}\",\"msg\":");
+                json_string(line, message);
+                line.push_str(fields);
                 line.push('}');
             }
             LogFormat::Text => {
-                let _ = write!(line, "ts={ts:.3} level={level} msg={message:?}");
-                for (k, v) in fields {
-                    let _ = match v {
-                        Value::String(t) => write!(line, " {k}={t:?}"),
-                        other => write!(line, " {k}={other}"),
-                    };
-                }
+                let _ = write!(line, "ts={ts:.3} level={level} msg={message:?}{fields}");
             }
         }
-        sink().push(&line);
+        line.push('\n');
     }
+}
 
-    /// Writes every line logged so far.
-    pub fn flush(&self) {
-        sink().drain();
+impl<S: Subscriber> Layer<S> for Lines {
+    fn on_event(&self, event: &Event<'_>, _: Context<'_, S>) {
+        BUFFERS.with_borrow_mut(|buffers| {
+            self.format(event, buffers);
+            sink().push(&buffers.line);
+        });
     }
+}
 
-    pub fn decision(&self, endpoint: Endpoint, outcome: &Outcome, took: Duration) {
-        if self.format == LogFormat::Json {
-            // The hot path: one line per request, written straight into
-            // the buffer without building JSON values first.
-            use std::fmt::Write as _;
-            let ts = SystemTime::now()
-                .duration_since(UNIX_EPOCH)
-                .unwrap_or_default()
-                .as_secs_f64();
-            let mut line = String::with_capacity(320);
-            let _ = write!(
-                line,
-                "{{\"ts\":{ts:.3},\"level\":\"info\",\"msg\":\"admission\""
-            );
-            for (key, value) in [
-                ("endpoint", endpoint.as_str()),
-                ("uid", &outcome.uid),
-                ("kind", &outcome.kind),
-                ("namespace", &outcome.namespace),
-                ("name", &outcome.name),
-                ("operation", &outcome.operation),
-            ] {
-                let _ = write!(line, ",\"{key}\":");
-                json_string(&mut line, value);
-            }
-            let _ = write!(
-                line,
-                ",\"allowed\":{},\"patched\":{},\"codes\":[",
-                outcome.allowed, outcome.patched
-            );
-            for (i, code) in outcome.codes.iter().enumerate() {
-                let _ = write!(line, "{}\"{code}\"", if i > 0 { "," } else { "" });
-            }
-            let _ = write!(
-                line,
-                "],\"latency_ms\":{}}}",
-                (took.as_secs_f64() * 1e6).round() / 1e3
-            );
-            sink().push(&line);
+fn level_name(level: Level) -> &'static str {
+    match level {
+        Level::ERROR => "error",
+        Level::WARN => "warn",
+        Level::INFO => "info",
+        Level::DEBUG => "debug",
+        Level::TRACE => "trace",
+    }
+}
+
+/// Writes an event's fields after the message, in the order given.
+struct Fields<'a> {
+    format: LogFormat,
+    fields: &'a mut String,
+    message: &'a mut String,
+    scratch: &'a mut String,
+}
+
+impl Fields<'_> {
+    fn raw(&mut self, field: &Field, value: impl std::fmt::Display) {
+        let name = field.name();
+        let _ = match self.format {
+            LogFormat::Json => write!(self.fields, ",\"{name}\":{value}"),
+            LogFormat::Text => write!(self.fields, " {name}={value}"),
+        };
+    }
+}
+
+impl Visit for Fields<'_> {
+    fn record_str(&mut self, field: &Field, value: &str) {
+        let name = field.name();
+        if name == "message" {
+            self.message.push_str(value);
             return;
         }
-        self.event(
-            "info",
-            "admission",
-            vec![
-                ("endpoint", json!(endpoint.as_str())),
-                ("uid", json!(outcome.uid)),
-                ("kind", json!(outcome.kind)),
-                ("namespace", json!(outcome.namespace)),
-                ("name", json!(outcome.name)),
-                ("operation", json!(outcome.operation)),
-                ("allowed", json!(outcome.allowed)),
-                ("patched", json!(outcome.patched)),
-                ("codes", json!(outcome.codes)),
-                (
-                    "latency_ms",
-                    json!((took.as_secs_f64() * 1e6).round() / 1e3),
-                ),
-            ],
-        );
+        match self.format {
+            // Field names are the program's own identifiers: no escaping.
+            LogFormat::Json if LIST_FIELDS.contains(&name) => {
+                let _ = write!(self.fields, ",\"{name}\":[");
+                for (i, item) in value.split_whitespace().enumerate() {
+                    if i > 0 {
+                        self.fields.push(',');
+                    }
+                    json_string(self.fields, item);
+                }
+                self.fields.push(']');
+            }
+            LogFormat::Json => {
+                let _ = write!(self.fields, ",\"{name}\":");
+                json_string(self.fields, value);
+            }
+            LogFormat::Text => {
+                let _ = write!(self.fields, " {name}={value:?}");
+            }
+        }
+    }
+
+    fn record_debug(&mut self, field: &Field, value: &dyn std::fmt::Debug) {
+        let mut text = std::mem::take(self.scratch);
+        text.clear();
+        let _ = write!(text, "{value:?}");
+        self.record_str(field, &text);
+        *self.scratch = text;
+    }
+
+    fn record_bool(&mut self, field: &Field, value: bool) {
+        self.raw(field, value);
+    }
+
+    fn record_u64(&mut self, field: &Field, value: u64) {
+        self.raw(field, value);
+    }
+
+    fn record_i64(&mut self, field: &Field, value: i64) {
+        self.raw(field, value);
+    }
+
+    fn record_f64(&mut self, field: &Field, value: f64) {
+        if value.is_finite() {
+            self.raw(field, value);
+        } else {
+            self.raw(field, "null");
+        }
     }
 }
 
 /// Appends `s` as a JSON string.
 fn json_string(out: &mut String, s: &str) {
-    use std::fmt::Write as _;
     out.push('"');
     for c in s.chars() {
         match c {
@@ -187,11 +302,11 @@ fn sink() -> &'static Sink {
 }
 
 impl Sink {
+    /// Appends a whole line (with its newline).
     fn push(&self, line: &str) {
         let mut b = self.buffer.lock().unwrap_or_else(|p| p.into_inner());
         let first = b.is_empty();
         b.push_str(line);
-        b.push('\n');
         if b.len() > HIGH_WATER {
             let full = std::mem::take(&mut *b);
             drop(b);
@@ -223,6 +338,131 @@ impl Sink {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use std::sync::Arc;
+
+    /// Formats events as `Lines` does, into a vector instead of stderr.
+    struct Capture(Lines, Arc<Mutex<Vec<String>>>);
+
+    impl<S: Subscriber> Layer<S> for Capture {
+        fn on_event(&self, event: &Event<'_>, _: Context<'_, S>) {
+            let mut buffers = Buffers::new();
+            self.0.format(event, &mut buffers);
+            self.1.lock().unwrap().push(buffers.line);
+        }
+    }
+
+    fn lines(format: LogFormat, filter: &str, log: impl FnOnce()) -> Vec<String> {
+        let seen = Arc::new(Mutex::new(Vec::new()));
+        let subscriber = tracing_subscriber::registry()
+            .with(filter.parse::<Targets>().unwrap())
+            .with(Capture(Lines { format }, seen.clone()));
+        tracing::subscriber::with_default(subscriber, log);
+        Arc::try_unwrap(seen).unwrap().into_inner().unwrap()
+    }
+
+    fn outcome() -> Outcome {
+        Outcome {
+            uid: "705ab4f5".into(),
+            kind: "APIRule".into(),
+            namespace: "default".into(),
+            name: "say \"hi\"".into(),
+            operation: "CREATE".into(),
+            allowed: false,
+            patched: false,
+            codes: vec!["J003", "S004"],
+        }
+    }
+
+    #[test]
+    fn a_decision_is_one_json_line_with_the_documented_fields() {
+        let lines = lines(LogFormat::Json, "info", || {
+            decision(Endpoint::Validate, &outcome(), Duration::from_micros(1234));
+        });
+        assert_eq!(lines.len(), 1);
+        assert!(lines[0].ends_with("}\n") && lines[0].matches('\n').count() == 1);
+        let v: serde_json::Value = serde_json::from_str(&lines[0]).unwrap();
+        // Every documented field, in the documented order.
+        let positions: Vec<usize> = [
+            "ts",
+            "level",
+            "msg",
+            "endpoint",
+            "uid",
+            "kind",
+            "namespace",
+            "name",
+            "operation",
+            "allowed",
+            "patched",
+            "codes",
+            "latency_ms",
+        ]
+        .iter()
+        .map(|k| {
+            lines[0]
+                .find(&format!("\"{k}\":"))
+                .unwrap_or_else(|| panic!("{k}"))
+        })
+        .collect();
+        assert!(positions.is_sorted(), "{}", lines[0]);
+        assert_eq!(v.as_object().unwrap().len(), positions.len());
+        let ts = v["ts"].as_str().unwrap();
+        assert!(
+            ts.parse::<jiff::Timestamp>().is_ok() && ts.ends_with('Z'),
+            "{ts}"
+        );
+        assert_eq!(ts.len(), "2026-12-02T12:14:56.123Z".len(), "{ts}");
+        assert_eq!(v["level"], "info");
+        assert_eq!(v["msg"], "admission");
+        assert_eq!(v["endpoint"], "validate");
+        assert_eq!(v["name"], "say \"hi\"");
+        assert_eq!(v["allowed"], false);
+        assert_eq!(v["codes"], serde_json::json!(["J003", "S004"]));
+        assert_eq!(v["latency_ms"], 1.234);
+    }
+
+    #[test]
+    fn no_codes_is_an_empty_array() {
+        let mut clean = outcome();
+        clean.codes.clear();
+        let lines = lines(LogFormat::Json, "info", || {
+            decision(Endpoint::Mutate, &clean, Duration::ZERO);
+        });
+        let v: serde_json::Value = serde_json::from_str(&lines[0]).unwrap();
+        assert_eq!(v["codes"], serde_json::json!([]));
+    }
+
+    #[test]
+    fn text_lines_quote_strings_and_keep_the_order() {
+        let lines = lines(LogFormat::Text, "info", || {
+            tracing::warn!(error = "bad \"x\"", backoff_ms = 5u64, "accept failed");
+        });
+        let line = &lines[0];
+        let rest = line.split_once(' ').unwrap().1;
+        assert_eq!(
+            rest,
+            "level=warn msg=\"accept failed\" error=\"bad \\\"x\\\"\" backoff_ms=5\n"
+        );
+    }
+
+    #[test]
+    fn the_filter_drops_lower_levels() {
+        let lines = lines(LogFormat::Json, "warn", || {
+            tracing::info!("listening");
+            tracing::warn!("accept failed");
+            tracing::error!("new policy rejected");
+        });
+        let msgs: Vec<String> = lines
+            .iter()
+            .map(|l| serde_json::from_str::<serde_json::Value>(l).unwrap()["msg"].to_string())
+            .collect();
+        assert_eq!(msgs, ["\"accept failed\"", "\"new policy rejected\""]);
+    }
+
+    #[test]
+    fn a_bad_filter_is_an_error() {
+        assert!(init(LogFormat::Json, "info,=nonsense=").is_err());
+    }
 
     #[test]
     fn json_strings_round_trip() {
