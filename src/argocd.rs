@@ -6,6 +6,7 @@
 //! manifests, and must never print an empty stream with exit 0 after a
 //! problem: with pruning on, Argo CD would delete every resource of the app.
 
+use crate::rules::Code;
 use std::collections::BTreeMap;
 use std::path::{Path, PathBuf};
 
@@ -379,7 +380,7 @@ pub fn generate(
     // R010 (v1beta1 is deprecated) is the announced consequence of choosing
     // api-version v1beta1, not a warning about the application.
     let chosen = |d: &crate::diagnostic::Diagnostic| {
-        params.api_version == Version::V1beta1 && d.code == "R010"
+        params.api_version == Version::V1beta1 && d.code == Code::R010
     };
     let fails = |d: &&crate::diagnostic::Diagnostic| {
         d.severity == crate::diagnostic::Severity::Error || (params.strict && !chosen(d))

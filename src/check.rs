@@ -13,6 +13,7 @@ pub mod routing;
 pub mod schema;
 pub mod uri;
 
+use crate::rules::Code;
 use serde::Deserialize;
 use serde_json::Value;
 
@@ -59,7 +60,7 @@ pub fn judge(value: &Value, policy: &Policy) -> Judged {
     let mut findings = unfiltered(value, policy);
     let codes = organisation::suppressions(value, policy, &mut findings);
     let before = findings.len();
-    findings.retain(|f| f.code == "O011" || !codes.iter().any(|c| c == f.code));
+    findings.retain(|f| f.code == Code::O011 || !codes.iter().any(|c| c == f.code.as_str()));
     let suppressed = before - findings.len();
     Judged {
         findings: retain(findings, policy),
@@ -75,7 +76,7 @@ fn unfiltered(value: &Value, policy: &Policy) -> Vec<Finding> {
         .unwrap_or_default();
     let Some(version) = Version::from_api_version(api_version) else {
         out.push(Finding::new(
-            "S011",
+            Code::S011,
             "/apiVersion",
             format!(
                 "APIRule apiVersion \"{api_version}\" is not one of gateway.kyma-project.io/v2, v2alpha1, v1beta1"
@@ -86,7 +87,7 @@ fn unfiltered(value: &Value, policy: &Policy) -> Vec<Finding> {
     match version {
         Version::V1beta1 => {
             out.push(Finding::new(
-                "R010",
+                Code::R010,
                 "/apiVersion",
                 "APIRule v1beta1 is no longer supported since Kyma 3.4 (denied at admission) and no longer reconciled since Kyma 3.10; migrate to gateway.kyma-project.io/v2",
             ));
@@ -118,7 +119,7 @@ fn unfiltered(value: &Value, policy: &Policy) -> Vec<Finding> {
                 // v2alpha1 allows a missing spec; the controller then fails
                 // gateway discovery first.
                 None => out.push(Finding::new(
-                    "R002",
+                    Code::R002,
                     "",
                     "Either gateway or externalGateway must be specified",
                 )),

@@ -6,6 +6,7 @@
 //! spec that caused it; the caller runs the check core on the result and
 //! maps its findings back through `Compiled::origin`.
 
+use crate::rules::Code;
 use std::collections::{BTreeMap, BTreeSet};
 
 use crate::apirule::{
@@ -125,7 +126,7 @@ struct Compiler<'a> {
 /// command that records discovery depends on the run; the commands add it.)
 pub fn missing_jwks_uri(name: &str, issuer: &str, pointer: &str) -> Finding {
     Finding::new(
-        "X002",
+        Code::X002,
         pointer,
         format!(
             "issuer \"{name}\" has no jwksUri; set it to the jwks_uri of {}/.well-known/openid-configuration, or record discovery in the lock",
@@ -139,7 +140,7 @@ fn route_pointer(i: usize) -> String {
 }
 
 impl Compiler<'_> {
-    fn error(&mut self, code: &'static str, pointer: String, message: String) {
+    fn error(&mut self, code: Code, pointer: String, message: String) {
         self.findings.push(Located {
             doc: self.doc,
             finding: Finding::new(code, pointer, message),
@@ -173,7 +174,7 @@ impl Compiler<'_> {
             format!("known issuers: {}", known.join(", "))
         };
         self.error(
-            "X001",
+            Code::X001,
             at.to_owned(),
             format!("unknown issuer \"{name}\" ({hint})"),
         );

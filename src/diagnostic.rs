@@ -5,6 +5,8 @@ use std::fmt;
 
 use serde::Serialize;
 
+use crate::rules::Code;
+
 /// How bad a finding is. Only `Error` fails a check (exit 1, admission denied).
 #[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize)]
 #[serde(rename_all = "lowercase")]
@@ -40,7 +42,7 @@ pub struct Position {
 /// location, because only the caller knows where the value came from.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Finding {
-    pub code: &'static str,
+    pub code: Code,
     pub message: String,
     /// JSON Pointer (RFC 6901) to the offending value, relative to the document.
     pub pointer: String,
@@ -50,7 +52,7 @@ pub struct Finding {
 }
 
 impl Finding {
-    pub fn new(code: &'static str, pointer: impl Into<String>, message: impl Into<String>) -> Self {
+    pub fn new(code: Code, pointer: impl Into<String>, message: impl Into<String>) -> Self {
         Finding {
             code,
             message: message.into(),
@@ -68,7 +70,7 @@ impl Finding {
 /// A finding placed in a file, with its effective severity under the policy.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize)]
 pub struct Diagnostic {
-    pub code: &'static str,
+    pub code: Code,
     pub name: &'static str,
     pub severity: Severity,
     pub message: String,
@@ -80,7 +82,7 @@ pub struct Diagnostic {
 
 impl Diagnostic {
     /// The order every reporter prints in: by file, then position, then code.
-    pub fn sort_key(&self) -> (&str, u32, u32, &str, &str) {
+    pub fn sort_key(&self) -> (&str, u32, u32, Code, &str) {
         (&self.file, self.line, self.column, self.code, &self.message)
     }
 

@@ -2,6 +2,7 @@
 //! schema, typed model, compilation, then the check core on the compiled
 //! APIRule with its findings mapped back to the spec.
 
+use crate::rules::Code;
 use std::sync::OnceLock;
 
 use serde::Deserialize;
@@ -44,7 +45,7 @@ fn typed<T: for<'de> Deserialize<'de>>(
     T::deserialize(value).map_err(|e| {
         located(
             doc,
-            vec![Finding::new("S010", "", format!("Invalid value: {e}"))],
+            vec![Finding::new(Code::S010, "", format!("Invalid value: {e}"))],
         )
     })
 }
@@ -88,7 +89,7 @@ pub fn issuers(value: &Value, doc: DocRef, file: &str, book: &mut IssuerBook) ->
 /// X005 for an issuer name defined a second time.
 pub fn duplicate_issuer(name: &str, first: &IssuerDef, pointer: &str) -> Finding {
     Finding::new(
-        "X005",
+        Code::X005,
         pointer,
         format!(
             "issuer \"{name}\" is already defined in {} (document {}); issuer names must be unique",

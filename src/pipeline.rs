@@ -12,6 +12,7 @@
 //! The core knows nothing of the stages before it; this module is where
 //! files, specs and locks meet.
 
+use crate::rules::Code;
 use std::borrow::Cow;
 use std::collections::BTreeMap;
 
@@ -53,7 +54,11 @@ pub fn rendered<'a>(
     }
     template::render_if_template(file, text, ctx).map_err(|e| {
         Box::new(FileReport::file_error(
-            file, "P009", e.message, e.position, policy,
+            file,
+            Code::P009,
+            e.message,
+            e.position,
+            policy,
         ))
     })
 }

@@ -4,6 +4,7 @@
 //! CLI, the render pipeline and the webhook can all be handed the same file.
 //! Loading errors carry line and column like every other finding.
 
+use crate::rules::Code;
 use std::collections::{BTreeMap, HashMap};
 use std::sync::OnceLock;
 
@@ -37,7 +38,7 @@ pub struct Policy {
     /// not from the policy file): what J014 and J015 compare with. Empty
     /// unless a lock is in use.
     pub discovered: BTreeMap<String, String>,
-    overrides: HashMap<&'static str, Option<Severity>>,
+    overrides: HashMap<Code, Option<Severity>>,
     warnings_as_errors: bool,
 }
 
@@ -362,9 +363,9 @@ impl Policy {
     }
 
     /// The severity a rule's findings get, or `None` when the rule is off.
-    pub fn severity(&self, code: &str) -> Option<Severity> {
-        let rule = rules::get(code);
-        let base = match self.overrides.get(rule.code) {
+    pub fn severity(&self, code: Code) -> Option<Severity> {
+        let rule = code.rule();
+        let base = match self.overrides.get(&code) {
             Some(s) => *s,
             None => Some(rule.severity),
         };
@@ -406,6 +407,6 @@ impl Policy {
     /// Whether v1beta1 objects are only to be denied (current Kyma), rather
     /// than checked for an old cluster. The legacy profile lowers R010.
     pub fn denies_v1beta1(&self) -> bool {
-        self.severity("R010") == Some(Severity::Error)
+        self.severity(Code::R010) == Some(Severity::Error)
     }
 }

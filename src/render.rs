@@ -4,6 +4,7 @@
 //! checked first; output is produced only when nothing failed, so a caller
 //! (Argo CD above all) never sees a partial or empty stream after an error.
 
+use crate::rules::Code;
 use std::collections::BTreeMap;
 use std::path::{Path, PathBuf};
 
@@ -162,7 +163,7 @@ pub fn render(inputs: &[Input], opts: &Options) -> Rendered {
                 located.push(Located {
                     doc: at,
                     finding: Finding::new(
-                        "X005",
+                        Code::X005,
                         "/metadata/name",
                         format!(
                             "APIRule {} is also rendered by {} (document {})",
@@ -292,7 +293,8 @@ fn load(input: &Input, opts: &Options, policy: &Policy, limits: Limits) -> Sourc
     let mut documents = match template::render_if_template(&name, &text, opts.template) {
         Ok(rendered) => yaml::load(&rendered, limits).documents,
         Err(e) => {
-            source.report = FileReport::file_error(&name, "P009", e.message, e.position, policy);
+            source.report =
+                FileReport::file_error(&name, Code::P009, e.message, e.position, policy);
             source.original = text;
             return source;
         }

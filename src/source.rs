@@ -1,6 +1,7 @@
 //! Inputs: files, directories and stdin, read with limits so that one bad
 //! file becomes one finding and never stops the others.
 
+use crate::rules::Code;
 use std::io::Read;
 use std::path::{Path, PathBuf};
 
@@ -94,18 +95,18 @@ pub fn read_limited(input: &Input, max: u64) -> std::io::Result<Vec<u8>> {
 }
 
 /// The text of an input, or the P-code finding that says why there is none.
-pub fn decode(bytes: &[u8], max: u64) -> Result<&str, (&'static str, String, Position)> {
+pub fn decode(bytes: &[u8], max: u64) -> Result<&str, (Code, String, Position)> {
     let start = Position { line: 1, column: 1 };
     if bytes.len() as u64 > max {
         return Err((
-            "P005",
+            Code::P005,
             format!("file is larger than the {max}-byte limit"),
             start,
         ));
     }
     if bytes.contains(&0) {
         return Err((
-            "P004",
+            Code::P004,
             "file contains NUL bytes; it is binary, not YAML or JSON".into(),
             start,
         ));
@@ -116,7 +117,7 @@ pub fn decode(bytes: &[u8], max: u64) -> Result<&str, (&'static str, String, Pos
         let line_start = good.iter().rposition(|&b| b == b'\n').map_or(0, |i| i + 1);
         let column = String::from_utf8_lossy(&good[line_start..]).chars().count() as u32 + 1;
         (
-            "P003",
+            Code::P003,
             format!(
                 "file is not valid UTF-8 (invalid byte 0x{:02x})",
                 bytes[e.valid_up_to()]
@@ -131,7 +132,7 @@ pub fn decode(bytes: &[u8], max: u64) -> Result<&str, (&'static str, String, Pos
 pub enum Unreadable {
     Io(std::io::Error),
     /// Too large, binary or not UTF-8: the P-code, message and place.
-    Content(&'static str, String, Position),
+    Content(Code, String, Position),
 }
 
 /// The text of one input, read within `max` bytes and decoded.
@@ -148,7 +149,7 @@ pub fn read(input: &Input, policy: &Policy, max: u64) -> Result<String, Box<File
     text(input, max).map_err(|why| {
         let (code, message, at) = match why {
             Unreadable::Io(e) => (
-                "P008",
+                Code::P008,
                 format!("cannot read: {e}"),
                 Position { line: 1, column: 1 },
             ),

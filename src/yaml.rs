@@ -11,6 +11,7 @@
 //! Plain scalars resolve the way `sigs.k8s.io/yaml` (and so kubectl) resolves
 //! them, YAML 1.1 booleans such as `yes` and `off` included.
 
+use crate::rules::Code;
 use std::collections::HashMap;
 
 use saphyr_parser::{Event, Parser, ScalarStyle, Span};
@@ -58,7 +59,7 @@ pub struct Document {
 /// Why a document or stream could not be loaded.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct LoadError {
-    pub code: &'static str,
+    pub code: Code,
     pub message: String,
     pub position: Position,
 }
@@ -85,10 +86,10 @@ pub struct Stream {
     pub documents: Vec<Result<Document, LoadError>>,
 }
 
-pub const CODE_SYNTAX: &str = "P001";
-pub const CODE_DUPLICATE_KEY: &str = "P002";
-pub const CODE_ALIAS_BUDGET: &str = "P006";
-pub const CODE_TOO_DEEP: &str = "P007";
+pub const CODE_SYNTAX: Code = Code::P001;
+pub const CODE_DUPLICATE_KEY: Code = Code::P002;
+pub const CODE_ALIAS_BUDGET: Code = Code::P006;
+pub const CODE_TOO_DEEP: Code = Code::P007;
 
 fn position(span: &Span) -> Position {
     Position {
@@ -145,7 +146,7 @@ impl Builder {
         }
     }
 
-    fn err(code: &'static str, message: impl Into<String>, at: Position) -> LoadError {
+    fn err(code: Code, message: impl Into<String>, at: Position) -> LoadError {
         LoadError {
             code,
             message: message.into(),

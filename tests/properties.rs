@@ -4,6 +4,7 @@
 use kexpose::check;
 use kexpose::pipeline;
 use kexpose::policy::Policy;
+use kexpose::rules::Code;
 use kexpose::source::decode;
 use proptest::prelude::*;
 use serde_json::{Value, json};
@@ -262,14 +263,14 @@ proptest! {
             &Policy::default(),
             kexpose::exposure::SharedAt::Definition,
         );
-        let codes: Vec<&str> = evaluated.findings.iter().map(|l| l.finding.code).collect();
+        let codes: Vec<Code> = evaluated.findings.iter().map(|l| l.finding.code).collect();
         // Upstream's conflict rules never fire on compiled output.
-        prop_assert!(!codes.iter().any(|c| *c == "R004" || *c == "R005"), "{codes:?}");
+        prop_assert!(!codes.iter().any(|c| *c == Code::R004 || *c == Code::R005), "{codes:?}");
         match evaluated.apirule {
             // Rendered: the check core says exactly what the pipeline said.
             Some(apirule) => {
-                let again: Vec<&str> = check::object(&apirule.to_value(), &Policy::default()).iter().map(|f| f.code).collect();
-                let mut mapped: Vec<&str> = codes.clone();
+                let again: Vec<Code> = check::object(&apirule.to_value(), &Policy::default()).iter().map(|f| f.code).collect();
+                let mut mapped: Vec<Code> = codes.clone();
                 mapped.sort_unstable();
                 let mut again = again;
                 again.sort_unstable();
@@ -278,7 +279,7 @@ proptest! {
                 prop_assert_eq!(again, mapped);
             }
             // Refused: the spec is broken in a way the compiler names.
-            None => prop_assert!(codes.iter().any(|c| *c == "X003" || c.starts_with('S')), "{codes:?}"),
+            None => prop_assert!(codes.iter().any(|c| *c == Code::X003 || c.as_str().starts_with('S')), "{codes:?}"),
         }
     }
 }

@@ -68,9 +68,9 @@ fn codes_and_names_are_unique_and_well_formed() {
     let mut names: Vec<_> = RULES.iter().map(|r| r.name).collect();
     for r in RULES {
         assert!(
-            r.code.len() == 4
-                && "PSRJBOXM".contains(&r.code[..1])
-                && r.code[1..].bytes().all(|b| b.is_ascii_digit()),
+            r.code.as_str().len() == 4
+                && "PSRJBOXM".contains(&r.code.as_str()[..1])
+                && r.code.as_str()[1..].bytes().all(|b| b.is_ascii_digit()),
             "bad code {}",
             r.code
         );
@@ -94,23 +94,23 @@ fn codes_and_names_are_unique_and_well_formed() {
 fn every_rule_has_a_fixture_that_triggers_it_and_one_that_passes() {
     let mut failures = Vec::new();
     for rule in RULES {
-        let dir = root().join("tests/fixtures/rules").join(rule.code);
+        let dir = root().join("tests/fixtures/rules").join(rule.code.as_str());
         if !dir.join("pass.yaml").exists()
             || std::fs::symlink_metadata(dir.join("fail.yaml")).is_err()
         {
             failures.push(format!("{}: missing fail.yaml or pass.yaml", rule.code));
             continue;
         }
-        let found = fixture_codes(rule.code, "fail.yaml");
-        if !found.iter().any(|c| c == rule.code) {
+        let found = fixture_codes(rule.code.as_str(), "fail.yaml");
+        if !found.iter().any(|c| c == rule.code.as_str()) {
             failures.push(format!(
                 "{}: fail.yaml does not trigger it: {found:?}",
                 rule.code
             ));
         }
-        if fixture_codes(rule.code, "pass.yaml")
+        if fixture_codes(rule.code.as_str(), "pass.yaml")
             .iter()
-            .any(|c| c == rule.code)
+            .any(|c| c == rule.code.as_str())
         {
             failures.push(format!("{}: pass.yaml triggers it", rule.code));
         }
@@ -138,4 +138,34 @@ fn rules_lists_every_rule_and_rule_prints_one() {
     let out = run(&["rule", "X999"]);
     assert_eq!(out.status.code(), Some(2));
     assert!(String::from_utf8_lossy(&out.stderr).contains("no rule X999"));
+}
+
+/// The schemas name rule codes in their `x-kexpose` annotations: each one is
+/// registered, so a typo there fails here instead of falling back silently.
+#[test]
+fn every_code_a_schema_names_is_registered() {
+    fn walk(v: &serde_json::Value, found: &mut Vec<String>) {
+        match v {
+            serde_json::Value::Object(m) => {
+                if let Some(serde_json::Value::String(code)) = m.get("code") {
+                    found.push(code.clone());
+                }
+                m.values().for_each(|v| walk(v, found));
+            }
+            serde_json::Value::Array(a) => a.iter().for_each(|v| walk(v, found)),
+            _ => {}
+        }
+    }
+    let mut found = Vec::new();
+    for entry in std::fs::read_dir(root().join("schemas")).unwrap() {
+        let text = std::fs::read_to_string(entry.unwrap().path()).unwrap();
+        walk(&serde_json::from_str(&text).unwrap(), &mut found);
+    }
+    assert!(found.len() >= 10, "{found:?}");
+    for code in found {
+        assert!(
+            kexpose::rules::Code::parse(&code).is_some_and(|c| c.as_str() == code),
+            "schemas name unregistered code {code}"
+        );
+    }
 }

@@ -6,11 +6,12 @@ mod common;
 
 use kexpose::apirule::{Version, v1beta1, v2};
 use kexpose::check::schema;
+use kexpose::rules::Code;
 use kexpose::yaml::{Limits, load};
 use serde_json::Value;
 
 /// Schema codes that describe structure, which the model encodes too.
-const STRUCTURAL: [&str; 4] = ["S001", "S002", "S003", "S004"];
+const STRUCTURAL: [Code; 4] = [Code::S001, Code::S002, Code::S003, Code::S004];
 
 fn apirules() -> Vec<(String, Version, Value)> {
     let mut out = Vec::new();
@@ -125,7 +126,7 @@ fn schemas_encode_the_cel_rules() {
     ] {
         assert_eq!(
             codes(&|v| v["spec"]["hosts"][0] = host.into()),
-            ["S006"],
+            [Code::S006],
             "{host}"
         );
     }
@@ -137,15 +138,15 @@ fn schemas_encode_the_cel_rules() {
     }
     assert_eq!(
         codes(&|v| v["spec"]["gateway"] = "kyma-gateway.kyma-system".into()),
-        ["S007"]
+        [Code::S007]
     );
     assert_eq!(
         codes(&|v| v["spec"]["rules"][0]["noAuth"] = false.into()),
-        ["S009"]
+        [Code::S009]
     );
     assert_eq!(
         codes(&|v| v["spec"]["rules"][0]["jwt"] = serde_json::json!({})),
-        ["S009"],
+        [Code::S009],
         "noAuth: true and jwt together"
     );
     assert!(
@@ -158,7 +159,7 @@ fn schemas_encode_the_cel_rules() {
     for path in ["/.*", "/foo*", "/foo/*", "/foo/{*}bar", "/*/x", "foo"] {
         assert_eq!(
             codes(&|v| v["spec"]["rules"][0]["path"] = path.into()),
-            ["S008"],
+            [Code::S008],
             "{path}"
         );
     }

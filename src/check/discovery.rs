@@ -9,6 +9,7 @@ use crate::apirule::JwtConfig;
 use crate::apirule::v2::Spec;
 use crate::diagnostic::{Finding, join};
 use crate::policy::Policy;
+use crate::rules::Code;
 
 /// J014 and J015 for every jwt authentication of a v2/v2alpha1 spec.
 pub fn spec(spec: &Spec, policy: &Policy, out: &mut Vec<Finding>) {
@@ -27,7 +28,7 @@ fn authentications(cfg: &JwtConfig, at: &str, policy: &Policy, out: &mut Vec<Fin
         let a = format!("{at}/authentications/{k}");
         match policy.discovered.get(&auth.issuer) {
             Some(discovered) if *discovered != auth.jwks_uri => out.push(Finding::new(
-                "J015",
+                Code::J015,
                 join(&a, "jwksUri"),
                 format!(
                     "jwksUri \"{}\" is not the jwks_uri discovery gives for {} (\"{discovered}\", kexpose.lock); Istio verifies tokens with the keys it finds at the configured one",
@@ -43,7 +44,7 @@ fn authentications(cfg: &JwtConfig, at: &str, policy: &Policy, out: &mut Vec<Fin
                     .find(|d| d.trim_end_matches('/') == bare)
                 {
                     out.push(Finding::new(
-                        "J014",
+                        Code::J014,
                         join(&a, "issuer"),
                         format!(
                             "issuer \"{}\" differs from the issuer its discovery document names (\"{discovered}\", kexpose.lock) only in the trailing slash; Istio compares the token's iss claim exactly and rejects every token with 401 \"Jwt issuer is not configured\"",

@@ -3,6 +3,7 @@
 
 use crate::apirule::{JwtAuthentication, JwtAuthorization, JwtConfig};
 use crate::diagnostic::{Finding, join};
+use crate::rules::Code;
 
 use super::uri::parse_request_uri;
 
@@ -13,12 +14,16 @@ fn uri_error(err: &str) -> String {
 /// Upstream's `validateJwtIssuer` (V5a): only issuers containing `:` must be URIs.
 pub fn issuer(value: &str, pointer: String, out: &mut Vec<Finding>) {
     if value.is_empty() {
-        out.push(Finding::new("J002", pointer, uri_error("value is empty")));
+        out.push(Finding::new(
+            Code::J002,
+            pointer,
+            uri_error("value is empty"),
+        ));
         return;
     }
     let parsed = parse_request_uri(value);
     if let (true, Err(e)) = (value.contains(':'), &parsed) {
-        out.push(Finding::new("J002", pointer, uri_error(e)));
+        out.push(Finding::new(Code::J002, pointer, uri_error(e)));
         return;
     }
     let absolute = parsed.ok().is_some_and(|u| {
@@ -26,7 +31,7 @@ pub fn issuer(value: &str, pointer: String, out: &mut Vec<Finding>) {
     });
     if !absolute {
         out.push(Finding::new(
-            "J013",
+            Code::J013,
             pointer,
             format!(
                 "issuer \"{value}\" is not an absolute URL; OIDC providers put an https URL in the token's iss claim, and Istio compares it byte for byte"
@@ -38,20 +43,24 @@ pub fn issuer(value: &str, pointer: String, out: &mut Vec<Finding>) {
 /// Upstream's `IsInvalidURI` (V5b) on a jwksUri, then kexpose's http(s) rules.
 pub fn jwks_uri(value: &str, pointer: String, out: &mut Vec<Finding>) {
     if value.is_empty() {
-        out.push(Finding::new("J003", pointer, uri_error("value is empty")));
+        out.push(Finding::new(
+            Code::J003,
+            pointer,
+            uri_error("value is empty"),
+        ));
         return;
     }
     let uri = match parse_request_uri(value) {
         Ok(u) => u,
         Err(e) => {
-            out.push(Finding::new("J003", pointer, uri_error(&e)));
+            out.push(Finding::new(Code::J003, pointer, uri_error(&e)));
             return;
         }
     };
     let web = matches!(uri.scheme.as_str(), "http" | "https");
     if !web || uri.opaque || uri.host.is_none_or(str::is_empty) {
         out.push(Finding::new(
-            "J011",
+            Code::J011,
             pointer,
             format!(
                 "jwksUri \"{value}\" is not an absolute http(s) URL; Istio cannot fetch signing keys from it and rejects every token with 401"
@@ -59,7 +68,7 @@ pub fn jwks_uri(value: &str, pointer: String, out: &mut Vec<Finding>) {
         ));
     } else if uri.scheme == "http" {
         out.push(Finding::new(
-            "J012",
+            Code::J012,
             pointer,
             format!("jwksUri \"{value}\" uses plain http; signing keys fetched without TLS can be replaced in transit"),
         ));
@@ -73,7 +82,7 @@ pub fn authentications(auths: Option<&[JwtAuthentication]>, prefix: &str, out: &
         Some(a) if !a.is_empty() => a,
         _ => {
             out.push(Finding::new(
-                "J001",
+                Code::J001,
                 list,
                 "A JWT config must have at least one authentication",
             ));
@@ -99,7 +108,7 @@ pub fn authentications(auths: Option<&[JwtAuthentication]>, prefix: &str, out: &
             }
             if headers.len() > 1 {
                 out.push(Finding::new(
-                    "J005",
+                    Code::J005,
                     join(&at, "fromHeaders"),
                     "multiple fromHeaders are not supported",
                 ));
@@ -112,7 +121,7 @@ pub fn authentications(auths: Option<&[JwtAuthentication]>, prefix: &str, out: &
             }
             if params.len() > 1 {
                 out.push(Finding::new(
-                    "J006",
+                    Code::J006,
                     join(&at, "fromParams"),
                     "multiple fromParams are not supported",
                 ));
@@ -124,7 +133,7 @@ pub fn authentications(auths: Option<&[JwtAuthentication]>, prefix: &str, out: &
 
 fn mixed(pointer: String) -> Finding {
     Finding::new(
-        "J004",
+        Code::J004,
         pointer,
         "mixture of multiple fromHeaders and fromParams is not supported",
     )
@@ -133,7 +142,7 @@ fn mixed(pointer: String) -> Finding {
 /// R009: a list upstream's v2 -> v2alpha1 conversion erases (`omitempty`).
 pub fn empty_list(pointer: String) -> Finding {
     Finding::new(
-        "R009",
+        Code::R009,
         pointer,
         "empty list is silently erased when the APIRule is stored; remove it or give it entries",
     )
@@ -146,7 +155,7 @@ pub fn authorizations(authz: Option<&[JwtAuthorization]>, prefix: &str, out: &mu
     let Some(authz) = authz else { return };
     if authz.is_empty() {
         out.push(Finding::new(
-            "J007",
+            Code::J007,
             list,
             "authorizations defined, but no configuration exists",
         ));
@@ -158,10 +167,15 @@ pub fn authorizations(authz: Option<&[JwtAuthorization]>, prefix: &str, out: &mu
             (
                 &a.required_scopes,
                 "requiredScopes",
-                "J008",
+                Code::J008,
                 "scope value is empty",
             ),
-            (&a.audiences, "audiences", "J009", "audience value is empty"),
+            (
+                &a.audiences,
+                "audiences",
+                Code::J009,
+                "audience value is empty",
+            ),
         ] {
             match values {
                 Some(v) if v.is_empty() => {
@@ -205,7 +219,7 @@ pub fn issuer_conflicts<'a>(
         match seen.iter().find(|(k, _)| *k == key).map(|(_, first)| first) {
             Some(first) if !same_location(first, a) => {
                 out.push(Finding::new(
-                    "J010",
+                    Code::J010,
                     pointer,
                     "multiple jwt configurations that differ for the same issuer",
                 ));

@@ -2,6 +2,7 @@
 //! checks (B rules, Istio JWT handler), and what upstream's conversion to v2
 //! would silently drop.
 
+use crate::rules::Code;
 use std::sync::LazyLock;
 
 use regex::Regex;
@@ -70,7 +71,7 @@ pub fn spec(spec: &Spec, out: &mut Vec<Finding>) {
             let key = format!("{}:{}", rule.path, m.as_str());
             if seen.contains(&key) {
                 out.push(Finding::new(
-                    "B001",
+                    Code::B001,
                     join(&r, "path"),
                     "multiple rules defined for the same path and method",
                 ));
@@ -80,14 +81,14 @@ pub fn spec(spec: &Spec, out: &mut Vec<Finding>) {
         }
         if spec.service.is_none() && rule.service.is_none() {
             out.push(Finding::new(
-                "B002",
+                Code::B002,
                 join(&r, "service"),
                 "No service defined with no main service on spec level",
             ));
         }
         if !V2_PATH.is_match(&rule.path) {
             out.push(Finding::new(
-                "B008",
+                Code::B008,
                 join(&r, "path"),
                 format!(
                     "path \"{}\" is a regular expression with no v2 path template equivalent; upstream's conversion to v2 drops every rule of this APIRule (use /*, /{{**}} or /prefix/{{**}})",
@@ -105,7 +106,7 @@ pub fn spec(spec: &Spec, out: &mut Vec<Finding>) {
             for (j, h) in handlers.iter().enumerate() {
                 if EXCLUSIVE.contains(h) {
                     out.push(Finding::new(
-                        "B003",
+                        Code::B003,
                         join(&join(&strategies, j), "handler"),
                         format!("{h} access strategy is not allowed in combination with other access strategies"),
                     ));
@@ -116,7 +117,7 @@ pub fn spec(spec: &Spec, out: &mut Vec<Finding>) {
             && handlers.iter().any(|h| INSECURE.contains(h))
         {
             out.push(Finding::new(
-                "B004",
+                Code::B004,
                 strategies.clone(),
                 "Secure access strategies cannot be used in combination with unsecure access strategies",
             ));
@@ -143,7 +144,7 @@ fn handler(
     let h = strategy.handler.as_str();
     if !KNOWN.contains(&h) {
         out.push(Finding::new(
-            "B005",
+            Code::B005,
             join(at, "handler"),
             format!("Unsupported accessStrategy: {h}"),
         ));
@@ -151,14 +152,14 @@ fn handler(
     }
     if NO_CONFIG.contains(&h) && !empty_config(&strategy.config) {
         out.push(Finding::new(
-            "B005",
+            Code::B005,
             join(at, "config"),
             format!("strategy: {h} does not support configuration"),
         ));
     }
     if h != "no_auth" && h != "jwt" {
         out.push(Finding::new(
-            "B008",
+            Code::B008,
             join(at, "handler"),
             format!("access strategy \"{h}\" has no v2 equivalent; upstream's conversion to v2 drops every rule of this APIRule (use noAuth, jwt or extAuth)"),
         ));
@@ -174,7 +175,7 @@ fn handler(
         .filter(|_| !empty_config(&strategy.config))
     else {
         out.push(Finding::new(
-            "B006",
+            Code::B006,
             config,
             "supplied config cannot be empty",
         ));
@@ -195,7 +196,7 @@ fn handler(
             };
             out.push(
                 Finding::new(
-                    "B006",
+                    Code::B006,
                     join(&config, key),
                     format!("Configuration for {field} is not supported with Istio handler"),
                 )
@@ -206,7 +207,7 @@ fn handler(
             Ok(c) => c,
             Err(e) => {
                 out.push(Finding::new(
-                    "B006",
+                    Code::B006,
                     config,
                     format!("Can't read json: {e}"),
                 ));
@@ -215,7 +216,7 @@ fn handler(
         };
         if cfg.authentications.as_ref().is_none_or(Vec::is_empty) {
             out.push(Finding::new(
-                "B006",
+                Code::B006,
                 at.to_owned(),
                 "Authentications are required when using JWT access handler",
             ));
@@ -250,7 +251,7 @@ fn handler(
     }
     if issuers.len() != 1 || jwks.len() != 1 {
         out.push(Finding::new(
-            "B008",
+            Code::B008,
             config,
             format!(
                 "jwt config has {} trusted_issuers and {} jwks_urls; upstream converts only exactly one of each, and otherwise drops every rule of this APIRule",
@@ -268,7 +269,7 @@ fn mutators(mutators: &[Handler], at: &str, out: &mut Vec<Finding>) {
         let name = mutator.handler.as_str();
         if name.is_empty() {
             out.push(Finding::new(
-                "B007",
+                Code::B007,
                 join(&p, "handler"),
                 "mutator handler cannot be empty",
             ));
@@ -276,7 +277,7 @@ fn mutators(mutators: &[Handler], at: &str, out: &mut Vec<Finding>) {
         }
         if seen.contains(&name) {
             out.push(Finding::new(
-                "B007",
+                Code::B007,
                 join(&p, "handler"),
                 "mutator for same handler already exists",
             ));
@@ -288,7 +289,7 @@ fn mutators(mutators: &[Handler], at: &str, out: &mut Vec<Finding>) {
             "cookie" => ("cookies", "cookies cannot be empty"),
             other => {
                 out.push(Finding::new(
-                    "B007",
+                    Code::B007,
                     join(&p, "handler"),
                     format!("unsupported mutator: {other}"),
                 ));
@@ -304,13 +305,13 @@ fn mutators(mutators: &[Handler], at: &str, out: &mut Vec<Finding>) {
             Some(e) if !e.is_empty() => {
                 if e.keys().any(String::is_empty) {
                     out.push(Finding::new(
-                        "B007",
+                        Code::B007,
                         join(&join(&p, "config"), field),
                         "cannot be empty",
                     ));
                 }
             }
-            _ => out.push(Finding::new("B007", join(&p, "config"), what)),
+            _ => out.push(Finding::new(Code::B007, join(&p, "config"), what)),
         }
     }
 }

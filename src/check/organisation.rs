@@ -7,6 +7,7 @@ use crate::apirule::v2::Spec;
 use crate::apirule::{JwtAuthentication, JwtConfig};
 use crate::diagnostic::{Finding, join};
 use crate::policy::Policy;
+use crate::rules::Code;
 
 fn namespace_matches(patterns: &[regex::Regex], namespace: Option<&str>) -> bool {
     let ns = namespace.unwrap_or_default();
@@ -24,7 +25,7 @@ pub fn spec(spec: &Spec, namespace: Option<&str>, policy: &Policy, out: &mut Vec
         let bare = host.strip_prefix("*.");
         if bare.is_some() && !org.allow_wildcard {
             out.push(Finding::new(
-                "O004",
+                Code::O004,
                 at.clone(),
                 format!("wildcard host \"{host}\" is not allowed by the policy; name the host"),
             ));
@@ -38,7 +39,7 @@ pub fn spec(spec: &Spec, namespace: Option<&str>, policy: &Policy, out: &mut Vec
                 .any(|d| name == *d || name.ends_with(&format!(".{d}")))
         {
             out.push(Finding::new(
-                "O003",
+                Code::O003,
                 at,
                 format!(
                     "host \"{host}\" is not under an allowed domain ({})",
@@ -54,7 +55,7 @@ pub fn spec(spec: &Spec, namespace: Option<&str>, policy: &Policy, out: &mut Vec
         ] {
             if let Some(g) = gw.as_ref().filter(|g| !org.allowed_gateways.contains(g)) {
                 out.push(Finding::new(
-                    "O005",
+                    Code::O005,
                     format!("/spec/{key}"),
                     format!(
                         "gateway \"{g}\" is not allowed by the policy (allowed: {})",
@@ -76,7 +77,7 @@ pub fn spec(spec: &Spec, namespace: Option<&str>, policy: &Policy, out: &mut Vec
             && !namespace_matches(&org.no_auth_namespaces, namespace)
         {
             out.push(Finding::new(
-                "O006",
+                Code::O006,
                 join(&r, "noAuth"),
                 format!(
                     "noAuth is not allowed for {} in namespace \"{}\" by the policy; require a jwt",
@@ -89,7 +90,7 @@ pub fn spec(spec: &Spec, namespace: Option<&str>, policy: &Policy, out: &mut Vec
             for (j, m) in rule.methods.iter().enumerate() {
                 if !org.methods.iter().any(|a| a == m.as_str()) {
                     out.push(Finding::new(
-                        "O009",
+                        Code::O009,
                         format!("{r}/methods/{j}"),
                         format!(
                             "method {} is not allowed by the policy (allowed: {})",
@@ -115,7 +116,7 @@ fn timeout(value: Option<u32>, at: &str, policy: &Policy, out: &mut Vec<Finding>
         && t > max
     {
         out.push(Finding::new(
-            "O008",
+            Code::O008,
             at,
             format!("timeout {t}s is longer than the policy's maximum of {max}s"),
         ));
@@ -136,7 +137,7 @@ fn issuers(cfg: &JwtConfig, at: &str, policy: &Policy, out: &mut Vec<Finding>) {
         let a = format!("{at}/authentications/{k}");
         if !policy.org.allow_http_jwks_uri && jwks_uri.starts_with("http://") {
             out.push(Finding::new(
-                "O010",
+                Code::O010,
                 join(&a, "jwksUri"),
                 format!("jwksUri \"{jwks_uri}\" uses plain http, which the policy does not allow"),
             ));
@@ -146,12 +147,12 @@ fn issuers(cfg: &JwtConfig, at: &str, policy: &Policy, out: &mut Vec<Finding>) {
         }
         match policy.jwks_uri_of(issuer) {
             None => out.push(Finding::new(
-                "O001",
+                Code::O001,
                 join(&a, "issuer"),
                 format!("issuer \"{issuer}\" is not in the policy's issuer registry"),
             )),
             Some(registered) if registered != jwks_uri => out.push(Finding::new(
-                "O002",
+                Code::O002,
                 join(&a, "jwksUri"),
                 format!(
                     "jwksUri \"{jwks_uri}\" differs from the registered jwksUri of {issuer}: {registered}"
@@ -173,7 +174,7 @@ fn issuers(cfg: &JwtConfig, at: &str, policy: &Policy, out: &mut Vec<Finding>) {
         for (name, field, allowed) in headers.chain(params) {
             if let Some(allowed) = allowed.as_ref().filter(|a| !a.iter().any(|x| x == name)) {
                 out.push(Finding::new(
-                    "O012",
+                    Code::O012,
                     join(&a, field),
                     format!(
                         "issuer {issuer} may only be read from {field} [{}]; \"{name}\" is not among them",
@@ -202,7 +203,7 @@ fn authorization(cfg: &JwtConfig, at: &str, policy: &Policy, out: &mut Vec<Findi
     }
     if !missing.is_empty() {
         out.push(Finding::new(
-            "O007",
+            Code::O007,
             at,
             format!(
                 "the policy requires jwt rules to restrict {}; any valid token of the issuer is accepted here",
@@ -233,7 +234,7 @@ pub fn suppressions(
     let at = format!("/metadata/annotations/{}", SUPPRESS.replace('/', "~1"));
     if !policy.org.allow_suppressions {
         out.push(Finding::new(
-            "O011",
+            Code::O011,
             at,
             "the policy does not allow suppressing findings; nothing was suppressed",
         ));
@@ -250,7 +251,7 @@ pub fn suppressions(
                 codes.push(code.trim().to_ascii_uppercase());
             }
             _ => out.push(Finding::new(
-                "O011",
+                Code::O011,
                 at.clone(),
                 format!("suppression \"{entry}\" gives no reason (write CODE: reason); it suppresses nothing"),
             )),

@@ -4,6 +4,7 @@
 use crate::apirule::Method;
 use crate::apirule::v2::Spec;
 use crate::diagnostic::{Finding, join};
+use crate::rules::Code;
 
 use super::jwt;
 use super::path::{SegmentTrie, normalise, operator_error};
@@ -16,19 +17,19 @@ pub fn spec(spec: &Spec, out: &mut Vec<Finding>) {
         let r = join(&join(at, "rules"), i);
         if spec.service.is_none() && rule.service.is_none() {
             out.push(Finding::new(
-                "R001",
+                Code::R001,
                 join(&r, "service"),
                 "The rule must define a service, because no service is defined on spec level",
             ));
         }
         if let Some(message) = operator_error(&rule.path) {
-            out.push(Finding::new("R003", join(&r, "path"), message));
+            out.push(Finding::new(Code::R003, join(&r, "path"), message));
         }
         let mut seen = Vec::with_capacity(rule.methods.len());
         for (j, m) in rule.methods.iter().enumerate() {
             if seen.contains(m) {
                 out.push(Finding::new(
-                    "R006",
+                    Code::R006,
                     join(&join(&r, "methods"), j),
                     format!("method {} is listed twice in this rule", m.as_str()),
                 ));
@@ -73,12 +74,12 @@ pub fn spec(spec: &Spec, out: &mut Vec<Finding>) {
 fn gateway(spec: &Spec, out: &mut Vec<Finding>) {
     match (&spec.gateway, &spec.external_gateway) {
         (None, None) => out.push(Finding::new(
-            "R002",
+            Code::R002,
             "/spec",
             "Either gateway or externalGateway must be specified",
         )),
         (Some(_), Some(_)) => out.push(Finding::new(
-            "R002",
+            Code::R002,
             "/spec/externalGateway",
             "Only one of gateway or externalGateway can be specified",
         )),
@@ -112,7 +113,7 @@ fn conflicts(spec: &Spec, out: &mut Vec<Finding>) {
             if let Some((_, _, first)) = first_seen.iter().find(|(p, fm, _)| *p == path && fm == m)
             {
                 out.push(Finding::new(
-                    "R005",
+                    Code::R005,
                     at,
                     format!(
                         "Path {path} with method {} is already defined by spec.rules[{first}]; this rule can never match it",
@@ -123,7 +124,7 @@ fn conflicts(spec: &Spec, out: &mut Vec<Finding>) {
                 first_seen.push((path, *m, i));
                 if trie_conflict {
                     out.push(Finding::new(
-                        "R004",
+                        Code::R004,
                         at,
                         format!(
                             "Path {path} with method {} conflicts with at least one of the previous rule paths",
@@ -147,7 +148,7 @@ fn cors(spec: &Spec, out: &mut Vec<Finding>) {
         .any(|r| r.methods.contains(&Method::OPTIONS))
     {
         out.push(Finding::new(
-            "R007",
+            Code::R007,
             at,
             "corsPolicy is set but no rule accepts OPTIONS; browsers' preflight requests will not reach the CORS policy",
         ));
@@ -157,15 +158,15 @@ fn cors(spec: &Spec, out: &mut Vec<Finding>) {
         let keys: Vec<&str> = origin.keys().map(String::as_str).collect();
         match keys.as_slice() {
             ["exact" | "prefix" | "regex"] => {}
-            [] => out.push(Finding::new("R008", p, "allowOrigins entry is empty; set one of exact, prefix, regex")),
+            [] => out.push(Finding::new(Code::R008, p, "allowOrigins entry is empty; set one of exact, prefix, regex")),
             [other] => out.push(Finding::new(
-                "R008",
+                Code::R008,
                 join(&p, other),
                 format!("allowOrigins key \"{other}\" is not one of exact, prefix, regex; upstream silently treats it as prefix"),
             )
             .at_key()),
             _ => out.push(Finding::new(
-                "R008",
+                Code::R008,
                 p,
                 format!("allowOrigins entry sets {}; set exactly one of exact, prefix, regex", keys.join(", ")),
             )),

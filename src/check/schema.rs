@@ -5,6 +5,7 @@
 //! in an `x-kexpose` annotation, so the message lives next to the constraint
 //! it explains and editors using the schema see the same constraint.
 
+use crate::rules::Code;
 use std::sync::OnceLock;
 
 use jsonschema::error::ValidationErrorKind;
@@ -91,7 +92,7 @@ fn to_findings(schema: &Value, e: &ValidationError<'_>) -> Vec<Finding> {
     let custom_code = custom
         .and_then(|a| a.get("code"))
         .and_then(Value::as_str)
-        .and_then(crate::rules::static_code);
+        .and_then(Code::parse);
     let custom_message = custom
         .and_then(|a| a.get("message"))
         .and_then(Value::as_str);
@@ -99,7 +100,10 @@ fn to_findings(schema: &Value, e: &ValidationError<'_>) -> Vec<Finding> {
     match e.kind() {
         ValidationErrorKind::Required { property } => {
             let name = property.as_str().unwrap_or_default();
-            one("S001", format!("Required value: missing field \"{name}\""))
+            one(
+                Code::S001,
+                format!("Required value: missing field \"{name}\""),
+            )
         }
         ValidationErrorKind::AdditionalProperties { unexpected } => unexpected
             .iter()
@@ -109,7 +113,7 @@ fn to_findings(schema: &Value, e: &ValidationError<'_>) -> Vec<Finding> {
                     "strict decoding error: unknown field \"{}\"",
                     field_path(&p)
                 );
-                Finding::new("S002", p, msg).at_key()
+                Finding::new(Code::S002, p, msg).at_key()
             })
             .collect(),
         ValidationErrorKind::Type { kind } => {
@@ -118,7 +122,7 @@ fn to_findings(schema: &Value, e: &ValidationError<'_>) -> Vec<Finding> {
                 .replace("single(", "")
                 .replace(')', "");
             one(
-                "S003",
+                Code::S003,
                 format!(
                     "Invalid value: \"{}\": must be of type {expected}",
                     quoted_type(instance)
@@ -131,7 +135,7 @@ fn to_findings(schema: &Value, e: &ValidationError<'_>) -> Vec<Finding> {
                 .map(|a| a.iter().map(|o| o.to_string()).collect())
                 .unwrap_or_default();
             one(
-                "S004",
+                Code::S004,
                 format!(
                     "Unsupported value: {instance}: supported values: {}",
                     supported.join(", ")
@@ -139,45 +143,46 @@ fn to_findings(schema: &Value, e: &ValidationError<'_>) -> Vec<Finding> {
             )
         }
         ValidationErrorKind::Constant { expected_value } => one(
-            "S004",
+            Code::S004,
             format!("Unsupported value: {instance}: supported values: {expected_value}"),
         ),
         ValidationErrorKind::Minimum { limit } => one(
-            "S005",
+            Code::S005,
             format!("Invalid value: {instance}: should be greater than or equal to {limit}"),
         ),
         ValidationErrorKind::Maximum { limit } => one(
-            "S005",
+            Code::S005,
             format!("Invalid value: {instance}: should be less than or equal to {limit}"),
         ),
         ValidationErrorKind::MinItems { limit } => one(
-            "S005",
+            Code::S005,
             format!("Invalid value: should have at least {limit} items"),
         ),
         ValidationErrorKind::MaxItems { limit } => {
             let n = instance.as_array().map_or(0, Vec::len);
             one(
-                "S005",
+                Code::S005,
                 format!("Too many: {n}: must have at most {limit} items"),
             )
         }
         ValidationErrorKind::MinProperties { limit } => one(
-            "S005",
+            Code::S005,
             format!("Invalid value: should have at least {limit} entries"),
         ),
         ValidationErrorKind::MaxProperties { limit } => one(
-            "S005",
+            Code::S005,
             format!("Invalid value: should have at most {limit} entries"),
         ),
         ValidationErrorKind::MinLength { limit } => one(
-            "S005",
+            Code::S005,
             format!("Invalid value: {instance}: should be at least {limit} chars long"),
         ),
-        ValidationErrorKind::MaxLength { limit } => {
-            one("S005", format!("Too long: may not be longer than {limit}"))
-        }
+        ValidationErrorKind::MaxLength { limit } => one(
+            Code::S005,
+            format!("Too long: may not be longer than {limit}"),
+        ),
         ValidationErrorKind::Pattern { pattern } => {
-            let code = custom_code.unwrap_or("S010");
+            let code = custom_code.unwrap_or(Code::S010);
             let message = match custom_message {
                 Some(m) => m.to_owned(),
                 None => format!(
@@ -189,11 +194,11 @@ fn to_findings(schema: &Value, e: &ValidationError<'_>) -> Vec<Finding> {
         }
         ValidationErrorKind::OneOfNotValid { .. }
         | ValidationErrorKind::OneOfMultipleValid { .. } => one(
-            custom_code.unwrap_or("S009"),
+            custom_code.unwrap_or(Code::S009),
             custom_message
                 .unwrap_or("value must match exactly one schema")
                 .to_owned(),
         ),
-        other => one("S010", format!("Invalid value: {other:?}")),
+        other => one(Code::S010, format!("Invalid value: {other:?}")),
     }
 }

@@ -5,6 +5,7 @@
 //! values and the lock come from everywhere, and a changed `Issuers`
 //! document brings the specs that name its issuers into the run.
 
+use crate::rules::Code;
 use std::io::{self, IsTerminal, Write};
 use std::path::PathBuf;
 
@@ -101,7 +102,7 @@ pub fn check(args: &CheckArgs, out: &mut dyn Write) -> Result<Outcome, Fatal> {
     {
         writeln!(io::stderr(), "{hint}")?;
     }
-    Ok(if run.diagnostics().any(|d| d.code == "P008") {
+    Ok(if run.diagnostics().any(|d| d.code == Code::P008) {
         Outcome::Failure
     } else if run.summary.errors > 0 {
         Outcome::Findings

@@ -1,6 +1,7 @@
 //! What a command takes from the project config (`kexpose.yaml`): its
 //! defaults, which flags override, and the whole commands its hints print.
 
+use crate::rules::Code;
 use std::path::{Path, PathBuf};
 
 use clap::Args;
@@ -179,7 +180,7 @@ pub fn lock_hint(
     values: &[PathBuf],
     lock: Option<&PathBuf>,
 ) -> Option<String> {
-    run.diagnostics().find(|d| d.code == "X002")?;
+    run.diagnostics().find(|d| d.code == Code::X002)?;
     let rest: Vec<String> = lock
         .map(|l| vec!["--lock".to_owned(), shell_word(&l.display().to_string())])
         .unwrap_or_default();

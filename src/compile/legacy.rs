@@ -1,5 +1,6 @@
 //! The compiler's APIRule v1beta1 output, for clusters before Kyma 3.4.
 
+use crate::rules::Code;
 use serde_json::Value;
 
 use super::{Compiler, route_pointer};
@@ -14,7 +15,7 @@ impl Compiler<'_> {
         let ns = e.metadata.namespace.as_ref();
         let legacy = |c: &mut Self, pointer: String, what: &str| {
             c.error(
-                "X004",
+                Code::X004,
                 pointer,
                 format!("{what} cannot be expressed in APIRule v1beta1; render v2 instead"),
             );

@@ -2,6 +2,7 @@
 //! path × method conflict rule cannot fire on the output, and X003 for a
 //! route that still can never be reached.
 
+use crate::rules::Code;
 use std::collections::{BTreeMap, BTreeSet};
 
 use super::{Compiler, route_pointer};
@@ -79,7 +80,7 @@ impl Compiler<'_> {
                     paths.push((i, normal));
                     continue;
                 };
-                self.error("X003", join(&route_pointer(i), "path"), message);
+                self.error(Code::X003, join(&route_pointer(i), "path"), message);
                 break;
             }
         }

@@ -2,6 +2,7 @@
 //! `jwt` block from the Istio or the Ory (Oathkeeper) style, or the reason
 //! there is none.
 
+use crate::rules::Code;
 use serde::Deserialize;
 use serde_json::Value;
 
@@ -25,7 +26,7 @@ pub fn access(rule: &v1beta1::Rule, at: &str, findings: &mut Vec<Finding>) -> Op
             "no_auth" | "allow" | "noop" => {
                 if handler != "no_auth" {
                     findings.push(Finding::new(
-                        "M004",
+                        Code::M004,
                         join(&sat, "handler"),
                         format!("{handler} became noAuth: true; {handler} let requests through Oathkeeper untouched, noAuth exposes the route to anyone without a token check: make sure that is meant"),
                     ));
@@ -50,7 +51,7 @@ pub fn access(rule: &v1beta1::Rule, at: &str, findings: &mut Vec<Finding>) -> Op
                         }
                         Err(e) => {
                             findings.push(Finding::new(
-                                "M002",
+                                Code::M002,
                                 join(&sat, "config"),
                                 format!("jwt config in the Istio style cannot be read ({e}); write it as v2's jwt block"),
                             ));
@@ -89,7 +90,7 @@ pub fn access(rule: &v1beta1::Rule, at: &str, findings: &mut Vec<Finding>) -> Op
                             ),
                         };
                         findings.push(Finding::new(
-                            "M002",
+                            Code::M002,
                             join(&sat, "config"),
                             format!("jwt config {reason}; {suggestion}"),
                         ));
@@ -121,7 +122,7 @@ pub fn access(rule: &v1beta1::Rule, at: &str, findings: &mut Vec<Finding>) -> Op
                     _ => "use jwt, noAuth or extAuth",
                 };
                 findings.push(Finding::new(
-                    "M001",
+                    Code::M001,
                     join(&sat, "handler"),
                     format!("access strategy \"{other}\" has no APIRule v2 equivalent; this rule was not migrated; {suggestion}"),
                 ));
@@ -137,7 +138,7 @@ pub fn access(rule: &v1beta1::Rule, at: &str, findings: &mut Vec<Finding>) -> Op
         Some(Access::NoAuth) => Some(Access::NoAuth),
         None => {
             findings.push(Finding::new(
-                "M001",
+                Code::M001,
                 join(at, "accessStrategies"),
                 "rule has no access strategy; this rule was not migrated; give it jwt, noAuth or extAuth",
             ));
@@ -148,7 +149,7 @@ pub fn access(rule: &v1beta1::Rule, at: &str, findings: &mut Vec<Finding>) -> Op
 
 fn mixed(findings: &mut Vec<Finding>, at: &str) -> Option<Access> {
     findings.push(Finding::new(
-        "M007",
+        Code::M007,
         join(at, "accessStrategies"),
         "rule combines noAuth-like and jwt access strategies, which v2 cannot express in one rule; this rule was not migrated; split it by path or method",
     ));

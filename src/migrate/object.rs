@@ -1,6 +1,7 @@
 //! One APIRule v1beta1 read as the typed v1beta1 model and written as the
 //! typed v2 model, every decision named.
 
+use crate::rules::Code;
 use std::collections::BTreeMap;
 
 use serde::Deserialize;
@@ -112,7 +113,7 @@ pub fn apirule(value: &Value) -> Migrated {
         let lower = spec.host.to_ascii_lowercase();
         if lower != spec.host {
             findings.push(Finding::new(
-                "M008",
+                Code::M008,
                 format!("{spec_at}/host"),
                 format!(
                     "host \"{}\" was lowercased to \"{lower}\"; v2 accepts lowercase hosts only, and DNS names are case-insensitive",
@@ -126,7 +127,7 @@ pub fn apirule(value: &Value) -> Migrated {
         Some(t) => Some(t),
         None => {
             findings.push(Finding::new(
-                "M006",
+                Code::M006,
                 format!("{spec_at}/gateway"),
                 format!(
                     "gateway \"{}\" cannot be translated to namespace/name; set spec.gateway in the v2 APIRule by hand",
@@ -151,7 +152,7 @@ pub fn apirule(value: &Value) -> Migrated {
         let (paths, exact) = path(&rule.path);
         if !exact {
             findings.push(Finding::new(
-                "M003",
+                Code::M003,
                 join(&at, "path"),
                 format!(
                     "path \"{}\" is a regular expression with no exact v2 template; migrated as {}, which does not match exactly the same requests: review it",
@@ -218,7 +219,7 @@ fn unreadable(source: &Value, spec_at: &str, error: &str) -> Vec<Finding> {
         .collect();
     if findings.is_empty() {
         findings.push(Finding::new(
-            "S003",
+            Code::S003,
             spec_at,
             format!("the spec cannot be read as APIRule v1beta1: {error}"),
         ));
@@ -264,7 +265,7 @@ fn cors(source: &Value, spec_at: &str, findings: &mut Vec<Finding>) -> Option<v2
             None => {
                 cors.remove("maxAge");
                 findings.push(Finding::new(
-                    "M005",
+                    Code::M005,
                     format!("{spec_at}/corsPolicy/maxAge"),
                     format!("corsPolicy.maxAge {age} is not a duration; it was left out"),
                 ));
@@ -275,7 +276,7 @@ fn cors(source: &Value, spec_at: &str, findings: &mut Vec<Finding>) -> Option<v2
         Ok(c) => Some(c),
         Err(e) => {
             findings.push(Finding::new(
-                "M005",
+                Code::M005,
                 format!("{spec_at}/corsPolicy"),
                 format!("corsPolicy has no v2 form ({e}); it was left out"),
             ));
@@ -361,7 +362,7 @@ fn request(rule: &v1beta1::Rule, at: &str, findings: &mut Vec<Finding>) -> Optio
             "cookie" => cookies.extend(config.cookies.unwrap_or_default()),
             other => {
                 findings.push(Finding::new(
-                    "M005",
+                    Code::M005,
                     format!("{at}/mutators/{k}/handler"),
                     format!("mutator \"{other}\" has no APIRule v2 equivalent and was left out; only header and cookie mutators map to request.headers and request.cookies"),
                 ));

@@ -3,7 +3,7 @@
 
 use crate::diagnostic::{Diagnostic, Finding, Position, Severity};
 use crate::policy::Policy;
-use crate::rules;
+use crate::rules::Code;
 
 /// Counts for one file, or a whole run.
 #[derive(Debug, Clone, Copy, Default, PartialEq, Eq, serde::Serialize)]
@@ -73,7 +73,7 @@ impl FileReport {
         finding: Finding,
         at: Position,
     ) -> Severity {
-        let rule = rules::get(finding.code);
+        let rule = finding.code.rule();
         let severity = policy.severity(rule.code).unwrap_or(rule.severity);
         match severity {
             Severity::Error => self.summary.errors += 1,
@@ -95,7 +95,7 @@ impl FileReport {
     /// A finding about the file as a whole (unreadable, binary, too large).
     pub fn file_error(
         file: &str,
-        code: &'static str,
+        code: Code,
         message: String,
         at: Position,
         policy: &Policy,

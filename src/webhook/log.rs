@@ -19,6 +19,7 @@ use tracing_subscriber::filter::Targets;
 use tracing_subscriber::layer::{Context, Layer, SubscriberExt};
 
 use super::review::{Endpoint, Outcome};
+use crate::rules::Code;
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, clap::ValueEnum)]
 pub enum LogFormat {
@@ -68,7 +69,7 @@ pub fn decision(endpoint: Endpoint, outcome: &Outcome, took: Duration) {
     );
 }
 
-struct SpaceSeparated<'a>(&'a [&'static str]);
+struct SpaceSeparated<'a>(&'a [Code]);
 
 impl std::fmt::Display for SpaceSeparated<'_> {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
@@ -76,7 +77,7 @@ impl std::fmt::Display for SpaceSeparated<'_> {
             if i > 0 {
                 f.write_char(' ')?;
             }
-            f.write_str(s)?;
+            f.write_str(s.as_str())?;
         }
         Ok(())
     }
@@ -369,7 +370,7 @@ mod tests {
             operation: "CREATE".into(),
             allowed: false,
             patched: false,
-            codes: vec!["J003", "S004"],
+            codes: vec![Code::J003, Code::S004],
         }
     }
 

@@ -2,13 +2,12 @@
 //! families do not justify a metrics framework. Counters are atomics, so
 //! recording never makes two requests wait for each other.
 
-use std::collections::BTreeMap;
 use std::fmt::Write;
-use std::sync::Mutex;
 use std::sync::atomic::{AtomicU64, Ordering::Relaxed};
 use std::time::Duration;
 
 use super::review::Endpoint;
+use crate::rules::Code;
 
 /// Upper bounds of the latency histogram, in seconds.
 const BUCKETS: [f64; 12] = [
@@ -75,12 +74,20 @@ struct Histogram {
 pub struct Metrics {
     requests: [[AtomicU64; Decision::ALL.len()]; ENDPOINTS.len()],
     latency: [Histogram; ENDPOINTS.len()],
-    /// Locked only for requests with findings.
-    findings: Mutex<BTreeMap<&'static str, u64>>,
+    findings: FindingCounts,
     /// Connections closed at once because `--max-connections` were open.
     rejected: AtomicU64,
     /// Reloads by what was reloaded, then [taken, rejected].
     reloads: [[AtomicU64; 2]; RELOADED.len()],
+}
+
+/// Findings by rule code: one counter per registered code.
+struct FindingCounts([AtomicU64; Code::ALL.len()]);
+
+impl Default for FindingCounts {
+    fn default() -> Self {
+        FindingCounts(std::array::from_fn(|_| AtomicU64::new(0)))
+    }
 }
 
 fn slot(endpoint: Endpoint) -> usize {
@@ -106,20 +113,11 @@ impl Metrics {
 
     /// Records one request: its decision, the rule
     /// codes of its findings and how long it took.
-    pub fn record(
-        &self,
-        endpoint: Endpoint,
-        decision: Decision,
-        codes: &[&'static str],
-        took: Duration,
-    ) {
+    pub fn record(&self, endpoint: Endpoint, decision: Decision, codes: &[Code], took: Duration) {
         let e = slot(endpoint);
         self.requests[e][decision as usize].fetch_add(1, Relaxed);
-        if !codes.is_empty() {
-            let mut f = self.findings.lock().unwrap_or_else(|p| p.into_inner());
-            for code in codes {
-                *f.entry(code).or_default() += 1;
-            }
+        for code in codes {
+            self.findings.0[*code as usize].fetch_add(1, Relaxed);
         }
         let h = &self.latency[e];
         let secs = took.as_secs_f64();
@@ -173,16 +171,16 @@ impl Metrics {
         }
         out.push_str("# HELP kexpose_admission_findings_total Findings in admitted or denied objects, by rule code.\n");
         out.push_str("# TYPE kexpose_admission_findings_total counter\n");
-        for (code, n) in self
-            .findings
-            .lock()
-            .unwrap_or_else(|p| p.into_inner())
-            .iter()
-        {
-            let _ = writeln!(
-                out,
-                "kexpose_admission_findings_total{{code=\"{code}\"}} {n}"
-            );
+        let mut codes = Code::ALL.to_vec();
+        codes.sort();
+        for code in codes {
+            let n = self.findings.0[code as usize].load(Relaxed);
+            if n > 0 {
+                let _ = writeln!(
+                    out,
+                    "kexpose_admission_findings_total{{code=\"{code}\"}} {n}"
+                );
+            }
         }
         out.push_str("# HELP kexpose_admission_duration_seconds Time to decide, from body read to response.\n");
         out.push_str("# TYPE kexpose_admission_duration_seconds histogram\n");
@@ -232,7 +230,7 @@ mod tests {
         m.record(
             Endpoint::Validate,
             Decision::Denied,
-            &["J003", "J004"],
+            &[Code::J003, Code::J004],
             Duration::from_millis(3),
         );
         let text = m.render();

@@ -5,6 +5,7 @@
 //! gets a review back, echoing its uid, even when its object cannot be
 //! decoded (the object is then denied with the reason).
 
+use crate::rules::Code;
 use std::collections::HashMap;
 
 use std::borrow::Cow;
@@ -50,7 +51,7 @@ pub struct Outcome {
     pub operation: String,
     pub allowed: bool,
     /// Rule codes of every finding (errors and warnings), sorted.
-    pub codes: Vec<&'static str>,
+    pub codes: Vec<Code>,
     pub patched: bool,
 }
 
@@ -360,7 +361,7 @@ fn validate(
     let (errors, warnings): (Vec<&Finding>, Vec<&Finding>) = findings
         .iter()
         .partition(|f| policy.severity(f.code) == Some(Severity::Error));
-    let mut codes: Vec<&'static str> = findings.iter().map(|f| f.code).collect();
+    let mut codes: Vec<Code> = findings.iter().map(|f| f.code).collect();
     codes.sort_unstable();
     codes.dedup();
     outcome.codes = codes.clone();
@@ -369,7 +370,14 @@ fn validate(
         r.warnings = Some(warnings.iter().map(|f| warning(f)).collect());
     }
     if !codes.is_empty() {
-        r.audit_annotations = HashMap::from([("rules".to_owned(), codes.join(","))]);
+        r.audit_annotations = HashMap::from([(
+            "rules".to_owned(),
+            codes
+                .iter()
+                .map(|c| c.as_str())
+                .collect::<Vec<_>>()
+                .join(","),
+        )]);
     }
     if errors.is_empty() {
         return r;
@@ -421,13 +429,13 @@ mod tests {
 
     #[test]
     fn warnings_are_short_ascii_lines_that_keep_code_and_reason() {
-        let f = Finding::new("J012", "/spec/rules/0/jwt", "x\ny… ".repeat(100));
+        let f = Finding::new(Code::J012, "/spec/rules/0/jwt", "x\ny… ".repeat(100));
         let w = warning(&f);
         assert_eq!(w.len(), MAX_WARNING);
         assert!(w.is_ascii() && !w.contains('\n'), "{w}");
         assert!(w.starts_with("kexpose J012: x y... x y"), "{w}");
         assert!(w.ends_with("..."), "{w}");
-        let short = Finding::new("R004", "/spec/rules/1", "path × method shadowed");
+        let short = Finding::new(Code::R004, "/spec/rules/1", "path × method shadowed");
         assert_eq!(
             warning(&short),
             "kexpose R004: path x method shadowed (at spec.rules[1])"
