@@ -274,6 +274,20 @@ fn main() {
         micros.last().copied().unwrap_or_default() / 1e3,
         micros.len()
     );
+    let mut handler: Vec<f64> = std::fs::read_to_string(&log_path)
+        .unwrap()
+        .lines()
+        .filter_map(|l| serde_json::from_str::<serde_json::Value>(l).ok())
+        .filter(|v| v["msg"] == "admission")
+        .filter_map(|v| v["latency_ms"].as_f64())
+        .collect();
+    handler.sort_by(f64::total_cmp);
+    println!(
+        "  in the handler (the decision log's latency_ms, all runs): p50 {:.3} ms, p99 {:.3} ms over {} reviews",
+        percentile(&handler, 0.50),
+        percentile(&handler, 0.99),
+        handler.len()
+    );
     println!(
         "  webhook peak RSS under load: {:.1} MiB",
         peak_rss as f64 / 1024.0

@@ -110,8 +110,10 @@ fn unfiltered(value: &Value, policy: &Policy) -> Vec<Finding> {
                 Some(spec) => {
                     if let Some(spec) = typed::<apirule::v2::Spec>(spec) {
                         routing::spec(&spec, &mut out);
-                        let namespace =
-                            value.pointer("/metadata/namespace").and_then(Value::as_str);
+                        let namespace = value
+                            .get("metadata")
+                            .and_then(|m| m.get("namespace"))
+                            .and_then(Value::as_str);
                         organisation::spec(&spec, namespace, policy, &mut out);
                         discovery::spec(&spec, policy, &mut out);
                     }

@@ -12,18 +12,19 @@ fn uri_error(err: &str) -> String {
 }
 
 /// Upstream's `validateJwtIssuer` (V5a): only issuers containing `:` must be URIs.
-pub fn issuer(value: &str, pointer: String, out: &mut Vec<Finding>) {
+/// `pointer` is built only for a finding: a clean issuer allocates nothing.
+pub fn issuer(value: &str, pointer: impl FnOnce() -> String, out: &mut Vec<Finding>) {
     if value.is_empty() {
         out.push(Finding::new(
             Code::J002,
-            pointer,
+            pointer(),
             uri_error("value is empty"),
         ));
         return;
     }
     let parsed = parse_request_uri(value);
     if let (true, Err(e)) = (value.contains(':'), &parsed) {
-        out.push(Finding::new(Code::J002, pointer, uri_error(e)));
+        out.push(Finding::new(Code::J002, pointer(), uri_error(e)));
         return;
     }
     let absolute = parsed.ok().is_some_and(|u| {
@@ -32,7 +33,7 @@ pub fn issuer(value: &str, pointer: String, out: &mut Vec<Finding>) {
     if !absolute {
         out.push(Finding::new(
             Code::J013,
-            pointer,
+            pointer(),
             format!(
                 "issuer \"{value}\" is not an absolute URL; OIDC providers put an https URL in the token's iss claim, and Istio compares it byte for byte"
             ),
@@ -41,11 +42,11 @@ pub fn issuer(value: &str, pointer: String, out: &mut Vec<Finding>) {
 }
 
 /// Upstream's `IsInvalidURI` (V5b) on a jwksUri, then kexpose's http(s) rules.
-pub fn jwks_uri(value: &str, pointer: String, out: &mut Vec<Finding>) {
+pub fn jwks_uri(value: &str, pointer: impl FnOnce() -> String, out: &mut Vec<Finding>) {
     if value.is_empty() {
         out.push(Finding::new(
             Code::J003,
-            pointer,
+            pointer(),
             uri_error("value is empty"),
         ));
         return;
@@ -53,7 +54,7 @@ pub fn jwks_uri(value: &str, pointer: String, out: &mut Vec<Finding>) {
     let uri = match parse_request_uri(value) {
         Ok(u) => u,
         Err(e) => {
-            out.push(Finding::new(Code::J003, pointer, uri_error(&e)));
+            out.push(Finding::new(Code::J003, pointer(), uri_error(&e)));
             return;
         }
     };
@@ -61,7 +62,7 @@ pub fn jwks_uri(value: &str, pointer: String, out: &mut Vec<Finding>) {
     if !web || uri.opaque || uri.host.is_none_or(str::is_empty) {
         out.push(Finding::new(
             Code::J011,
-            pointer,
+            pointer(),
             format!(
                 "jwksUri \"{value}\" is not an absolute http(s) URL; Istio cannot fetch signing keys from it and rejects every token with 401"
             ),
@@ -69,7 +70,7 @@ pub fn jwks_uri(value: &str, pointer: String, out: &mut Vec<Finding>) {
     } else if uri.scheme == "http" {
         out.push(Finding::new(
             Code::J012,
-            pointer,
+            pointer(),
             format!("jwksUri \"{value}\" uses plain http; signing keys fetched without TLS can be replaced in transit"),
         ));
     }
@@ -92,8 +93,8 @@ pub fn authentications(auths: Option<&[JwtAuthentication]>, prefix: &str, out: &
     let (mut had_headers, mut had_params) = (false, false);
     for (k, a) in auths.iter().enumerate() {
         let at = join(&list, k);
-        issuer(&a.issuer, join(&at, "issuer"), out);
-        jwks_uri(&a.jwks_uri, join(&at, "jwksUri"), out);
+        issuer(&a.issuer, || join(&at, "issuer"), out);
+        jwks_uri(&a.jwks_uri, || join(&at, "jwksUri"), out);
         let headers = a.from_headers.as_deref().unwrap_or_default();
         let params = a.from_params.as_deref().unwrap_or_default();
         if a.from_headers.as_ref().is_some_and(Vec::is_empty) {

@@ -244,10 +244,10 @@ fn handler(
     let issuers = list("trusted_issuers");
     let jwks = list("jwks_urls");
     for (k, i) in issuers.iter().enumerate() {
-        jwt::issuer(i, format!("{config}/trusted_issuers/{k}"), out);
+        jwt::issuer(i, || format!("{config}/trusted_issuers/{k}"), out);
     }
     for (k, u) in jwks.iter().enumerate() {
-        jwt::jwks_uri(u, format!("{config}/jwks_urls/{k}"), out);
+        jwt::jwks_uri(u, || format!("{config}/jwks_urls/{k}"), out);
     }
     if issuers.len() != 1 || jwks.len() != 1 {
         out.push(Finding::new(

@@ -225,7 +225,8 @@ pub fn suppressions(
     out: &mut Vec<Finding>,
 ) -> Vec<String> {
     let Some(text) = value
-        .pointer("/metadata/annotations")
+        .get("metadata")
+        .and_then(|m| m.get("annotations"))
         .and_then(|a| a.get(SUPPRESS))
         .and_then(serde_json::Value::as_str)
     else {

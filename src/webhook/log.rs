@@ -175,26 +175,40 @@ struct Fields<'a> {
 }
 
 impl Fields<'_> {
-    fn raw(&mut self, field: &Field, value: impl std::fmt::Display) {
+    /// Starts a field: `,"name":` or ` name=`. Field names are the
+    /// program's own identifiers: no escaping needed.
+    fn key(&mut self, field: &Field) {
         let name = field.name();
-        let _ = match self.format {
-            LogFormat::Json => write!(self.fields, ",\"{name}\":{value}"),
-            LogFormat::Text => write!(self.fields, " {name}={value}"),
-        };
+        match self.format {
+            LogFormat::Json => {
+                self.fields.push_str(",\"");
+                self.fields.push_str(name);
+                self.fields.push_str("\":");
+            }
+            LogFormat::Text => {
+                self.fields.push(' ');
+                self.fields.push_str(name);
+                self.fields.push('=');
+            }
+        }
+    }
+
+    fn raw(&mut self, field: &Field, value: impl std::fmt::Display) {
+        self.key(field);
+        let _ = write!(self.fields, "{value}");
     }
 }
 
 impl Visit for Fields<'_> {
     fn record_str(&mut self, field: &Field, value: &str) {
-        let name = field.name();
-        if name == "message" {
+        if field.name() == "message" {
             self.message.push_str(value);
             return;
         }
+        self.key(field);
         match self.format {
-            // Field names are the program's own identifiers: no escaping.
-            LogFormat::Json if LIST_FIELDS.contains(&name) => {
-                let _ = write!(self.fields, ",\"{name}\":[");
+            LogFormat::Json if LIST_FIELDS.contains(&field.name()) => {
+                self.fields.push('[');
                 for (i, item) in value.split_whitespace().enumerate() {
                     if i > 0 {
                         self.fields.push(',');
@@ -203,12 +217,9 @@ impl Visit for Fields<'_> {
                 }
                 self.fields.push(']');
             }
-            LogFormat::Json => {
-                let _ = write!(self.fields, ",\"{name}\":");
-                json_string(self.fields, value);
-            }
+            LogFormat::Json => json_string(self.fields, value),
             LogFormat::Text => {
-                let _ = write!(self.fields, " {name}={value:?}");
+                let _ = write!(self.fields, "{value:?}");
             }
         }
     }
@@ -222,7 +233,8 @@ impl Visit for Fields<'_> {
     }
 
     fn record_bool(&mut self, field: &Field, value: bool) {
-        self.raw(field, value);
+        self.key(field);
+        self.fields.push_str(if value { "true" } else { "false" });
     }
 
     fn record_u64(&mut self, field: &Field, value: u64) {
@@ -245,6 +257,12 @@ impl Visit for Fields<'_> {
 /// Appends `s` as a JSON string.
 fn json_string(out: &mut String, s: &str) {
     out.push('"');
+    // Most values (uids, names, codes) need no escaping at all.
+    if !s.bytes().any(|b| b == b'"' || b == b'\\' || b < 0x20) {
+        out.push_str(s);
+        out.push('"');
+        return;
+    }
     for c in s.chars() {
         match c {
             '"' => out.push_str("\\\""),
@@ -353,6 +371,11 @@ mod tests {
     }
 
     fn lines(format: LogFormat, filter: &str, log: impl FnOnce()) -> Vec<String> {
+        // One scoped subscriber at a time: tracing caches each callsite's
+        // interest across all live subscribers, and two tests with
+        // different filters racing on that cache would flake.
+        static ONE_AT_A_TIME: Mutex<()> = Mutex::new(());
+        let _turn = ONE_AT_A_TIME.lock().unwrap_or_else(|p| p.into_inner());
         let seen = Arc::new(Mutex::new(Vec::new()));
         let subscriber = tracing_subscriber::registry()
             .with(filter.parse::<Targets>().unwrap())

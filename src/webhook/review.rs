@@ -8,14 +8,11 @@
 use crate::rules::Code;
 use std::collections::HashMap;
 
-use std::borrow::Cow;
-
-use kube::core::admission::{AdmissionRequest, AdmissionResponse, AdmissionReview, Operation};
+use kube::core::DynamicObject;
+use kube::core::admission::{AdmissionResponse, AdmissionReview, Operation};
 use kube::core::response::{Status, StatusCause, StatusDetails, StatusSummary};
-use kube::core::{DynamicObject, NamespaceResourceScope, ObjectMeta, Resource};
 use serde::de::{DeserializeSeed, IgnoredAny, MapAccess, Visitor};
 use serde_json::Value;
-use serde_json::value::RawValue;
 
 use super::mutate;
 use crate::check::{self, Kind};
@@ -65,76 +62,68 @@ pub struct Decision {
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct BadRequest(pub String);
 
-/// The request with its object kept as plain JSON: the check core works on
-/// values, and an object kube's types cannot read must still be answered.
-struct Parsed {
-    request: AdmissionRequest<RawObject>,
-    object: Option<Value>,
+/// An AdmissionReview as kexpose reads it: the request's identity and its
+/// object, in one pass over the body. Everything else (`oldObject`, half the
+/// body on UPDATE; `userInfo`; `options`) is skipped without being built,
+/// and the object is read straight into the value the check core works on.
+#[derive(serde::Deserialize)]
+#[serde(rename_all = "camelCase")]
+struct Review {
+    #[serde(default)]
+    api_version: String,
+    #[serde(default)]
+    kind: String,
+    request: Option<Request>,
 }
 
-/// An object in a review, kept as its raw JSON text: kube's review types
-/// read the request in one pass around it, and only `object` is then read
-/// into a value (`oldObject`, half the body on UPDATE, never is).
-#[derive(Debug, Clone, serde::Deserialize, serde::Serialize)]
-#[serde(transparent)]
-pub struct RawObject {
-    raw: Box<RawValue>,
-    #[serde(skip)]
-    meta: ObjectMeta,
+#[derive(serde::Deserialize)]
+#[serde(rename_all = "camelCase")]
+struct Request {
+    uid: String,
+    kind: RequestKind,
+    #[serde(default)]
+    sub_resource: Option<String>,
+    #[serde(default)]
+    name: String,
+    #[serde(default)]
+    namespace: Option<String>,
+    operation: Operation,
+    /// `null` (a DELETE) reads as `None`.
+    #[serde(default)]
+    object: Option<Checked>,
 }
 
-impl Resource for RawObject {
-    type DynamicType = ();
-    type Scope = NamespaceResourceScope;
-
-    fn kind(_: &()) -> Cow<'_, str> {
-        crate::apirule::KIND.into()
-    }
-    fn group(_: &()) -> Cow<'_, str> {
-        crate::apirule::GROUP.into()
-    }
-    fn version(_: &()) -> Cow<'_, str> {
-        "v2".into()
-    }
-    fn plural(_: &()) -> Cow<'_, str> {
-        "apirules".into()
-    }
-    fn meta(&self) -> &ObjectMeta {
-        &self.meta
-    }
-    fn meta_mut(&mut self) -> &mut ObjectMeta {
-        &mut self.meta
-    }
+#[derive(serde::Deserialize)]
+struct RequestKind {
+    kind: String,
 }
 
-fn parse(body: &[u8]) -> Result<Parsed, BadRequest> {
-    let review: AdmissionReview<RawObject> = serde_json::from_slice(body).map_err(|e| {
+fn parse(body: &[u8]) -> Result<Request, BadRequest> {
+    let review: Review = serde_json::from_slice(body).map_err(|e| {
         BadRequest(if e.is_syntax() || e.is_eof() {
             format!("request body is not valid JSON: {e}")
         } else {
             format!("not a valid AdmissionReview: {e}")
         })
     })?;
-    if review.types.api_version != "admission.k8s.io/v1" || review.types.kind != "AdmissionReview" {
+    if review.api_version != "admission.k8s.io/v1" || review.kind != "AdmissionReview" {
         return Err(BadRequest(
             "expected an admission.k8s.io/v1 AdmissionReview".into(),
         ));
     }
-    let request: AdmissionRequest<RawObject> = review
-        .try_into()
-        .map_err(|e| BadRequest(format!("not a valid AdmissionReview: {e}")))?;
-    let object = match &request.object {
-        Some(o) => Some(
-            serde_json::from_str::<Checked>(o.raw.get())
-                .map(|c| c.0)
-                .map_err(|e| BadRequest(format!("request.object is not valid JSON: {e}")))?,
-        ),
-        None => None,
-    };
-    Ok(Parsed {
-        request,
-        object: object.filter(|o| !o.is_null()),
-    })
+    review
+        .request
+        .ok_or_else(|| BadRequest("not a valid AdmissionReview: it has no request".into()))
+}
+
+/// The response to `request`, allowing until a check says otherwise: what
+/// kube's `AdmissionResponse::from` gives, without kube's request type.
+fn response_to(request: &Request) -> AdmissionResponse {
+    let mut r = AdmissionResponse::invalid("");
+    r.uid = request.uid.clone();
+    r.allowed = true;
+    r.result = Status::default();
+    r
 }
 
 /// An object as a plain value, minus `metadata.managedFields`: bookkeeping
@@ -227,17 +216,18 @@ fn operation(op: &Operation) -> &'static str {
 
 /// Answers one review at `endpoint` under `policy`.
 pub fn decide(endpoint: Endpoint, body: &[u8], policy: &Policy) -> Result<Decision, BadRequest> {
-    let Parsed { request, object } = parse(body)?;
+    let request = parse(body)?;
+    let response = response_to(&request);
+    let object = request.object.map(|c| c.0);
     let mut outcome = Outcome {
-        uid: request.uid.clone(),
-        kind: request.kind.kind.clone(),
-        namespace: request.namespace.clone().unwrap_or_default(),
-        name: request.name.clone(),
+        uid: request.uid,
+        kind: request.kind.kind,
+        namespace: request.namespace.unwrap_or_default(),
+        name: request.name,
         operation: operation(&request.operation).into(),
         allowed: true,
         ..Outcome::default()
     };
-    let response = AdmissionResponse::from(&request);
     // Deletions and status updates carry nothing kexpose judges.
     let exempt = matches!(request.operation, Operation::Delete | Operation::Connect)
         || request
