@@ -78,6 +78,8 @@ pub struct Diagnostic {
     pub line: u32,
     pub column: u32,
     pub pointer: String,
+    /// The rule's one-line fix.
+    pub help: &'static str,
 }
 
 impl Diagnostic {

@@ -43,10 +43,12 @@ fn json_output_is_the_documented_contract() {
     assert!(!diags.is_empty());
     for d in diags {
         for key in [
-            "code", "name", "severity", "message", "file", "line", "column", "pointer",
+            "code", "name", "severity", "message", "file", "line", "column", "pointer", "help",
         ] {
             assert!(d.get(key).is_some(), "{key} missing in {d}");
         }
+        let rule = kexpose::rules::find(d["code"].as_str().unwrap()).unwrap();
+        assert_eq!(d["help"], rule.help, "{d}");
         assert!(matches!(d["severity"].as_str(), Some("error" | "warning")));
         assert!(d["line"].as_u64().unwrap() >= 1 && d["column"].as_u64().unwrap() >= 1);
     }
@@ -151,6 +153,14 @@ fn sarif_junit_and_github_formats() {
         (Some(24), Some(22))
     );
     assert_eq!(result["level"], "error");
+    assert_eq!(
+        result["properties"]["help"],
+        "set jwksUri to the jwks_uri from the issuer's /.well-known/openid-configuration"
+    );
+    assert_eq!(
+        rules[result["ruleIndex"].as_u64().unwrap() as usize]["help"]["text"],
+        result["properties"]["help"]
+    );
 
     let junit = String::from_utf8(
         run(&[

@@ -169,3 +169,21 @@ fn every_code_a_schema_names_is_registered() {
         );
     }
 }
+
+/// Every rule's help is one short line that says what to do.
+#[test]
+fn every_rule_has_a_one_line_help() {
+    for rule in RULES {
+        assert!(
+            !rule.help.is_empty() && rule.help.len() <= 110 && !rule.help.contains('\n'),
+            "{}: {:?}",
+            rule.code,
+            rule.help
+        );
+        assert!(
+            rule.help.starts_with(|c: char| c.is_ascii_lowercase()) && !rule.help.ends_with('.'),
+            "{}: help reads as `help: do this`, lowercase, no full stop",
+            rule.code
+        );
+    }
+}

@@ -88,6 +88,7 @@ impl FileReport {
             line: at.line,
             column: at.column,
             pointer: finding.pointer,
+            help: rule.help,
         });
         severity
     }

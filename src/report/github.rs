@@ -28,7 +28,7 @@ pub fn write(run: &Run, out: &mut dyn Write) -> io::Result<()> {
             d.line,
             d.column,
             property(&format!("{} {}", d.code, d.name)),
-            data(&d.message)
+            data(&format!("{}\nhelp: {}", d.message, d.help))
         )?;
     }
     Ok(())

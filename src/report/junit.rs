@@ -78,8 +78,8 @@ pub fn write(run: &Run, out: &mut dyn Write) -> io::Result<()> {
                     };
                     for d in mine {
                         let body = format!(
-                            "{}:{}:{}: {}[{}] {}",
-                            d.file, d.line, d.column, d.severity, d.code, d.message
+                            "{}:{}:{}: {}[{}] {}\nhelp: {}",
+                            d.file, d.line, d.column, d.severity, d.code, d.message, d.help
                         );
                         if d.severity == crate::diagnostic::Severity::Warning {
                             writeln!(out, "      <system-out>{}</system-out>", escape(&body))?;

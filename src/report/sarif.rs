@@ -17,7 +17,7 @@ pub fn write(run: &Run, out: &mut dyn Write) -> io::Result<()> {
                 "id": r.code,
                 "name": r.name,
                 "shortDescription": {"text": r.summary},
-                "help": {"text": r.doc, "markdown": r.doc},
+                "help": {"text": r.help, "markdown": r.doc},
                 "defaultConfiguration": {"level": r.severity.as_str()},
             })
         })
@@ -25,12 +25,13 @@ pub fn write(run: &Run, out: &mut dyn Write) -> io::Result<()> {
     let results: Vec<Value> = run
         .diagnostics()
         .map(|d| {
-            let index = RULES.iter().position(|r| r.code == d.code).unwrap_or(0);
+            let index = d.code as usize;
             json!({
                 "ruleId": d.code,
                 "ruleIndex": index,
                 "level": match d.severity { Severity::Error => "error", Severity::Warning => "warning" },
                 "message": {"text": d.message},
+                "properties": {"help": d.help},
                 "locations": [{
                     "physicalLocation": {
                         "artifactLocation": {"uri": d.file.trim_start_matches("./")},

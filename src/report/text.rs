@@ -89,6 +89,7 @@ pub fn write(run: &Run, color: bool, frames: bool, out: &mut dyn Write) -> io::R
             if !d.pointer.is_empty() {
                 writeln!(out, "{pad} = field: {}", d.field_path())?;
             }
+            writeln!(out, "{pad} = {}: {}", s.paint("1", "help"), d.help)?;
             writeln!(out)?;
         }
     }
