@@ -95,6 +95,34 @@ impl Diagnostic {
     }
 }
 
+/// A deserialisation error in the words of the YAML the user wrote: serde
+/// names the Rust type it wanted (`expected struct JwtAuthentication`),
+/// which means nothing to someone writing an APIRule.
+pub fn plain_error(e: &serde_json::Error) -> String {
+    use std::sync::LazyLock;
+    static WORDS: LazyLock<[(regex::Regex, &str); 5]> = LazyLock::new(|| {
+        let re = |p| regex::Regex::new(p).expect("a valid pattern");
+        [
+            (re(r"expected struct \w+"), "expected a mapping"),
+            (
+                re(r"expected enum \w+"),
+                "expected one of the allowed values",
+            ),
+            (
+                re(r"expected (?:u|i)(?:8|16|32|64|128|size)\b"),
+                "expected an integer",
+            ),
+            (re(r"expected f(?:32|64)\b"), "expected a number"),
+            (re(r" at line \d+ column \d+$"), ""),
+        ]
+    });
+    let mut text = e.to_string();
+    for (pattern, words) in WORDS.iter() {
+        text = pattern.replace_all(&text, *words).into_owned();
+    }
+    text
+}
+
 /// Converts a JSON Pointer to the dotted field path Kubernetes users know.
 pub fn field_path(pointer: &str) -> String {
     let mut out = String::with_capacity(pointer.len());
@@ -145,6 +173,30 @@ mod tests {
         assert_eq!(
             field_path("/metadata/annotations/a~1b"),
             "metadata.annotations.a/b"
+        );
+    }
+
+    #[test]
+    fn errors_name_no_rust_types() {
+        #[derive(Debug, serde::Deserialize)]
+        #[allow(dead_code)]
+        struct JwtAuthentication {
+            issuer: String,
+        }
+        #[derive(Debug, serde::Deserialize)]
+        #[allow(dead_code)]
+        struct Port {
+            port: u16,
+        }
+        let e = serde_json::from_str::<Vec<JwtAuthentication>>(r#"["x"]"#).unwrap_err();
+        assert_eq!(
+            plain_error(&e),
+            r#"invalid type: string "x", expected a mapping"#
+        );
+        let e = serde_json::from_value::<Port>(serde_json::json!({"port": "80"})).unwrap_err();
+        assert_eq!(
+            plain_error(&e),
+            r#"invalid type: string "80", expected an integer"#
         );
     }
 

@@ -289,7 +289,7 @@ impl Policy {
             ));
         }
         let parsed: Document = serde_json::from_value(doc.value.clone())
-            .map_err(|e| PolicyError::new(e.to_string(), None))?;
+            .map_err(|e| PolicyError::new(crate::diagnostic::plain_error(&e), None))?;
         let mut overrides = HashMap::new();
         for (code, setting) in &parsed.spec.rules {
             let rule = rules::find(code).ok_or_else(|| {

@@ -209,7 +209,7 @@ fn handler(
                 out.push(Finding::new(
                     Code::B006,
                     config,
-                    format!("Can't read json: {e}"),
+                    format!("Can't read json: {}", crate::diagnostic::plain_error(&e)),
                 ));
                 return;
             }
