@@ -96,7 +96,7 @@ fn unfiltered(value: &Value, policy: &Policy) -> Vec<Finding> {
                 if let Some(rule) = typed::<apirule::v1beta1::ApiRule>(value)
                     && let Some(spec) = &rule.spec
                 {
-                    legacy::spec(spec, &mut out);
+                    legacy::spec(spec, policy.jwt_handler, &mut out);
                 }
             }
         }

@@ -6,6 +6,7 @@
 //! spec that caused it; the caller runs the check core on the result and
 //! maps its findings back through `Compiled::origin`.
 
+use crate::policy::JwtHandler;
 use crate::rules::Code;
 use std::collections::{BTreeMap, BTreeSet};
 
@@ -87,6 +88,7 @@ pub fn exposure(
     doc: DocRef,
     shared: &IssuerBook,
     version: Version,
+    jwt_handler: JwtHandler,
     shared_at_reference: bool,
 ) -> Compiled {
     let mut c = Compiler {
@@ -101,7 +103,7 @@ pub fn exposure(
     let order = order(&exposure.spec.routes);
     c.unreachable(&exposure.spec.routes, &order);
     let apirule = match version {
-        Version::V1beta1 => Object::V1beta1(c.v1beta1(exposure, &order)),
+        Version::V1beta1 => Object::V1beta1(c.v1beta1(exposure, &order, jwt_handler)),
         Version::V2 | Version::V2alpha1 => Object::V2(c.v2(exposure, &order, version)),
     };
     Compiled {

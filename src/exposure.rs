@@ -138,6 +138,7 @@ pub fn exposure(
         doc,
         book,
         version,
+        policy.jwt_handler,
         shared_at == SharedAt::Reference,
     );
     let mut findings = std::mem::take(&mut compiled.findings);

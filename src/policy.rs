@@ -38,6 +38,8 @@ pub struct Policy {
     /// not from the policy file): what J014 and J015 compare with. Empty
     /// unless a lock is in use.
     pub discovered: BTreeMap<String, String>,
+    /// Which v1beta1 jwt config style the B rules accept.
+    pub jwt_handler: JwtHandler,
     overrides: HashMap<Code, Option<Severity>>,
     warnings_as_errors: bool,
 }
@@ -110,6 +112,29 @@ struct Spec {
     limits: Limits,
     #[serde(default)]
     suppressions: Suppressions,
+    #[serde(default)]
+    v1beta1: V1beta1,
+}
+
+#[derive(Deserialize, Default)]
+#[serde(rename_all = "camelCase")]
+struct V1beta1 {
+    #[serde(default)]
+    jwt_handler: JwtHandler,
+}
+
+/// The jwt handler of the cluster's APIRule v1beta1 controller (the
+/// `jwtHandler` key of `kyma-system/api-gateway-config`): it decides which
+/// style of jwt config is valid, and which handlers are exclusive.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum JwtHandler {
+    /// Istio RequestAuthentication: `authentications`/`authorizations`. The
+    /// default of the last Kyma releases that served v1beta1.
+    #[default]
+    Istio,
+    /// Ory Oathkeeper: `trusted_issuers`, `jwks_urls`, `required_scope`.
+    Ory,
 }
 
 #[derive(Deserialize, Default)]
@@ -348,6 +373,7 @@ impl Policy {
             default_gateway: parsed.spec.gateways.default,
             issuers: parsed.spec.issuers,
             discovered: BTreeMap::new(),
+            jwt_handler: parsed.spec.v1beta1.jwt_handler,
         })
     }
 

@@ -104,8 +104,14 @@ struct Source {
 /// (values files, plain manifests) are passed over.
 pub fn render(inputs: &[Input], opts: &Options) -> Rendered {
     let limits = Limits::default();
+    // v1beta1 is checked under the legacy profile, with the jwt handler
+    // the given policy names (its config style is the one rendered).
     let mut policy = match opts.version {
-        Version::V1beta1 => Policy::legacy(),
+        Version::V1beta1 => {
+            let mut legacy = Policy::legacy();
+            legacy.jwt_handler = opts.policy.jwt_handler;
+            legacy
+        }
         _ => opts.policy.clone(),
     };
     policy.discovered = opts.lock.discovered();

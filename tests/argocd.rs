@@ -498,7 +498,7 @@ fn strict_parameter_fails_on_warnings_for_both_api_versions() {
         ),
         (
             "v1beta1",
-            "httpbin.yaml:23:9: warning[J012] jwksUri \"http://kexpose.accounts400.ondemand.com/oauth2/certs\" uses plain http; signing keys fetched without TLS can be replaced in transit (rendered spec.rules[0].accessStrategies[0].config.jwks_urls[0])",
+            "httpbin.yaml:23:9: warning[J012] jwksUri \"http://kexpose.accounts400.ondemand.com/oauth2/certs\" uses plain http; signing keys fetched without TLS can be replaced in transit (rendered spec.rules[0].accessStrategies[0].config.authentications[0].jwksUri)",
         ),
     ] {
         let lenient = cmp(

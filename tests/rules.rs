@@ -16,12 +16,11 @@ const SECTIONS: [&str; 4] = [
 fn fixture_args(code: &str, file: &str) -> Vec<String> {
     let dir = root().join("tests/fixtures/rules").join(code);
     let mut args = vec!["check".to_owned(), "--format".into(), "json".into()];
-    if code.starts_with('B') {
+    let extra = std::fs::read_to_string(dir.join("args")).unwrap_or_default();
+    if code.starts_with('B') && !extra.contains("--policy") {
         args.extend(["--policy".into(), "policies/legacy.yaml".into()]);
     }
-    if let Ok(extra) = std::fs::read_to_string(dir.join("args")) {
-        args.extend(extra.lines().map(str::to_owned));
-    }
+    args.extend(extra.lines().map(str::to_owned));
     args.push(dir.join(file).display().to_string());
     args
 }

@@ -11,10 +11,18 @@ use serde_json::Value;
 use crate::apirule::JwtConfig;
 use crate::apirule::v1beta1::{Handler, Spec};
 use crate::diagnostic::{Finding, join};
+use crate::policy::JwtHandler;
 
 use super::jwt;
 
-const EXCLUSIVE: [&str; 4] = ["allow", "no_auth", "jwt", "noop"];
+/// Handlers that must stand alone in a rule: upstream's list depends on the
+/// jwt handler (with Ory, jwt may be combined with other secure handlers).
+fn exclusive(handler: JwtHandler) -> &'static [&'static str] {
+    match handler {
+        JwtHandler::Istio => &["allow", "no_auth", "jwt", "noop"],
+        JwtHandler::Ory => &["allow", "no_auth", "noop"],
+    }
+}
 const SECURE: [&str; 4] = [
     "oauth2_client_credentials",
     "oauth2_introspection",
@@ -62,7 +70,8 @@ fn empty_config(config: &Option<Value>) -> bool {
     }
 }
 
-pub fn spec(spec: &Spec, out: &mut Vec<Finding>) {
+/// The B rules for a v1beta1 spec, as the controller with `jwt_handler` runs them.
+pub fn spec(spec: &Spec, jwt_handler: JwtHandler, out: &mut Vec<Finding>) {
     let mut seen: Vec<String> = Vec::new();
     let mut istio_auths = Vec::new();
     for (i, rule) in spec.rules.iter().enumerate() {
@@ -104,7 +113,7 @@ pub fn spec(spec: &Spec, out: &mut Vec<Finding>) {
             .collect();
         if handlers.len() > 1 {
             for (j, h) in handlers.iter().enumerate() {
-                if EXCLUSIVE.contains(h) {
+                if exclusive(jwt_handler).contains(h) {
                     out.push(Finding::new(
                         Code::B003,
                         join(&join(&strategies, j), "handler"),
@@ -125,9 +134,20 @@ pub fn spec(spec: &Spec, out: &mut Vec<Finding>) {
         let mut has_jwt = false;
         for (j, strategy) in rule.access_strategies.iter().enumerate() {
             let at = join(&strategies, j);
-            handler(strategy, &at, out, &mut istio_auths, &mut has_jwt);
+            handler(
+                strategy,
+                &at,
+                jwt_handler,
+                out,
+                &mut istio_auths,
+                &mut has_jwt,
+            );
         }
-        if has_jwt && let Some(mutators) = &rule.mutators {
+        // Only the Istio handler's validator reads mutators.
+        if has_jwt
+            && jwt_handler == JwtHandler::Istio
+            && let Some(mutators) = &rule.mutators
+        {
             self::mutators(mutators, &join(&r, "mutators"), out);
         }
     }
@@ -137,6 +157,7 @@ pub fn spec(spec: &Spec, out: &mut Vec<Finding>) {
 fn handler(
     strategy: &Handler,
     at: &str,
+    jwt_handler: JwtHandler,
     out: &mut Vec<Finding>,
     istio_auths: &mut Vec<(String, crate::apirule::JwtAuthentication)>,
     has_jwt: &mut bool,
@@ -181,56 +202,73 @@ fn handler(
         ));
         return;
     };
-    let ory: Vec<&str> = ORY_KEYS
-        .iter()
-        .copied()
-        .filter(|k| map.contains_key(*k))
-        .collect();
-    let istio = map.contains_key("authentications") || map.contains_key("authorizations");
-    if istio {
-        for key in &ory {
-            let field = if *key == "required_scope" {
-                "required_scopes"
-            } else {
-                key
-            };
-            out.push(
-                Finding::new(
-                    Code::B006,
-                    join(&config, key),
-                    format!("Configuration for {field} is not supported with Istio handler"),
-                )
-                .at_key(),
-            );
-        }
-        let cfg: JwtConfig = match serde_json::from_value(Value::Object(map.clone())) {
-            Ok(c) => c,
-            Err(e) => {
-                out.push(Finding::new(
-                    Code::B006,
-                    config,
-                    format!("Can't read json: {}", crate::diagnostic::plain_error(&e)),
-                ));
-                return;
-            }
-        };
-        if cfg.authentications.as_ref().is_none_or(Vec::is_empty) {
-            out.push(Finding::new(
-                Code::B006,
-                at.to_owned(),
-                "Authentications are required when using JWT access handler",
-            ));
-        } else {
-            jwt::authentications(cfg.authentications.as_deref(), &config, out);
-        }
-        jwt::authorizations(cfg.authorizations.as_deref(), &config, out);
-        for (k, a) in cfg.authentications.into_iter().flatten().enumerate() {
-            istio_auths.push((format!("{config}/authentications/{k}"), a));
-        }
+    if jwt_handler == JwtHandler::Ory {
+        ory_config(map, &config, out);
         return;
     }
-    // Ory style: upstream validates every URL, and converts only one issuer
-    // paired with one JWKS URL.
+    // The Istio handler: Ory keys are refused, authentications required.
+    for key in ORY_KEYS.iter().filter(|k| map.contains_key(**k)) {
+        out.push(not_supported(&config, key, "Istio"));
+    }
+    if !map.contains_key("authentications") && !map.contains_key("authorizations") {
+        out.push(Finding::new(
+            Code::B006,
+            at.to_owned(),
+            "Authentications are required when using JWT access handler",
+        ));
+        return;
+    }
+    // The Ory keys are reported above; the typed config reads the rest.
+    let mut rest = map.clone();
+    rest.retain(|k, _| !ORY_KEYS.contains(&k.as_str()));
+    let cfg: JwtConfig = match serde_json::from_value(Value::Object(rest)) {
+        Ok(c) => c,
+        Err(e) => {
+            out.push(Finding::new(
+                Code::B006,
+                config,
+                format!("Can't read json: {}", crate::diagnostic::plain_error(&e)),
+            ));
+            return;
+        }
+    };
+    if cfg.authentications.as_ref().is_none_or(Vec::is_empty) {
+        out.push(Finding::new(
+            Code::B006,
+            at.to_owned(),
+            "Authentications are required when using JWT access handler",
+        ));
+    } else {
+        jwt::authentications(cfg.authentications.as_deref(), &config, out);
+    }
+    jwt::authorizations(cfg.authorizations.as_deref(), &config, out);
+    for (k, a) in cfg.authentications.into_iter().flatten().enumerate() {
+        istio_auths.push((format!("{config}/authentications/{k}"), a));
+    }
+}
+
+/// Upstream's "Configuration for X is not supported with H handler", at the key.
+fn not_supported(config: &str, key: &str, handler: &str) -> Finding {
+    // Upstream names required_scope by its Istio-style spelling.
+    let field = if key == "required_scope" {
+        "required_scopes"
+    } else {
+        key
+    };
+    Finding::new(
+        Code::B006,
+        join(config, key),
+        format!("Configuration for {field} is not supported with {handler} handler"),
+    )
+    .at_key()
+}
+
+/// The Ory handler's jwt config: Istio-style keys are refused, every URL is
+/// validated, and upstream converts only one issuer paired with one JWKS URL.
+fn ory_config(map: &serde_json::Map<String, Value>, config: &str, out: &mut Vec<Finding>) {
+    if map.contains_key("authentications") {
+        out.push(not_supported(config, "authentications", "Ory"));
+    }
     let list = |key: &str| -> Vec<String> {
         map.get(key)
             .and_then(Value::as_array)
@@ -252,7 +290,7 @@ fn handler(
     if issuers.len() != 1 || jwks.len() != 1 {
         out.push(Finding::new(
             Code::B008,
-            config,
+            config.to_owned(),
             format!(
                 "jwt config has {} trusted_issuers and {} jwks_urls; upstream converts only exactly one of each, and otherwise drops every rule of this APIRule",
                 issuers.len(),
@@ -313,5 +351,118 @@ fn mutators(mutators: &[Handler], at: &str, out: &mut Vec<Finding>) {
             }
             _ => out.push(Finding::new(Code::B007, join(&p, "config"), what)),
         }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn findings(
+        config: Value,
+        handlers: &[&str],
+        jwt_handler: JwtHandler,
+    ) -> Vec<(String, String)> {
+        let strategies: Vec<Value> = handlers
+            .iter()
+            .map(|h| {
+                if *h == "jwt" {
+                    serde_json::json!({"handler": "jwt", "config": config})
+                } else {
+                    serde_json::json!({"handler": h})
+                }
+            })
+            .collect();
+        let spec: Spec = serde_json::from_value(serde_json::json!({
+            "host": "a.example.com",
+            "service": {"name": "s", "port": 80},
+            "gateway": "kyma-system/kyma-gateway",
+            "rules": [{"path": "/.*", "methods": ["GET"], "accessStrategies": strategies,
+                       "mutators": [{"handler": "id_token"}]}],
+        }))
+        .unwrap();
+        let mut out = Vec::new();
+        super::spec(&spec, jwt_handler, &mut out);
+        out.into_iter()
+            .filter(|f| f.code != Code::B008)
+            .map(|f| (f.pointer, f.message))
+            .collect()
+    }
+
+    fn ory() -> Value {
+        serde_json::json!({
+            "trusted_issuers": ["https://idp.example.com"],
+            "jwks_urls": ["https://idp.example.com/keys"],
+            "required_scope": ["read"],
+        })
+    }
+
+    fn istio() -> Value {
+        serde_json::json!({"authentications": [
+            {"issuer": "https://idp.example.com", "jwksUri": "https://idp.example.com/keys"}
+        ]})
+    }
+
+    const CONFIG: &str = "/spec/rules/0/accessStrategies/0/config";
+
+    #[test]
+    fn the_istio_handler_refuses_an_ory_config() {
+        let got = findings(ory(), &["jwt"], JwtHandler::Istio);
+        let want = [
+            (
+                format!("{CONFIG}/trusted_issuers"),
+                "Configuration for trusted_issuers is not supported with Istio handler",
+            ),
+            (
+                format!("{CONFIG}/jwks_urls"),
+                "Configuration for jwks_urls is not supported with Istio handler",
+            ),
+            (
+                format!("{CONFIG}/required_scope"),
+                "Configuration for required_scopes is not supported with Istio handler",
+            ),
+            (
+                "/spec/rules/0/accessStrategies/0".to_owned(),
+                "Authentications are required when using JWT access handler",
+            ),
+            (
+                "/spec/rules/0/mutators/0/handler".to_owned(),
+                "unsupported mutator: id_token",
+            ),
+        ];
+        assert_eq!(got, want.map(|(p, m)| (p, m.to_owned())));
+        assert_eq!(
+            findings(istio(), &["jwt"], JwtHandler::Istio),
+            [(
+                "/spec/rules/0/mutators/0/handler".to_owned(),
+                "unsupported mutator: id_token".to_owned()
+            )]
+        );
+    }
+
+    #[test]
+    fn the_ory_handler_refuses_an_istio_config_and_reads_no_mutators() {
+        assert!(findings(ory(), &["jwt"], JwtHandler::Ory).is_empty());
+        assert_eq!(
+            findings(istio(), &["jwt"], JwtHandler::Ory),
+            [(
+                format!("{CONFIG}/authentications"),
+                "Configuration for authentications is not supported with Ory handler".to_owned()
+            )]
+        );
+    }
+
+    #[test]
+    fn only_the_istio_handler_makes_jwt_exclusive() {
+        let with_cookie = findings(ory(), &["jwt", "cookie_session"], JwtHandler::Ory);
+        assert!(with_cookie.is_empty(), "{with_cookie:?}");
+        let with_cookie = findings(istio(), &["jwt", "cookie_session"], JwtHandler::Istio);
+        assert!(
+            with_cookie.contains(&(
+                "/spec/rules/0/accessStrategies/0/handler".to_owned(),
+                "jwt access strategy is not allowed in combination with other access strategies"
+                    .to_owned()
+            ))
+        );
     }
 }

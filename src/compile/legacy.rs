@@ -1,5 +1,6 @@
 //! The compiler's APIRule v1beta1 output, for clusters before Kyma 3.4.
 
+use crate::policy::JwtHandler;
 use crate::rules::Code;
 use serde_json::Value;
 
@@ -8,9 +9,16 @@ use crate::apirule::{self, Version, v1beta1, v2};
 use crate::spec::{self, Exposure};
 
 impl Compiler<'_> {
-    /// The seed's legacy form: `host`, and `accessStrategies` with the jwt
-    /// handler in its default (Ory) configuration style.
-    pub(super) fn v1beta1(&mut self, e: &Exposure, order: &[usize]) -> v1beta1::ApiRule {
+    /// The legacy form: `host`, and `accessStrategies` with the jwt config
+    /// in the style the cluster's jwt handler reads: Istio's
+    /// `authentications`/`authorizations`, or Ory's `trusted_issuers`,
+    /// `jwks_urls` and `required_scope` (the seed's).
+    pub(super) fn v1beta1(
+        &mut self,
+        e: &Exposure,
+        order: &[usize],
+        jwt_handler: JwtHandler,
+    ) -> v1beta1::ApiRule {
         let s = &e.spec;
         let ns = e.metadata.namespace.as_ref();
         let legacy = |c: &mut Self, pointer: String, what: &str| {
@@ -46,24 +54,30 @@ impl Compiler<'_> {
             self.origins.push((out_at.clone(), self.doc, at.clone()));
             let strategy = if let Some(access) = &route.jwt {
                 let cfg = self.jwt(access, &format!("{at}/jwt"), &format!("{out_at}/jwt"));
-                let auths = cfg.authentications.unwrap_or_default();
-                if auths
-                    .iter()
-                    .any(|a| a.from_headers.is_some() || a.from_params.is_some())
-                {
-                    legacy(
-                        self,
-                        format!("{at}/jwt"),
-                        "a token location (fromHeaders, fromParams)",
-                    );
+                match jwt_handler {
+                    // The Istio handler reads the v2 config as it is.
+                    JwtHandler::Istio => handler("jwt", Some(&cfg)),
+                    JwtHandler::Ory => {
+                        let auths = cfg.authentications.unwrap_or_default();
+                        if auths
+                            .iter()
+                            .any(|a| a.from_headers.is_some() || a.from_params.is_some())
+                        {
+                            legacy(
+                                self,
+                                format!("{at}/jwt"),
+                                "a token location (fromHeaders, fromParams) under the Ory jwt handler",
+                            );
+                        }
+                        let config = v1beta1::OryJwtConfig {
+                            jwks_urls: auths.iter().map(|a| a.jwks_uri.clone()).collect(),
+                            required_scope: access.scopes.clone(),
+                            target_audience: access.audiences.clone(),
+                            trusted_issuers: auths.into_iter().map(|a| a.issuer).collect(),
+                        };
+                        handler("jwt", Some(&config))
+                    }
                 }
-                let config = v1beta1::OryJwtConfig {
-                    jwks_urls: auths.iter().map(|a| a.jwks_uri.clone()).collect(),
-                    required_scope: access.scopes.clone(),
-                    target_audience: access.audiences.clone(),
-                    trusted_issuers: auths.into_iter().map(|a| a.issuer).collect(),
-                };
-                handler("jwt", Some(&config))
             } else {
                 if route.ext_auth.is_some() {
                     legacy(self, format!("{at}/extAuth"), "extAuth");
