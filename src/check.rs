@@ -9,6 +9,7 @@ pub mod jwt;
 pub mod legacy;
 pub mod organisation;
 pub mod path;
+pub mod placeholder;
 pub mod routing;
 pub mod schema;
 pub mod uri;
@@ -58,6 +59,7 @@ pub struct Judged {
 
 pub fn judge(value: &Value, policy: &Policy) -> Judged {
     let mut findings = unfiltered(value, policy);
+    placeholder::replace(value, &mut findings);
     let codes = organisation::suppressions(value, policy, &mut findings);
     let before = findings.len();
     findings.retain(|f| f.code == Code::O011 || !codes.iter().any(|c| c == f.code.as_str()));

@@ -50,6 +50,17 @@ pub fn rendered<'a>(
     policy: &Policy,
 ) -> Result<Cow<'a, str>, Box<FileReport>> {
     if !exposure::mentions_spec(text) {
+        // kexpose renders its own specs; any other template must be
+        // rendered by its own tool before there is anything to check.
+        if let Some(at) = source::unrendered_template(text) {
+            return Err(Box::new(FileReport::file_error(
+                file,
+                Code::P010,
+                "unrendered template syntax: this file is a template, not a manifest; render it first (helm template ... | kexpose check -) or exclude it in kexpose.yaml".into(),
+                at,
+                policy,
+            )));
+        }
         return Ok(Cow::Borrowed(text));
     }
     template::render_if_template(file, text, ctx).map_err(|e| {

@@ -70,6 +70,8 @@ rules! {
         help "fix the file's permissions, or leave it out";
     P009 "template-error" Error "An exposure spec template does not render."
         help "fix the template expression at the position shown";
+    P010 "unrendered-template" Warning "The file holds unrendered Helm or Go template syntax."
+        help "render the template first (helm template ... | kexpose check -), or exclude the file in kexpose.yaml";
     S001 "required-field" Error "A required field is missing."
         help "add the field named in the message";
     S002 "unknown-field" Error "A field the APIRule schema does not define."
@@ -92,6 +94,8 @@ rules! {
         help "change the value to match the pattern in the message";
     S011 "unknown-api-version" Error "An APIRule with an apiVersion kexpose does not know."
         help "use apiVersion gateway.kyma-project.io/v2";
+    S012 "placeholder-value" Warning "A host, URL or name still holds a placeholder for the reader to fill in."
+        help "replace the placeholder with the real value before applying";
     R001 "service-required" Error "A rule has no service and the spec has none either."
         help "set spec.service, or a service on this rule";
     R002 "gateway-choice" Error "Neither or both of gateway and externalGateway are set."

@@ -135,6 +135,30 @@ pub enum Unreadable {
     Content(Code, String, Position),
 }
 
+/// Where a text holds unrendered Helm or Go template syntax: the first `{{`
+/// that a `}}` closes on the same line, outside comment lines. Such a file
+/// is a template of manifests, not a manifest: its YAML would only yield
+/// confusing syntax or format errors.
+pub fn unrendered_template(text: &str) -> Option<Position> {
+    if !text.contains("{{") {
+        return None;
+    }
+    for (n, line) in text.lines().enumerate() {
+        if line.trim_start().starts_with('#') {
+            continue;
+        }
+        if let Some(open) = line.find("{{")
+            && line[open + 2..].contains("}}")
+        {
+            return Some(Position {
+                line: u32::try_from(n + 1).unwrap_or(u32::MAX),
+                column: u32::try_from(line[..open].chars().count() + 1).unwrap_or(u32::MAX),
+            });
+        }
+    }
+    None
+}
+
 /// The text of one input, read within `max` bytes and decoded.
 pub fn text(input: &Input, max: u64) -> Result<String, Unreadable> {
     let bytes = read_limited(input, max).map_err(Unreadable::Io)?;

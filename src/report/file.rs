@@ -106,13 +106,19 @@ impl FileReport {
             ..FileReport::default()
         };
         report.summary.files = 1;
-        report.push(policy, file, Finding::new(code, "", message), at);
+        let severity = report.push(policy, file, Finding::new(code, "", message), at);
+        let error = severity == Severity::Error;
         report.documents.push(DocumentResult {
             line: at.line,
             label: "file".into(),
-            status: Status::Error,
-            errors: 1,
-            warnings: 0,
+            // A file that is not an error (a template) was not checked.
+            status: if error {
+                Status::Error
+            } else {
+                Status::Skipped
+            },
+            errors: usize::from(error),
+            warnings: usize::from(!error),
         });
         report
     }
