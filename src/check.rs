@@ -10,6 +10,7 @@ pub mod legacy;
 pub mod organisation;
 pub mod path;
 pub mod placeholder;
+pub mod repair;
 pub mod routing;
 pub mod schema;
 pub mod uri;
@@ -93,13 +94,14 @@ fn unfiltered(value: &Value, policy: &Policy) -> Vec<Finding> {
                 "/apiVersion",
                 "APIRule v1beta1 is no longer supported since Kyma 3.4 (denied at admission) and no longer reconciled since Kyma 3.10; migrate to gateway.kyma-project.io/v2",
             ));
-            if !policy.denies_v1beta1() {
-                out.extend(schema::validate(version, value));
-                if let Some(rule) = typed::<apirule::v1beta1::ApiRule>(value)
-                    && let Some(spec) = &rule.spec
-                {
-                    legacy::spec(spec, policy.jwt_handler, &mut out);
-                }
+            // Its schema errors matter to a migration either way; the
+            // controller rules only where a cluster still reconciles it.
+            out.extend(schema::validate(version, value));
+            if !policy.denies_v1beta1()
+                && let Some(rule) = typed::<apirule::v1beta1::ApiRule>(value)
+                && let Some(spec) = &rule.spec
+            {
+                legacy::spec(spec, policy.jwt_handler, &mut out);
             }
         }
         Version::V2 | Version::V2alpha1 => {
@@ -110,23 +112,40 @@ fn unfiltered(value: &Value, policy: &Policy) -> Vec<Finding> {
             // cost more than every rule together on a clean object.
             match value.get("spec").filter(|s| !s.is_null()) {
                 Some(spec) => {
-                    if let Some(spec) = typed::<apirule::v2::Spec>(spec) {
-                        routing::spec(&spec, &mut out);
+                    // A schema error in one field must not hide what the
+                    // rules find in the others: repair, then keep only
+                    // findings about unrepaired places.
+                    let (typed_spec, repaired) = match typed::<apirule::v2::Spec>(spec) {
+                        Some(s) => (Some(s), None),
+                        None => match schema::repair(version, value) {
+                            Some(r) => (typed(&r.spec), Some(r)),
+                            None => (None, None),
+                        },
+                    };
+                    if let Some(spec) = typed_spec {
+                        let mut found = Vec::new();
+                        routing::spec(&spec, &mut found);
                         let namespace = value
                             .get("metadata")
                             .and_then(|m| m.get("namespace"))
                             .and_then(Value::as_str);
-                        organisation::spec(&spec, namespace, policy, &mut out);
-                        discovery::spec(&spec, policy, &mut out);
+                        organisation::spec(&spec, namespace, policy, &mut found);
+                        discovery::spec(&spec, policy, &mut found);
+                        out.extend(match &repaired {
+                            Some(r) => r.keep(found),
+                            None => found,
+                        });
                     }
                 }
                 // v2alpha1 allows a missing spec; the controller then fails
-                // gateway discovery first.
-                None => out.push(Finding::new(
+                // gateway discovery first. (v2's schema requires a spec:
+                // S001 says so already.)
+                None if version == Version::V2alpha1 => out.push(Finding::new(
                     Code::R002,
                     "",
                     "Either gateway or externalGateway must be specified",
                 )),
+                None => {}
             }
         }
     }

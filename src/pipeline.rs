@@ -332,7 +332,7 @@ pub fn check_rendered(
         ..FileReport::default()
     };
     report.summary.files = 1;
-    let mut stream = yaml::load(text, limits);
+    let mut stream = yaml::load_lenient(text, limits);
     for doc in stream.documents.iter_mut().flatten() {
         specs.lock.fill(&mut doc.value);
     }
@@ -357,6 +357,20 @@ pub fn check_rendered(
                 continue;
             }
         };
+        // Problems that did not stop the load (duplicate keys) count
+        // against the document's first object.
+        let (mut problem_errors, mut problem_warnings) = (0, 0);
+        for p in &doc.problems {
+            match report.push(
+                policy,
+                file,
+                Finding::new(p.code, "", p.message.clone()),
+                p.position,
+            ) {
+                Severity::Error => problem_errors += 1,
+                Severity::Warning => problem_warnings += 1,
+            }
+        }
         if doc.empty {
             report.summary.skipped += 1;
             report.documents.push(DocumentResult {
@@ -373,8 +387,8 @@ pub fn check_rendered(
                 line: doc.start.line,
                 label: label(value),
                 status: Status::Skipped,
-                errors: 0,
-                warnings: 0,
+                errors: std::mem::take(&mut problem_errors),
+                warnings: std::mem::take(&mut problem_warnings),
             };
             let findings = if let Some(kind) = spec::Kind::of(value) {
                 report.summary.specs += 1;

@@ -54,6 +54,9 @@ pub struct Document {
     pub start: Position,
     /// Whether the document held nothing but comments or `~`.
     pub empty: bool,
+    /// What was wrong but did not stop the load (`load_lenient` only: a
+    /// duplicate key, the later value kept as Kubernetes' JSON decoding does).
+    pub problems: Vec<LoadError>,
 }
 
 /// Why a document or stream could not be loaded.
@@ -124,6 +127,10 @@ struct Builder {
     limits: Limits,
     /// Whether to record positions (see `load_values`).
     record: bool,
+    /// Whether a duplicate key is a problem to report rather than the end
+    /// of the document (see `load_lenient`).
+    lenient: bool,
+    problems: Vec<LoadError>,
     frames: Vec<Frame>,
     pointer: String,
     spans: SpanIndex,
@@ -133,10 +140,12 @@ struct Builder {
 }
 
 impl Builder {
-    fn new(limits: Limits, record: bool) -> Self {
+    fn new(limits: Limits, record: bool, lenient: bool) -> Self {
         Builder {
             limits,
             record,
+            lenient,
+            problems: Vec::new(),
             frames: Vec::new(),
             pointer: String::new(),
             spans: SpanIndex::default(),
@@ -204,11 +213,15 @@ impl Builder {
                 .and_then(|s| s.key)
                 .map(|p| format!(" (first defined at line {})", p.line))
                 .unwrap_or_default();
-            return Err(Self::err(
+            let e = Self::err(
                 CODE_DUPLICATE_KEY,
                 format!("mapping key \"{name}\" already defined{first_line}"),
                 at,
-            ));
+            );
+            if !self.lenient {
+                return Err(e);
+            }
+            self.problems.push(e);
         }
         *key = Some((name, at));
         Ok(())
@@ -406,7 +419,14 @@ impl Builder {
 
 /// Loads every document of a YAML or JSON stream, with positions.
 pub fn load(text: &str, limits: Limits) -> Stream {
-    load_with(text, limits, true)
+    load_with(text, limits, true, false)
+}
+
+/// Like `load`, but a duplicate key does not end its document: it becomes
+/// one of the document's `problems`, and the rest is still checked, so
+/// that one mistake does not hide the others.
+pub fn load_lenient(text: &str, limits: Limits) -> Stream {
+    load_with(text, limits, true, true)
 }
 
 /// Loads values only, without the span index. Most documents in a
@@ -414,10 +434,10 @@ pub fn load(text: &str, limits: Limits) -> Stream {
 /// about a tenth of the load, so `check` loads lean first and loads again with
 /// positions only when something needs placing.
 pub fn load_values(text: &str, limits: Limits) -> Stream {
-    load_with(text, limits, false)
+    load_with(text, limits, false, false)
 }
 
-fn load_with(text: &str, limits: Limits, record: bool) -> Stream {
+fn load_with(text: &str, limits: Limits, record: bool, lenient: bool) -> Stream {
     let text = text.strip_prefix('\u{feff}').unwrap_or(text);
     let mut stream = Stream::default();
     let mut parser = Parser::new_from_str(text);
@@ -449,7 +469,7 @@ fn load_with(text: &str, limits: Limits, record: bool) -> Stream {
         match event {
             Event::DocumentStart(_) => {
                 start = position(&span);
-                builder = Some(Builder::new(limits, record));
+                builder = Some(Builder::new(limits, record, lenient));
                 failed = None;
             }
             Event::DocumentEnd => {
@@ -463,6 +483,7 @@ fn load_with(text: &str, limits: Limits, record: bool) -> Stream {
                             spans: b.spans,
                             start,
                             empty,
+                            problems: b.problems,
                         })
                     }
                     (None, None) => continue,
@@ -478,7 +499,7 @@ fn load_with(text: &str, limits: Limits, record: bool) -> Stream {
                 {
                     failed = Some(e);
                     // Free what was built so far; the rest of the document is skipped.
-                    builder = Some(Builder::new(limits, record));
+                    builder = Some(Builder::new(limits, record, lenient));
                 }
             }
         }

@@ -249,3 +249,85 @@ fn exposure_schema_and_model_agree() {
     }
     assert!(seen >= 5, "only {seen} specs");
 }
+
+/// One broken field does not hide the findings about the others, and
+/// nothing is reported about the stand-in the rules saw in its place.
+#[test]
+fn a_schema_error_in_one_field_hides_no_other_finding() {
+    let object = serde_json::json!({
+        "apiVersion": "gateway.kyma-project.io/v2", "kind": "APIRule",
+        "metadata": {"name": "httpbin", "namespace": "demo"},
+        "spec": {
+            "hosts": ["httpbin.example.com"],
+            "service": {"name": "httpbin", "port": 8000},
+            "gateway": "kyma-system/kyma-gateway",
+            "rules": [
+                {"path": "/a", "methods": ["GETT", "GET", "GET"], "noAuth": true},
+                {"path": "/b", "methods": ["GET"], "jwt": {"authentications": [
+                    {"issuer": "https://idp.example.com", "jwksUri": "not-a-url"}]}},
+                {"path": "/c", "methods": ["GET"], "timeout": "30", "unknown": 1,
+                 "jwt": {"authentications": [
+                    {"issuer": 42, "jwksUri": "https://idp.example.com/keys", "fromHeaders": []}]}},
+            ],
+        },
+    });
+    let mut got: Vec<(String, Code)> = kexpose::check::object(&object, &Default::default())
+        .into_iter()
+        .map(|f| (f.pointer, f.code))
+        .collect();
+    got.sort();
+    let want = [
+        ("/spec/rules/0/methods/0", Code::S004),
+        // The third entry: its index is the original one, not the repaired list's.
+        ("/spec/rules/0/methods/2", Code::R006),
+        ("/spec/rules/1/jwt/authentications/0/jwksUri", Code::J003),
+        (
+            "/spec/rules/2/jwt/authentications/0/fromHeaders",
+            Code::R009,
+        ),
+        ("/spec/rules/2/jwt/authentications/0/issuer", Code::S003),
+        ("/spec/rules/2/timeout", Code::S003),
+        ("/spec/rules/2/unknown", Code::S002),
+    ];
+    assert_eq!(got, want.map(|(p, c)| (p.to_owned(), c)));
+}
+
+/// A missing spec is one finding, not that and a gateway error about the
+/// spec that is not there.
+#[test]
+fn a_missing_spec_is_reported_once() {
+    let object = serde_json::json!({
+        "apiVersion": "gateway.kyma-project.io/v2", "kind": "APIRule",
+        "metadata": {"name": "httpbin", "namespace": "demo"},
+    });
+    let got: Vec<(String, Code)> = kexpose::check::object(&object, &Default::default())
+        .into_iter()
+        .map(|f| (f.pointer, f.code))
+        .collect();
+    assert_eq!(got, [(String::new(), Code::S001)]);
+}
+
+/// Under the default policy a v1beta1 object is R010, and its schema
+/// errors are reported too (they matter to its migration).
+#[test]
+fn v1beta1_under_the_default_policy_keeps_its_schema_errors() {
+    let object = serde_json::json!({
+        "apiVersion": "gateway.kyma-project.io/v1beta1", "kind": "APIRule",
+        "metadata": {"name": "httpbin", "namespace": "demo"},
+        "spec": {"host": 42, "gateway": "kyma-system/kyma-gateway",
+                 "service": {"name": "httpbin", "port": 8000},
+                 "rules": [{"path": "/.*", "methods": ["GET"],
+                            "accessStrategies": [{"handler": "noop"}]}]},
+    });
+    let got: Vec<(String, Code)> = kexpose::check::object(&object, &Default::default())
+        .into_iter()
+        .map(|f| (f.pointer, f.code))
+        .collect();
+    assert_eq!(
+        got,
+        [
+            ("/apiVersion".to_owned(), Code::R010),
+            ("/spec/host".to_owned(), Code::S003)
+        ]
+    );
+}

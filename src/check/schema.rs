@@ -51,6 +51,13 @@ pub fn validate(version: Version, object: &Value) -> Vec<Finding> {
     findings(compiled(version), object)
 }
 
+/// The object's spec repaired where its schema errors stop the typed model
+/// (see `repair`), or `None` when there is nothing to repair.
+pub fn repair(version: Version, object: &Value) -> Option<super::repair::Repaired> {
+    let c = compiled(version);
+    super::repair::spec(&c.validator, &c.schema, object)
+}
+
 /// Findings of any bundled schema, with the same codes and messages.
 pub fn findings(c: &Compiled, object: &Value) -> Vec<Finding> {
     if c.validator.is_valid(object) {

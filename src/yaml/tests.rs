@@ -111,3 +111,32 @@ fn json_loads_too() {
     assert_eq!(d.value, json!({"a": [1, "b"], "c": {"d": null}}));
     assert_eq!(d.spans.get("/c/d").unwrap().value.line, 3);
 }
+
+#[test]
+fn lenient_loading_reports_duplicate_keys_and_keeps_the_later_value() {
+    let s = load_lenient("a: 1\nb: {c: 2, c: 3}\na: 4\n", Limits::default());
+    let d = s.documents[0].as_ref().unwrap();
+    assert_eq!(d.value, serde_json::json!({"a": 4, "b": {"c": 3}}));
+    let problems: Vec<(Position, &str)> = d
+        .problems
+        .iter()
+        .map(|p| (p.position, p.message.as_str()))
+        .collect();
+    assert_eq!(
+        problems,
+        [
+            (
+                Position {
+                    line: 2,
+                    column: 11
+                },
+                "mapping key \"c\" already defined (first defined at line 2)"
+            ),
+            (
+                Position { line: 3, column: 1 },
+                "mapping key \"a\" already defined (first defined at line 1)"
+            ),
+        ]
+    );
+    assert!(d.problems.iter().all(|p| p.code == CODE_DUPLICATE_KEY));
+}
