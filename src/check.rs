@@ -61,6 +61,16 @@ pub struct Judged {
 pub fn judge(value: &Value, policy: &Policy) -> Judged {
     let mut findings = unfiltered(value, policy);
     placeholder::replace(value, &mut findings);
+    // Where the policy forbids a plain-http jwksUri (O010), J012's warning
+    // about the same value says nothing more.
+    let forbidden: Vec<String> = findings
+        .iter()
+        .filter(|f| f.code == Code::O010)
+        .map(|f| f.pointer.clone())
+        .collect();
+    if !forbidden.is_empty() {
+        findings.retain(|f| f.code != Code::J012 || !forbidden.contains(&f.pointer));
+    }
     let codes = organisation::suppressions(value, policy, &mut findings);
     let before = findings.len();
     findings.retain(|f| f.code == Code::O011 || !codes.iter().any(|c| c == f.code.as_str()));
@@ -188,7 +198,13 @@ fn integral_floats_to_integers(value: &mut Value) -> bool {
     }
 }
 
+/// The findings the policy keeps, each once (two rules can reach the same
+/// verdict about the same place, e.g. the schema and a controller rule).
 fn retain(mut findings: Vec<Finding>, policy: &Policy) -> Vec<Finding> {
     findings.retain(|f| policy.severity(f.code).is_some());
+    if findings.len() > 1 {
+        let mut seen = std::collections::HashSet::with_capacity(findings.len());
+        findings.retain(|f| seen.insert((f.code, f.pointer.clone(), f.message.clone())));
+    }
     findings
 }

@@ -13,35 +13,67 @@ const SECTIONS: [&str; 4] = [
     "## Use instead",
 ];
 
-fn fixture_args(code: &str, file: &str) -> Vec<String> {
-    let dir = root().join("tests/fixtures/rules").join(code);
-    let mut args = vec!["check".to_owned(), "--format".into(), "json".into()];
+/// A rule's fixture directory.
+fn fixture_dir(code: &str) -> std::path::PathBuf {
+    root().join("tests/fixtures/rules").join(code)
+}
+
+fn fixture_args(code: &str, file: &str, format: &str) -> Vec<String> {
+    let dir = fixture_dir(code);
+    let mut args = vec!["check".to_owned(), "--format".into(), format.into()];
     let extra = std::fs::read_to_string(dir.join("args")).unwrap_or_default();
     if code.starts_with('B') && !extra.contains("--policy") {
-        args.extend(["--policy".into(), "policies/legacy.yaml".into()]);
+        args.extend([
+            "--policy".into(),
+            "tests/fixtures/policy/legacy-checks.yaml".into(),
+        ]);
     }
     args.extend(extra.lines().map(str::to_owned));
     args.push(dir.join(file).display().to_string());
     args
 }
 
-/// The codes a fixture yields: from `check --format json`, or for rules
-/// another command reports (a `command` file: its arguments, one per line),
-/// from that command's diagnostics on stderr.
+/// For rules another command reports (a `command` file: its arguments, one
+/// per line), that command's stderr on the fixture.
+fn command_stderr(code: &str, file: &str) -> Option<String> {
+    let dir = fixture_dir(code);
+    let command = std::fs::read_to_string(dir.join("command")).ok()?;
+    let mut args: Vec<String> = command.lines().map(str::to_owned).collect();
+    args.push(dir.join(file).display().to_string());
+    let out = run(&args.iter().map(String::as_str).collect::<Vec<_>>());
+    Some(String::from_utf8_lossy(&out.stderr).into_owned())
+}
+
+/// The codes a fixture yields: from `check --format json`, or from the
+/// diagnostics of the command that reports the rule.
 fn fixture_codes(code: &str, file: &str) -> Vec<String> {
-    let dir = root().join("tests/fixtures/rules").join(code);
-    if let Ok(command) = std::fs::read_to_string(dir.join("command")) {
-        let mut args: Vec<String> = command.lines().map(str::to_owned).collect();
-        args.push(dir.join(file).display().to_string());
-        let out = run(&args.iter().map(String::as_str).collect::<Vec<_>>());
-        let stderr = String::from_utf8_lossy(&out.stderr).into_owned();
+    if let Some(stderr) = command_stderr(code, file) {
         return stderr
             .lines()
             .filter_map(|l| Some(l.split_once('[')?.1.split_once(']')?.0.to_owned()))
             .collect();
     }
-    let args = fixture_args(code, file);
+    let args = fixture_args(code, file, "json");
     codes(&run(&args.iter().map(String::as_str).collect::<Vec<_>>()))
+}
+
+/// What a user sees for a fixture, with the fixture's directory taken out
+/// of the paths: `check --format concise` lines without the summary, or
+/// the reporting command's stderr.
+fn fixture_output(code: &str, file: &str) -> String {
+    let text = match command_stderr(code, file) {
+        Some(stderr) => stderr,
+        None => {
+            let args = fixture_args(code, file, "concise");
+            let out = run(&args.iter().map(String::as_str).collect::<Vec<_>>());
+            String::from_utf8_lossy(&out.stdout)
+                .lines()
+                .filter(|l| !l.starts_with("ok: ") && !l.starts_with("failed: "))
+                .map(|l| format!("{l}\n"))
+                .collect()
+        }
+    };
+    text.replace(&format!("{}/", fixture_dir(code).display()), "")
 }
 
 #[test]
@@ -93,7 +125,7 @@ fn codes_and_names_are_unique_and_well_formed() {
 fn every_rule_has_a_fixture_that_triggers_it_and_one_that_passes() {
     let mut failures = Vec::new();
     for rule in RULES {
-        let dir = root().join("tests/fixtures/rules").join(rule.code.as_str());
+        let dir = fixture_dir(rule.code.as_str());
         if !dir.join("pass.yaml").exists()
             || std::fs::symlink_metadata(dir.join("fail.yaml")).is_err()
         {
@@ -185,4 +217,73 @@ fn every_rule_has_a_one_line_help() {
             rule.code
         );
     }
+}
+
+/// Every rule's failing fixture against a reviewed snapshot of what the
+/// user sees (`fail.expected`): each finding's line, column, severity, code
+/// and message, not only that the code appears. `KEXPOSE_BLESS=1`
+/// rewrites the snapshots.
+#[test]
+fn every_failing_fixture_matches_its_reviewed_snapshot() {
+    let bless = std::env::var_os("KEXPOSE_BLESS").is_some();
+    let mut failures = Vec::new();
+    for rule in RULES {
+        let code = rule.code.as_str();
+        let got = fixture_output(code, "fail.yaml");
+        let path = fixture_dir(code).join("fail.expected");
+        if bless {
+            std::fs::write(&path, &got).unwrap();
+            continue;
+        }
+        match std::fs::read_to_string(&path) {
+            Ok(want) if want == got => {}
+            Ok(want) => failures.push(format!("{code}:\n--- want\n{want}--- got\n{got}")),
+            Err(_) => failures.push(format!("{code}: no fail.expected; got:\n{got}")),
+        }
+        // Messages speak YAML, never Rust.
+        for word in [
+            "struct ", "enum ", "variant ", "u16", "u32", "i64", "Option<", "Vec<",
+        ] {
+            if got.contains(word) {
+                failures.push(format!(
+                    "{code}: a message names a Rust type ({word}):\n{got}"
+                ));
+            }
+        }
+    }
+    assert!(failures.is_empty(), "{}", failures.join("\n"));
+}
+
+/// Every rule's passing fixture parses and yields no finding at all: not
+/// the rule's, and not another's.
+#[test]
+fn every_passing_fixture_yields_no_finding_at_all() {
+    let mut failures = Vec::new();
+    for rule in RULES {
+        let code = rule.code.as_str();
+        let mut got = fixture_output(code, "pass.yaml");
+        if std::fs::read_to_string(fixture_dir(code).join("command"))
+            .is_ok_and(|c| c.contains("v1beta1"))
+        {
+            // Rendering v1beta1 always says it is deprecated (R010).
+            got = got
+                .split("\n\n")
+                .filter(|block| !block.starts_with("warning[R010]") && !block.starts_with("ok: "))
+                .collect::<Vec<_>>()
+                .join("\n\n");
+        }
+        if !got.trim().is_empty() {
+            failures.push(format!("{code}: pass.yaml yields\n{got}"));
+        }
+        if rule.code.as_str().starts_with('M') {
+            continue;
+        }
+        let args = fixture_args(code, "pass.yaml", "json");
+        let out = run(&args.iter().map(String::as_str).collect::<Vec<_>>());
+        let summary = &common::json(&out)["summary"];
+        if summary["documents"].as_u64() == Some(0) || summary["skipped"].as_u64() != Some(0) {
+            failures.push(format!("{code}: pass.yaml was not checked: {summary}"));
+        }
+    }
+    assert!(failures.is_empty(), "{}", failures.join("\n"));
 }

@@ -70,6 +70,19 @@ pub fn findings(c: &Compiled, object: &Value) -> Vec<Finding> {
         .collect();
     findings.sort_by(|a, b| (&a.pointer, a.code).cmp(&(&b.pointer, b.code)));
     findings.dedup();
+    // A wrongly typed access field (`noAuth: "yes"`) also fails the
+    // exactly-one-of rule; that S009 is its consequence, not news.
+    let broken_access: Vec<String> = findings
+        .iter()
+        .filter(|f| {
+            f.code != Code::S009
+                && ["/noAuth", "/jwt", "/extAuth"]
+                    .iter()
+                    .any(|field| f.pointer.ends_with(field))
+        })
+        .map(|f| f.pointer[..f.pointer.rfind('/').unwrap_or(0)].to_owned())
+        .collect();
+    findings.retain(|f| f.code != Code::S009 || !broken_access.contains(&f.pointer));
     findings
 }
 
