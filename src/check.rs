@@ -5,6 +5,7 @@
 //! (`pipeline`), and findings are placed in files after.
 
 pub mod discovery;
+pub mod ip;
 pub mod jwt;
 pub mod legacy;
 pub mod organisation;

@@ -1,7 +1,9 @@
 //! A faithful port of Go's `net/url.ParseRequestURI`, which upstream Kyma uses
 //! to accept or reject `issuer` and `jwksUri`. Reproducing it (error strings
 //! included) is what lets kexpose say exactly what the controller would say,
-//! before the object is stored.
+//! before the object is stored. The Go is 1.24, the version upstream's go.mod
+//! names; `tests/uri.rs` holds this port to the answers Go itself gave
+//! (`tests/fixtures/uri/oracle.go` wrote them).
 
 use std::fmt::Write;
 
@@ -42,10 +44,11 @@ fn parse(raw: &str) -> Result<RequestUri<'_>, String> {
     };
     if !rest.starts_with('/') {
         if !scheme.is_empty() {
+            // Go sets `Opaque` to the rest, which may be empty (`https:`).
             return Ok(RequestUri {
                 scheme: scheme.to_ascii_lowercase(),
                 host: None,
-                opaque: true,
+                opaque: !rest.is_empty(),
             });
         }
         return Err("invalid URI for request".into());
@@ -117,19 +120,38 @@ fn valid_userinfo_byte(b: u8) -> bool {
     b.is_ascii_alphanumeric() || b"-._:~!$&'()*+,;=%@".contains(&b)
 }
 
+/// Go 1.24's `parseHost` (the version upstream builds with).
 fn parse_host(host: &str) -> Result<(), String> {
-    if host.starts_with('[') {
-        let Some(i) = host.rfind(']') else {
+    if let Some(open) = host.rfind('[') {
+        // An IP-literal (RFC 3986, RFC 6874 zones): what is between the
+        // last brackets must be an IPv6 address; Go drops what precedes them.
+        let Some(close) = host.rfind(']') else {
             return Err("missing ']' in host".into());
         };
-        let colon_port = &host[i + 1..];
+        let colon_port = &host[close + 1..];
+        // A `]` before the `[` leaves the `[` in here, so it is refused
+        // before the slice below could be reversed.
         if !valid_optional_port(colon_port) {
             return Err(format!("invalid port {} after host", go_quote(colon_port)));
         }
-    } else if let Some(first) = host.find(':') {
-        // Go 1.26 (urlstrictcolons=1) rejects a second colon outside brackets:
-        // everything after the first colon must be the port.
-        let colon_port = &host[first..];
+        let mut hostname = &host[open + 1..close];
+        let mut address = Vec::new();
+        let mut zone = Vec::new();
+        if let Some(z) = hostname.find("%25") {
+            unescape_into(&hostname[z..], Mode::Zone, Some(&mut zone))?;
+            hostname = &hostname[..z];
+        }
+        unescape_into(hostname, Mode::Host, Some(&mut address))?;
+        address.extend(zone);
+        let address = String::from_utf8_lossy(&address);
+        return match super::ip::parse_addr(&address) {
+            Err(e) => Err(format!("invalid host: {e}")),
+            Ok(super::ip::Addr::V4) => Err("invalid IP-literal".into()),
+            Ok(super::ip::Addr::V6) => Ok(()),
+        };
+    }
+    if let Some(last) = host.rfind(':') {
+        let colon_port = &host[last..];
         if !valid_optional_port(colon_port) {
             return Err(format!("invalid port {} after host", go_quote(colon_port)));
         }
@@ -147,12 +169,20 @@ fn valid_optional_port(port: &str) -> bool {
 #[derive(Clone, Copy, PartialEq, Eq)]
 enum Mode {
     Host,
+    /// An IPv6 zone after `%25`.
+    Zone,
     Path,
     UserPassword,
 }
 
-/// Go's `unescape`, which here only validates.
+/// Go's `unescape`, validating only.
 fn unescape(s: &str, mode: Mode) -> Result<(), String> {
+    unescape_into(s, mode, None)
+}
+
+/// Go's `unescape`; the unescaped bytes go to `out` when given.
+fn unescape_into(s: &str, mode: Mode, mut out: Option<&mut Vec<u8>>) -> Result<(), String> {
+    let host_like = matches!(mode, Mode::Host | Mode::Zone);
     let b = s.as_bytes();
     let mut i = 0;
     while i < b.len() {
@@ -168,20 +198,35 @@ fn unescape(s: &str, mode: Mode) -> Result<(), String> {
                         go_quote(&lossy(&b[i..end]))
                     ));
                 }
-                if mode == Mode::Host && hex(b[i + 1]) < 8 && &b[i..i + 3] != b"%25" {
+                let value = hex(b[i + 1]) << 4 | hex(b[i + 2]);
+                let escaped_percent = &b[i..i + 3] == b"%25";
+                let refused = match mode {
+                    Mode::Host => hex(b[i + 1]) < 8 && !escaped_percent,
+                    // Escapes in a zone may only stand for bytes that could
+                    // be written directly (and spaces).
+                    Mode::Zone => !escaped_percent && value != b' ' && should_escape_in_host(value),
+                    Mode::Path | Mode::UserPassword => false,
+                };
+                if refused {
                     return Err(format!(
                         "invalid URL escape {}",
                         go_quote(&lossy(&b[i..i + 3]))
                     ));
                 }
+                if let Some(out) = out.as_mut() {
+                    out.push(value);
+                }
                 i += 3;
             }
             c => {
-                if mode == Mode::Host && c < 0x80 && should_escape_in_host(c) {
+                if host_like && c < 0x80 && should_escape_in_host(c) {
                     return Err(format!(
                         "invalid character {} in host name",
                         go_quote(&lossy(&b[i..i + 1]))
                     ));
+                }
+                if let Some(out) = out.as_mut() {
+                    out.push(c);
                 }
                 i += 1;
             }
@@ -203,6 +248,8 @@ fn hex(c: u8) -> u8 {
     }
 }
 
+/// Go's `shouldEscape(c, encodeHost)` (the same set for zones): bytes
+/// outside ASCII included.
 fn should_escape_in_host(c: u8) -> bool {
     !(c.is_ascii_alphanumeric() || b"-_.~!$&'()*+,;=:[]<>\"".contains(&c))
 }
@@ -313,9 +360,20 @@ mod tests {
             err("https://x\n"),
             r#"parse "https://x\n": net/url: invalid control character in URL"#
         );
+        // Go 1.24 takes the port after the last colon (1.26 refuses the
+        // second colon; upstream builds with 1.24).
+        assert!(parse_request_uri("https://a:b:80/").is_ok());
         assert_eq!(
-            err("https://a:b:80/"),
-            r#"parse "https://a:b:80/": invalid port ":b:80" after host"#
+            err("https://a:b:c/"),
+            r#"parse "https://a:b:c/": invalid port ":c" after host"#
+        );
+        assert_eq!(
+            err("https://[1.2.3.4]/"),
+            r#"parse "https://[1.2.3.4]/": invalid IP-literal"#
+        );
+        assert_eq!(
+            err("https://[::g]/"),
+            r#"parse "https://[::g]/": invalid host: ParseAddr("::g"): each colon-separated field must have at least one digit (at "g")"#
         );
         assert_eq!(
             err("https://h/%4"),
