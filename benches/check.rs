@@ -153,5 +153,47 @@ fn main() {
         median(walls.clone()).as_secs_f64() * 1e3,
         walls.iter().max().unwrap().as_secs_f64() * 1e3
     );
+
+    // The floor: the whole `kexpose check DIR` process against `cat`
+    // reading the same files, alternated in the same run so that both see
+    // the same page cache and machine load.
+    let paths: Vec<u8> = inputs
+        .iter()
+        .filter_map(|i| match i {
+            Input::File(p) => Some(p.display().to_string()),
+            Input::Stdin => None,
+        })
+        .flat_map(|p| p.into_bytes().into_iter().chain([0]))
+        .collect();
+    let (mut kexpose_walls, mut cat_walls) = (Vec::new(), Vec::new());
+    for _ in 0..5 {
+        let start = Instant::now();
+        let out = Command::new(exe)
+            .args(["check", "--format", "concise"])
+            .arg(&dir)
+            .output()
+            .unwrap();
+        kexpose_walls.push(start.elapsed());
+        assert_eq!(out.status.code(), Some(1), "every tenth file has findings");
+        let start = Instant::now();
+        let mut cat = Command::new("xargs")
+            .args(["-0", "cat"])
+            .stdin(std::process::Stdio::piped())
+            .stdout(std::process::Stdio::null())
+            .spawn()
+            .unwrap();
+        use std::io::Write as _;
+        cat.stdin.take().unwrap().write_all(&paths).unwrap();
+        assert!(cat.wait().unwrap().success());
+        cat_walls.push(start.elapsed());
+    }
+    let (k, c) = (median(kexpose_walls), median(cat_walls));
+    println!(
+        "kexpose check DIR: median {:.0} ms ({:.0} documents/s) against cat on the same files {:.0} ms: {:.2}x",
+        k.as_secs_f64() * 1e3,
+        FILES as f64 / k.as_secs_f64(),
+        c.as_secs_f64() * 1e3,
+        k.as_secs_f64() / c.as_secs_f64()
+    );
     std::fs::remove_dir_all(&dir).unwrap();
 }
