@@ -49,6 +49,19 @@ pub struct Finding {
     /// Whether the location should be the key of the pointed member rather
     /// than its value (unknown fields are about the key).
     pub at_key: bool,
+    /// The repair kexpose can make, when the finding is in a file.
+    pub fix: Option<Box<FixView>>,
+}
+
+/// A repair as reporters show it: what it does, how safe it is, and the
+/// text it puts where (1-based positions, the end exclusive).
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+pub struct FixView {
+    pub safety: crate::fix::Safety,
+    pub title: String,
+    pub start: Position,
+    pub end: Position,
+    pub insert: String,
 }
 
 impl Finding {
@@ -58,6 +71,7 @@ impl Finding {
             message: message.into(),
             pointer: pointer.into(),
             at_key: false,
+            fix: None,
         }
     }
 
@@ -80,6 +94,9 @@ pub struct Diagnostic {
     pub pointer: String,
     /// The rule's one-line fix.
     pub help: &'static str,
+    /// The repair `check --fix` would make (`--unsafe-fixes` for unsafe ones).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub fix: Option<Box<FixView>>,
 }
 
 impl Diagnostic {

@@ -183,6 +183,9 @@ fn back_to_spec(compiled: &Compiled, finding: Finding) -> Located {
             message,
             pointer: target,
             at_key: false,
+            // Spec files are fixed by hand: their findings map back to
+            // templates, whose text is not the rendered one.
+            fix: None,
         },
     }
 }

@@ -10,6 +10,7 @@ pub mod compile;
 pub mod config;
 pub mod diagnostic;
 pub mod exposure;
+pub mod fix;
 pub mod identity;
 pub mod migrate;
 pub mod pipeline;

@@ -395,8 +395,16 @@ pub fn check_rendered(
                 spec_document(file, kind, value, index, policy, specs)
             } else if check::classify(value) == Kind::ApiRule {
                 report.summary.apirules += 1;
-                let judged = check::judge(value, policy);
+                let mut judged = check::judge(value, policy);
                 report.summary.suppressed += judged.suppressed;
+                crate::fix::edit::attach(
+                    text,
+                    &doc.spans,
+                    &base,
+                    value,
+                    policy,
+                    &mut judged.findings,
+                );
                 judged.findings
             } else {
                 report.summary.skipped += 1;
@@ -509,7 +517,9 @@ fn label(value: &Value) -> String {
 }
 
 /// The objects of one document: itself, or the items of a `kind: *List`.
-fn objects(value: &Value) -> Vec<(String, &Value)> {
+/// The objects of a document: itself, or the items of a `kind: *List`,
+/// with the pointer prefix of each.
+pub(crate) fn objects(value: &Value) -> Vec<(String, &Value)> {
     match value.get("items").and_then(Value::as_array) {
         Some(items)
             if value

@@ -382,7 +382,7 @@ pub fn drift(outputs: &[Output], dir: &Path) -> std::io::Result<Drift> {
     Ok(Drift { diffs })
 }
 
-fn unified(old: &str, new: &str, path: &Path) -> String {
+pub(crate) fn unified(old: &str, new: &str, path: &Path) -> String {
     let shown = path.display().to_string();
     similar::TextDiff::from_lines(old, new)
         .unified_diff()

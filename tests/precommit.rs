@@ -154,6 +154,62 @@ fn check_hook_passes_valid_and_fails_invalid_apirules_at_line_and_column() {
     );
 }
 
+/// The fix hook on one staged file: it repairs the file, keeps its
+/// comments, fails because it changed it (as formatters do), and passes
+/// once the fixed file is staged. Other files are never written.
+#[test]
+fn fix_hook_repairs_the_staged_file_and_fails_until_it_is_restaged() {
+    let r = repo("fix", "      - id: kexpose-fix-system\n");
+    r.copy(
+        "tests/fixtures/fix/comments/input.yaml",
+        "apirules/orders.yaml",
+    );
+    r.copy("examples/invalid/broken-jwt.yaml", "apirules/other.yaml");
+    git(&r.dir, &["add", "."]);
+    let untouched = std::fs::read(r.dir.join("apirules/other.yaml")).unwrap();
+
+    let (code, out) = r.pre_commit(&[
+        "run",
+        "kexpose-fix-system",
+        "--files",
+        "apirules/orders.yaml",
+    ]);
+    assert_eq!(code, 1, "{out}");
+    assert!(out.contains("files were modified by this hook"), "{out}");
+    assert!(
+        out.contains("kexpose: fixed 5 findings in apirules/orders.yaml"),
+        "{out}"
+    );
+    assert_eq!(
+        std::fs::read_to_string(r.dir.join("apirules/orders.yaml")).unwrap(),
+        std::fs::read_to_string(root().join("tests/fixtures/fix/comments/expected.yaml")).unwrap()
+    );
+    assert_eq!(
+        std::fs::read(r.dir.join("apirules/other.yaml")).unwrap(),
+        untouched
+    );
+
+    // Staged again, nothing is left to fix; what remains is reported (two
+    // hosts where v2 takes one, and the unsafe J012), and nothing changes.
+    git(&r.dir, &["add", "apirules/orders.yaml"]);
+    let (code, out) = r.pre_commit(&[
+        "run",
+        "kexpose-fix-system",
+        "--files",
+        "apirules/orders.yaml",
+    ]);
+    assert_eq!(code, 1, "{out}");
+    assert!(!out.contains("files were modified"), "{out}");
+    assert!(!out.contains("kexpose: fixed"), "{out}");
+    assert!(
+        out.contains("apirules/orders.yaml:10:5: error[S005]"),
+        "{out}"
+    );
+    assert!(out.contains("warning[J012]"), "{out}");
+    let status = git(&r.dir, &["status", "--porcelain"]);
+    assert!(!status.contains(" M "), "{status}");
+}
+
 #[test]
 fn drift_hook_fails_when_rendered_files_are_stale_and_prints_the_diff() {
     let r = repo(

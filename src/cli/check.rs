@@ -45,6 +45,84 @@ pub struct CheckArgs {
     /// kexpose.lock if present).
     #[arg(long, value_name = "FILE")]
     pub lock: Option<PathBuf>,
+    /// Apply the safe fixes in place (comments and layout kept), then report what remains.
+    #[arg(long)]
+    pub fix: bool,
+    /// With --fix or --diff: also the fixes that change what a request may do.
+    #[arg(long)]
+    pub unsafe_fixes: bool,
+    /// Print the fixes as a unified diff instead of writing them; exit 1 when there is one.
+    #[arg(long, conflicts_with = "fix")]
+    pub diff: bool,
+}
+
+/// Applies the fixes to every file that was read (standard input is
+/// never rewritten): in place with `--fix`, replacing the text that is then
+/// checked, or as a unified diff with `--diff`. What was fixed goes to stderr.
+fn fix_files(
+    inputs: &[Input],
+    files: &mut [ReadFile],
+    policy: &Policy,
+    args: &CheckArgs,
+) -> Result<String, Fatal> {
+    let results: Vec<_> = inputs
+        .par_iter()
+        .zip(files.par_iter())
+        .map(|(input, (_, text))| match (input, text) {
+            (Input::File(path), Ok(text)) => Some((
+                path,
+                crate::fix::edit::fix_text(text, policy, args.unsafe_fixes),
+            )),
+            _ => None,
+        })
+        .collect();
+    let mut diffs = String::new();
+    let mut stderr = io::stderr().lock();
+    for (i, result) in results.into_iter().enumerate() {
+        let Some((path, result)) = result else {
+            continue;
+        };
+        let fixed = match result {
+            Ok(fixed) => fixed,
+            Err(e) => {
+                writeln!(stderr, "kexpose: {}: {e}", path.display())?;
+                continue;
+            }
+        };
+        let Some(new) = fixed.text else { continue };
+        let (name, text) = &mut files[i];
+        if args.diff {
+            diffs.push_str(&crate::render::unified(
+                text.as_ref().map(String::as_str).unwrap_or_default(),
+                &new,
+                path,
+            ));
+            continue;
+        }
+        let permissions = std::fs::metadata(path).map(|m| m.permissions());
+        crate::render::write_atomic(path, new.as_bytes())
+            .map_err(|e| Fatal::Message(format!("cannot write {}: {e}", path.display())))?;
+        if let Ok(p) = permissions {
+            let _ = std::fs::set_permissions(path, p);
+        }
+        let codes: Vec<String> = fixed
+            .applied
+            .iter()
+            .map(|f| format!("{} ({})", f.code, f.title))
+            .collect();
+        writeln!(
+            stderr,
+            "kexpose: fixed {} in {name}: {}",
+            plural(fixed.applied.len()),
+            codes.join("; ")
+        )?;
+        *text = Ok(new);
+    }
+    Ok(diffs)
+}
+
+fn plural(n: usize) -> String {
+    format!("{n} finding{}", if n == 1 { "" } else { "s" })
 }
 
 fn read(inputs: &[Input], policy: &Policy, max: u64) -> Vec<ReadFile> {
@@ -71,7 +149,19 @@ pub fn check(args: &CheckArgs, out: &mut dyn Write) -> Result<Outcome, Fatal> {
         )?;
         return Ok(Outcome::Clean);
     }
-    let files = read(&inputs, &policy, args.max_file_size);
+    let mut files = read(&inputs, &policy, args.max_file_size);
+    if args.fix || args.diff {
+        let diffs = fix_files(&inputs, &mut files, &policy, args)?;
+        if args.diff {
+            out.write_all(diffs.as_bytes())?;
+            out.flush()?;
+            return Ok(if diffs.is_empty() {
+                Outcome::Clean
+            } else {
+                Outcome::Findings
+            });
+        }
+    }
     // Given a subset of a project, the rest of it resolves issuers.
     let context = match &project.config {
         Some(c) if !args.paths.is_empty() => {

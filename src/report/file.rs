@@ -89,6 +89,7 @@ impl FileReport {
             column: at.column,
             pointer: finding.pointer,
             help: rule.help,
+            fix: finding.fix,
         });
         severity
     }

@@ -26,7 +26,32 @@ pub fn write(run: &Run, out: &mut dyn Write) -> io::Result<()> {
         .diagnostics()
         .map(|d| {
             let index = d.code as usize;
+            let uri = d.file.trim_start_matches("./");
+            // SARIF `fixes`: the replacement `check --fix` would make.
+            let fixes: Vec<Value> = d
+                .fix
+                .iter()
+                .map(|f| {
+                    json!({
+                        "description": {"text": format!("{} ({})", f.title, match f.safety {
+                            crate::fix::Safety::Safe => "safe",
+                            crate::fix::Safety::Unsafe => "unsafe",
+                        })},
+                        "artifactChanges": [{
+                            "artifactLocation": {"uri": uri},
+                            "replacements": [{
+                                "deletedRegion": {
+                                    "startLine": f.start.line, "startColumn": f.start.column,
+                                    "endLine": f.end.line, "endColumn": f.end.column,
+                                },
+                                "insertedContent": {"text": f.insert},
+                            }],
+                        }],
+                    })
+                })
+                .collect();
             json!({
+                "fixes": fixes,
                 "ruleId": d.code,
                 "ruleIndex": index,
                 "level": match d.severity { Severity::Error => "error", Severity::Warning => "warning" },
@@ -34,7 +59,7 @@ pub fn write(run: &Run, out: &mut dyn Write) -> io::Result<()> {
                 "properties": {"help": d.help},
                 "locations": [{
                     "physicalLocation": {
-                        "artifactLocation": {"uri": d.file.trim_start_matches("./")},
+                        "artifactLocation": {"uri": uri},
                         "region": {"startLine": d.line, "startColumn": d.column},
                     },
                     "logicalLocations": [{"fullyQualifiedName": d.field_path(), "kind": "member"}],

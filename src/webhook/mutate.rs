@@ -1,100 +1,19 @@
-//! Organisation defaults as a minimal RFC 6902 patch: `add` wherever a
-//! field is missing, `replace` only for the one string that changes, never a
-//! whole array. A second pass over the patched object finds nothing to do.
+//! Organisation defaults at admission: the repairs of `crate::fix` that
+//! run at admission (default gateway, lowercase hosts, jwksUri from the
+//! registry or the lock), as a minimal RFC 6902 patch. `check --fix` reads
+//! the same definitions, so a file fixed in Git and an object patched at
+//! admission end up the same. A second pass over the patched object finds
+//! nothing to do; metadata is never touched.
 
-use json_patch::jsonptr::PointerBuf;
-use json_patch::{AddOperation, Patch, PatchOperation, ReplaceOperation};
+use json_patch::Patch;
 use serde_json::Value;
 
-use crate::apirule::Version;
 use crate::policy::Policy;
 
-fn pointer(tokens: &[&str]) -> PointerBuf {
-    PointerBuf::from_tokens(tokens.iter().copied())
-}
-
-fn add(ops: &mut Vec<PatchOperation>, tokens: &[&str], value: Value) {
-    ops.push(PatchOperation::Add(AddOperation {
-        path: pointer(tokens),
-        value,
-    }));
-}
-
 /// The patch for one object; empty when nothing changes. Only APIRule v2
-/// and v2alpha1 are mutated (v1beta1 is denied or legacy). Metadata, the
-/// `gateway.kyma-project.io/original-version` annotation included, is never
-/// touched.
+/// and v2alpha1 are mutated (v1beta1 is denied or legacy).
 pub fn patch(object: &Value, policy: &Policy) -> Patch {
-    let mut ops = Vec::new();
-    let version = object
-        .get("apiVersion")
-        .and_then(Value::as_str)
-        .and_then(Version::from_api_version);
-    if !matches!(version, Some(Version::V2 | Version::V2alpha1))
-        || object.get("kind").and_then(Value::as_str) != Some(crate::apirule::KIND)
-    {
-        return Patch(ops);
-    }
-    let Some(spec) = object.get("spec").and_then(Value::as_object) else {
-        return Patch(ops);
-    };
-    if let Some(gateway) = &policy.default_gateway
-        && !spec.contains_key("gateway")
-        && !spec.contains_key("externalGateway")
-    {
-        add(
-            &mut ops,
-            &["spec", "gateway"],
-            Value::from(gateway.as_str()),
-        );
-    }
-    if let Some(hosts) = spec.get("hosts").and_then(Value::as_array) {
-        for (i, host) in hosts.iter().enumerate() {
-            if let Some(h) = host
-                .as_str()
-                .filter(|h| h.bytes().any(|b| b.is_ascii_uppercase()))
-            {
-                let index = i.to_string();
-                ops.push(PatchOperation::Replace(ReplaceOperation {
-                    path: pointer(&["spec", "hosts", &index]),
-                    value: Value::from(h.to_ascii_lowercase()),
-                }));
-            }
-        }
-    }
-    if let Some(rules) = spec.get("rules").and_then(Value::as_array) {
-        for (i, rule) in rules.iter().enumerate() {
-            let index = i.to_string();
-            for base in crate::apirule::v2::JWT_CONFIGS {
-                let mut at = rule;
-                for token in base {
-                    at = at.get(*token).unwrap_or(&Value::Null);
-                }
-                let Some(auths) = at.get("authentications").and_then(Value::as_array) else {
-                    continue;
-                };
-                for (k, auth) in auths.iter().enumerate() {
-                    if auth.get("jwksUri").is_some() {
-                        continue;
-                    }
-                    let Some(uri) = auth.get("issuer").and_then(Value::as_str).and_then(|i| {
-                        // The organisation's registry first, then discovery (a lock).
-                        policy
-                            .jwks_uri_of(i)
-                            .or_else(|| policy.discovered.get(i).map(String::as_str))
-                    }) else {
-                        continue;
-                    };
-                    let k = k.to_string();
-                    let mut tokens = vec!["spec", "rules", &index];
-                    tokens.extend_from_slice(base);
-                    tokens.extend_from_slice(&["authentications", &k, "jwksUri"]);
-                    add(&mut ops, &tokens, Value::from(uri));
-                }
-            }
-        }
-    }
-    Patch(ops)
+    crate::fix::admission_patch(object, policy)
 }
 
 #[cfg(test)]

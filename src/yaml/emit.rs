@@ -221,7 +221,7 @@ fn string(s: &str) -> String {
     }
 }
 
-fn plain_is_safe(s: &str) -> bool {
+pub(crate) fn plain_is_safe(s: &str) -> bool {
     let Some(first) = s.chars().next() else {
         return false;
     };

@@ -1,0 +1,381 @@
+//! Repairs as textual edits at the spans the loader recorded: only the
+//! characters of the repaired node change, so comments, blank lines,
+//! quoting, key order, other documents and line endings stay as written.
+//! Every planned edit is checked by loading the result again: it must be
+//! exactly the object with the repairs applied, or the file is left alone.
+
+use serde_json::Value;
+
+use super::{Change, Fix, Safety};
+use crate::diagnostic::Position;
+use crate::policy::Policy;
+use crate::yaml::{self, Limits, SpanIndex};
+
+/// Replace `text[start..end]` with `insert` (byte offsets).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct TextEdit {
+    pub start: usize,
+    pub end: usize,
+    pub insert: String,
+}
+
+/// What `fix_text` did to one file.
+#[derive(Debug, Default)]
+pub struct Fixed {
+    /// The new text; `None` when nothing changed.
+    pub text: Option<String>,
+    /// The repairs applied, with the document they were in.
+    pub applied: Vec<Fix>,
+}
+
+/// Applies the repairs of every APIRule in `text` (the unsafe ones too with
+/// `unsafe_fixes`). A text with a document that does not load cleanly is
+/// never touched.
+pub fn fix_text(text: &str, policy: &Policy, unsafe_fixes: bool) -> Result<Fixed, String> {
+    let stream = yaml::load(text, Limits::default());
+    let mut documents = Vec::with_capacity(stream.documents.len());
+    for doc in &stream.documents {
+        match doc {
+            Ok(d) => documents.push(d),
+            Err(_) => return Ok(Fixed::default()),
+        }
+    }
+    let mut edits: Vec<TextEdit> = Vec::new();
+    let mut applied = Vec::new();
+    let mut expected: Vec<Value> = Vec::with_capacity(documents.len());
+    for doc in &documents {
+        let mut value = doc.value.clone();
+        for (base, object) in crate::pipeline::objects(&doc.value) {
+            if crate::check::classify(object) != crate::check::Kind::ApiRule {
+                continue;
+            }
+            let wanted = super::fixes(object, policy)
+                .into_iter()
+                .filter(|f| unsafe_fixes || f.safety == Safety::Safe);
+            let mut changes = Vec::new();
+            for fix in wanted {
+                let Some(edit) = plan(text, &doc.spans, &base, &fix.change) else {
+                    continue;
+                };
+                if edits.iter().any(|e| {
+                    e.start < edit.end.max(edit.start + 1) && edit.start < e.end.max(e.start + 1)
+                }) {
+                    continue;
+                }
+                edits.push(edit);
+                changes.push(fix.change.clone());
+                applied.push(fix);
+            }
+            let target = if base.is_empty() {
+                &mut value
+            } else {
+                match value.pointer_mut(&base) {
+                    Some(v) => v,
+                    None => continue,
+                }
+            };
+            apply_json(target, &changes);
+        }
+        expected.push(value);
+    }
+    if edits.is_empty() {
+        return Ok(Fixed::default());
+    }
+    let new = apply(text, edits);
+    let again = yaml::load(&new, Limits::default());
+    let values: Vec<&Value> = again
+        .documents
+        .iter()
+        .filter_map(|d| d.as_ref().ok().map(|d| &d.value))
+        .collect();
+    if values.len() != expected.len() || values.iter().zip(&expected).any(|(a, b)| *a != b) {
+        return Err(
+            "the repaired text would not read back as the repaired object; left unchanged".into(),
+        );
+    }
+    Ok(Fixed {
+        text: Some(new),
+        applied,
+    })
+}
+
+/// The 1-based position of a byte offset.
+pub fn position(text: &str, offset: usize) -> Position {
+    let before = &text[..offset];
+    let line_start = before.rfind('\n').map_or(0, |i| i + 1);
+    Position {
+        line: u32::try_from(before.matches('\n').count() + 1).unwrap_or(u32::MAX),
+        column: u32::try_from(before[line_start..].chars().count() + 1).unwrap_or(u32::MAX),
+    }
+}
+
+/// The repairs available for `findings` about the object at `base` of a
+/// document, attached to the findings they repair.
+pub fn attach(
+    text: &str,
+    spans: &SpanIndex,
+    base: &str,
+    object: &Value,
+    policy: &Policy,
+    findings: &mut [crate::diagnostic::Finding],
+) {
+    if findings.is_empty() {
+        return;
+    }
+    let fixes = super::fixes(object, policy);
+    for finding in findings.iter_mut() {
+        let Some(fix) = fixes
+            .iter()
+            .find(|f| f.code == finding.code && f.at == finding.pointer)
+        else {
+            continue;
+        };
+        if let Some(e) = plan(text, spans, base, &fix.change) {
+            finding.fix = Some(Box::new(crate::diagnostic::FixView {
+                safety: fix.safety,
+                title: fix.title.clone(),
+                start: position(text, e.start),
+                end: position(text, e.end),
+                insert: e.insert,
+            }));
+        }
+    }
+}
+
+/// Applies non-overlapping edits.
+pub fn apply(text: &str, mut edits: Vec<TextEdit>) -> String {
+    edits.sort_by_key(|e| std::cmp::Reverse(e.start));
+    let mut out = text.to_owned();
+    for e in edits {
+        out.replace_range(e.start..e.end, &e.insert);
+    }
+    out
+}
+
+/// Applies changes to a JSON value: what the text must read back as.
+pub fn apply_json(value: &mut Value, changes: &[Change]) {
+    let mut removals: Vec<&str> = Vec::new();
+    for change in changes {
+        match change {
+            Change::Replace(p, v) => {
+                if let Some(slot) = value.pointer_mut(p) {
+                    *slot = v.clone();
+                }
+            }
+            Change::Add(p, v) => {
+                if let Some((parent, key)) = p.rsplit_once('/')
+                    && let Some(Value::Object(m)) = value.pointer_mut(parent)
+                {
+                    m.insert(key.replace("~1", "/").replace("~0", "~"), v.clone());
+                }
+            }
+            Change::Remove(p) => removals.push(p),
+        }
+    }
+    // From the back of each list, so earlier indices stay valid.
+    removals.sort_by_key(|p| {
+        let (list, i) = p.rsplit_once('/').unwrap_or((p, ""));
+        (
+            list.to_owned(),
+            std::cmp::Reverse(i.parse::<usize>().unwrap_or(0)),
+        )
+    });
+    for p in removals {
+        if let Some((list, i)) = p.rsplit_once('/')
+            && let Some(Value::Array(a)) = value.pointer_mut(list)
+            && let Ok(i) = i.parse::<usize>()
+            && i < a.len()
+        {
+            a.remove(i);
+        }
+    }
+}
+
+/// The textual edit for one change in the document whose spans are `spans`
+/// (`base` prefixes the change's pointer for `kind: List` items), or `None`
+/// when the node's source is not one kexpose can rewrite safely.
+pub fn plan(text: &str, spans: &SpanIndex, base: &str, change: &Change) -> Option<TextEdit> {
+    let pointer = format!("{base}{}", change.pointer());
+    let (parent, _) = pointer.rsplit_once('/')?;
+    match change {
+        Change::Replace(_, value) => {
+            let start = offset(text, spans.get(&pointer)?.value)?;
+            let flow = in_flow(text, spans, parent);
+            let end = scalar_end(text, start, flow)?;
+            let style = text[start..].chars().next()?;
+            Some(TextEdit {
+                start,
+                end,
+                insert: scalar(value, style, flow)?,
+            })
+        }
+        Change::Remove(_) => {
+            let start = offset(text, spans.get(&pointer)?.value)?;
+            if in_flow(text, spans, parent) {
+                let end = scalar_end(text, start, true)?;
+                let before = text[..start].trim_end();
+                if let Some(comma) = before.strip_suffix(',') {
+                    // `[GET, GET]`: the comma before the entry goes with it.
+                    Some(TextEdit {
+                        start: comma.len(),
+                        end,
+                        insert: String::new(),
+                    })
+                } else {
+                    // The first entry: the comma after it goes instead.
+                    let rest = &text[end..];
+                    let after = rest.trim_start();
+                    let comma = after.strip_prefix(',')?;
+                    let gap = comma.len() - comma.trim_start().len();
+                    Some(TextEdit {
+                        start,
+                        end: end + (rest.len() - after.len()) + 1 + gap,
+                        insert: String::new(),
+                    })
+                }
+            } else {
+                // A block entry: its whole line, if the line is only `- value`.
+                let line_start = text[..start].rfind('\n').map_or(0, |i| i + 1);
+                if text[line_start..start].trim() != "-" {
+                    return None;
+                }
+                let end = scalar_end(text, start, false)?;
+                let rest = &text[end..];
+                if !rest
+                    .trim_start_matches([' ', '\t'])
+                    .starts_with(['\n', '\r', '#'])
+                    && !rest.trim().is_empty()
+                {
+                    return None;
+                }
+                let line_end = rest.find('\n').map_or(text.len(), |i| end + i + 1);
+                Some(TextEdit {
+                    start: line_start,
+                    end: line_end,
+                    insert: String::new(),
+                })
+            }
+        }
+        Change::Add(_, value) => {
+            let key = pointer.rsplit_once('/')?.1;
+            let at = spans.get(parent)?.value;
+            let start = offset(text, at)?;
+            let key = scalar(&Value::from(key), 'k', false)?;
+            if text[start..].starts_with('{') {
+                let inner = text[start + 1..].trim_start();
+                let member = format!("{key}: {}", scalar(value, 'p', true)?);
+                let insert = if inner.starts_with('}') {
+                    member
+                } else {
+                    format!("{member}, ")
+                };
+                let at = start + 1 + (text[start + 1..].len() - inner.len());
+                return Some(TextEdit {
+                    start: at,
+                    end: at,
+                    insert,
+                });
+            }
+            if text[start..].starts_with(['[', '-', '|', '>', '"', '\'']) {
+                return None;
+            }
+            // A block mapping starts at its first key: the new member goes
+            // before it, at the same column.
+            let newline = if text.contains("\r\n") { "\r\n" } else { "\n" };
+            let indent = " ".repeat(at.column.saturating_sub(1) as usize);
+            Some(TextEdit {
+                start,
+                end: start,
+                insert: format!("{key}: {}{newline}{indent}", scalar(value, 'p', false)?),
+            })
+        }
+    }
+}
+
+/// Whether the node at `pointer` is a flow collection (`[...]`, `{...}`).
+fn in_flow(text: &str, spans: &SpanIndex, pointer: &str) -> bool {
+    spans
+        .get(pointer)
+        .and_then(|s| offset(text, s.value))
+        .is_some_and(|o| text[o..].starts_with(['[', '{']))
+}
+
+/// The byte offset of a 1-based line and character column.
+fn offset(text: &str, at: Position) -> Option<usize> {
+    let mut line_start = 0;
+    for _ in 1..at.line {
+        line_start += text[line_start..].find('\n')? + 1;
+    }
+    let line = &text[line_start..];
+    let column = at.column.checked_sub(1)? as usize;
+    match line.char_indices().nth(column) {
+        Some((i, _)) => Some(line_start + i),
+        None => (line.chars().count() == column).then_some(line_start + line.len()),
+    }
+}
+
+/// Where the one-line scalar starting at `start` ends.
+fn scalar_end(text: &str, start: usize, flow: bool) -> Option<usize> {
+    let rest = &text[start..];
+    let first = rest.chars().next()?;
+    let end = match first {
+        '"' => {
+            let mut escaped = false;
+            let mut close = None;
+            for (i, c) in rest.char_indices().skip(1) {
+                match c {
+                    '\n' => return None,
+                    '\\' if !escaped => escaped = true,
+                    '"' if !escaped => {
+                        close = Some(i + 1);
+                        break;
+                    }
+                    _ => escaped = false,
+                }
+            }
+            close?
+        }
+        '\'' => {
+            let bytes = rest.as_bytes();
+            let mut i = 1;
+            loop {
+                match bytes.get(i)? {
+                    b'\n' => return None,
+                    b'\'' if bytes.get(i + 1) == Some(&b'\'') => i += 2,
+                    b'\'' => break i + 1,
+                    _ => i += 1,
+                }
+            }
+        }
+        '|' | '>' | '[' | '{' | '&' | '*' | '!' => return None,
+        _ => {
+            let line_end = rest.find(['\n', '\r']).unwrap_or(rest.len());
+            let mut end = line_end;
+            if let Some(comment) = rest[..line_end].find(" #") {
+                end = end.min(comment);
+            }
+            if flow && let Some(stop) = rest[..line_end].find([',', ']', '}']) {
+                end = end.min(stop);
+            }
+            rest[..end].trim_end().len()
+        }
+    };
+    Some(start + end)
+}
+
+/// A scalar written in the style of the one it replaces: `"` and `'`
+/// keep their quotes, plain stays plain where YAML reads it back as the
+/// same string (`k` is a mapping key, `p` a new plain value).
+fn scalar(value: &Value, style: char, flow: bool) -> Option<String> {
+    let Value::String(s) = value else {
+        return None;
+    };
+    let plain_ok =
+        crate::yaml::emit::plain_is_safe(s) && !(flow && s.contains([',', '[', ']', '{', '}']));
+    Some(match style {
+        '\'' => format!("'{}'", s.replace('\'', "''")),
+        '"' => serde_json::to_string(s).ok()?,
+        _ if plain_ok => s.clone(),
+        _ => serde_json::to_string(s).ok()?,
+    })
+}
