@@ -58,65 +58,93 @@ pub struct CheckArgs {
 
 /// Applies the fixes to every file that was read (standard input is
 /// never rewritten): in place with `--fix`, replacing the text that is then
-/// checked, or as a unified diff with `--diff`. What was fixed goes to stderr.
+/// checked, or as a unified diff with `--diff`. What was fixed goes to
+/// stderr, in file order.
 fn fix_files(
     inputs: &[Input],
     files: &mut [ReadFile],
     policy: &Policy,
     args: &CheckArgs,
 ) -> Result<String, Fatal> {
-    let results: Vec<_> = inputs
-        .par_iter()
-        .zip(files.par_iter())
-        .map(|(input, (_, text))| match (input, text) {
-            (Input::File(path), Ok(text)) => Some((
-                path,
-                crate::fix::edit::fix_text(text, policy, args.unsafe_fixes),
-            )),
-            _ => None,
-        })
-        .collect();
-    let mut diffs = String::new();
-    let mut stderr = io::stderr().lock();
-    for (i, result) in results.into_iter().enumerate() {
-        let Some((path, result)) = result else {
-            continue;
+    enum Done {
+        Unchanged,
+        Refused(String),
+        Failed(String),
+        Diff(String),
+        Written { text: String, message: String },
+    }
+    let fix_one = |input: &Input, text: &Result<String, _>| -> Done {
+        let (Input::File(path), Ok(text)) = (input, text) else {
+            return Done::Unchanged;
         };
-        let fixed = match result {
+        let fixed = match crate::fix::edit::fix_text(text, policy, args.unsafe_fixes) {
             Ok(fixed) => fixed,
-            Err(e) => {
-                writeln!(stderr, "kexpose: {}: {e}", path.display())?;
-                continue;
-            }
+            Err(e) => return Done::Refused(format!("{}: {e}", path.display())),
         };
-        let Some(new) = fixed.text else { continue };
-        let (name, text) = &mut files[i];
+        let Some(new) = fixed.text else {
+            return Done::Unchanged;
+        };
         if args.diff {
-            diffs.push_str(&crate::render::unified(
-                text.as_ref().map(String::as_str).unwrap_or_default(),
-                &new,
-                path,
-            ));
-            continue;
+            return Done::Diff(crate::render::unified(text, &new, path));
         }
         let permissions = std::fs::metadata(path).map(|m| m.permissions());
-        crate::render::write_atomic(path, new.as_bytes())
-            .map_err(|e| Fatal::Message(format!("cannot write {}: {e}", path.display())))?;
+        if let Err(e) = crate::render::write_atomic(path, new.as_bytes()) {
+            return Done::Failed(format!("cannot write {}: {e}", path.display()));
+        }
         if let Ok(p) = permissions {
             let _ = std::fs::set_permissions(path, p);
         }
-        let codes: Vec<String> = fixed
+        let fixes: Vec<String> = fixed
             .applied
             .iter()
             .map(|f| format!("{} ({})", f.code, f.title))
             .collect();
-        writeln!(
-            stderr,
-            "kexpose: fixed {} in {name}: {}",
-            plural(fixed.applied.len()),
-            codes.join("; ")
-        )?;
-        *text = Ok(new);
+        Done::Written {
+            message: format!(
+                "fixed {} in {}: {}",
+                plural(fixed.applied.len()),
+                input.name(),
+                fixes.join("; ")
+            ),
+            text: new,
+        }
+    };
+    // Writing waits on the disk (each file is synced before it replaces the
+    // old one), so more threads than cores keep those waits overlapped.
+    let pool = rayon::ThreadPoolBuilder::new()
+        .num_threads(rayon::current_num_threads().max(1) * 8)
+        .build()
+        .map_err(|e| Fatal::Message(format!("cannot start the fix threads: {e}")))?;
+    let done: Vec<Done> = pool.install(|| {
+        inputs
+            .par_iter()
+            .zip(files.par_iter())
+            .map(|(input, (_, text))| fix_one(input, text))
+            .collect()
+    });
+    let mut diffs = String::new();
+    let mut failed = 0;
+    let mut stderr = io::stderr().lock();
+    for (i, done) in done.into_iter().enumerate() {
+        match done {
+            Done::Unchanged => {}
+            Done::Refused(why) => writeln!(stderr, "kexpose: {why}")?,
+            Done::Failed(why) => {
+                writeln!(stderr, "kexpose: {why}")?;
+                failed += 1;
+            }
+            Done::Diff(diff) => diffs.push_str(&diff),
+            Done::Written { text, message } => {
+                writeln!(stderr, "kexpose: {message}")?;
+                files[i].1 = Ok(text);
+            }
+        }
+    }
+    if failed > 0 {
+        // Each file is whole, old or new; the run still fails.
+        return Err(Fatal::Message(format!(
+            "{failed} file(s) could not be written; they are unchanged"
+        )));
     }
     Ok(diffs)
 }
