@@ -475,6 +475,15 @@ pub fn write_dir(outputs: &[Output], dir: &Path) -> Result<Written, WriteError> 
 }
 
 pub fn write_atomic(path: &Path, bytes: &[u8]) -> std::io::Result<()> {
+    replace_file(path, bytes, true)
+}
+
+/// Replaces `path` with `bytes` through a temporary file and a rename, so
+/// a reader sees the old file or the new one, never part of either. With
+/// `sync`, the data is on disk before the rename (rendered output that a
+/// deployment reads); `check --fix` edits files under version control and
+/// skips that wait, as formatters do.
+pub fn replace_file(path: &Path, bytes: &[u8], sync: bool) -> std::io::Result<()> {
     use std::io::Write;
     let dir = path.parent().unwrap_or(Path::new("."));
     let tmp: PathBuf = dir.join(format!(
@@ -485,7 +494,9 @@ pub fn write_atomic(path: &Path, bytes: &[u8]) -> std::io::Result<()> {
     let result = (|| {
         let mut f = std::fs::File::create(&tmp)?;
         f.write_all(bytes)?;
-        f.sync_all()?;
+        if sync {
+            f.sync_all()?;
+        }
         std::fs::rename(&tmp, path)
     })();
     if result.is_err() {

@@ -88,7 +88,7 @@ fn fix_files(
             return Done::Diff(crate::render::unified(text, &new, path));
         }
         let permissions = std::fs::metadata(path).map(|m| m.permissions());
-        if let Err(e) = crate::render::write_atomic(path, new.as_bytes()) {
+        if let Err(e) = crate::render::replace_file(path, new.as_bytes(), false) {
             return Done::Failed(format!("cannot write {}: {e}", path.display()));
         }
         if let Ok(p) = permissions {
@@ -109,19 +109,11 @@ fn fix_files(
             text: new,
         }
     };
-    // Writing waits on the disk (each file is synced before it replaces the
-    // old one), so more threads than cores keep those waits overlapped.
-    let pool = rayon::ThreadPoolBuilder::new()
-        .num_threads(rayon::current_num_threads().max(1) * 8)
-        .build()
-        .map_err(|e| Fatal::Message(format!("cannot start the fix threads: {e}")))?;
-    let done: Vec<Done> = pool.install(|| {
-        inputs
-            .par_iter()
-            .zip(files.par_iter())
-            .map(|(input, (_, text))| fix_one(input, text))
-            .collect()
-    });
+    let done: Vec<Done> = inputs
+        .par_iter()
+        .zip(files.par_iter())
+        .map(|(input, (_, text))| fix_one(input, text))
+        .collect();
     let mut diffs = String::new();
     let mut failed = 0;
     let mut stderr = io::stderr().lock();
