@@ -116,6 +116,25 @@ pub enum SharedAt {
     Reference,
 }
 
+/// One exposure spec compiled on its own (v2, no shared issuers), for
+/// `check --fix`: the APIRule and where each part came from. `None` when
+/// the spec does not pass its schema.
+pub fn compile_alone(value: &Value, policy: &Policy) -> Option<Compiled> {
+    let doc = DocRef {
+        source: 0,
+        document: 0,
+    };
+    let parsed: Exposure = typed(Kind::Exposure, value, doc).ok()?;
+    Some(compile::exposure(
+        &parsed,
+        doc,
+        &IssuerBook::new(),
+        Version::V2,
+        policy.jwt_handler,
+        true,
+    ))
+}
+
 pub fn exposure(
     value: &Value,
     doc: DocRef,

@@ -69,6 +69,14 @@ fn header(source: &str) -> String {
 
 const MARKER: &str = "# Rendered by kexpose; edit the source, not this file.";
 
+/// The source a rendered file names, when `text` is one of kexpose's
+/// rendered files: those are fixed in their source and rendered again.
+pub fn rendered_from(text: &str) -> Option<&str> {
+    let mut lines = text.lines();
+    let source = lines.next()?.strip_prefix("# Source: ")?;
+    (lines.next() == Some(MARKER)).then_some(source)
+}
+
 /// Everything a render produced.
 pub struct Rendered {
     /// Sorted by namespace, then name.

@@ -315,3 +315,21 @@ fn every_fixable_rule_documents_its_fix_class() {
         assert!(section.trim_start().starts_with(class), "{code}: {section}");
     }
 }
+
+/// A rendered file is fixed in its source and rendered again: `--fix`
+/// leaves it as it is and says where to fix it.
+#[test]
+fn rendered_files_are_fixed_in_their_source() {
+    let dir = common::temp_dir("fix-rendered");
+    let text = "# Source: specs/orders.yaml\n# Rendered by kexpose; edit the source, not this file.\napiVersion: gateway.kyma-project.io/v2\nkind: APIRule\nmetadata: {name: orders, namespace: shop}\nspec:\n  hosts: [Orders.example.com]\n  service: {name: orders, port: 8080}\n  gateway: kyma-system/kyma-gateway\n  rules:\n    - {path: /, methods: [GET], noAuth: true}\n";
+    let file = dir.join("orders.yaml");
+    std::fs::write(&file, text).unwrap();
+    let out = run(&["check", "--fix", file.to_str().unwrap()]);
+    assert_eq!(out.status.code(), Some(1));
+    assert_eq!(std::fs::read_to_string(&file).unwrap(), text);
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert!(
+        stderr.contains("rendered from specs/orders.yaml: fix it there and render again"),
+        "{stderr}"
+    );
+}

@@ -40,26 +40,51 @@ pub fn fix_text(text: &str, policy: &Policy, unsafe_fixes: bool) -> Result<Fixed
             Err(_) => return Ok(Fixed::default()),
         }
     }
+    // Rendered output is fixed in its source and rendered again.
+    let rendered = crate::render::rendered_from(text);
+    // A spec with template syntax is not the text its findings are about.
+    let literal = !text.contains("{{") && !text.contains("{%");
     let mut edits: Vec<TextEdit> = Vec::new();
     let mut applied = Vec::new();
     let mut expected: Vec<Value> = Vec::with_capacity(documents.len());
     for doc in &documents {
         let mut value = doc.value.clone();
+        if literal && crate::spec::Kind::of(&doc.value) == Some(crate::spec::Kind::Exposure) {
+            let mut changes = Vec::new();
+            for (fix, change) in spec_fixes(&doc.value, policy, unsafe_fixes) {
+                let Some(edit) = plan(text, &doc.spans, "", &change) else {
+                    continue;
+                };
+                if edits.iter().any(|e| overlaps(e, &edit)) {
+                    continue;
+                }
+                edits.push(edit);
+                changes.push(change);
+                applied.push(fix);
+            }
+            apply_json(&mut value, &changes);
+        }
         for (base, object) in crate::pipeline::objects(&doc.value) {
             if crate::check::classify(object) != crate::check::Kind::ApiRule {
                 continue;
             }
-            let wanted = super::fixes(object, policy)
+            let wanted: Vec<Fix> = super::fixes(object, policy)
                 .into_iter()
-                .filter(|f| unsafe_fixes || f.safety == Safety::Safe);
+                .filter(|f| unsafe_fixes || f.safety == Safety::Safe)
+                .collect();
+            if let Some(source) = rendered
+                && !wanted.is_empty()
+            {
+                return Err(format!(
+                    "rendered from {source}: fix it there and render again (this file is overwritten)"
+                ));
+            }
             let mut changes = Vec::new();
             for fix in wanted {
                 let Some(edit) = plan(text, &doc.spans, &base, &fix.change) else {
                     continue;
                 };
-                if edits.iter().any(|e| {
-                    e.start < edit.end.max(edit.start + 1) && edit.start < e.end.max(e.start + 1)
-                }) {
+                if edits.iter().any(|e| overlaps(e, &edit)) {
                     continue;
                 }
                 edits.push(edit);
@@ -97,6 +122,59 @@ pub fn fix_text(text: &str, policy: &Policy, unsafe_fixes: bool) -> Result<Fixed
         text: Some(new),
         applied,
     })
+}
+
+/// Whether two edits touch the same text (an insertion counts as one
+/// character wide, so two insertions at one place overlap).
+fn overlaps(a: &TextEdit, b: &TextEdit) -> bool {
+    a.start < b.end.max(b.start + 1) && b.start < a.end.max(a.start + 1)
+}
+
+/// The repairs of the APIRule a spec compiles to, carried back to the spec
+/// node each repaired value came from. Only a value the spec holds
+/// literally is repaired there; a repair that would not make the finding
+/// go away when the spec is compiled again is dropped.
+fn spec_fixes(spec: &Value, policy: &Policy, unsafe_fixes: bool) -> Vec<(Fix, Change)> {
+    let Some(compiled) = crate::exposure::compile_alone(spec, policy) else {
+        return Vec::new();
+    };
+    let object = compiled.apirule.to_value();
+    let mut out = Vec::new();
+    for fix in super::fixes(&object, policy) {
+        if fix.safety == Safety::Unsafe && !unsafe_fixes {
+            continue;
+        }
+        let (_, at) = compiled.origin(fix.change.pointer());
+        let change = match &fix.change {
+            Change::Replace(p, v)
+                if spec.pointer(&at).is_some() && spec.pointer(&at) == object.pointer(p) =>
+            {
+                Change::Replace(at, v.clone())
+            }
+            Change::Remove(p)
+                if spec.pointer(&at).is_some()
+                    && spec.pointer(&at) == object.pointer(p)
+                    && at
+                        .rsplit_once('/')
+                        .and_then(|(list, _)| spec.pointer(list))
+                        .is_some_and(Value::is_array) =>
+            {
+                Change::Remove(at)
+            }
+            _ => continue,
+        };
+        // The repaired spec must compile to an APIRule without this repair.
+        let mut repaired = spec.clone();
+        apply_json(&mut repaired, std::slice::from_ref(&change));
+        let still = crate::exposure::compile_alone(&repaired, policy)
+            .map(|c| super::fixes(&c.apirule.to_value(), policy))
+            .unwrap_or_default();
+        if still.iter().any(|f| f.code == fix.code && f.at == fix.at) {
+            continue;
+        }
+        out.push((fix, change));
+    }
+    out
 }
 
 /// The 1-based position of a byte offset.
