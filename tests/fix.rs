@@ -30,6 +30,21 @@ fn args(case: &Path) -> Vec<String> {
         .collect()
 }
 
+/// The policy a case's `--policy` and `--lock` arguments make.
+fn policy(case: &Path) -> Policy {
+    let args = args(case);
+    let mut policy = match args.iter().position(|a| a == "--policy") {
+        Some(i) => Policy::load(&root().join(&args[i + 1])).unwrap(),
+        None => Policy::default(),
+    };
+    if let Some(i) = args.iter().position(|a| a == "--lock") {
+        policy.discovered = kexpose::identity::lock::Lock::read(&root().join(&args[i + 1]))
+            .unwrap()
+            .discovered();
+    }
+    policy
+}
+
 fn kexpose(args: &[String]) -> std::process::Output {
     run(&args.iter().map(String::as_str).collect::<Vec<_>>())
 }
@@ -221,17 +236,7 @@ fn the_webhook_patch_and_check_fix_make_the_same_object() {
     let dir = common::temp_dir("fix-mutate");
     let mut compared = 0;
     for case in cases() {
-        let case_args = args(&case);
-        let mut policy = match case_args.iter().position(|a| a == "--policy") {
-            Some(i) => Policy::load(&root().join(&case_args[i + 1])).unwrap(),
-            None => Policy::default(),
-        };
-        if let Some(i) = case_args.iter().position(|a| a == "--lock") {
-            policy.discovered =
-                kexpose::identity::lock::Lock::read(&root().join(&case_args[i + 1]))
-                    .unwrap()
-                    .discovered();
-        }
+        let policy = policy(&case);
         let input = std::fs::read_to_string(case.join("input.yaml")).unwrap();
         let originals = kexpose::yaml::load(&input, Default::default());
         // Only the admission repairs: a file fixed with exactly those.
@@ -272,16 +277,7 @@ fn the_webhook_patch_and_check_fix_make_the_same_object() {
 fn every_fixable_rule_documents_its_fix_class() {
     let mut seen = std::collections::BTreeMap::new();
     for case in cases() {
-        let args = args(&case);
-        let mut policy = match args.iter().position(|a| a == "--policy") {
-            Some(i) => Policy::load(&root().join(&args[i + 1])).unwrap(),
-            None => Policy::default(),
-        };
-        if let Some(i) = args.iter().position(|a| a == "--lock") {
-            policy.discovered = kexpose::identity::lock::Lock::read(&root().join(&args[i + 1]))
-                .unwrap()
-                .discovered();
-        }
+        let policy = policy(&case);
         let input = std::fs::read_to_string(case.join("input.yaml")).unwrap();
         for doc in kexpose::yaml::load(&input, Default::default())
             .documents
