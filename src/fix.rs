@@ -57,7 +57,8 @@ pub struct Fix {
     /// What it does, for people: "lowercase the host".
     pub title: String,
     pub change: Change,
-    /// Whether the mutating webhook applies it at admission.
+    /// Whether the mutating webhook applies it at admission unless the
+    /// policy's `admission.fixes` says otherwise.
     pub at_admission: bool,
 }
 
@@ -200,8 +201,9 @@ fn array(v: Option<&Value>) -> impl Iterator<Item = (usize, &Value)> {
         .enumerate()
 }
 
-/// The repairs the webhook applies at admission, as an RFC 6902 patch:
-/// `add` where a field is missing, `replace` only for the one string that
+/// The repairs the webhook applies at admission (the policy's
+/// `admission.fixes`, else the defaults), as an RFC 6902 patch: `add`
+/// where a field is missing, `replace` only for the one string that
 /// changes. Entries are never removed at admission.
 pub fn admission_patch(object: &Value, policy: &Policy) -> json_patch::Patch {
     use json_patch::jsonptr::PointerBuf;
@@ -210,7 +212,10 @@ pub fn admission_patch(object: &Value, policy: &Policy) -> json_patch::Patch {
     json_patch::Patch(
         fixes(object, policy)
             .into_iter()
-            .filter(|f| f.at_admission)
+            .filter(|f| match &policy.admission_fixes {
+                Some(codes) => codes.contains(&f.code),
+                None => f.at_admission,
+            })
             .filter_map(|f| match f.change {
                 Change::Add(p, value) => Some(PatchOperation::Add(AddOperation {
                     path: path(&p),

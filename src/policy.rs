@@ -40,6 +40,9 @@ pub struct Policy {
     pub discovered: BTreeMap<String, String>,
     /// Which v1beta1 jwt config style the B rules accept.
     pub jwt_handler: JwtHandler,
+    /// The rules whose fixes the mutating webhook applies (`admission.fixes`);
+    /// `None`: the fixes defined as admission defaults.
+    pub admission_fixes: Option<Vec<Code>>,
     overrides: HashMap<Code, Option<Severity>>,
     warnings_as_errors: bool,
 }
@@ -114,6 +117,13 @@ struct Spec {
     suppressions: Suppressions,
     #[serde(default)]
     v1beta1: V1beta1,
+    #[serde(default)]
+    admission: Admission,
+}
+
+#[derive(Deserialize, Default)]
+struct Admission {
+    fixes: Option<Vec<String>>,
 }
 
 #[derive(Deserialize, Default)]
@@ -333,6 +343,23 @@ impl Policy {
             };
             overrides.insert(rule.code, severity);
         }
+        let admission_fixes = match &parsed.spec.admission.fixes {
+            None => None,
+            Some(codes) => Some(
+                codes
+                    .iter()
+                    .enumerate()
+                    .map(|(i, c)| {
+                        Code::parse(c).filter(|code| code.as_str() == c).ok_or_else(|| {
+                            PolicyError::new(
+                                format!("admission.fixes: unknown rule \"{c}\" (see `kexpose rules`)"),
+                                doc.spans.locate(&format!("/spec/admission/fixes/{i}"), false),
+                            )
+                        })
+                    })
+                    .collect::<Result<Vec<_>, _>>()?,
+            ),
+        };
         let spec = &parsed.spec;
         let org = Organisation {
             allowed_gateways: spec.gateways.allowed.clone(),
@@ -374,6 +401,7 @@ impl Policy {
             issuers: parsed.spec.issuers,
             discovered: BTreeMap::new(),
             jwt_handler: parsed.spec.v1beta1.jwt_handler,
+            admission_fixes,
         })
     }
 

@@ -106,6 +106,35 @@ mod tests {
     }
 
     #[test]
+    fn the_policy_chooses_which_fixes_run_at_admission() {
+        let only_hosts = Policy::parse(
+            "apiVersion: kexpose.dev/v1alpha1\nkind: Policy\nspec:\n  gateways: {default: kyma-system/kyma-gateway}\n  admission: {fixes: [S006, R006, J012]}\n  issuers:\n    - {issuer: 'https://idp.example.com', jwksUri: 'https://idp.example.com/keys'}\n",
+        )
+        .unwrap();
+        let mut obj = object();
+        obj["spec"]["rules"][0]["methods"] = json!(["GET", "GET"]);
+        // R006 would remove an entry and J012 has nothing to do here:
+        // only the host is patched.
+        assert_eq!(
+            serde_json::to_value(patch(&obj, &only_hosts)).unwrap(),
+            json!([{"op": "replace", "path": "/spec/hosts/1", "value": "b.example.com"}])
+        );
+        let none = Policy::parse(
+            "apiVersion: kexpose.dev/v1alpha1\nkind: Policy\nspec:\n  gateways: {default: kyma-system/kyma-gateway}\n  admission: {fixes: []}\n",
+        )
+        .unwrap();
+        assert!(patch(&object(), &none).0.is_empty());
+        let e = Policy::parse(
+            "apiVersion: kexpose.dev/v1alpha1\nkind: Policy\nspec:\n  admission:\n    fixes: [S006, X999]\n",
+        )
+        .unwrap_err();
+        assert_eq!(
+            e.to_string(),
+            "5:19: admission.fixes: unknown rule \"X999\" (see `kexpose rules`)"
+        );
+    }
+
+    #[test]
     fn external_gateway_v1beta1_and_other_kinds_are_left_alone() {
         let mut obj = object();
         obj["spec"]["externalGateway"] = json!("ns/ext");
