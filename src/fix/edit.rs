@@ -24,8 +24,38 @@ pub struct TextEdit {
 pub struct Fixed {
     /// The new text; `None` when nothing changed.
     pub text: Option<String>,
-    /// The repairs applied, with the document they were in.
+    /// The repairs applied.
     pub applied: Vec<Fix>,
+}
+
+/// The edits planned for one text so far.
+#[derive(Default)]
+struct Planned {
+    edits: Vec<TextEdit>,
+    applied: Vec<Fix>,
+}
+
+impl Planned {
+    /// Plans `change` (made by `fix`); keeps it unless its node cannot be
+    /// rewritten or another edit already touches that text.
+    fn take(
+        &mut self,
+        text: &str,
+        spans: &SpanIndex,
+        base: &str,
+        fix: Fix,
+        change: &Change,
+    ) -> bool {
+        let Some(edit) = plan(text, spans, base, change) else {
+            return false;
+        };
+        if self.edits.iter().any(|e| overlaps(e, &edit)) {
+            return false;
+        }
+        self.edits.push(edit);
+        self.applied.push(fix);
+        true
+    }
 }
 
 /// Applies the repairs of every APIRule in `text` (the unsafe ones too with
@@ -44,23 +74,16 @@ pub fn fix_text(text: &str, policy: &Policy, unsafe_fixes: bool) -> Result<Fixed
     let rendered = crate::render::rendered_from(text);
     // A spec with template syntax is not the text its findings are about.
     let literal = !text.contains("{{") && !text.contains("{%");
-    let mut edits: Vec<TextEdit> = Vec::new();
-    let mut applied = Vec::new();
+    let mut planned = Planned::default();
     let mut expected: Vec<Value> = Vec::with_capacity(documents.len());
     for doc in &documents {
         let mut value = doc.value.clone();
         if literal && crate::spec::Kind::of(&doc.value) == Some(crate::spec::Kind::Exposure) {
             let mut changes = Vec::new();
             for (fix, change) in spec_fixes(&doc.value, policy, unsafe_fixes) {
-                let Some(edit) = plan(text, &doc.spans, "", &change) else {
-                    continue;
-                };
-                if edits.iter().any(|e| overlaps(e, &edit)) {
-                    continue;
+                if planned.take(text, &doc.spans, "", fix, &change) {
+                    changes.push(change);
                 }
-                edits.push(edit);
-                changes.push(change);
-                applied.push(fix);
             }
             apply_json(&mut value, &changes);
         }
@@ -81,15 +104,10 @@ pub fn fix_text(text: &str, policy: &Policy, unsafe_fixes: bool) -> Result<Fixed
             }
             let mut changes = Vec::new();
             for fix in wanted {
-                let Some(edit) = plan(text, &doc.spans, &base, &fix.change) else {
-                    continue;
-                };
-                if edits.iter().any(|e| overlaps(e, &edit)) {
-                    continue;
+                let change = fix.change.clone();
+                if planned.take(text, &doc.spans, &base, fix, &change) {
+                    changes.push(change);
                 }
-                edits.push(edit);
-                changes.push(fix.change.clone());
-                applied.push(fix);
             }
             let target = if base.is_empty() {
                 &mut value
@@ -103,10 +121,10 @@ pub fn fix_text(text: &str, policy: &Policy, unsafe_fixes: bool) -> Result<Fixed
         }
         expected.push(value);
     }
-    if edits.is_empty() {
+    if planned.edits.is_empty() {
         return Ok(Fixed::default());
     }
-    let new = apply(text, edits);
+    let new = apply(text, planned.edits);
     let again = yaml::load(&new, Limits::default());
     let values: Vec<&Value> = again
         .documents
@@ -120,7 +138,7 @@ pub fn fix_text(text: &str, policy: &Policy, unsafe_fixes: bool) -> Result<Fixed
     }
     Ok(Fixed {
         text: Some(new),
-        applied,
+        applied: planned.applied,
     })
 }
 
