@@ -6,7 +6,6 @@
 //! manifests, and must never print an empty stream with exit 0 after a
 //! problem: with pruning on, Argo CD would delete every resource of the app.
 
-use crate::rules::Code;
 use std::collections::BTreeMap;
 use std::path::{Path, PathBuf};
 
@@ -16,6 +15,7 @@ use crate::apirule::Version;
 use crate::config::{Config, Environment};
 use crate::policy::Policy;
 use crate::render::{self, Options};
+use crate::rules::Code;
 use crate::source::{self, Input};
 use crate::yaml::{self, Limits, emit};
 

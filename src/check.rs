@@ -16,13 +16,13 @@ pub mod routing;
 pub mod schema;
 pub mod uri;
 
-use crate::rules::Code;
 use serde::Deserialize;
 use serde_json::Value;
 
 use crate::apirule::{self, Version};
 use crate::diagnostic::Finding;
 use crate::policy::Policy;
+use crate::rules::Code;
 
 /// What one Kubernetes object turned out to be.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]

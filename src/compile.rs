@@ -6,14 +6,14 @@
 //! spec that caused it; the caller runs the check core on the result and
 //! maps its findings back through `Compiled::origin`.
 
-use crate::policy::JwtHandler;
-use crate::rules::Code;
 use std::collections::{BTreeMap, BTreeSet};
 
 use crate::apirule::{
     self, JwtAuthentication, JwtAuthorization, JwtConfig, Metadata, Object, Service, Version, v2,
 };
 use crate::diagnostic::{Finding, join};
+use crate::policy::JwtHandler;
+use crate::rules::Code;
 use crate::spec::{self, Exposure, Issuer, JwtAccess, ServiceRef};
 
 mod legacy;

@@ -2,7 +2,6 @@
 //! schema, typed model, compilation, then the check core on the compiled
 //! APIRule with its findings mapped back to the spec.
 
-use crate::rules::Code;
 use std::sync::OnceLock;
 
 use serde::Deserialize;
@@ -13,6 +12,7 @@ use crate::check::{self, schema};
 use crate::compile::{self, Compiled, DocRef, IssuerBook, IssuerDef, Located};
 use crate::diagnostic::{Finding, field_path, join};
 use crate::policy::Policy;
+use crate::rules::Code;
 use crate::spec::{self, Exposure, Issuers, Kind};
 
 fn compiled_schema(kind: Kind) -> &'static schema::Compiled {

@@ -12,7 +12,6 @@
 //! The core knows nothing of the stages before it; this module is where
 //! files, specs and locks meet.
 
-use crate::rules::Code;
 use std::borrow::Cow;
 use std::collections::BTreeMap;
 
@@ -27,6 +26,7 @@ use crate::exposure::{self, SharedAt};
 use crate::identity::lock::{self, Lock};
 use crate::policy::Policy;
 use crate::report::{Checked, DocumentResult, FileReport, Status};
+use crate::rules::Code;
 use crate::source::{self, Input, Unreadable};
 use crate::spec::{self, template};
 use crate::yaml::{self, Limits};

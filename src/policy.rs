@@ -4,7 +4,6 @@
 //! CLI, the render pipeline and the webhook can all be handed the same file.
 //! Loading errors carry line and column like every other finding.
 
-use crate::rules::Code;
 use std::collections::{BTreeMap, HashMap};
 use std::sync::OnceLock;
 
@@ -16,6 +15,7 @@ pub mod testing;
 
 use crate::diagnostic::{Position, Severity};
 use crate::rules;
+use crate::rules::Code;
 use crate::yaml;
 
 pub const API_VERSION: &str = "kexpose.dev/v1alpha1";

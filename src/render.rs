@@ -4,7 +4,6 @@
 //! checked first; output is produced only when nothing failed, so a caller
 //! (Argo CD above all) never sees a partial or empty stream after an error.
 
-use crate::rules::Code;
 use std::collections::BTreeMap;
 use std::path::{Path, PathBuf};
 
@@ -16,6 +15,7 @@ use crate::identity::lock::Lock;
 use crate::policy::Policy;
 use crate::report::Checked;
 use crate::report::FileReport;
+use crate::rules::Code;
 use crate::source::{self, Input};
 use crate::spec::{self, template};
 use crate::yaml::{self, Document, Limits, emit};

@@ -1,13 +1,13 @@
 //! Inputs: files, directories and stdin, read with limits so that one bad
 //! file becomes one finding and never stops the others.
 
-use crate::rules::Code;
 use std::io::Read;
 use std::path::{Path, PathBuf};
 
 use crate::diagnostic::Position;
 use crate::policy::Policy;
 use crate::report::FileReport;
+use crate::rules::Code;
 
 /// Files larger than this are refused (P005) unless `--max-file-size` says otherwise.
 pub const DEFAULT_MAX_FILE_SIZE: u64 = 8 * 1024 * 1024;

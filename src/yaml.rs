@@ -11,13 +11,13 @@
 //! Plain scalars resolve the way `sigs.k8s.io/yaml` (and so kubectl) resolves
 //! them, YAML 1.1 booleans such as `yes` and `off` included.
 
-use crate::rules::Code;
 use std::collections::HashMap;
 
 use saphyr_parser::{Event, Parser, ScalarStyle, Span};
 use serde_json::{Map, Value};
 
 use crate::diagnostic::{Position, push_token};
+use crate::rules::Code;
 
 pub mod emit;
 mod scalar;

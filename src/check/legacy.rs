@@ -2,7 +2,6 @@
 //! checks (B rules, Istio JWT handler), and what upstream's conversion to v2
 //! would silently drop.
 
-use crate::rules::Code;
 use std::sync::LazyLock;
 
 use regex::Regex;
@@ -12,6 +11,7 @@ use crate::apirule::JwtConfig;
 use crate::apirule::v1beta1::{Handler, Spec};
 use crate::diagnostic::{Finding, join};
 use crate::policy::JwtHandler;
+use crate::rules::Code;
 
 use super::jwt;
 

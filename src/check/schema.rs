@@ -5,7 +5,6 @@
 //! in an `x-kexpose` annotation, so the message lives next to the constraint
 //! it explains and editors using the schema see the same constraint.
 
-use crate::rules::Code;
 use std::sync::OnceLock;
 
 use jsonschema::error::ValidationErrorKind;
@@ -14,6 +13,7 @@ use serde_json::Value;
 
 use crate::apirule::Version;
 use crate::diagnostic::{Finding, field_path, join};
+use crate::rules::Code;
 
 pub const V2: &str = include_str!("../../schemas/apirule-v2.json");
 pub const V2ALPHA1: &str = include_str!("../../schemas/apirule-v2alpha1.json");

@@ -5,7 +5,6 @@
 //! values and the lock come from everywhere, and a changed `Issuers`
 //! document brings the specs that name its issuers into the run.
 
-use crate::rules::Code;
 use std::io::{self, IsTerminal, Write};
 use std::path::PathBuf;
 
@@ -18,6 +17,7 @@ use super::{Fatal, Outcome};
 use crate::pipeline::{self, ReadFile};
 use crate::policy::Policy;
 use crate::report::{self, Format, Run};
+use crate::rules::Code;
 use crate::source::{self, Input};
 use crate::yaml::Limits;
 

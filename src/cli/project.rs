@@ -1,7 +1,6 @@
 //! What a command takes from the project config (`kexpose.yaml`): its
 //! defaults, which flags override, and the whole commands its hints print.
 
-use crate::rules::Code;
 use std::path::{Path, PathBuf};
 
 use clap::Args;
@@ -9,6 +8,7 @@ use clap::Args;
 use super::Fatal;
 use super::args::TemplateArgs;
 use crate::config::{Config, Environment};
+use crate::rules::Code;
 use crate::source::Input;
 use crate::spec::template;
 

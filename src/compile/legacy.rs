@@ -1,11 +1,11 @@
 //! The compiler's APIRule v1beta1 output, for clusters before Kyma 3.4.
 
-use crate::policy::JwtHandler;
-use crate::rules::Code;
 use serde_json::Value;
 
 use super::{Compiler, route_pointer};
 use crate::apirule::{self, Version, v1beta1, v2};
+use crate::policy::JwtHandler;
+use crate::rules::Code;
 use crate::spec::{self, Exposure};
 
 impl Compiler<'_> {

@@ -2,13 +2,13 @@
 //! path × method conflict rule cannot fire on the output, and X003 for a
 //! route that still can never be reached.
 
-use crate::rules::Code;
 use std::collections::{BTreeMap, BTreeSet};
 
 use super::{Compiler, route_pointer};
 use crate::apirule::Method;
 use crate::check::path::{self, SegmentTrie};
 use crate::diagnostic::join;
+use crate::rules::Code;
 use crate::spec::Route;
 
 /// Rank of one path segment: literals before `{*}` before `{**}`.

@@ -2,12 +2,12 @@
 //! `jwt` block from the Istio or the Ory (Oathkeeper) style, or the reason
 //! there is none.
 
-use crate::rules::Code;
 use serde::Deserialize;
 use serde_json::Value;
 
 use crate::apirule::{JwtAuthentication, JwtAuthorization, JwtConfig, v1beta1};
 use crate::diagnostic::{Finding, join};
+use crate::rules::Code;
 
 /// What one v1beta1 access strategy list becomes.
 pub enum Access {

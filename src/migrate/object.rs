@@ -1,7 +1,6 @@
 //! One APIRule v1beta1 read as the typed v1beta1 model and written as the
 //! typed v2 model, every decision named.
 
-use crate::rules::Code;
 use std::collections::BTreeMap;
 
 use serde::Deserialize;
@@ -12,6 +11,7 @@ use super::translate::{duration_seconds, gateway, path};
 use crate::apirule::{self, Metadata, Version, v1beta1, v2};
 use crate::check::schema;
 use crate::diagnostic::{Finding, join};
+use crate::rules::Code;
 
 /// Annotations the apiserver and kubectl write, which a v2 manifest must not
 /// carry over.

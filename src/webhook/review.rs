@@ -5,7 +5,6 @@
 //! gets a review back, echoing its uid, even when its object cannot be
 //! decoded (the object is then denied with the reason).
 
-use crate::rules::Code;
 use std::collections::HashMap;
 
 use kube::core::DynamicObject;
@@ -18,6 +17,7 @@ use super::mutate;
 use crate::check::{self, Kind};
 use crate::diagnostic::{Finding, Severity, field_path};
 use crate::policy::Policy;
+use crate::rules::Code;
 
 /// Kubernetes limits a warning to 120 characters without newlines (longer
 /// ones are truncated by the apiserver, which makes them unreadable).
