@@ -33,7 +33,8 @@ pub enum Safety {
 pub enum Change {
     /// Replace the scalar at the pointer.
     Replace(String, Value),
-    /// Remove the list entry at the pointer.
+    /// Remove the list entry (or, for the check core's repairs, the
+    /// mapping member) at the pointer.
     Remove(String),
     /// Add a member (the pointer's last token) to an existing mapping.
     Add(String, Value),

@@ -284,13 +284,9 @@ fn every_fixable_rule_documents_its_fix_class() {
             .iter()
             .flatten()
         {
-            for (_, object) in [(String::new(), &doc.value)].into_iter().chain(
-                doc.value["items"]
-                    .as_array()
-                    .into_iter()
-                    .flatten()
-                    .map(|v| (String::new(), v)),
-            ) {
+            // The document, and the items of a `kind: List`.
+            let items = doc.value["items"].as_array().into_iter().flatten();
+            for object in std::iter::once(&doc.value).chain(items) {
                 for f in kexpose::fix::fixes(object, &policy) {
                     seen.insert(f.code, f.safety);
                 }

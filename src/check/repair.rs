@@ -15,21 +15,7 @@ use jsonschema::error::ValidationErrorKind;
 use serde_json::{Map, Value};
 
 use crate::diagnostic::{Finding, join};
-
-/// One change to the spec.
-#[derive(Debug, Clone, PartialEq)]
-enum Change {
-    Remove(String),
-    Replace(String, Value),
-}
-
-impl Change {
-    fn pointer(&self) -> &str {
-        match self {
-            Change::Remove(p) | Change::Replace(p, _) => p,
-        }
-    }
-}
+use crate::fix::Change;
 
 /// A spec the typed model can read, and what was changed to get it.
 pub struct Repaired {
@@ -58,7 +44,7 @@ pub fn spec(validator: &jsonschema::Validator, schema: &Value, object: &Value) -
                 let property = node
                     .and_then(|n| n.get("properties"))
                     .and_then(|p| p.get(name));
-                changes.push(Change::Replace(join(&at, name), neutral(property)));
+                changes.push(Change::Add(join(&at, name), neutral(property)));
             }
             ValidationErrorKind::Enum { .. } if in_list(&at) => changes.push(Change::Remove(at)),
             ValidationErrorKind::Type { .. } | ValidationErrorKind::Enum { .. } => {
@@ -71,20 +57,9 @@ pub fn spec(validator: &jsonschema::Validator, schema: &Value, object: &Value) -
         return None;
     }
     changes.dedup();
-    let mut spec = object.get("spec")?.clone();
-    // Removals from the back, so that earlier indices stay valid.
-    let mut removals: Vec<&Change> = changes
-        .iter()
-        .filter(|c| matches!(c, Change::Remove(_)))
-        .collect();
-    removals.sort_by(|a, b| order(b.pointer()).cmp(&order(a.pointer())));
-    for change in changes
-        .iter()
-        .filter(|c| matches!(c, Change::Replace(..)))
-        .chain(removals)
-    {
-        apply(&mut spec, change);
-    }
+    let mut repaired = object.clone();
+    crate::fix::edit::apply_json(&mut repaired, &changes);
+    let spec = repaired.get_mut("spec")?.take();
     Some(Repaired { spec, changes })
 }
 
@@ -117,7 +92,7 @@ impl Repaired {
                     let (list, index) = p.rsplit_once('/')?;
                     Some((list, index.parse().ok()?))
                 }
-                Change::Replace(..) => None,
+                Change::Replace(..) | Change::Add(..) => None,
             })
             .collect();
         removed.sort();
@@ -158,14 +133,6 @@ fn in_list(pointer: &str) -> bool {
     pointer
         .rsplit_once('/')
         .is_some_and(|(_, last)| !last.is_empty() && last.bytes().all(|b| b.is_ascii_digit()))
-}
-
-/// Sort key for removals: the list, then the index as a number.
-fn order(pointer: &str) -> (&str, usize) {
-    match pointer.rsplit_once('/') {
-        Some((list, i)) => (list, i.parse().unwrap_or(usize::MAX)),
-        None => (pointer, 0),
-    }
 }
 
 /// The schema node holding the keyword at `keyword_path`.
@@ -214,50 +181,4 @@ fn neutral(node: Option<&Value>) -> Value {
         }
         _ => Value::Null,
     }
-}
-
-/// Applies one change; pointers are relative to the object, the value is its spec.
-fn apply(spec: &mut Value, change: &Change) {
-    let Some(inner) = change.pointer().strip_prefix("/spec") else {
-        return;
-    };
-    match change {
-        Change::Replace(_, value) if inner.is_empty() => *spec = value.clone(),
-        Change::Replace(_, value) => {
-            let Some((parent, key)) = inner.rsplit_once('/') else {
-                return;
-            };
-            match spec.pointer_mut(parent) {
-                Some(Value::Object(m)) => {
-                    m.insert(unescape(key), value.clone());
-                }
-                Some(Value::Array(a)) => {
-                    if let Some(slot) = key.parse::<usize>().ok().and_then(|i| a.get_mut(i)) {
-                        *slot = value.clone();
-                    }
-                }
-                _ => {}
-            }
-        }
-        Change::Remove(_) => {
-            let Some((parent, key)) = inner.rsplit_once('/') else {
-                return;
-            };
-            match spec.pointer_mut(parent) {
-                Some(Value::Object(m)) => {
-                    m.remove(&unescape(key));
-                }
-                Some(Value::Array(a)) => {
-                    if let Some(i) = key.parse::<usize>().ok().filter(|i| *i < a.len()) {
-                        a.remove(i);
-                    }
-                }
-                _ => {}
-            }
-        }
-    }
-}
-
-fn unescape(token: &str) -> String {
-    token.replace("~1", "/").replace("~0", "~")
 }

@@ -248,7 +248,14 @@ pub fn apply(text: &str, mut edits: Vec<TextEdit>) -> String {
     out
 }
 
-/// Applies changes to a JSON value: what the text must read back as.
+/// A JSON Pointer reference token as the key it names (RFC 6901).
+fn unescape(token: &str) -> String {
+    token.replace("~1", "/").replace("~0", "~")
+}
+
+/// Applies changes to a JSON value: what the text must read back as, or
+/// the spec the check core repairs. `Remove` takes a list entry or a
+/// mapping member.
 pub fn apply_json(value: &mut Value, changes: &[Change]) {
     let mut removals: Vec<&str> = Vec::new();
     for change in changes {
@@ -262,7 +269,7 @@ pub fn apply_json(value: &mut Value, changes: &[Change]) {
                 if let Some((parent, key)) = p.rsplit_once('/')
                     && let Some(Value::Object(m)) = value.pointer_mut(parent)
                 {
-                    m.insert(key.replace("~1", "/").replace("~0", "~"), v.clone());
+                    m.insert(unescape(key), v.clone());
                 }
             }
             Change::Remove(p) => removals.push(p),
@@ -277,12 +284,21 @@ pub fn apply_json(value: &mut Value, changes: &[Change]) {
         )
     });
     for p in removals {
-        if let Some((list, i)) = p.rsplit_once('/')
-            && let Some(Value::Array(a)) = value.pointer_mut(list)
-            && let Ok(i) = i.parse::<usize>()
-            && i < a.len()
-        {
-            a.remove(i);
+        let Some((parent, token)) = p.rsplit_once('/') else {
+            continue;
+        };
+        match value.pointer_mut(parent) {
+            Some(Value::Array(a)) => {
+                if let Ok(i) = token.parse::<usize>()
+                    && i < a.len()
+                {
+                    a.remove(i);
+                }
+            }
+            Some(Value::Object(m)) => {
+                m.remove(&unescape(token));
+            }
+            _ => {}
         }
     }
 }
