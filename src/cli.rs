@@ -10,6 +10,7 @@ use clap::{Parser, Subcommand};
 pub mod argocd;
 pub mod args;
 pub mod check;
+pub mod explain;
 pub mod identity;
 pub mod init;
 pub mod lock;
@@ -20,6 +21,7 @@ pub mod project;
 pub mod render;
 pub mod rules;
 pub mod serve;
+pub mod test;
 pub mod token;
 
 #[derive(Parser)]
@@ -50,6 +52,10 @@ pub enum Command {
     Render(render::RenderArgs),
     /// Run the validating and mutating admission webhook.
     Serve(serve::ServeArgs),
+    /// Predict what one request gets (200, 401, 403, 404) and why, from the APIRules and specs.
+    Explain(explain::ExplainArgs),
+    /// Run the AccessTest documents against the APIRules and specs beside them.
+    Test(test::TestArgs),
     /// Migrate APIRule v1beta1 to v2, reporting what cannot move.
     Migrate(migrate::MigrateArgs),
     /// Policy tools.
@@ -114,6 +120,8 @@ pub fn run(cli: Cli, out: &mut dyn Write) -> Result<Outcome, Fatal> {
         Command::Probe(args) => probe::probe(&args, out),
         Command::Argocd { command } => argocd::argocd(command, out),
         Command::Migrate(args) => migrate::migrate(&args, out),
+        Command::Explain(args) => explain::explain(&args, out),
+        Command::Test(args) => test::test(&args, out),
         Command::Policy {
             command: policy::PolicyCommand::Test { dir, policy },
         } => policy::policy_test(&dir, policy.as_ref(), out),

@@ -65,17 +65,23 @@ impl Compiled {
     /// the pointer appended (spec and APIRule share field names below the
     /// recorded points; a name the spec lacks resolves to its parent).
     pub fn origin(&self, pointer: &str) -> (DocRef, String) {
-        let mut best: Option<&(String, DocRef, String)> = None;
-        for o in &self.origins {
-            let matches = pointer == o.0
-                || (pointer.starts_with(o.0.as_str()) && pointer[o.0.len()..].starts_with('/'));
-            if matches && best.is_none_or(|b| o.0.len() > b.0.len()) {
-                best = Some(o);
-            }
-        }
-        let (prefix, doc, target) = best.expect("the empty prefix is always recorded");
-        (*doc, format!("{target}{}", &pointer[prefix.len()..]))
+        origin(&self.origins, pointer)
     }
+}
+
+/// Where in the spec a pointer into a compiled APIRule belongs, given its
+/// recorded origins (see `Compiled::origin`).
+pub fn origin(origins: &[(String, DocRef, String)], pointer: &str) -> (DocRef, String) {
+    let mut best: Option<&(String, DocRef, String)> = None;
+    for o in origins {
+        let matches = pointer == o.0
+            || (pointer.starts_with(o.0.as_str()) && pointer[o.0.len()..].starts_with('/'));
+        if matches && best.is_none_or(|b| o.0.len() > b.0.len()) {
+            best = Some(o);
+        }
+    }
+    let (prefix, doc, target) = best.expect("the empty prefix is always recorded");
+    (*doc, format!("{target}{}", &pointer[prefix.len()..]))
 }
 
 /// Compiles one exposure found at `doc`. `shared` holds the run's `Issuers`.

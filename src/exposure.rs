@@ -104,6 +104,8 @@ pub fn duplicate_issuer(name: &str, first: &IssuerDef, pointer: &str) -> Finding
 pub struct Evaluated {
     /// The APIRule; absent when the spec itself is broken.
     pub apirule: Option<Object>,
+    /// Where each part of the APIRule comes from (`Compiled::origins`).
+    pub origins: Vec<(String, DocRef, String)>,
     pub findings: Vec<Located>,
 }
 
@@ -148,6 +150,7 @@ pub fn exposure(
         Err(findings) => {
             return Evaluated {
                 apirule: None,
+                origins: Vec::new(),
                 findings,
             };
         }
@@ -167,6 +170,7 @@ pub fn exposure(
     {
         return Evaluated {
             apirule: None,
+            origins: Vec::new(),
             findings,
         };
     }
@@ -181,6 +185,7 @@ pub fn exposure(
     }
     Evaluated {
         apirule: Some(compiled.apirule),
+        origins: compiled.origins,
         findings,
     }
 }

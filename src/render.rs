@@ -34,7 +34,7 @@ pub struct Options<'a> {
 }
 
 /// One rendered APIRule.
-#[derive(Debug, Clone, PartialEq, Eq)]
+#[derive(Debug, Clone, PartialEq)]
 pub struct Output {
     pub namespace: String,
     pub name: String,
@@ -42,6 +42,10 @@ pub struct Output {
     pub source: String,
     /// The APIRule as YAML, without header or separator.
     pub yaml: String,
+    /// The APIRule itself, and where in the inputs each part comes from
+    /// (`Compiled::origins`; `DocRef::source` indexes the inputs).
+    pub apirule: Object,
+    pub origins: Vec<(String, DocRef, String)>,
 }
 
 impl Output {
@@ -83,6 +87,9 @@ pub struct Rendered {
     pub outputs: Vec<Output>,
     /// Per input, in input order, with the lines its findings point at.
     pub reports: Vec<Checked>,
+    /// Per input, in input order, the documents of spec files as loaded
+    /// (with their span index); empty for files without specs.
+    pub documents: Vec<Vec<Result<Document, yaml::LoadError>>>,
     pub errors: usize,
     pub warnings: usize,
 }
@@ -171,7 +178,7 @@ pub fn render(inputs: &[Input], opts: &Options) -> Rendered {
                 Some(root) => relative(Path::new(&source.name), root),
                 None => source.name.clone(),
             };
-            let output = output(&apirule, &shown);
+            let output = output(apirule, evaluated.origins, &shown);
             let key = (output.namespace.clone(), output.name.clone());
             if let Some((_, first)) = outputs.get(&key) {
                 located.push(Located {
@@ -208,7 +215,9 @@ pub fn render(inputs: &[Input], opts: &Options) -> Rendered {
     let mut errors = 0;
     let mut warnings = 0;
     let mut reports = Vec::new();
+    let mut documents = Vec::new();
     for mut input in sources {
+        documents.push(std::mem::take(&mut input.documents));
         let r = &mut input.report;
         r.diagnostics
             .sort_by(|a, b| a.sort_key().cmp(&b.sort_key()));
@@ -230,6 +239,7 @@ pub fn render(inputs: &[Input], opts: &Options) -> Rendered {
     Rendered {
         outputs: outputs.into_values().map(|(o, _)| o).collect(),
         reports,
+        documents,
         errors,
         warnings,
     }
@@ -269,13 +279,15 @@ fn display_name(namespace: &str, name: &str) -> String {
     }
 }
 
-fn output(apirule: &Object, source: &str) -> Output {
+fn output(apirule: Object, origins: Vec<(String, DocRef, String)>, source: &str) -> Output {
     let meta = apirule.metadata();
     Output {
         namespace: meta.namespace.clone().unwrap_or_default(),
         name: meta.name.clone().unwrap_or_default(),
         source: source.to_owned(),
-        yaml: emit::document(apirule),
+        yaml: emit::document(&apirule),
+        apirule,
+        origins,
     }
 }
 

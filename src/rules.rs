@@ -2,7 +2,7 @@
 //! with a stable code, a kebab-case name, a default severity and a document.
 //! Codes are never reused. Families: `P` parse, `S` schema, `R` routing,
 //! `J` jwt, `B` APIRule v1beta1 (legacy), `X` exposure specs, `M` migration
-//! from v1beta1, `O` organisation policy.
+//! from v1beta1, `O` organisation policy, `A` access tests (`kexpose test`).
 
 use crate::diagnostic::Severity;
 
@@ -212,6 +212,10 @@ rules! {
         help "nothing to do if the lowercased host is the one you meant";
     X005 "exposure-duplicate" Error "Two specs define the same issuer or render the same APIRule."
         help "give each exposure its own name and each issuer one definition";
+    A001 "access-expectation-failed" Error "An AccessTest case gets another status than it expects."
+        help "read the reasons: fix the APIRule or exposure they point at, or the expectation";
+    A002 "access-test-invalid" Error "An AccessTest document cannot be read: a bad request, token or expectation."
+        help "write the case as the AccessTest schema says (kexpose rule A002 shows one)";
 }
 
 impl Code {

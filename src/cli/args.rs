@@ -23,7 +23,7 @@ pub enum Color {
 }
 
 /// What exposure spec templates may read.
-#[derive(Args, Default)]
+#[derive(Args, Clone, Default)]
 pub struct TemplateArgs {
     /// Values for the spec templates (repeatable; later files win).
     #[arg(long = "values", value_name = "FILE")]

@@ -43,6 +43,13 @@ pub struct RenderArgs {
     /// Largest file accepted, in bytes.
     #[arg(long, default_value_t = source::DEFAULT_MAX_FILE_SIZE)]
     pub max_file_size: u64,
+    /// Print, for review, the Istio objects api-gateway would generate for the specs and
+    /// APIRules given (VirtualService, RequestAuthentication, AuthorizationPolicy).
+    #[arg(long, conflicts_with_all = ["out_dir", "check", "api_version"])]
+    pub istio: bool,
+    /// With --istio: the gateway's domain, which short hosts are served under.
+    #[arg(long, value_name = "DOMAIN", requires = "istio", default_value = crate::access::istio::DEFAULT_DOMAIN)]
+    pub domain: String,
 }
 
 impl RenderArgs {
@@ -63,12 +70,17 @@ impl RenderArgs {
             policy: None,
             color: Color::Auto,
             max_file_size: source::DEFAULT_MAX_FILE_SIZE,
+            istio: false,
+            domain: crate::access::istio::DEFAULT_DOMAIN.into(),
         }
     }
 }
 
 /// Renders specs: APIRules on stdout (or into --out-dir), findings on stderr.
 pub fn render(args: &RenderArgs, out: &mut dyn Write) -> Result<Outcome, Fatal> {
+    if args.istio {
+        return istio(args, out);
+    }
     let project = args.project.load()?;
     let policy = load_policy(project.policy(args.policy.as_ref()).as_ref())?;
     let template = project.template(&args.template)?;
@@ -192,4 +204,32 @@ pub fn render(args: &RenderArgs, out: &mut dyn Write) -> Result<Outcome, Fatal> 
             Ok(Outcome::Clean)
         }
     }
+}
+
+/// `render --istio`: the Istio objects api-gateway would generate, for
+/// reading and review.
+fn istio(args: &RenderArgs, out: &mut dyn Write) -> Result<Outcome, Fatal> {
+    let model = super::explain::ModelArgs {
+        paths: args.paths.clone(),
+        project: args.project.clone(),
+        template: args.template.clone(),
+        lock: args.lock.clone(),
+        policy: args.policy.clone(),
+        domain: Some(args.domain.clone()),
+        color: args.color,
+        max_file_size: args.max_file_size,
+    };
+    let (loaded, _) = match model.load() {
+        Ok(l) => l,
+        Err(outcome) => return outcome,
+    };
+    if loaded.apirules.is_empty() {
+        return Err(Fatal::Message(
+            "no APIRule (v2, v2alpha1) or Exposure found to preview".into(),
+        ));
+    }
+    let preview = crate::access::istio::preview(&loaded.apirules, &args.domain, |i| loaded.name(i));
+    out.write_all(preview.as_bytes())?;
+    out.flush()?;
+    Ok(Outcome::Clean)
 }

@@ -19,6 +19,13 @@ pub struct Summary {
     pub skipped: usize,
     pub errors: usize,
     pub warnings: usize,
+    /// AccessTest cases run (`kexpose test`).
+    #[serde(skip_serializing_if = "is_zero")]
+    pub cases: usize,
+}
+
+fn is_zero(n: &usize) -> bool {
+    *n == 0
 }
 
 impl Summary {
@@ -31,6 +38,7 @@ impl Summary {
         self.skipped += other.skipped;
         self.errors += other.errors;
         self.warnings += other.warnings;
+        self.cases += other.cases;
     }
 }
 

@@ -113,6 +113,27 @@ pub fn write(run: &Run, color: bool, frames: bool, out: &mut dyn Write) -> io::R
     } else {
         String::new()
     };
+    if sum.cases > 0 {
+        let failed = run
+            .files
+            .iter()
+            .flat_map(|f| &f.report.documents)
+            .filter(|d| matches!(d.status, super::Status::Invalid | super::Status::Error))
+            .count();
+        return writeln!(
+            out,
+            "{}: {} in {}; {} passed, {} failed",
+            if sum.errors > 0 {
+                s.paint("1;31", "failed")
+            } else {
+                s.paint("1;32", "ok")
+            },
+            plural(sum.cases, "access case", "access cases"),
+            plural(sum.files, "file", "files"),
+            sum.cases - failed.min(sum.cases),
+            failed,
+        );
+    }
     writeln!(
         out,
         "{}: {}, {} ({} checked, {} skipped); {}, {}{suppressed}",

@@ -1,0 +1,263 @@
+//! The inputs of the access faces: APIRules (v2, v2alpha1) as they are,
+//! exposure specs rendered by the one render pipeline, and AccessTest
+//! documents; each with what it takes to name the file, line and column
+//! of any of its fields.
+
+use serde_json::Value;
+
+use super::At;
+use crate::apirule::{Object, Version, v2};
+use crate::check::{self, Kind};
+use crate::compile::DocRef;
+use crate::diagnostic::{Position, plain_error};
+use crate::identity::lock::Lock;
+use crate::policy::Policy;
+use crate::render::{self, Rendered};
+use crate::report::Checked;
+use crate::source::{self, Input};
+use crate::spec::template;
+use crate::yaml::{self, Document, Limits, LoadError};
+
+/// Where a field sits in the inputs.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Place {
+    pub file: String,
+    pub line: u32,
+    pub column: u32,
+}
+
+impl std::fmt::Display for Place {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        write!(f, "{}:{}:{}", self.file, self.line, self.column)
+    }
+}
+
+/// Where one APIRule of the model comes from.
+#[derive(Debug, Clone)]
+enum Origin {
+    /// An APIRule object in a file (a List item has a `base`); `rendered`
+    /// when the file is one `kexpose render` wrote.
+    Object {
+        doc: DocRef,
+        base: String,
+        rendered: bool,
+    },
+    /// Rendered from an exposure spec.
+    Spec(Vec<(String, DocRef, String)>),
+    /// Built in memory.
+    Nowhere,
+}
+
+/// An AccessTest document found among the inputs.
+#[derive(Debug, Clone)]
+pub struct TestDocument {
+    pub doc: DocRef,
+    pub base: String,
+    pub value: Value,
+}
+
+/// Everything loaded.
+#[derive(Default)]
+pub struct Loaded {
+    pub apirules: Vec<v2::ApiRule>,
+    origins: Vec<Origin>,
+    files: Vec<(String, Vec<Result<Document, LoadError>>)>,
+    pub tests: Vec<TestDocument>,
+    /// Problems that stop the faces: `file:line:col: message` lines.
+    pub errors: Vec<String>,
+    /// The findings of rendering the specs, when there are any.
+    pub reports: Vec<Checked>,
+}
+
+/// What loading needs: the same as `render`.
+pub struct Options<'a> {
+    pub policy: &'a Policy,
+    pub template: &'a template::Context,
+    pub lock: &'a Lock,
+    pub max_file_size: u64,
+}
+
+impl Loaded {
+    /// APIRules built in memory (tests, benchmarks).
+    pub fn from_apirules(apirules: Vec<v2::ApiRule>) -> Loaded {
+        Loaded {
+            origins: vec![Origin::Nowhere; apirules.len()],
+            apirules,
+            ..Loaded::default()
+        }
+    }
+
+    /// The file, line and column of a field.
+    pub fn place(&self, at: &At) -> Option<Place> {
+        let (doc, pointer) = match self.origins.get(at.apirule)? {
+            Origin::Object { doc, base, .. } => (*doc, format!("{base}{}", at.pointer)),
+            Origin::Spec(origins) => crate::compile::origin(origins, &at.pointer),
+            Origin::Nowhere => return None,
+        };
+        self.position(doc, &pointer)
+    }
+
+    /// The file, line and column of a pointer into a loaded document.
+    pub fn position(&self, doc: DocRef, pointer: &str) -> Option<Place> {
+        let (file, documents) = self.files.get(doc.source)?;
+        let at = yaml::locate(documents, doc.document, pointer, false);
+        Some(Place {
+            file: file.clone(),
+            line: at.line,
+            column: at.column,
+        })
+    }
+
+    /// `namespace/name` of an APIRule.
+    pub fn name(&self, apirule: usize) -> String {
+        let m = &self.apirules[apirule].metadata;
+        format!(
+            "{}/{}",
+            m.namespace.as_deref().unwrap_or("default"),
+            m.name.as_deref().unwrap_or("<unnamed>")
+        )
+    }
+}
+
+/// Loads `inputs`: specs through `render` (v2, with its findings), then
+/// every APIRule and AccessTest document.
+pub fn load(inputs: &[Input], opts: &Options) -> Loaded {
+    let rendered: Rendered = render::render(
+        inputs,
+        &render::Options {
+            version: Version::V2,
+            policy: opts.policy,
+            template: opts.template,
+            lock: opts.lock,
+            max_file_size: opts.max_file_size,
+            source_root: None,
+        },
+    );
+    let mut loaded = Loaded::default();
+    let limits = Limits::default();
+    for (i, (input, documents)) in inputs.iter().zip(rendered.documents).enumerate() {
+        let name = input.name();
+        // Render loaded the spec files and reports their YAML errors.
+        let from_render = !documents.is_empty();
+        let mut rendered_file = false;
+        let documents = if !from_render {
+            // Not a spec file: render passed over it.
+            match source::text(input, opts.max_file_size) {
+                Ok(text) => {
+                    rendered_file = render::rendered_from(&text).is_some();
+                    yaml::load(&text, limits).documents
+                }
+                Err(source::Unreadable::Io(e)) => {
+                    loaded.errors.push(format!("{name}: {e}"));
+                    Vec::new()
+                }
+                Err(source::Unreadable::Content(_, message, at)) => {
+                    loaded.errors.push(line(&name, at, &message));
+                    Vec::new()
+                }
+            }
+        } else {
+            documents
+        };
+        for (d, doc) in documents.iter().enumerate() {
+            let doc = match doc {
+                Ok(doc) => doc,
+                Err(e) => {
+                    if !from_render {
+                        loaded.errors.push(line(&name, e.position, &e.message));
+                    }
+                    continue;
+                }
+            };
+            let at = DocRef {
+                source: i,
+                document: d,
+            };
+            for (base, value) in crate::pipeline::objects(&doc.value) {
+                if is_access_test(value) {
+                    loaded.tests.push(TestDocument {
+                        doc: at,
+                        base,
+                        value: value.clone(),
+                    });
+                    continue;
+                }
+                if check::classify(value) != Kind::ApiRule {
+                    continue;
+                }
+                let version = value
+                    .get("apiVersion")
+                    .and_then(Value::as_str)
+                    .and_then(Version::from_api_version);
+                let position = doc.spans.locate(&base, false).unwrap_or(doc.start);
+                match version {
+                    Some(Version::V2 | Version::V2alpha1) => {
+                        match serde_json::from_value::<v2::ApiRule>(value.clone()) {
+                            Ok(rule) if rule.spec.is_some() => {
+                                loaded.apirules.push(rule);
+                                loaded.origins.push(Origin::Object {
+                                    doc: at,
+                                    base,
+                                    rendered: rendered_file,
+                                });
+                            }
+                            Ok(_) => loaded.errors.push(line(&name, position, "the APIRule has no spec")),
+                            Err(e) => loaded.errors.push(line(
+                                &name,
+                                position,
+                                &format!("cannot read the APIRule: {} (kexpose check shows where)", plain_error(&e)),
+                            )),
+                        }
+                    }
+                    _ => loaded.errors.push(line(
+                        &name,
+                        position,
+                        "only APIRules v2 and v2alpha1 are understood here; `kexpose migrate` converts v1beta1",
+                    )),
+                }
+            }
+        }
+        loaded.files.push((name, documents));
+    }
+    // A spec and the APIRule `kexpose render` wrote from it are one
+    // exposure: the spec, which the reasons should point at, stands for both.
+    let from_specs: Vec<(String, String)> = rendered
+        .outputs
+        .iter()
+        .map(|o| (o.namespace.clone(), o.name.clone()))
+        .collect();
+    let pairs = std::mem::take(&mut loaded.apirules)
+        .into_iter()
+        .zip(std::mem::take(&mut loaded.origins))
+        .filter(|(rule, origin)| {
+            let key = (
+                rule.metadata.namespace.clone().unwrap_or_default(),
+                rule.metadata.name.clone().unwrap_or_default(),
+            );
+            !matches!(origin, Origin::Object { rendered: true, .. }) || !from_specs.contains(&key)
+        });
+    (loaded.apirules, loaded.origins) = pairs.unzip();
+    for output in rendered.outputs {
+        if let Object::V2(rule) = output.apirule {
+            loaded.apirules.push(rule);
+            loaded.origins.push(Origin::Spec(output.origins));
+        }
+    }
+    if rendered.errors > 0 {
+        loaded.reports = rendered.reports;
+    }
+    loaded
+}
+
+fn line(file: &str, at: Position, message: &str) -> String {
+    format!("{file}:{}:{}: {message}", at.line, at.column)
+}
+
+/// `kind: AccessTest` in the spec group.
+pub fn is_access_test(value: &Value) -> bool {
+    value.get("kind").and_then(Value::as_str) == Some("AccessTest")
+        && value
+            .get("apiVersion")
+            .and_then(Value::as_str)
+            .is_some_and(|v| v.starts_with(crate::spec::API_GROUP))
+}
