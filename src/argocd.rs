@@ -377,6 +377,11 @@ pub fn generate(
             }
         }
     }
+    // The application's AccessTests gate the sync like findings do: an
+    // exposure that would answer other than its tests expect is not applied.
+    if rendered.errors == 0 {
+        reports.extend(access_tests(&inputs, &policy, &ctx, &lock));
+    }
     // R010 (v1beta1 is deprecated) is the announced consequence of choosing
     // api-version v1beta1, not a warning about the application.
     let chosen = |d: &crate::diagnostic::Diagnostic| {
@@ -434,6 +439,36 @@ pub fn generate(
         stream.push_str(&doc);
     }
     Ok(stream)
+}
+
+/// The reports of the AccessTest documents among `inputs` (none without
+/// any: the model is only built when a file names the kind).
+fn access_tests(
+    inputs: &[Input],
+    policy: &Policy,
+    template: &crate::spec::template::Context,
+    lock: &crate::identity::lock::Lock,
+) -> Vec<crate::report::FileReport> {
+    let named = inputs.iter().any(|i| {
+        source::text(i, source::DEFAULT_MAX_FILE_SIZE).is_ok_and(|t| t.contains("AccessTest"))
+    });
+    if !named {
+        return Vec::new();
+    }
+    let loaded = crate::access::load::load(
+        inputs,
+        &crate::access::load::Options {
+            policy,
+            template,
+            lock,
+            max_file_size: source::DEFAULT_MAX_FILE_SIZE,
+        },
+    );
+    crate::access::suite::run(&loaded, inputs, None, policy, source::DEFAULT_MAX_FILE_SIZE)
+        .files
+        .into_iter()
+        .map(|c| c.report)
+        .collect()
 }
 
 #[cfg(test)]

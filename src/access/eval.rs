@@ -449,7 +449,10 @@ impl<'a> Model<'a> {
             None => readers[0].0.issuer.as_str(),
         };
         let Some((rule, _)) = readers.iter().find(|(r, _)| r.issuer == iss) else {
-            let configured: Vec<&str> = readers.iter().map(|(r, _)| r.issuer.as_str()).collect();
+            let mut configured: Vec<&str> =
+                readers.iter().map(|(r, _)| r.issuer.as_str()).collect();
+            configured.sort_unstable();
+            configured.dedup();
             let near = configured
                 .iter()
                 .find(|c| c.trim_end_matches('/') == iss.trim_end_matches('/'));
@@ -683,10 +686,16 @@ impl<'a> Model<'a> {
                 format!("the policy of rule #{} covers other hosts", o.rule + 1),
                 Some(At::new(o.apirule, "/spec/hosts")),
             ),
-            Miss::Operation => Reason::new(
+            Miss::Method => Reason::new(
+                format!("the policy of rule #{} covers other methods", o.rule + 1),
+                rule_at("/methods"),
+            ),
+            Miss::Path(paths) => Reason::new(
                 format!(
-                    "the policy of rule #{} covers other methods or paths",
-                    o.rule + 1
+                    "the policy of rule #{} allows path {}, compared as a path (only {{*}} and {{**}} are patterns), and {} is not one",
+                    o.rule + 1,
+                    paths.join(", "),
+                    ctx.request.path
                 ),
                 rule_at("/path"),
             ),
@@ -810,7 +819,9 @@ enum Miss {
     NoIdentity(Vec<String>),
     Issuer(String, Vec<String>),
     Host,
-    Operation,
+    Method,
+    /// The policy's paths, none of which is the request's.
+    Path(Vec<String>),
     /// The not-path and the earlier rule it comes from.
     NotPath(String, usize),
     Claim(String, String),
@@ -840,13 +851,15 @@ impl Context<'_> {
             if !host && self.request.caller == Caller::Internet {
                 return Err(Miss::Host);
             }
-            if !op.methods.contains(&self.request.method)
-                || !op
-                    .paths
-                    .iter()
-                    .any(|p| matcher::template_matches(p, &self.request.path))
+            if !op.methods.contains(&self.request.method) {
+                return Err(Miss::Method);
+            }
+            if !op
+                .paths
+                .iter()
+                .any(|p| matcher::template_matches(p, &self.request.path))
             {
-                return Err(Miss::Operation);
+                return Err(Miss::Path(op.paths.clone()));
             }
             if let Some(i) = op
                 .not_paths
@@ -969,4 +982,36 @@ fn methods(route: &HttpRoute) -> String {
         .map(|m| m.as_str())
         .collect::<Vec<_>>()
         .join(", ")
+}
+
+/// What a live answer that differs from the prediction suggests, for
+/// `probe`; `None` when they agree.
+pub fn suggests(predicted: u16, observed: u16) -> Option<&'static str> {
+    Some(match (predicted, observed) {
+        (p, o) if p == o => return None,
+        (403, 401) => {
+            "Istio verified a token the given APIRules would not read: the token was presented where no issuer of these APIRules expects it (the deployed rule reads it elsewhere), or its issuer differs from theirs"
+        }
+        (200, 401) => {
+            "the token is rejected: its iss differs from the deployed issuer (byte for byte), the jwksUri serves other keys, or it expired; is the deployed APIRule the one given?"
+        }
+        (200, 403) | (401, 403) => {
+            "authorization refuses what these APIRules allow: the deployed rule requires scopes or audiences the token lacks, or an earlier rule's notPaths excludes the path; is the deployed APIRule the one given?"
+        }
+        (_, 404) => {
+            "the gateway has no route: the APIRule is not deployed or not Ready, or its host differs (a short host under another domain?)"
+        }
+        (404, _) => {
+            "the gateway routes a request these APIRules do not: another APIRule or VirtualService serves this host"
+        }
+        (401 | 403, 200..=299) => {
+            "the request got through where these APIRules refuse it: the workload may have no sidecar (nothing is enforced), or another policy allows it"
+        }
+        (_, 300..=399) => {
+            "redirected: something in front of the workload (a login page?) answers, not Istio"
+        }
+        _ => {
+            "the cluster answers otherwise than these APIRules predict: compare the deployed objects with them"
+        }
+    })
 }

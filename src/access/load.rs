@@ -108,6 +108,18 @@ impl Loaded {
         })
     }
 
+    /// Where the first member named `name` below `base` of a loaded
+    /// document sits.
+    pub fn find_key(&self, doc: DocRef, base: &str, name: &str) -> Option<Position> {
+        let (_, documents) = self.files.get(doc.source)?;
+        documents
+            .get(doc.document)?
+            .as_ref()
+            .ok()?
+            .spans
+            .find_key(base, name)
+    }
+
     /// `namespace/name` of an APIRule.
     pub fn name(&self, apirule: usize) -> String {
         let m = &self.apirules[apirule].metadata;

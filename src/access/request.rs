@@ -10,6 +10,8 @@ use crate::apirule::Method;
 #[derive(Debug, Clone, PartialEq)]
 pub struct Request {
     pub method: Method,
+    /// `https` or `http`.
+    pub scheme: &'static str,
     /// Lower case, without port.
     pub host: String,
     /// The path, without the query.
@@ -118,10 +120,11 @@ impl Request {
                 format!("not an HTTP method APIRules know: {method:?} (GET, POST, PUT, DELETE, PATCH, HEAD, OPTIONS, CONNECT, TRACE)")
             })?;
         let url = url.trim();
-        let rest = url
-            .strip_prefix("https://")
-            .or_else(|| url.strip_prefix("http://"))
-            .ok_or_else(|| format!("not an http(s) URL: {url:?}"))?;
+        let (scheme, rest) = match (url.strip_prefix("https://"), url.strip_prefix("http://")) {
+            (Some(rest), _) => ("https", rest),
+            (_, Some(rest)) => ("http", rest),
+            _ => return Err(format!("not an http(s) URL: {url:?}")),
+        };
         let (authority, target) = match rest.find(['/', '?', '#']) {
             Some(i) => rest.split_at(i),
             None => (rest, "/"),
@@ -142,6 +145,7 @@ impl Request {
         let path = if path.is_empty() { "/" } else { path };
         Ok(Request {
             method,
+            scheme,
             host: host.to_ascii_lowercase(),
             path: path.to_owned(),
             query: form_urlencoded::parse(query.as_bytes())

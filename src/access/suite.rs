@@ -155,14 +155,12 @@ pub fn run(
         let parsed: AccessTest = match serde_json::from_value(test.value.clone()) {
             Ok(t) => t,
             Err(e) => {
-                let at = place("");
-                invalid(
-                    report,
-                    policy,
-                    &file,
-                    at,
-                    format!("AccessTest: {}", plain_error(&e)),
-                );
+                let message = plain_error(&e);
+                // serde names an unknown field but not where it is.
+                let at = unknown_field(&message)
+                    .and_then(|name| loaded.find_key(test.doc, &test.base, name))
+                    .unwrap_or_else(|| place(""));
+                invalid(report, policy, &file, at, format!("AccessTest: {message}"));
                 continue;
             }
         };
@@ -202,12 +200,16 @@ pub fn run(
                 errors: 0,
                 warnings: 0,
             };
-            if let Some(problem) = mismatch(&outcome, case, loaded) {
-                ran.failed += 1;
-                result.status = Status::Invalid;
-                result.errors = 1;
-                let finding = Finding::new(Code::A001, format!("/spec/cases/{i}/expect"), problem);
-                report.push(policy, &file, finding, at("/expect"));
+            match mismatch(&outcome, case, loaded) {
+                Some(problem) => {
+                    ran.failed += 1;
+                    result.status = Status::Invalid;
+                    result.errors = 1;
+                    let finding =
+                        Finding::new(Code::A001, format!("/spec/cases/{i}/expect"), problem);
+                    report.push(policy, &file, finding, at("/expect"));
+                }
+                None => report.summary.passed += 1,
             }
             report.documents.push(result);
         }
@@ -229,6 +231,15 @@ pub fn run(
         })
         .collect();
     ran
+}
+
+/// The field serde's "unknown field `x`" names.
+fn unknown_field(message: &str) -> Option<&str> {
+    message
+        .split_once("unknown field `")?
+        .1
+        .split_once('`')
+        .map(|(name, _)| name)
 }
 
 fn invalid(report: &mut FileReport, policy: &Policy, file: &str, at: Position, message: String) {

@@ -1,6 +1,7 @@
 //! `kexpose init`: a starting project that passes its own checks: the
-//! config, one exposure, an `Issuers` document, a values file, the
-//! pre-commit hooks, and the first render. Nothing that exists is replaced.
+//! config, one exposure, an `Issuers` document, a values file, an
+//! AccessTest, the pre-commit hooks, and the first render. Nothing that
+//! exists is replaced.
 
 use std::io::Write;
 use std::path::{Path, PathBuf};
@@ -70,6 +71,40 @@ spec:
       jwksUri: https://{{ values.tenant }}.accounts.example.com/oauth2/certs
 ";
 
+/// What the exposure must let through and keep out, run by `kexpose test`
+/// (the hosts and issuer are the dev environment's values).
+const ACCESS_TEST: &str = "\
+# What httpbin must answer, predicted offline from the exposure:
+#   kexpose test
+apiVersion: kexpose.dev/v1alpha1
+kind: AccessTest
+metadata:
+  name: httpbin
+spec:
+  tokens:
+    client:
+      claims: {iss: \"https://my-tenant.accounts.example.com\", sub: my-client}
+  cases:
+    - name: a client of the tenant reads its headers
+      request: GET https://httpbin.dev.example.com/headers
+      token: client
+      expect: 200
+    - name: without a token, the headers are refused
+      request: GET https://httpbin.dev.example.com/headers
+      expect: 403
+    - name: a token the tenant did not sign is rejected
+      request: GET https://httpbin.dev.example.com/headers
+      token: invalid
+      expect: 401
+    - name: the status pages are public
+      request: GET https://httpbin.dev.example.com/status/200
+      expect: 200
+    - name: nothing else is exposed
+      request: GET https://httpbin.dev.example.com/anything
+      token: client
+      expect: 404
+";
+
 const VALUES: &str = "\
 namespace: dev
 domain: dev.example.com
@@ -102,14 +137,22 @@ repos:
         pass_filenames: false
         files: (\\.(ya?ml|json)|(^|/)kexpose\\.lock)$
         require_serial: true
+      - id: kexpose-test
+        name: kexpose test
+        entry: kexpose test --format concise
+        language: system
+        pass_filenames: false
+        files: \\.(ya?ml|json)$
+        require_serial: true
 ";
 
 pub fn init(args: &InitArgs) -> Result<Outcome, Fatal> {
     let dir = &args.dir;
-    let files: [(&str, &str); 5] = [
+    let files: [(&str, &str); 6] = [
         (crate::config::FILE_NAME, CONFIG),
         ("exposures/httpbin.yaml", EXPOSURE),
         ("exposures/issuers.yaml", ISSUERS),
+        ("access-tests/httpbin.yaml", ACCESS_TEST),
         ("env/dev.yaml", VALUES),
         (".pre-commit-config.yaml", PRE_COMMIT),
     ];

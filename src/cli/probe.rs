@@ -6,8 +6,12 @@ use std::io::Write;
 use clap::{Args, ValueEnum};
 use serde_json::json;
 
+use super::args::TemplateArgs;
+use super::explain::ModelArgs;
 use super::identity::{CredentialArgs, NetArgs, block_on, refused};
 use super::{Fatal, Outcome};
+use crate::access::load::Loaded;
+use crate::access::{Model, Request, Token};
 use crate::identity::probe;
 
 #[derive(Clone, Copy, PartialEq, Eq, ValueEnum)]
@@ -38,6 +42,15 @@ pub struct ProbeArgs {
     /// The report: one line per check, or JSON.
     #[arg(long, value_enum, default_value_t = ProbeOutput::Text)]
     pub output: ProbeOutput,
+    /// APIRules or exposure specs to predict each answer from (repeatable); the prediction
+    /// is printed beside the live answer, with what a difference suggests.
+    #[arg(long, value_name = "PATH")]
+    pub predict: Vec<std::path::PathBuf>,
+    /// With --predict: the gateway's domain for short hosts (default: the URL's).
+    #[arg(long, value_name = "DOMAIN", requires = "predict")]
+    pub domain: Option<String>,
+    #[command(flatten)]
+    pub template: TemplateArgs,
     #[command(flatten)]
     pub credentials: CredentialArgs,
     #[command(flatten)]
@@ -80,10 +93,18 @@ pub fn probe(args: &ProbeArgs, out: &mut dyn Write) -> Result<Outcome, Fatal> {
         audiences: args.audiences.clone(),
         status: args.expect_status,
     };
-    let report = match block_on(probe::run(&client, &plan))? {
+    // The model loads before any call, so that broken inputs cost no request.
+    let predictor = match predictor(args)? {
+        Ok(p) => p,
+        Err(outcome) => return Ok(outcome),
+    };
+    let mut report = match block_on(probe::run(&client, &plan))? {
         Ok(r) => r,
         Err(e) => return refused(&e.to_string()),
     };
+    if let Some(loaded) = &predictor {
+        predict(&mut report, &plan, loaded, args.domain.as_deref())?;
+    }
     match args.output {
         ProbeOutput::Text => out.write_all(report.text().as_bytes())?,
         ProbeOutput::Json => {
@@ -98,4 +119,71 @@ pub fn probe(args: &ProbeArgs, out: &mut dyn Write) -> Result<Outcome, Fatal> {
     } else {
         Outcome::Findings
     })
+}
+
+/// The APIRules `--predict` names, loaded; `None` without the flag.
+fn predictor(args: &ProbeArgs) -> Result<Result<Option<Loaded>, Outcome>, Fatal> {
+    if args.predict.is_empty() {
+        return Ok(Ok(None));
+    }
+    let model = ModelArgs {
+        paths: args.predict.clone(),
+        project: Default::default(),
+        template: args.template.clone(),
+        lock: None,
+        policy: None,
+        domain: args.domain.clone(),
+        color: super::args::Color::Auto,
+        max_file_size: crate::source::DEFAULT_MAX_FILE_SIZE,
+    };
+    match model.load() {
+        Ok((loaded, _)) if loaded.apirules.is_empty() => Err(Fatal::Message(
+            "--predict names no APIRule (v2, v2alpha1) or Exposure".into(),
+        )),
+        Ok((loaded, _)) => Ok(Ok(Some(loaded))),
+        Err(Ok(outcome)) => Ok(Err(outcome)),
+        Err(Err(fatal)) => Err(fatal),
+    }
+}
+
+/// Puts the prediction beside each of the three calls.
+fn predict(
+    report: &mut probe::Report,
+    plan: &probe::Plan,
+    loaded: &Loaded,
+    domain: Option<&str>,
+) -> Result<(), Fatal> {
+    let mut request = Request::parse(&format!("{} {}", plan.method.as_str(), plan.url))?;
+    let claims = crate::identity::oidc::decode(&plan.token)
+        .ok()
+        .and_then(|(_, c)| c.as_object().cloned());
+    let model = Model::new(&loaded.apirules, domain);
+    for check in &mut report.checks {
+        request.token = match check.name.as_str() {
+            probe::WITHOUT_TOKEN => Token::None,
+            probe::TAMPERED_TOKEN => Token::Forged(claims.clone()),
+            probe::WITH_TOKEN => match &claims {
+                Some(c) => Token::Signed(c.clone()),
+                None => Token::Forged(None),
+            },
+            _ => continue,
+        };
+        let outcome = model.explain(&request);
+        let Some(observed) = check.status else {
+            continue;
+        };
+        check.predicted = Some(probe::Predicted {
+            status: outcome.status,
+            reasons: outcome
+                .reasons
+                .iter()
+                .map(|r| match r.at.as_ref().and_then(|at| loaded.place(at)) {
+                    Some(place) => format!("{} ({place})", r.message),
+                    None => r.message.clone(),
+                })
+                .collect(),
+            suggests: crate::access::eval::suggests(outcome.status, observed).map(str::to_owned),
+        });
+    }
+    Ok(())
 }

@@ -40,7 +40,28 @@ pub struct Check {
     pub observed: String,
     #[serde(skip_serializing_if = "Option::is_none")]
     pub hint: Option<String>,
+    /// The HTTP status of the call a check is about.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub status: Option<u16>,
+    /// What the APIRules given predict for this call (`--predict`).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub predicted: Option<Predicted>,
 }
+
+/// The offline prediction beside a live answer.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+pub struct Predicted {
+    pub status: u16,
+    pub reasons: Vec<String>,
+    /// When the live answer differs: what that suggests.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub suggests: Option<String>,
+}
+
+/// The three calls a probe makes, by the name of their check.
+pub const WITHOUT_TOKEN: &str = "without a token";
+pub const TAMPERED_TOKEN: &str = "with a tampered token (signature altered)";
+pub const WITH_TOKEN: &str = "with the token";
 
 #[derive(Debug, Clone, PartialEq, Eq, Serialize)]
 pub struct Report {
@@ -55,22 +76,18 @@ pub async fn run(client: &Client, plan: &Plan) -> Result<Report, net::Error> {
     let mut checks = claims(plan);
 
     let anonymous = call(client, plan, None).await?;
-    checks.push(rejected("without a token", &anonymous, "401 or 403", |s| {
+    checks.push(rejected(WITHOUT_TOKEN, &anonymous, "401 or 403", |s| {
         s == 401 || s == 403
     }));
 
     let tampered = tamper(&plan.token);
     let forged = call(client, plan, Some(&tampered)).await?;
-    checks.push(rejected(
-        "with a tampered token (signature altered)",
-        &forged,
-        "401",
-        |s| s == 401,
-    ));
+    checks.push(rejected(TAMPERED_TOKEN, &forged, "401", |s| s == 401));
 
     let answer = call(client, plan, Some(&plan.token)).await?;
     checks.push(Check {
-        name: "with the token".into(),
+        name: WITH_TOKEN.into(),
+        status: Some(answer.status),
         passed: answer.status == plan.status,
         expected: plan.status.to_string(),
         observed: observed(&answer),
@@ -90,6 +107,7 @@ pub async fn run(client: &Client, plan: &Plan) -> Result<Report, net::Error> {
             300..=399 => Some("redirected (a login page in front?)".into()),
             _ => None,
         },
+        predicted: None,
     });
 
     Ok(Report {
@@ -111,6 +129,8 @@ fn claims(plan: &Plan) -> Vec<Check> {
                 expected: "a JWT".into(),
                 observed: why,
                 hint: None,
+                status: None,
+                predicted: None,
             }];
         }
     };
@@ -125,6 +145,8 @@ fn claims(plan: &Plan) -> Vec<Check> {
             expected: "exp in the future".into(),
             observed: format!("exp {}", crate::identity::lock::rfc3339(exp)),
             hint: (exp <= now).then(|| "fetch a new token".into()),
+            status: None,
+            predicted: None,
         });
     }
     let expectations = [
@@ -138,6 +160,8 @@ fn claims(plan: &Plan) -> Vec<Check> {
             expected: w.clone(),
             observed: list(&held),
             hint: None,
+            status: None,
+            predicted: None,
         }));
     }
     out
@@ -181,6 +205,7 @@ fn rejected(name: &str, answer: &net::Response, expected: &str, ok: fn(u16) -> b
     let passed = ok(answer.status);
     Check {
         name: name.into(),
+        status: Some(answer.status),
         passed,
         expected: expected.into(),
         observed: observed(answer),
@@ -194,6 +219,7 @@ fn rejected(name: &str, answer: &net::Response, expected: &str, ok: fn(u16) -> b
             300..=399 => Some("redirected instead of rejected (a login page in front?)".into()),
             _ => None,
         },
+        predicted: None,
     }
 }
 
@@ -236,6 +262,20 @@ impl Report {
             out.push('\n');
             if let Some(hint) = &c.hint {
                 out.push_str(&format!("       {hint}\n"));
+            }
+            if let Some(p) = &c.predicted {
+                let verdict = if p.suggests.is_some() {
+                    "differs from the prediction"
+                } else {
+                    "as predicted"
+                };
+                out.push_str(&format!("       predicted {} ({verdict})\n", p.status));
+                for r in &p.reasons {
+                    out.push_str(&format!("         - {r}\n"));
+                }
+                if let Some(s) = &p.suggests {
+                    out.push_str(&format!("       suggests: {s}\n"));
+                }
             }
         }
         let failed = self.checks.iter().filter(|c| !c.passed).count();

@@ -19,9 +19,12 @@ pub struct Summary {
     pub skipped: usize,
     pub errors: usize,
     pub warnings: usize,
-    /// AccessTest cases run (`kexpose test`).
+    /// AccessTest cases run (`kexpose test`), and how many met their
+    /// expectation.
     #[serde(skip_serializing_if = "is_zero")]
     pub cases: usize,
+    #[serde(skip_serializing_if = "is_zero")]
+    pub passed: usize,
 }
 
 fn is_zero(n: &usize) -> bool {
@@ -39,6 +42,7 @@ impl Summary {
         self.errors += other.errors;
         self.warnings += other.warnings;
         self.cases += other.cases;
+        self.passed += other.passed;
     }
 }
 

@@ -114,15 +114,9 @@ pub fn write(run: &Run, color: bool, frames: bool, out: &mut dyn Write) -> io::R
         String::new()
     };
     if sum.cases > 0 {
-        let failed = run
-            .files
-            .iter()
-            .flat_map(|f| &f.report.documents)
-            .filter(|d| matches!(d.status, super::Status::Invalid | super::Status::Error))
-            .count();
         return writeln!(
             out,
-            "{}: {} in {}; {} passed, {} failed",
+            "{}: {} in {}; {} passed, {} failed; {}",
             if sum.errors > 0 {
                 s.paint("1;31", "failed")
             } else {
@@ -130,8 +124,9 @@ pub fn write(run: &Run, color: bool, frames: bool, out: &mut dyn Write) -> io::R
             },
             plural(sum.cases, "access case", "access cases"),
             plural(sum.files, "file", "files"),
-            sum.cases - failed.min(sum.cases),
-            failed,
+            sum.passed,
+            sum.cases - sum.passed,
+            plural(sum.errors, "error", "errors"),
         );
     }
     writeln!(

@@ -52,6 +52,15 @@ impl SpanIndex {
         None
     }
 
+    /// The key position of the first member named `name` below `under`.
+    pub fn find_key(&self, under: &str, name: &str) -> Option<Position> {
+        let suffix = format!("/{name}");
+        self.nodes.iter().find_map(|(start, end, span)| {
+            let pointer = &self.pointers[*start as usize..*end as usize];
+            (pointer.starts_with(under) && pointer.ends_with(&suffix)).then_some(span.key?)
+        })
+    }
+
     pub(super) fn insert(&mut self, pointer: &str, span: NodeSpan) {
         let start = self.pointers.len() as u32;
         self.pointers.push_str(pointer);
