@@ -367,6 +367,7 @@ fn init_then_pre_commit_passes_with_no_flags() {
         "exposures/httpbin.yaml",
         "exposures/issuers.yaml",
         "env/dev.yaml",
+        "access-tests/httpbin.yaml",
         ".pre-commit-config.yaml",
         "deploy/dev/dev.httpbin.yaml",
     ] {
@@ -374,7 +375,7 @@ fn init_then_pre_commit_passes_with_no_flags() {
     }
     let (code, out) = r.pre_commit(&["run", "--all-files"]);
     assert_eq!(code, 0, "{out}");
-    assert_eq!(out.matches("Passed").count(), 3, "{out}");
+    assert_eq!(out.matches("Passed").count(), 4, "{out}");
     // A second init replaces nothing.
     std::fs::write(r.dir.join("env/dev.yaml"), "namespace: mine\n").unwrap();
     let again = r.run(Path::new(env!("CARGO_BIN_EXE_kexpose")), &["init"]);
@@ -384,6 +385,43 @@ fn init_then_pre_commit_passes_with_no_flags() {
         "namespace: mine\n"
     );
     assert!(String::from_utf8_lossy(&again.stderr).contains("kept the existing ./env/dev.yaml"));
+}
+
+/// A spec change that still checks and renders, but no longer does what
+/// the project's AccessTest expects, is stopped at commit, at the case.
+#[test]
+fn test_hook_stops_a_commit_that_breaks_an_access_expectation() {
+    let r = init_repo("access");
+    r.edit(
+        "exposures/httpbin.yaml",
+        "      public: true\n",
+        "      jwt:\n        issuer: idp\n",
+    );
+    let render = r.run(
+        Path::new(env!("CARGO_BIN_EXE_kexpose")),
+        &["render", "--out-dir"],
+    );
+    assert!(
+        render.status.success(),
+        "{}",
+        String::from_utf8_lossy(&render.stderr)
+    );
+    let (code, out) = r.staged(&["exposures/httpbin.yaml", "deploy/dev/dev.httpbin.yaml"]);
+    assert_eq!(code, 1, "{out}");
+    assert!(
+        out.contains("kexpose check") && out.contains("Passed"),
+        "{out}"
+    );
+    assert!(
+        out.contains("access-tests/httpbin.yaml:25:15: error[A001] GET https://httpbin.dev.example.com/status/200 expects 200, gets 403 RBAC: access denied"),
+        "{out}"
+    );
+    // The reasons point into the spec the commit changed.
+    assert!(out.contains("(./exposures/httpbin.yaml:"), "{out}");
+    // Expecting what the exposure now does lets the commit through.
+    r.edit("access-tests/httpbin.yaml", "    - name: the status pages are public\n      request: GET https://httpbin.dev.example.com/status/200\n      expect: 200", "    - name: the status pages need a token now\n      request: GET https://httpbin.dev.example.com/status/200\n      expect: 403");
+    let (code, out) = r.staged(&["access-tests/httpbin.yaml"]);
+    assert_eq!(code, 0, "{out}");
 }
 
 /// The daily loop: commits that stage one file at a time. The staged spec

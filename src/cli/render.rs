@@ -29,7 +29,9 @@ pub struct RenderArgs {
     pub lock: Option<PathBuf>,
     /// Write one file per APIRule (namespace.name.yaml) into DIR instead of a stream on
     /// stdout; without DIR, into the environment's outDir.
-    #[arg(long, value_name = "DIR", num_args = 0..=1, default_missing_value = "")]
+    // clap's path parser refuses the empty value that stands for "no DIR".
+    #[arg(long, value_name = "DIR", num_args = 0..=1, default_missing_value = "",
+          value_parser = clap::builder::TypedValueParser::map(clap::builder::OsStringValueParser::new(), PathBuf::from))]
     pub out_dir: Option<PathBuf>,
     /// Write nothing; print a unified diff and exit 1 when the output directory (--out-dir, or
     /// the environment's outDir) is not up to date.
