@@ -595,3 +595,48 @@ fn generate_reads_the_repositorys_project_config() {
     );
     std::fs::remove_dir_all(repo).unwrap();
 }
+
+/// The application's AccessTests gate the sync: the manifests come out only
+/// when every expectation holds; the AccessTest itself is never a manifest.
+#[test]
+fn access_tests_gate_generate() {
+    let dir = app("access");
+    let test = |expect: u16| {
+        format!(
+            "apiVersion: kexpose.dev/v1alpha1\nkind: AccessTest\nmetadata: {{name: httpbin}}\nspec:\n  cases:\n    - request: GET https://httpbin.example.com/headers\n      expect: {expect}\n    - request: GET https://httpbin.example.com/headers\n      token: {{claims: {{iss: \"https://kexpose.accounts400.ondemand.com\", sub: c}}}}\n      expect: 200\n"
+        )
+    };
+    std::fs::write(dir.join("access.yaml"), test(403)).unwrap();
+    let out = cmp(
+        &dir,
+        &["argocd", "generate"],
+        &[("ARGOCD_APP_PARAMETERS", PROD)],
+    );
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    assert_eq!(
+        kinds(&manifests(&out)),
+        ["APIRule/httpbin", "Deployment/httpbin", "Service/httpbin"]
+    );
+
+    std::fs::write(dir.join("access.yaml"), test(200)).unwrap();
+    let out = cmp(
+        &dir,
+        &["argocd", "generate"],
+        &[("ARGOCD_APP_PARAMETERS", PROD)],
+    );
+    assert_eq!(out.status.code(), Some(1));
+    assert!(
+        out.stdout.is_empty(),
+        "nothing rendered after a failed expectation"
+    );
+    let err = String::from_utf8_lossy(&out.stderr);
+    assert!(
+        err.contains("access.yaml:7:15: error[A001] GET https://httpbin.example.com/headers expects 200, gets 403 RBAC: access denied"),
+        "{err}"
+    );
+    std::fs::remove_dir_all(dir).unwrap();
+}

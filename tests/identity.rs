@@ -876,3 +876,137 @@ fn lock_token_and_probe_work_through_a_forward_proxy() {
     assert!(!stderr(&out).contains("pr0xy-pass"));
     std::fs::remove_dir_all(dir).unwrap();
 }
+
+/// The resource server's access rules as an APIRule: /public open, /write
+/// with the scope `write`, everything else with a token of the provider.
+fn resource_apirule(dir: &Path, p: &Provider, from_headers: &str) -> PathBuf {
+    let auth = format!(
+        "authentications:\n          - issuer: {}\n            jwksUri: {}{from_headers}",
+        p.issuer, p.jwks_uri
+    );
+    let file = dir.join("resource.yaml");
+    std::fs::write(
+        &file,
+        format!(
+            "apiVersion: gateway.kyma-project.io/v2\nkind: APIRule\nmetadata: {{name: resource, namespace: test}}\nspec:\n  hosts: [api.kexpose.test]\n  service: {{name: resource, port: 443}}\n  gateway: kyma-system/kyma-gateway\n  rules:\n    - path: /public\n      methods: [GET]\n      noAuth: true\n    - path: /write\n      methods: [GET]\n      jwt:\n        {auth}\n        authorizations:\n          - requiredScopes: [write]\n    - path: /{{**}}\n      methods: [GET]\n      jwt:\n        {auth}\n"
+        ),
+    )
+    .unwrap();
+    file
+}
+
+/// `name -> (observed status, predicted status, what a difference suggests)`.
+fn predictions(report: &Value) -> Vec<(String, u64, u64, Option<String>)> {
+    report["checks"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .filter(|c| !c["predicted"].is_null())
+        .map(|c| {
+            (
+                c["name"].as_str().unwrap().to_owned(),
+                c["status"].as_u64().unwrap(),
+                c["predicted"]["status"].as_u64().unwrap(),
+                c["predicted"]["suggests"].as_str().map(str::to_owned),
+            )
+        })
+        .collect()
+}
+
+#[test]
+fn probe_puts_the_prediction_beside_each_live_answer() {
+    let p = provider();
+    let port = p.resource.rsplit(':').next().unwrap();
+    let pin = format!("api.kexpose.test:{port}:127.0.0.1");
+    let url = format!("https://api.kexpose.test:{port}/headers");
+    let dir = temp_dir("probe-predict");
+    let apirule = resource_apirule(&dir, p, "");
+    let predict = apirule.display().to_string();
+    let (out, report) = probe(&[
+        &url,
+        "--issuer",
+        &p.issuer,
+        "--resolve",
+        &pin,
+        "--predict",
+        &predict,
+    ]);
+    assert!(out.status.success(), "{report:#}");
+    assert_eq!(
+        predictions(&report),
+        vec![
+            ("without a token".to_owned(), 403, 403, None),
+            (
+                "with a tampered token (signature altered)".to_owned(),
+                401,
+                401,
+                None
+            ),
+            ("with the token".to_owned(), 200, 200, None),
+        ]
+    );
+    let reasons = report["checks"][1]["predicted"]["reasons"].to_string();
+    assert!(reasons.contains("resource.yaml:"), "{reasons}");
+
+    // A token without the scope /write needs: predicted and observed 403.
+    let read_only = token("kexpose", "read");
+    let url = format!("https://api.kexpose.test:{port}/write");
+    let (_, report) = probe(&[
+        &url,
+        "--token",
+        &read_only,
+        "--resolve",
+        &pin,
+        "--predict",
+        &predict,
+    ]);
+    assert_eq!(
+        predictions(&report)[2],
+        ("with the token".to_owned(), 403, 403, None)
+    );
+
+    // APIRules that read the token elsewhere than the deployed rule: the
+    // tampered token's 401 is not what they predict, and the report says why.
+    let elsewhere = resource_apirule(&dir, p, "\n            fromHeaders: [{name: x-jwt}]");
+    let url = format!("https://api.kexpose.test:{port}/headers");
+    let (out, report) = probe(&[
+        &url,
+        "--token",
+        &read_only,
+        "--resolve",
+        &pin,
+        "--predict",
+        &elsewhere.display().to_string(),
+    ]);
+    assert!(out.status.success(), "the live checks pass: {report:#}");
+    let got = predictions(&report);
+    assert_eq!((got[1].1, got[1].2), (401, 403));
+    assert!(
+        got[1]
+            .3
+            .as_deref()
+            .unwrap()
+            .contains("presented where no issuer of these APIRules expects it"),
+        "{got:?}"
+    );
+    let elsewhere = elsewhere.display().to_string();
+    let text = output(
+        client(),
+        &[
+            "probe",
+            &url,
+            "--token",
+            &read_only,
+            "--resolve",
+            &pin,
+            "--predict",
+            &elsewhere,
+        ],
+    );
+    let text = String::from_utf8_lossy(&text.stdout);
+    assert!(text.contains("predicted 403 (as predicted)"), "{text}");
+    assert!(
+        text.contains("predicted 403 (differs from the prediction)"),
+        "{text}"
+    );
+}
