@@ -885,9 +885,9 @@ impl Context<'_> {
 
     fn source(&self, source: &istio::Source) -> Result<(), Miss> {
         let through_gateway = self.request.caller == Caller::Internet;
-        if !source.principals.is_empty()
-            && !(through_gateway && source.principals.iter().any(|p| p == INGRESS_PRINCIPAL))
-        {
+        let gateway_ok =
+            through_gateway && source.principals.iter().any(|p| p == INGRESS_PRINCIPAL);
+        if !source.principals.is_empty() && !gateway_ok {
             return Err(Miss::NotGateway);
         }
         if source.request_principals.is_empty() {
