@@ -157,11 +157,15 @@ fn main() {
     for (i, t) in texts.iter().enumerate() {
         std::fs::write(dir.join("apirules").join(format!("svc-{i}.yaml")), t).unwrap();
     }
-    let mut suite = String::from(
-        "apiVersion: kexpose.dev/v1alpha1\nkind: AccessTest\nmetadata: {name: bench}\nspec:\n  cases:\n",
-    );
+    // Twenty suites of 1,000 cases, as a repository would hold them.
+    let header = "apiVersion: kexpose.dev/v1alpha1\nkind: AccessTest\nmetadata: {name: bench}\nspec:\n  cases:\n";
+    let mut suite = String::from(header);
     let model = Model::new(&rules, None);
-    for r in &requests {
+    for (n, r) in requests.iter().enumerate() {
+        if n > 0 && n.is_multiple_of(1_000) {
+            std::fs::write(dir.join(format!("access-{}.yaml", n / 1_000)), &suite).unwrap();
+            suite = String::from(header);
+        }
         let expect = model.explain(r).status;
         let token = match &r.token {
             Token::Signed(c) => format!(
@@ -175,7 +179,7 @@ fn main() {
             r.line()
         ));
     }
-    std::fs::write(dir.join("access.yaml"), suite).unwrap();
+    std::fs::write(dir.join("access-20.yaml"), suite).unwrap();
     let bin = Path::new(env!("CARGO_BIN_EXE_kexpose"));
     let time = |args: &[&str]| {
         let mut runs: Vec<f64> = (0..5)

@@ -40,3 +40,14 @@ impl At {
         }
     }
 }
+
+/// `namespace/name` of an APIRule, as reasons name it (an APIRule without a
+/// namespace lands in `default`).
+pub fn name(apirule: &crate::apirule::v2::ApiRule) -> String {
+    let m = &apirule.metadata;
+    format!(
+        "{}/{}",
+        m.namespace.as_deref().unwrap_or("default"),
+        m.name.as_deref().unwrap_or("<unnamed>")
+    )
+}

@@ -331,3 +331,53 @@ fn v1beta1_under_the_default_policy_keeps_its_schema_errors() {
         ]
     );
 }
+
+/// `schemas/accesstest.json` accepts every AccessTest `kexpose test` runs
+/// cleanly, and refuses the ones it reports as A002.
+#[test]
+fn accesstest_schema_and_suite_agree() {
+    let validator = jsonschema::options()
+        .with_pattern_options(jsonschema::PatternOptions::regex())
+        .build(&serde_json::from_str(include_str!("../schemas/accesstest.json")).unwrap())
+        .unwrap();
+    let mut seen = (0, 0);
+    let dirs = std::fs::read_dir(common::root().join("tests/fixtures/access"))
+        .unwrap()
+        .map(|e| e.unwrap().path())
+        .chain([
+            common::root().join("tests/fixtures/rules/A001"),
+            common::root().join("tests/fixtures/rules/A002"),
+        ]);
+    for dir in dirs {
+        for entry in std::fs::read_dir(&dir).unwrap() {
+            let path = entry.unwrap().path();
+            let text = std::fs::read_to_string(&path).unwrap();
+            for doc in load(&text, Limits::default())
+                .documents
+                .into_iter()
+                .flatten()
+            {
+                if !kexpose::access::load::is_access_test(&doc.value) {
+                    continue;
+                }
+                let valid = validator.is_valid(&doc.value);
+                // The failing fixtures hold the unreadable cases; every
+                // other AccessTest is valid.
+                let broken =
+                    path.ends_with("failing/access.yaml") || path.ends_with("A002/fail.yaml");
+                assert_eq!(
+                    valid,
+                    !broken,
+                    "{}: {:?}",
+                    path.display(),
+                    validator
+                        .iter_errors(&doc.value)
+                        .map(|e| e.to_string())
+                        .collect::<Vec<_>>()
+                );
+                if valid { seen.0 += 1 } else { seen.1 += 1 }
+            }
+        }
+    }
+    assert!(seen.0 >= 10 && seen.1 >= 2, "{seen:?}");
+}

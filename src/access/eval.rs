@@ -8,20 +8,21 @@
 //! Every step leaves a reason that names the APIRule field behind it.
 
 use std::collections::HashMap;
+use std::sync::OnceLock;
 
 use serde_json::{Map, Value};
 
 use super::At;
 use super::istio::{
-    self, AuthorizationPolicy, HttpRoute, INGRESS_PRINCIPAL, JwtRule, PolicyKind, PolicyRule,
-    VirtualService, Workload,
+    self, AuthorizationPolicy, Generated, HttpRoute, INGRESS_PRINCIPAL, JwtRule, PolicyKind,
+    PolicyRule, VirtualService, Workload,
 };
 use super::matcher::{self, Host};
 use super::request::{Caller, Request, Token, TokenAt};
 use crate::apirule::v2;
 
 /// What a request gets, and why.
-#[derive(Debug, Clone, PartialEq, Eq)]
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
 pub struct Outcome {
     pub status: u16,
     /// The body Istio answers with (`RBAC: access denied`, `Jwt issuer is
@@ -51,71 +52,104 @@ impl Reason {
     }
 }
 
-/// The objects of a set of APIRules, indexed for requests. Regexes are
-/// compiled when a request first reaches their route.
+/// The objects of a set of APIRules, indexed for requests. Building it
+/// only indexes hosts and workloads; an APIRule's objects are generated
+/// when a request first reaches them (one request against a thousand
+/// APIRules generates a handful), and its route regexes when first matched.
 pub struct Model<'a> {
     apirules: &'a [v2::ApiRule],
     domain: Option<String>,
-    services: Vec<(usize, VirtualService)>,
-    /// Exact host -> services; every other host is in `patterned`.
+    /// How short hosts are written in the generated objects.
+    shown: String,
+    generated: Vec<OnceLock<Generated>>,
+    /// Each APIRule's hosts.
+    hosts: Vec<Vec<Host>>,
+    /// Exact host -> APIRules; APIRules with other hosts are in `patterned`.
     exact: HashMap<String, Vec<usize>>,
     patterned: Vec<usize>,
-    authentications: HashMap<Workload, Vec<JwtRule>>,
-    policies: HashMap<Workload, Vec<AuthorizationPolicy>>,
+    /// Workload -> the APIRules with a rule that sends to it.
+    workloads: HashMap<Workload, Vec<usize>>,
 }
 
 impl<'a> Model<'a> {
     /// The model of `apirules`. `domain` is the gateway's domain short hosts
     /// are served under; when `None`, a request's own domain is taken.
     pub fn new(apirules: &'a [v2::ApiRule], domain: Option<&str>) -> Model<'a> {
+        let domain = domain.map(|d| d.trim_start_matches("*.").to_ascii_lowercase());
         let mut model = Model {
             apirules,
-            domain: domain.map(|d| d.trim_start_matches("*.").to_ascii_lowercase()),
-            services: Vec::new(),
+            shown: domain.clone().unwrap_or_else(|| "<domain>".into()),
+            domain,
+            generated: apirules.iter().map(|_| OnceLock::new()).collect(),
+            hosts: Vec::with_capacity(apirules.len()),
             exact: HashMap::new(),
             patterned: Vec::new(),
-            authentications: HashMap::new(),
-            policies: HashMap::new(),
+            workloads: HashMap::new(),
         };
-        let shown = model.domain.clone().unwrap_or_else(|| "<domain>".into());
         for (i, apirule) in apirules.iter().enumerate() {
-            let generated = istio::generate(i, apirule, &shown);
-            if let Some(vs) = generated.virtual_service {
-                let s = model.services.len();
-                for host in &vs.spec.host_patterns {
-                    match host {
-                        Host::Exact(h) => model.exact.entry(h.clone()).or_default().push(s),
-                        _ if !model.patterned.contains(&s) => model.patterned.push(s),
-                        _ => {}
-                    }
+            let Some(spec) = &apirule.spec else {
+                model.hosts.push(Vec::new());
+                continue;
+            };
+            let hosts: Vec<Host> = spec.hosts.iter().map(|h| Host::parse(h)).collect();
+            for host in &hosts {
+                match host {
+                    Host::Exact(h) => model.exact.entry(h.clone()).or_default().push(i),
+                    _ if model.patterned.last() != Some(&i) => model.patterned.push(i),
+                    _ => {}
                 }
-                model.services.push((i, vs));
             }
-            for ra in generated.authentications {
-                model
-                    .authentications
-                    .entry(ra.spec.workload.clone())
-                    .or_default()
-                    .extend(ra.spec.jwt_rules);
-            }
-            for ap in generated.policies {
-                model
-                    .policies
-                    .entry(ap.spec.workload.clone())
-                    .or_default()
-                    .push(ap);
+            model.hosts.push(hosts);
+            let namespace = apirule.metadata.namespace.as_deref().unwrap_or("default");
+            for rule in &spec.rules {
+                let users = model
+                    .workloads
+                    .entry(istio::workload(rule, spec, namespace))
+                    .or_default();
+                if users.last() != Some(&i) {
+                    users.push(i);
+                }
             }
         }
         model
     }
 
+    /// The objects of one APIRule, generated on first use.
+    fn generated(&self, apirule: usize) -> &Generated {
+        self.generated[apirule]
+            .get_or_init(|| istio::generate(apirule, &self.apirules[apirule], &self.shown))
+    }
+
+    fn virtual_service(&self, apirule: usize) -> Option<&VirtualService> {
+        self.generated(apirule).virtual_service.as_ref()
+    }
+
+    /// The APIRules whose objects select `workload`.
+    fn users(&self, workload: &Workload) -> &[usize] {
+        self.workloads.get(workload).map_or(&[][..], Vec::as_slice)
+    }
+
+    /// Every jwt rule of the RequestAuthentications that select `workload`.
+    fn jwt_rules(&self, workload: &Workload) -> Vec<&JwtRule> {
+        self.users(workload)
+            .iter()
+            .flat_map(|&i| &self.generated(i).authentications)
+            .filter(|ra| ra.spec.workload == *workload)
+            .flat_map(|ra| &ra.spec.jwt_rules)
+            .collect()
+    }
+
+    /// The AuthorizationPolicies that select `workload`.
+    fn policies(&self, workload: &Workload) -> Vec<&AuthorizationPolicy> {
+        self.users(workload)
+            .iter()
+            .flat_map(|&i| &self.generated(i).policies)
+            .filter(|p| p.spec.workload == *workload)
+            .collect()
+    }
+
     fn name(&self, apirule: usize) -> String {
-        let m = &self.apirules[apirule].metadata;
-        format!(
-            "{}/{}",
-            m.namespace.as_deref().unwrap_or("default"),
-            m.name.as_deref().unwrap_or("<unnamed>")
-        )
+        super::name(&self.apirules[apirule])
     }
 
     fn rule(&self, apirule: usize, rule: usize) -> Option<&v2::Rule> {
@@ -136,13 +170,7 @@ impl<'a> Model<'a> {
 
     /// What `request` gets.
     pub fn explain(&self, request: &Request) -> Outcome {
-        let mut out = Outcome {
-            status: 0,
-            message: None,
-            authorizers: Vec::new(),
-            reasons: Vec::new(),
-            rule: None,
-        };
+        let mut out = Outcome::default();
         let (workload, domain) = match request.caller {
             Caller::Internet => match self.route(request, &mut out) {
                 Some(found) => found,
@@ -178,8 +206,7 @@ impl<'a> Model<'a> {
         let mut candidates: Vec<(usize, usize, usize, Option<String>)> = Vec::new();
         let exact = self.exact.get(&request.host).into_iter().flatten();
         for &s in exact.chain(&self.patterned) {
-            let vs = &self.services[s].1;
-            for (h, host) in vs.spec.host_patterns.iter().enumerate() {
+            for (h, host) in self.hosts[s].iter().enumerate() {
                 if let Some(inferred) = host.matches(&request.host, self.domain.as_deref()) {
                     if !candidates.iter().any(|c| c.0 == s) {
                         candidates.push((s, h, host.specificity(), inferred));
@@ -190,9 +217,10 @@ impl<'a> Model<'a> {
         }
         let Some(best) = candidates.iter().map(|c| c.2).max() else {
             let mut known: Vec<String> = self
-                .services
+                .hosts
                 .iter()
-                .flat_map(|(_, vs)| vs.spec.hosts.iter().cloned())
+                .flatten()
+                .map(|h| h.fqdn(&self.shown))
                 .collect();
             known.sort();
             known.dedup();
@@ -216,7 +244,7 @@ impl<'a> Model<'a> {
         candidates.retain(|c| c.2 == best);
         for (s, h, _, inferred) in &candidates {
             if let Some(domain) = inferred {
-                let apirule = self.services[*s].0;
+                let apirule = *s;
                 out.reasons.push(Reason::new(
                     format!(
                         "short host {} of APIRule {} is served as {}.{domain}: the gateway's domain is taken from the request (say --domain to pin it)",
@@ -229,10 +257,7 @@ impl<'a> Model<'a> {
             }
         }
         if candidates.len() > 1 {
-            let names: Vec<String> = candidates
-                .iter()
-                .map(|c| self.name(self.services[c.0].0))
-                .collect();
+            let names: Vec<String> = candidates.iter().map(|c| self.name(c.0)).collect();
             out.reasons.push(Reason::new(
                 format!(
                     "{} APIRules expose host {}: their routes merge in creation order, assumed here to be input order ({})",
@@ -245,7 +270,10 @@ impl<'a> Model<'a> {
         }
         let mut near = Vec::new();
         for (s, _, _, inferred) in &candidates {
-            let (apirule, vs) = &self.services[*s];
+            let apirule = s;
+            let Some(vs) = self.virtual_service(*s) else {
+                continue;
+            };
             for route in &vs.spec.http {
                 let rule_at =
                     |field: &str| At::new(*apirule, format!("/spec/rules/{}{field}", route.rule));
@@ -308,10 +336,7 @@ impl<'a> Model<'a> {
                 ));
             }
         }
-        let names: Vec<String> = candidates
-            .iter()
-            .map(|c| self.name(self.services[c.0].0))
-            .collect();
+        let names: Vec<String> = candidates.iter().map(|c| self.name(c.0)).collect();
         out.reasons.push(Reason::new(
             format!(
                 "no rule of APIRule {} matches {} {}: the gateway answers 404",
@@ -319,7 +344,7 @@ impl<'a> Model<'a> {
                 request.method.as_str(),
                 request.path
             ),
-            Some(At::new(self.services[candidates[0].0].0, "/spec/rules")),
+            Some(At::new(candidates[0].0, "/spec/rules")),
         ));
         out.reasons.extend(near);
         None
@@ -338,7 +363,7 @@ impl<'a> Model<'a> {
                 namespace: namespace.to_owned(),
                 name: name.to_owned(),
             };
-            if self.policies.contains_key(&w) {
+            if self.workloads.contains_key(&w) {
                 out.reasons.push(Reason::new(
                     format!("called from inside the cluster, straight to Service {w}: no VirtualService applies"),
                     None,
@@ -346,13 +371,7 @@ impl<'a> Model<'a> {
                 return Some(w);
             }
         }
-        let mut routed = Outcome {
-            status: 0,
-            message: None,
-            authorizers: Vec::new(),
-            reasons: Vec::new(),
-            rule: None,
-        };
+        let mut routed = Outcome::default();
         let found = self.route(request, &mut routed).map(|(w, _)| w);
         match found {
             Some(w) => {
@@ -388,10 +407,7 @@ impl<'a> Model<'a> {
         workload: &Workload,
         out: &mut Outcome,
     ) -> Result<Option<&'r Map<String, Value>>, (u16, &'static str)> {
-        let rules = self
-            .authentications
-            .get(workload)
-            .map_or(&[][..], Vec::as_slice);
+        let rules = self.jwt_rules(workload);
         let claims = match &request.token {
             Token::None => {
                 out.reasons.push(Reason::new("no token is presented", None));
@@ -411,7 +427,7 @@ impl<'a> Model<'a> {
         }
         let readers: Vec<(&JwtRule, Extracted)> = rules
             .iter()
-            .filter_map(|r| Some((r, extracts(r, &request.at)?)))
+            .filter_map(|&r| Some((r, extracts(r, &request.at)?)))
             .collect();
         if readers.is_empty() {
             let mut expected: Vec<String> = rules
@@ -524,7 +540,7 @@ impl<'a> Model<'a> {
         identity: Option<&Map<String, Value>>,
         out: &mut Outcome,
     ) {
-        let policies = self.policies.get(workload).map_or(&[][..], Vec::as_slice);
+        let policies = self.policies(workload);
         let ctx = Context {
             request,
             domain,
@@ -562,6 +578,7 @@ impl<'a> Model<'a> {
         }
         let allows: Vec<&AuthorizationPolicy> = policies
             .iter()
+            .copied()
             .filter(|p| p.spec.action.is_none())
             .collect();
         if allows.is_empty() {

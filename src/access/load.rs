@@ -3,6 +3,7 @@
 //! documents; each with what it takes to name the file, line and column
 //! of any of its fields.
 
+use rayon::prelude::*;
 use serde_json::Value;
 
 use super::At;
@@ -122,12 +123,7 @@ impl Loaded {
 
     /// `namespace/name` of an APIRule.
     pub fn name(&self, apirule: usize) -> String {
-        let m = &self.apirules[apirule].metadata;
-        format!(
-            "{}/{}",
-            m.namespace.as_deref().unwrap_or("default"),
-            m.name.as_deref().unwrap_or("<unnamed>")
-        )
+        super::name(&self.apirules[apirule])
     }
 }
 
@@ -145,91 +141,23 @@ pub fn load(inputs: &[Input], opts: &Options) -> Loaded {
             source_root: None,
         },
     );
+    // Files are read and their objects typed in parallel, then gathered in
+    // input order.
+    let files: Vec<File> = inputs
+        .par_iter()
+        .zip(rendered.documents.into_par_iter())
+        .enumerate()
+        .map(|(i, (input, documents))| file(i, input, documents, opts.max_file_size))
+        .collect();
     let mut loaded = Loaded::default();
-    let limits = Limits::default();
-    for (i, (input, documents)) in inputs.iter().zip(rendered.documents).enumerate() {
-        let name = input.name();
-        // Render loaded the spec files and reports their YAML errors.
-        let from_render = !documents.is_empty();
-        let mut rendered_file = false;
-        let documents = if !from_render {
-            // Not a spec file: render passed over it.
-            match source::text(input, opts.max_file_size) {
-                Ok(text) => {
-                    rendered_file = render::rendered_from(&text).is_some();
-                    yaml::load(&text, limits).documents
-                }
-                Err(source::Unreadable::Io(e)) => {
-                    loaded.errors.push(format!("{name}: {e}"));
-                    Vec::new()
-                }
-                Err(source::Unreadable::Content(_, message, at)) => {
-                    loaded.errors.push(line(&name, at, &message));
-                    Vec::new()
-                }
-            }
-        } else {
-            documents
-        };
-        for (d, doc) in documents.iter().enumerate() {
-            let doc = match doc {
-                Ok(doc) => doc,
-                Err(e) => {
-                    if !from_render {
-                        loaded.errors.push(line(&name, e.position, &e.message));
-                    }
-                    continue;
-                }
-            };
-            let at = DocRef {
-                source: i,
-                document: d,
-            };
-            for (base, value) in crate::pipeline::objects(&doc.value) {
-                if is_access_test(value) {
-                    loaded.tests.push(TestDocument {
-                        doc: at,
-                        base,
-                        value: value.clone(),
-                    });
-                    continue;
-                }
-                if check::classify(value) != Kind::ApiRule {
-                    continue;
-                }
-                let version = value
-                    .get("apiVersion")
-                    .and_then(Value::as_str)
-                    .and_then(Version::from_api_version);
-                let position = doc.spans.locate(&base, false).unwrap_or(doc.start);
-                match version {
-                    Some(Version::V2 | Version::V2alpha1) => {
-                        match serde_json::from_value::<v2::ApiRule>(value.clone()) {
-                            Ok(rule) if rule.spec.is_some() => {
-                                loaded.apirules.push(rule);
-                                loaded.origins.push(Origin::Object {
-                                    doc: at,
-                                    base,
-                                    rendered: rendered_file,
-                                });
-                            }
-                            Ok(_) => loaded.errors.push(line(&name, position, "the APIRule has no spec")),
-                            Err(e) => loaded.errors.push(line(
-                                &name,
-                                position,
-                                &format!("cannot read the APIRule: {} (kexpose check shows where)", plain_error(&e)),
-                            )),
-                        }
-                    }
-                    _ => loaded.errors.push(line(
-                        &name,
-                        position,
-                        "only APIRules v2 and v2alpha1 are understood here; `kexpose migrate` converts v1beta1",
-                    )),
-                }
-            }
+    for f in files {
+        for (rule, origin) in f.apirules {
+            loaded.apirules.push(rule);
+            loaded.origins.push(origin);
         }
-        loaded.files.push((name, documents));
+        loaded.tests.extend(f.tests);
+        loaded.errors.extend(f.errors);
+        loaded.files.push((f.name, f.documents));
     }
     // A spec and the APIRule `kexpose render` wrote from it are one
     // exposure: the spec, which the reasons should point at, stands for both.
@@ -259,6 +187,111 @@ pub fn load(inputs: &[Input], opts: &Options) -> Loaded {
         loaded.reports = rendered.reports;
     }
     loaded
+}
+
+/// What one input holds.
+struct File {
+    name: String,
+    documents: Vec<Result<Document, LoadError>>,
+    apirules: Vec<(v2::ApiRule, Origin)>,
+    tests: Vec<TestDocument>,
+    errors: Vec<String>,
+}
+
+/// Loads input `i`: its documents (as render loaded them, for spec files),
+/// typed APIRules and AccessTests.
+fn file(
+    i: usize,
+    input: &Input,
+    documents: Vec<Result<Document, LoadError>>,
+    max_file_size: u64,
+) -> File {
+    let name = input.name();
+    let mut out = File {
+        name: name.clone(),
+        documents: Vec::new(),
+        apirules: Vec::new(),
+        tests: Vec::new(),
+        errors: Vec::new(),
+    };
+    // Render loaded the spec files and reports their YAML errors.
+    let from_render = !documents.is_empty();
+    let mut rendered_file = false;
+    out.documents = if from_render {
+        documents
+    } else {
+        // Not a spec file: render passed over it.
+        match source::text(input, max_file_size) {
+            Ok(text) => {
+                rendered_file = render::rendered_from(&text).is_some();
+                yaml::load(&text, Limits::default()).documents
+            }
+            Err(source::Unreadable::Io(e)) => {
+                out.errors.push(format!("{name}: {e}"));
+                Vec::new()
+            }
+            Err(source::Unreadable::Content(_, message, at)) => {
+                out.errors.push(line(&name, at, &message));
+                Vec::new()
+            }
+        }
+    };
+    for (d, doc) in out.documents.iter().enumerate() {
+        let doc = match doc {
+            Ok(doc) => doc,
+            Err(e) => {
+                if !from_render {
+                    out.errors.push(line(&name, e.position, &e.message));
+                }
+                continue;
+            }
+        };
+        let at = DocRef {
+            source: i,
+            document: d,
+        };
+        for (base, value) in crate::pipeline::objects(&doc.value) {
+            if is_access_test(value) {
+                out.tests.push(TestDocument {
+                    doc: at,
+                    base,
+                    value: value.clone(),
+                });
+                continue;
+            }
+            if check::classify(value) != Kind::ApiRule {
+                continue;
+            }
+            let version = value
+                .get("apiVersion")
+                .and_then(Value::as_str)
+                .and_then(Version::from_api_version);
+            let position = doc.spans.locate(&base, false).unwrap_or(doc.start);
+            let problem = match version {
+                Some(Version::V2 | Version::V2alpha1) => {
+                    match serde_json::from_value::<v2::ApiRule>(value.clone()) {
+                        Ok(rule) if rule.spec.is_some() => {
+                            let origin = Origin::Object {
+                                doc: at,
+                                base,
+                                rendered: rendered_file,
+                            };
+                            out.apirules.push((rule, origin));
+                            continue;
+                        }
+                        Ok(_) => "the APIRule has no spec".to_owned(),
+                        Err(e) => format!(
+                            "cannot read the APIRule: {} (kexpose check shows where)",
+                            plain_error(&e)
+                        ),
+                    }
+                }
+                _ => "only APIRules v2 and v2alpha1 are understood here; `kexpose migrate` converts v1beta1".to_owned(),
+            };
+            out.errors.push(line(&name, position, &problem));
+        }
+    }
+    out
 }
 
 fn line(file: &str, at: Position, message: &str) -> String {
