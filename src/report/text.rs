@@ -113,15 +113,16 @@ pub fn write(run: &Run, color: bool, frames: bool, out: &mut dyn Write) -> io::R
     } else {
         String::new()
     };
+    let verdict = if sum.errors > 0 {
+        s.paint("1;31", "failed")
+    } else {
+        s.paint("1;32", "ok")
+    };
+    // `kexpose test` counts access cases, not documents.
     if sum.cases > 0 {
         return writeln!(
             out,
-            "{}: {} in {}; {} passed, {} failed; {}",
-            if sum.errors > 0 {
-                s.paint("1;31", "failed")
-            } else {
-                s.paint("1;32", "ok")
-            },
+            "{verdict}: {} in {}; {} passed, {} failed; {}",
             plural(sum.cases, "access case", "access cases"),
             plural(sum.files, "file", "files"),
             sum.passed,
@@ -131,12 +132,7 @@ pub fn write(run: &Run, color: bool, frames: bool, out: &mut dyn Write) -> io::R
     }
     writeln!(
         out,
-        "{}: {}, {} ({} checked, {} skipped); {}, {}{suppressed}",
-        if sum.errors > 0 {
-            s.paint("1;31", "failed")
-        } else {
-            s.paint("1;32", "ok")
-        },
+        "{verdict}: {}, {} ({} checked, {} skipped); {}, {}{suppressed}",
         plural(sum.files, "file", "files"),
         plural(sum.documents, "document", "documents"),
         if sum.specs > 0 {
