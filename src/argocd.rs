@@ -464,7 +464,7 @@ fn access_tests(
             max_file_size: source::DEFAULT_MAX_FILE_SIZE,
         },
     );
-    crate::access::suite::run(&loaded, inputs, None, policy, source::DEFAULT_MAX_FILE_SIZE)
+    crate::access::suite::run(&loaded, None, policy)
         .files
         .into_iter()
         .map(|c| c.report)

@@ -90,6 +90,8 @@ pub struct Rendered {
     /// Per input, in input order, the documents of spec files as loaded
     /// (with their span index); empty for files without specs.
     pub documents: Vec<Vec<Result<Document, yaml::LoadError>>>,
+    /// Per input, in input order, its text as read (empty when unreadable).
+    pub texts: Vec<String>,
     pub errors: usize,
     pub warnings: usize,
 }
@@ -216,6 +218,7 @@ pub fn render(inputs: &[Input], opts: &Options) -> Rendered {
     let mut warnings = 0;
     let mut reports = Vec::new();
     let mut documents = Vec::new();
+    let mut texts = Vec::new();
     for mut input in sources {
         documents.push(std::mem::take(&mut input.documents));
         let r = &mut input.report;
@@ -235,11 +238,13 @@ pub fn render(inputs: &[Input], opts: &Options) -> Rendered {
             report: input.report,
             lines,
         });
+        texts.push(input.original);
     }
     Rendered {
         outputs: outputs.into_values().map(|(o, _)| o).collect(),
         reports,
         documents,
+        texts,
         errors,
         warnings,
     }
@@ -314,6 +319,9 @@ fn load(input: &Input, opts: &Options, policy: &Policy, limits: Limits) -> Sourc
     // Every input counts as a file, as in `check`, spec or not.
     source.report.summary.files = 1;
     if !exposure::mentions_spec(&text) {
+        // Kept for callers that read the other objects (standard input
+        // cannot be read twice).
+        source.original = text;
         return source;
     }
     let mut documents = match template::render_if_template(&name, &text, opts.template) {

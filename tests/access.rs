@@ -564,3 +564,29 @@ fn access_tests_never_reach_the_rendered_output() {
     let out = run(&["check", "--format", "json", &scenario("docs-example")]);
     assert_eq!(out.status.code(), Some(0), "{}", stdout(&out));
 }
+
+#[test]
+fn standard_input_is_read_once_and_named() {
+    let text = std::fs::read(root().join("tests/fixtures/rules/A001/fail.yaml")).unwrap();
+    let out = common::run_stdin(&["test", "--format", "concise", "-"], &text);
+    assert_eq!(out.status.code(), Some(1), "{}", stderr(&out));
+    assert!(
+        stdout(&out).starts_with("<stdin>:25:15: error[A001] GET https://httpbin.example.com/anything/x/one expects 200, gets 403"),
+        "{}",
+        stdout(&out)
+    );
+    let out = common::run_stdin(
+        &[
+            "explain",
+            "-",
+            "--request",
+            "GET https://httpbin.example.com/anything/x",
+            "--format",
+            "json",
+        ],
+        &text,
+    );
+    let v = json(&out);
+    assert_eq!(v["status"], 200);
+    assert_eq!(v["reasons"][0]["file"], "<stdin>");
+}

@@ -15,7 +15,7 @@ use crate::identity::lock::Lock;
 use crate::policy::Policy;
 use crate::render::{self, Rendered};
 use crate::report::Checked;
-use crate::source::{self, Input};
+use crate::source::Input;
 use crate::spec::template;
 use crate::yaml::{self, Document, Limits, LoadError};
 
@@ -62,7 +62,8 @@ pub struct TestDocument {
 pub struct Loaded {
     pub apirules: Vec<v2::ApiRule>,
     origins: Vec<Origin>,
-    files: Vec<(String, Vec<Result<Document, LoadError>>)>,
+    /// Per input: its name, documents and text.
+    files: Vec<(String, Vec<Result<Document, LoadError>>, String)>,
     pub tests: Vec<TestDocument>,
     /// Problems that stop the faces: `file:line:col: message` lines.
     pub errors: Vec<String>,
@@ -100,7 +101,7 @@ impl Loaded {
 
     /// The file, line and column of a pointer into a loaded document.
     pub fn position(&self, doc: DocRef, pointer: &str) -> Option<Place> {
-        let (file, documents) = self.files.get(doc.source)?;
+        let (file, documents, _) = self.files.get(doc.source)?;
         let at = yaml::locate(documents, doc.document, pointer, false);
         Some(Place {
             file: file.clone(),
@@ -112,13 +113,23 @@ impl Loaded {
     /// Where the first member named `name` below `base` of a loaded
     /// document sits.
     pub fn find_key(&self, doc: DocRef, base: &str, name: &str) -> Option<Position> {
-        let (_, documents) = self.files.get(doc.source)?;
+        let (_, documents, _) = self.files.get(doc.source)?;
         documents
             .get(doc.document)?
             .as_ref()
             .ok()?
             .spans
             .find_key(base, name)
+    }
+
+    /// The name of input `source`, as given.
+    pub fn file_name(&self, source: usize) -> &str {
+        self.files.get(source).map_or("", |f| f.0.as_str())
+    }
+
+    /// The text of input `source`, as read.
+    pub fn text(&self, source: usize) -> &str {
+        self.files.get(source).map_or("", |f| f.2.as_str())
     }
 
     /// `namespace/name` of an APIRule.
@@ -146,8 +157,9 @@ pub fn load(inputs: &[Input], opts: &Options) -> Loaded {
     let files: Vec<File> = inputs
         .par_iter()
         .zip(rendered.documents.into_par_iter())
+        .zip(rendered.texts.into_par_iter())
         .enumerate()
-        .map(|(i, (input, documents))| file(i, input, documents, opts.max_file_size))
+        .map(|(i, ((input, documents), text))| file(i, input, documents, text))
         .collect();
     let mut loaded = Loaded::default();
     for f in files {
@@ -157,7 +169,7 @@ pub fn load(inputs: &[Input], opts: &Options) -> Loaded {
         }
         loaded.tests.extend(f.tests);
         loaded.errors.extend(f.errors);
-        loaded.files.push((f.name, f.documents));
+        loaded.files.push((f.name, f.documents, f.text));
     }
     // A spec and the APIRule `kexpose render` wrote from it are one
     // exposure: the spec, which the reasons should point at, stands for both.
@@ -193,48 +205,36 @@ pub fn load(inputs: &[Input], opts: &Options) -> Loaded {
 struct File {
     name: String,
     documents: Vec<Result<Document, LoadError>>,
+    text: String,
     apirules: Vec<(v2::ApiRule, Origin)>,
     tests: Vec<TestDocument>,
     errors: Vec<String>,
 }
 
-/// Loads input `i`: its documents (as render loaded them, for spec files),
-/// typed APIRules and AccessTests.
+/// Loads input `i`: its documents (as render loaded them, for spec files;
+/// else from its text as render read it), typed APIRules and AccessTests.
+/// A file render could not read has no text, and render reports why.
 fn file(
     i: usize,
     input: &Input,
     documents: Vec<Result<Document, LoadError>>,
-    max_file_size: u64,
+    text: String,
 ) -> File {
     let name = input.name();
+    // Render loaded the spec files and reports their YAML errors.
+    let from_render = !documents.is_empty();
+    let rendered_file = !from_render && render::rendered_from(&text).is_some();
     let mut out = File {
         name: name.clone(),
-        documents: Vec::new(),
+        documents: if from_render {
+            documents
+        } else {
+            yaml::load(&text, Limits::default()).documents
+        },
+        text,
         apirules: Vec::new(),
         tests: Vec::new(),
         errors: Vec::new(),
-    };
-    // Render loaded the spec files and reports their YAML errors.
-    let from_render = !documents.is_empty();
-    let mut rendered_file = false;
-    out.documents = if from_render {
-        documents
-    } else {
-        // Not a spec file: render passed over it.
-        match source::text(input, max_file_size) {
-            Ok(text) => {
-                rendered_file = render::rendered_from(&text).is_some();
-                yaml::load(&text, Limits::default()).documents
-            }
-            Err(source::Unreadable::Io(e)) => {
-                out.errors.push(format!("{name}: {e}"));
-                Vec::new()
-            }
-            Err(source::Unreadable::Content(_, message, at)) => {
-                out.errors.push(line(&name, at, &message));
-                Vec::new()
-            }
-        }
     };
     for (d, doc) in out.documents.iter().enumerate() {
         let doc = match doc {

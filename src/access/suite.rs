@@ -32,7 +32,7 @@ use crate::diagnostic::{Finding, Position, plain_error};
 use crate::policy::Policy;
 use crate::report::{Checked, DocumentResult, FileReport, Status};
 use crate::rules::Code;
-use crate::source::{self, Input};
+use crate::source;
 
 #[derive(Debug, Deserialize)]
 #[serde(deny_unknown_fields, rename_all = "camelCase")]
@@ -120,13 +120,7 @@ pub struct Ran {
 /// Runs every AccessTest of `loaded`. `domain` is the gateway domain a
 /// document without `spec.domain` uses; reports are per file, in input
 /// order, with the source lines their findings point at.
-pub fn run(
-    loaded: &Loaded,
-    inputs: &[Input],
-    domain: Option<&str>,
-    policy: &Policy,
-    max_file_size: u64,
-) -> Ran {
+pub fn run(loaded: &Loaded, domain: Option<&str>, policy: &Policy) -> Ran {
     let mut models: Vec<(Option<String>, Model)> = Vec::new();
     let mut reports: BTreeMap<usize, FileReport> = BTreeMap::new();
     let mut ran = Ran {
@@ -135,7 +129,7 @@ pub fn run(
         failed: 0,
     };
     for test in &loaded.tests {
-        let file = inputs[test.doc.source].name();
+        let file = loaded.file_name(test.doc.source).to_owned();
         let report = reports
             .entry(test.doc.source)
             .or_insert_with(|| FileReport {
@@ -220,13 +214,7 @@ pub fn run(
             report
                 .diagnostics
                 .sort_by(|a, b| a.sort_key().cmp(&b.sort_key()));
-            let lines = if report.diagnostics.is_empty() {
-                Vec::new()
-            } else {
-                source::text(&inputs[source], max_file_size)
-                    .map(|text| source::excerpt(&text, &report))
-                    .unwrap_or_default()
-            };
+            let lines = source::excerpt(loaded.text(source), &report);
             Checked { report, lines }
         })
         .collect();

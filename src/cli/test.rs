@@ -21,7 +21,7 @@ pub struct TestArgs {
 }
 
 pub fn test(args: &TestArgs, out: &mut dyn Write) -> Result<Outcome, Fatal> {
-    let (loaded, inputs) = match args.model.load() {
+    let (loaded, _) = match args.model.load() {
         Ok(l) => l,
         Err(outcome) => return outcome,
     };
@@ -31,13 +31,7 @@ pub fn test(args: &TestArgs, out: &mut dyn Write) -> Result<Outcome, Fatal> {
                 .into(),
         ));
     }
-    let ran = suite::run(
-        &loaded,
-        &inputs,
-        args.model.domain.as_deref(),
-        &Policy::default(),
-        args.model.max_file_size,
-    );
+    let ran = suite::run(&loaded, args.model.domain.as_deref(), &Policy::default());
     let run = Run::new(ran.files);
     let color = color_for(args.model.color, std::io::stdout().is_terminal());
     report::write(&run, args.format, color, out)?;
