@@ -62,8 +62,8 @@ pub struct TestDocument {
 pub struct Loaded {
     pub apirules: Vec<v2::ApiRule>,
     origins: Vec<Origin>,
-    /// Per input: its name, documents and text.
-    files: Vec<(String, Vec<Result<Document, LoadError>>, String)>,
+    /// Per input, in input order.
+    files: Vec<Read>,
     pub tests: Vec<TestDocument>,
     /// Problems that stop the faces: `file:line:col: message` lines.
     pub errors: Vec<String>,
@@ -101,10 +101,10 @@ impl Loaded {
 
     /// The file, line and column of a pointer into a loaded document.
     pub fn position(&self, doc: DocRef, pointer: &str) -> Option<Place> {
-        let (file, documents, _) = self.files.get(doc.source)?;
-        let at = yaml::locate(documents, doc.document, pointer, false);
+        let read = self.files.get(doc.source)?;
+        let at = yaml::locate(&read.documents, doc.document, pointer, false);
         Some(Place {
-            file: file.clone(),
+            file: read.name.clone(),
             line: at.line,
             column: at.column,
         })
@@ -113,8 +113,9 @@ impl Loaded {
     /// Where the first member named `name` below `base` of a loaded
     /// document sits.
     pub fn find_key(&self, doc: DocRef, base: &str, name: &str) -> Option<Position> {
-        let (_, documents, _) = self.files.get(doc.source)?;
-        documents
+        self.files
+            .get(doc.source)?
+            .documents
             .get(doc.document)?
             .as_ref()
             .ok()?
@@ -124,12 +125,12 @@ impl Loaded {
 
     /// The name of input `source`, as given.
     pub fn file_name(&self, source: usize) -> &str {
-        self.files.get(source).map_or("", |f| f.0.as_str())
+        self.files.get(source).map_or("", |f| f.name.as_str())
     }
 
     /// The text of input `source`, as read.
     pub fn text(&self, source: usize) -> &str {
-        self.files.get(source).map_or("", |f| f.2.as_str())
+        self.files.get(source).map_or("", |f| f.text.as_str())
     }
 
     /// `namespace/name` of an APIRule.
@@ -169,7 +170,11 @@ pub fn load(inputs: &[Input], opts: &Options) -> Loaded {
         }
         loaded.tests.extend(f.tests);
         loaded.errors.extend(f.errors);
-        loaded.files.push((f.name, f.documents, f.text));
+        loaded.files.push(Read {
+            name: f.name,
+            documents: f.documents,
+            text: f.text,
+        });
     }
     // A spec and the APIRule `kexpose render` wrote from it are one
     // exposure: the spec, which the reasons should point at, stands for both.
@@ -199,6 +204,13 @@ pub fn load(inputs: &[Input], opts: &Options) -> Loaded {
         loaded.reports = rendered.reports;
     }
     loaded
+}
+
+/// One input as read: its name, documents and text.
+struct Read {
+    name: String,
+    documents: Vec<Result<Document, LoadError>>,
+    text: String,
 }
 
 /// What one input holds.
