@@ -379,7 +379,7 @@ pub fn generate(
     }
     // The application's AccessTests gate the sync like findings do: an
     // exposure that would answer other than its tests expect is not applied.
-    if rendered.errors == 0 {
+    if rendered.errors == 0 && rendered.texts.iter().any(|t| t.contains("AccessTest")) {
         reports.extend(access_tests(&inputs, &policy, &ctx, &lock));
     }
     // R010 (v1beta1 is deprecated) is the announced consequence of choosing
@@ -441,20 +441,16 @@ pub fn generate(
     Ok(stream)
 }
 
-/// The reports of the AccessTest documents among `inputs` (none without
-/// any: the model is only built when a file names the kind).
+/// The reports of the AccessTest documents among `inputs`. The access
+/// model reads v2 APIRules, so the specs are rendered again at v2 (the
+/// application may have chosen v1beta1); only applications with tests
+/// pay for it.
 fn access_tests(
     inputs: &[Input],
     policy: &Policy,
     template: &crate::spec::template::Context,
     lock: &crate::identity::lock::Lock,
 ) -> Vec<crate::report::FileReport> {
-    let named = inputs.iter().any(|i| {
-        source::text(i, source::DEFAULT_MAX_FILE_SIZE).is_ok_and(|t| t.contains("AccessTest"))
-    });
-    if !named {
-        return Vec::new();
-    }
     let loaded = crate::access::load::load(
         inputs,
         &crate::access::load::Options {

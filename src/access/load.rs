@@ -99,6 +99,14 @@ impl Loaded {
         self.position(doc, &pointer)
     }
 
+    /// A reason on one line: its message, then its place in parentheses.
+    pub fn describe(&self, reason: &super::Reason) -> String {
+        match reason.at.as_ref().and_then(|at| self.place(at)) {
+            Some(place) => format!("{} ({place})", reason.message),
+            None => reason.message.clone(),
+        }
+    }
+
     /// The file, line and column of a pointer into a loaded document.
     pub fn position(&self, doc: DocRef, pointer: &str) -> Option<Place> {
         let read = self.files.get(doc.source)?;

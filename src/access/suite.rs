@@ -318,14 +318,7 @@ fn mismatch(outcome: &Outcome, case: &Case, loaded: &Loaded) -> Option<String> {
     if outcome.status == case.expect {
         return None;
     }
-    let reasons: Vec<String> = outcome
-        .reasons
-        .iter()
-        .map(|r| match r.at.as_ref().and_then(|at| loaded.place(at)) {
-            Some(place) => format!("{} ({place})", r.message),
-            None => r.message.clone(),
-        })
-        .collect();
+    let reasons: Vec<String> = outcome.reasons.iter().map(|r| loaded.describe(r)).collect();
     let status = match &outcome.message {
         Some(m) => format!("{} {m}", outcome.status),
         None => outcome.status.to_string(),

@@ -174,14 +174,7 @@ fn predict(
         };
         check.predicted = Some(probe::Predicted {
             status: outcome.status,
-            reasons: outcome
-                .reasons
-                .iter()
-                .map(|r| match r.at.as_ref().and_then(|at| loaded.place(at)) {
-                    Some(place) => format!("{} ({place})", r.message),
-                    None => r.message.clone(),
-                })
-                .collect(),
+            reasons: outcome.reasons.iter().map(|r| loaded.describe(r)).collect(),
             suggests: crate::access::eval::suggests(outcome.status, observed).map(str::to_owned),
         });
     }
