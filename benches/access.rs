@@ -67,7 +67,8 @@ spec:
     )
 }
 
-/// The requests of the test run: every outcome, on hosts all over the set.
+/// The requests of the test run: every outcome (200, 401, 403, 404), on
+/// hosts all over the set.
 fn request(n: usize) -> Request {
     let i = (n * 7919) % APIRULES;
     let host = if i.is_multiple_of(5) {
@@ -83,6 +84,11 @@ fn request(n: usize) -> Request {
         _ => (format!("POST https://{host}/anything"), Some(false)),
     };
     let mut r = Request::parse(&line).expect("a request");
+    // Every tenth request carries a token whose signature fails.
+    if n % 10 == 4 {
+        r.token = Token::Forged(None);
+        return r;
+    }
     if let Some(scoped) = token {
         let mut claims = serde_json::json!({
             "iss": format!("https://idp{}.example.com", i % 7),
@@ -172,7 +178,8 @@ fn main() {
                 "\n      token: {{claims: {}}}",
                 serde_json::Value::Object(c.clone())
             ),
-            _ => String::new(),
+            Token::Forged(_) => "\n      token: invalid".to_owned(),
+            Token::None => String::new(),
         };
         suite.push_str(&format!(
             "    - request: {}{token}\n      expect: {expect}\n",
