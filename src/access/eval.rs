@@ -270,13 +270,13 @@ impl<'a> Model<'a> {
         }
         let mut near = Vec::new();
         for (s, _, _, inferred) in &candidates {
-            let apirule = s;
-            let Some(vs) = self.virtual_service(*s) else {
+            let apirule = *s;
+            let Some(vs) = self.virtual_service(apirule) else {
                 continue;
             };
             for route in &vs.spec.http {
                 let rule_at =
-                    |field: &str| At::new(*apirule, format!("/spec/rules/{}{field}", route.rule));
+                    |field: &str| At::new(apirule, format!("/spec/rules/{}{field}", route.rule));
                 let path = match route.path_matches(&request.path) {
                     Ok(m) => m,
                     Err(e) => {
@@ -300,7 +300,7 @@ impl<'a> Model<'a> {
                             "rule #{} ({}) of APIRule {} matches the path but not {} (it allows {})",
                             route.rule + 1,
                             route.path,
-                            self.name(*apirule),
+                            self.name(apirule),
                             request.method.as_str(),
                             methods(route)
                         ),
@@ -308,13 +308,13 @@ impl<'a> Model<'a> {
                     ));
                     continue;
                 }
-                out.rule = Some((*apirule, route.rule));
+                out.rule = Some((apirule, route.rule));
                 out.reasons.extend(near);
                 out.reasons.push(Reason::new(
                     format!(
                         "rule #{} of APIRule {} matches: path {}, methods {}; it sends to Service {}",
                         route.rule + 1,
-                        self.name(*apirule),
+                        self.name(apirule),
                         route.path,
                         methods(route),
                         route.workload

@@ -111,13 +111,15 @@ pub struct HttpRoute {
 impl HttpRoute {
     /// Whether the route's path matches; `Err` when Envoy could not load
     /// the regex at all.
+    /// The match is read from the route's own `uri`, the one the
+    /// VirtualService holds.
     pub fn path_matches(&self, path: &str) -> Result<bool, String> {
-        let Some(regex) = matcher::route_regex(&self.path) else {
-            return Ok(path.starts_with('/'));
-        };
-        match self.regex.get_or_init(|| matcher::compile(&regex)) {
-            Ok(r) => Ok(r.is_match(path)),
-            Err(e) => Err(e.clone()),
+        match &self.matches[0].uri {
+            StringMatch::Prefix(prefix) => Ok(path.starts_with(prefix.as_str())),
+            StringMatch::Regex(regex) => match self.regex.get_or_init(|| matcher::compile(regex)) {
+                Ok(r) => Ok(r.is_match(path)),
+                Err(e) => Err(e.clone()),
+            },
         }
     }
 }

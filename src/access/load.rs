@@ -45,8 +45,6 @@ enum Origin {
     },
     /// Rendered from an exposure spec.
     Spec(Vec<(String, DocRef, String)>),
-    /// Built in memory.
-    Nowhere,
 }
 
 /// An AccessTest document found among the inputs.
@@ -80,21 +78,11 @@ pub struct Options<'a> {
 }
 
 impl Loaded {
-    /// APIRules built in memory (tests, benchmarks).
-    pub fn from_apirules(apirules: Vec<v2::ApiRule>) -> Loaded {
-        Loaded {
-            origins: vec![Origin::Nowhere; apirules.len()],
-            apirules,
-            ..Loaded::default()
-        }
-    }
-
     /// The file, line and column of a field.
     pub fn place(&self, at: &At) -> Option<Place> {
         let (doc, pointer) = match self.origins.get(at.apirule)? {
             Origin::Object { doc, base, .. } => (*doc, format!("{base}{}", at.pointer)),
             Origin::Spec(origins) => crate::compile::origin(origins, &at.pointer),
-            Origin::Nowhere => return None,
         };
         self.position(doc, &pointer)
     }
