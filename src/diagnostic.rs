@@ -169,16 +169,36 @@ pub fn push_token(pointer: &mut String, token: &str) {
     }
 }
 
-/// `pointer` with one more reference token.
+/// `pointer` with one more reference token: one allocation, the token
+/// written in place and escaped only when it needs it.
 pub fn join(pointer: &str, token: impl fmt::Display) -> String {
-    let mut p = pointer.to_owned();
-    push_token(&mut p, &token.to_string());
+    use fmt::Write as _;
+    let mut p = String::with_capacity(pointer.len() + 24);
+    p.push_str(pointer);
+    p.push('/');
+    let start = p.len();
+    let _ = write!(p, "{token}");
+    if p[start..].contains(['~', '/']) {
+        let escaped = p[start..].replace('~', "~0").replace('/', "~1");
+        p.truncate(start);
+        p.push_str(&escaped);
+    }
     p
 }
 
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn joined_tokens_are_escaped_as_rfc_6901_asks() {
+        assert_eq!(join("/spec/rules", 3), "/spec/rules/3");
+        assert_eq!(
+            join("/metadata/annotations", "kexpose.dev/suppress"),
+            "/metadata/annotations/kexpose.dev~1suppress"
+        );
+        assert_eq!(join("", "a~b/c"), "/a~0b~1c");
+    }
 
     #[test]
     fn field_paths_read_like_kubectl() {

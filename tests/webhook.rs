@@ -180,6 +180,40 @@ async fn deletions_and_status_updates_are_not_checked() {
     assert_eq!(r["allowed"], true);
 }
 
+/// Only the spec, the object's name and namespace and its suppress
+/// annotation are read: what else the API server sends (managed fields,
+/// labels, the last-applied copy of the object, the controller's status)
+/// changes no decision, while the suppress annotation still counts.
+#[tokio::test]
+async fn metadata_and_status_beyond_what_the_rules_read_change_nothing() {
+    let plain = validate(&review(broken_jwt)).await;
+    let full = validate(&review(|req| {
+        broken_jwt(req);
+        let object = &mut req["object"];
+        let copy = object.to_string();
+        let metadata = &mut object["metadata"];
+        metadata["labels"] = json!({"app": "httpbin", "team": "payments"});
+        metadata["annotations"]["kubectl.kubernetes.io/last-applied-configuration"] = json!(copy);
+        metadata["finalizers"] = json!(["gateway.kyma-project.io/subresources"]);
+        metadata["resourceVersion"] = json!("48213");
+        object["status"] = json!({"state": "Error", "description": "Validation error"});
+    }))
+    .await;
+    assert_eq!(full, plain);
+    assert_eq!(full["allowed"], false);
+
+    let suppressed = validate(&review(|req| {
+        broken_jwt(req);
+        req["object"]["metadata"]["annotations"]["kexpose.dev/suppress"] =
+            json!("J012: test tenant without TLS");
+        req["object"]["spec"]["rules"][0]["jwt"]["authentications"][0] =
+            json!({"issuer": "https://tenant.example.com", "jwksUri": "http://tenant.example.com/keys"});
+    }))
+    .await;
+    assert_eq!(suppressed["allowed"], true, "{suppressed}");
+    assert!(suppressed.get("warnings").is_none(), "{suppressed}");
+}
+
 #[tokio::test]
 async fn v1beta1_is_denied_with_a_migration_hint_and_v2alpha1_is_checked() {
     let legacy = review(|req| {
@@ -508,6 +542,14 @@ fn client(
     ca: &Ca,
     versions: &[&'static rustls::SupportedProtocolVersion],
 ) -> tokio_rustls::TlsConnector {
+    tokio_rustls::TlsConnector::from(Arc::new(client_config(ca, versions)))
+}
+
+/// A TLS client that trusts only `ca`.
+fn client_config(
+    ca: &Ca,
+    versions: &[&'static rustls::SupportedProtocolVersion],
+) -> rustls::ClientConfig {
     let mut roots = rustls::RootCertStore::empty();
     for cert in rustls_pki_types::CertificateDer::pem_slice_iter(ca.pem.as_bytes()) {
         roots.add(cert.unwrap()).unwrap();
@@ -522,7 +564,7 @@ fn client(
     // Every connection does a full handshake: a resumed session would not
     // show the certificate the server serves now.
     config.resumption = rustls::client::Resumption::disabled();
-    tokio_rustls::TlsConnector::from(Arc::new(config))
+    config
 }
 
 use rustls_pki_types::pem::PemObject;
@@ -1150,4 +1192,57 @@ async fn the_first_review_costs_what_later_ones_cost() {
         "first {} ms, later median {median} ms: {latencies:?}",
         latencies[0]
     );
+}
+
+/// As the API server sends them: many reviews at once on one HTTP/2
+/// connection, each answered with its own uid and decision (answers that
+/// are ready together share writes; the serve benchmark counts them).
+#[tokio::test(flavor = "current_thread")]
+async fn concurrent_reviews_on_one_http2_connection_get_their_own_answers() {
+    use http_body_util::BodyExt;
+    use hyper_util::rt::{TokioExecutor, TokioIo};
+
+    const REVIEWS: usize = 100;
+    let ca = ca();
+    let server = start(&ca, "h2");
+    let mut config = client_config(&ca, &[&rustls::version::TLS13]);
+    config.alpn_protocols = vec![b"h2".to_vec()];
+    let connector = tokio_rustls::TlsConnector::from(Arc::new(config));
+    let tcp = tokio::net::TcpStream::connect(&server.addr).await.unwrap();
+    tcp.set_nodelay(true).unwrap();
+    let name = rustls_pki_types::ServerName::try_from(SERVICE_NAME).unwrap();
+    let tls = connector.connect(name, tcp).await.unwrap();
+    assert_eq!(tls.get_ref().1.alpn_protocol(), Some(&b"h2"[..]));
+    let (mut sender, connection) =
+        hyper::client::conn::http2::handshake(TokioExecutor::new(), TokioIo::new(tls))
+            .await
+            .unwrap();
+    tokio::spawn(connection);
+    let post = |uid: String, broken: bool| {
+        let body = review(|req| {
+            req["uid"] = json!(uid);
+            if broken {
+                broken_jwt(req);
+            }
+        });
+        hyper::Request::post(format!("https://{SERVICE_NAME}/validate"))
+            .header("content-type", "application/json")
+            .body(http_body_util::Full::new(axum::body::Bytes::from(
+                body.to_string(),
+            )))
+            .unwrap()
+    };
+    // All at once, every other one broken, each with its own uid: the
+    // requests are queued before the client's connection task runs.
+    let pending: Vec<_> = (0..REVIEWS)
+        .map(|i| sender.send_request(post(format!("review-{i}"), i % 2 == 1)))
+        .collect();
+    for (i, response) in pending.into_iter().enumerate() {
+        let response = response.await.unwrap();
+        assert_eq!(response.status(), 200);
+        let body = response.into_body().collect().await.unwrap().to_bytes();
+        let review: Value = serde_json::from_slice(&body).unwrap();
+        assert_eq!(review["response"]["uid"], format!("review-{i}"));
+        assert_eq!(review["response"]["allowed"], i % 2 == 0, "{review}");
+    }
 }

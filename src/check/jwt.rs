@@ -208,25 +208,30 @@ fn same_location(a: &JwtAuthentication, b: &JwtAuthentication) -> bool {
 /// Upstream's `validateJwtAuthenticationEquality` (V7): Istio builds one
 /// RequestAuthentication per workload and issuer, so one issuer (and JWKS)
 /// cannot be read from two token locations. Input is every authentication of
-/// the APIRule in order, with its pointer.
-pub fn issuer_conflicts<'a>(
-    auths: impl IntoIterator<Item = (String, &'a JwtAuthentication)>,
+/// the APIRule in order, with its pointer (built only for a finding).
+pub fn issuer_conflicts<'a, P: FnOnce() -> String>(
+    auths: impl IntoIterator<Item = (P, &'a JwtAuthentication)>,
     out: &mut Vec<Finding>,
 ) {
-    // Upstream's key is issuer and jwksUri concatenated.
-    let mut seen: Vec<(String, &JwtAuthentication)> = Vec::new();
+    let mut seen: Vec<&JwtAuthentication> = Vec::new();
     for (pointer, a) in auths {
-        let key = format!("{}{}", a.issuer, a.jwks_uri);
-        match seen.iter().find(|(k, _)| *k == key).map(|(_, first)| first) {
+        match seen.iter().find(|first| same_key(first, a)) {
             Some(first) if !same_location(first, a) => {
                 out.push(Finding::new(
                     Code::J010,
-                    pointer,
+                    pointer(),
                     "multiple jwt configurations that differ for the same issuer",
                 ));
             }
             Some(_) => {}
-            None => seen.push((key, a)),
+            None => seen.push(a),
         }
     }
+}
+
+/// Upstream's key is issuer and jwksUri concatenated (so `a` + `bc` and
+/// `ab` + `c` collide there, and here).
+fn same_key<'a>(a: &'a JwtAuthentication, b: &'a JwtAuthentication) -> bool {
+    let key = |x: &'a JwtAuthentication| x.issuer.bytes().chain(x.jwks_uri.bytes());
+    key(a).eq(key(b))
 }

@@ -151,7 +151,7 @@ pub fn spec(spec: &Spec, jwt_handler: JwtHandler, out: &mut Vec<Finding>) {
             self::mutators(mutators, &join(&r, "mutators"), out);
         }
     }
-    jwt::issuer_conflicts(istio_auths.iter().map(|(p, a)| (p.clone(), a)), out);
+    jwt::issuer_conflicts(istio_auths.iter().map(|(p, a)| (|| p.clone(), a)), out);
 }
 
 fn handler(

@@ -63,7 +63,12 @@ pub fn spec(spec: &Spec, out: &mut Vec<Finding>) {
                 .iter()
                 .flat_map(|j| j.authentications.iter().flatten())
                 .enumerate()
-                .map(move |(k, a)| (format!("/spec/rules/{i}/jwt/authentications/{k}"), a))
+                .map(move |(k, a)| {
+                    (
+                        move || format!("/spec/rules/{i}/jwt/authentications/{k}"),
+                        a,
+                    )
+                })
         }),
         out,
     );
@@ -101,7 +106,7 @@ fn conflicts(spec: &Spec, out: &mut Vec<Finding>) {
                 continue;
             }
             done.push(*m);
-            let at = format!("/spec/rules/{i}/path");
+            let at = || format!("/spec/rules/{i}/path");
             let trie = match tries.iter().position(|(tm, _)| tm == m) {
                 Some(t) => &mut tries[t].1,
                 None => {
@@ -114,7 +119,7 @@ fn conflicts(spec: &Spec, out: &mut Vec<Finding>) {
             {
                 out.push(Finding::new(
                     Code::R005,
-                    at,
+                    at(),
                     format!(
                         "Path {path} with method {} is already defined by spec.rules[{first}]; this rule can never match it",
                         m.as_str()
@@ -125,7 +130,7 @@ fn conflicts(spec: &Spec, out: &mut Vec<Finding>) {
                 if trie_conflict {
                     out.push(Finding::new(
                         Code::R004,
-                        at,
+                        at(),
                         format!(
                             "Path {path} with method {} conflicts with at least one of the previous rule paths",
                             m.as_str()

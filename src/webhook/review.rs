@@ -126,82 +126,103 @@ fn response_to(request: &Request) -> AdmissionResponse {
     r
 }
 
-/// An object as a plain value, minus `metadata.managedFields`: bookkeeping
-/// of the apiserver that no check reads, and often the largest part.
+/// An object as a plain value, holding only what the check core reads:
+/// everything but `metadata` and `status` as sent; of `metadata`, `name`,
+/// `namespace`, `generateName` and the `kexpose.dev/suppress` annotation.
+///
+/// The rest of `metadata` (managedFields, labels, the last-applied
+/// annotation that repeats the whole object) and the controller's `status`
+/// often outweigh the spec, no rule reads them, and the API server has
+/// already validated them as ObjectMeta (maps of strings) and against the
+/// CRD, so the schema finds nothing in them either: leaving them out
+/// changes no finding, and they are skipped without being built.
 struct Checked(Value);
+
+/// How one level of the object is read.
+#[derive(Clone, Copy)]
+enum Level {
+    /// The object itself.
+    Object,
+    /// `metadata`.
+    Metadata,
+    /// `metadata.annotations`.
+    Annotations,
+}
+
+impl Level {
+    /// Whether a member is kept, and how its value is read.
+    fn member(self, key: &str) -> Option<Option<Level>> {
+        match (self, key) {
+            (Level::Object, "metadata") => Some(Some(Level::Metadata)),
+            (Level::Object, "status") => None,
+            (Level::Object, _) => Some(None),
+            (Level::Metadata, "annotations") => Some(Some(Level::Annotations)),
+            (Level::Metadata, "name" | "namespace" | "generateName") => Some(None),
+            (Level::Metadata, _) => None,
+            (Level::Annotations, crate::check::organisation::SUPPRESS) => Some(None),
+            (Level::Annotations, _) => None,
+        }
+    }
+}
 
 impl<'de> serde::Deserialize<'de> for Checked {
     fn deserialize<D: serde::Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
-        /// Visits a mapping, skipping `skip` at this level; `then` names
-        /// the member whose mapping gets the same treatment one level down.
-        struct V {
-            skip: Option<&'static str>,
-            descend: Option<(&'static str, &'static str)>,
-        }
-        impl<'de> Visitor<'de> for V {
-            type Value = Value;
-            fn expecting(&self, f: &mut std::fmt::Formatter) -> std::fmt::Result {
-                f.write_str("any JSON value")
-            }
-            fn visit_map<M: MapAccess<'de>>(self, mut map: M) -> Result<Value, M::Error> {
-                let mut out = serde_json::Map::new();
-                while let Some(key) = map.next_key::<String>()? {
-                    if Some(key.as_str()) == self.skip {
-                        map.next_value::<IgnoredAny>()?;
-                        continue;
-                    }
-                    let value = match self.descend {
-                        Some((member, skip)) if key == member => map.next_value_seed(V {
-                            skip: Some(skip),
-                            descend: None,
-                        })?,
-                        _ => map.next_value()?,
-                    };
-                    out.insert(key, value);
+        d.deserialize_any(Level::Object).map(Checked)
+    }
+}
+
+impl<'de> Visitor<'de> for Level {
+    type Value = Value;
+    fn expecting(&self, f: &mut std::fmt::Formatter) -> std::fmt::Result {
+        f.write_str("any JSON value")
+    }
+    fn visit_map<M: MapAccess<'de>>(self, mut map: M) -> Result<Value, M::Error> {
+        let mut out = serde_json::Map::new();
+        while let Some(key) = map.next_key::<std::borrow::Cow<'de, str>>()? {
+            let value = match self.member(&key) {
+                None => {
+                    map.next_value::<IgnoredAny>()?;
+                    continue;
                 }
-                Ok(Value::Object(out))
-            }
-            // Anything but a mapping is kept as it is, for the check to refuse.
-            fn visit_bool<E>(self, v: bool) -> Result<Value, E> {
-                Ok(Value::Bool(v))
-            }
-            fn visit_i64<E>(self, v: i64) -> Result<Value, E> {
-                Ok(Value::from(v))
-            }
-            fn visit_u64<E>(self, v: u64) -> Result<Value, E> {
-                Ok(Value::from(v))
-            }
-            fn visit_f64<E>(self, v: f64) -> Result<Value, E> {
-                Ok(Value::from(v))
-            }
-            fn visit_str<E>(self, v: &str) -> Result<Value, E> {
-                Ok(Value::from(v))
-            }
-            fn visit_unit<E>(self) -> Result<Value, E> {
-                Ok(Value::Null)
-            }
-            fn visit_seq<S: serde::de::SeqAccess<'de>>(
-                self,
-                mut seq: S,
-            ) -> Result<Value, S::Error> {
-                let mut out = Vec::new();
-                while let Some(v) = seq.next_element()? {
-                    out.push(v);
-                }
-                Ok(Value::Array(out))
-            }
+                Some(Some(level)) => map.next_value_seed(level)?,
+                Some(None) => map.next_value()?,
+            };
+            out.insert(key.into_owned(), value);
         }
-        impl<'de> DeserializeSeed<'de> for V {
-            type Value = Value;
-            fn deserialize<D: serde::Deserializer<'de>>(self, d: D) -> Result<Value, D::Error> {
-                d.deserialize_any(self)
-            }
+        Ok(Value::Object(out))
+    }
+    // Anything but a mapping is kept as it is, for the check to refuse.
+    fn visit_bool<E>(self, v: bool) -> Result<Value, E> {
+        Ok(Value::Bool(v))
+    }
+    fn visit_i64<E>(self, v: i64) -> Result<Value, E> {
+        Ok(Value::from(v))
+    }
+    fn visit_u64<E>(self, v: u64) -> Result<Value, E> {
+        Ok(Value::from(v))
+    }
+    fn visit_f64<E>(self, v: f64) -> Result<Value, E> {
+        Ok(Value::from(v))
+    }
+    fn visit_str<E>(self, v: &str) -> Result<Value, E> {
+        Ok(Value::from(v))
+    }
+    fn visit_unit<E>(self) -> Result<Value, E> {
+        Ok(Value::Null)
+    }
+    fn visit_seq<S: serde::de::SeqAccess<'de>>(self, mut seq: S) -> Result<Value, S::Error> {
+        let mut out = Vec::new();
+        while let Some(v) = seq.next_element()? {
+            out.push(v);
         }
-        d.deserialize_any(V {
-            skip: None,
-            descend: Some(("metadata", "managedFields")),
-        })
-        .map(Checked)
+        Ok(Value::Array(out))
+    }
+}
+
+impl<'de> DeserializeSeed<'de> for Level {
+    type Value = Value;
+    fn deserialize<D: serde::Deserializer<'de>>(self, d: D) -> Result<Value, D::Error> {
+        d.deserialize_any(self)
     }
 }
 
