@@ -6,6 +6,7 @@
 //! `State`, so tests drive them in-process exactly as the server does.
 
 pub mod accept;
+pub mod coalesce;
 pub mod idle;
 pub mod log;
 pub mod metrics;
@@ -403,7 +404,7 @@ pub async fn run(config: Config) -> Result<(), String> {
             let _slot = slot;
             let handshake = tokio::time::timeout(limits.handshake, acceptor.accept(tcp)).await;
             let Ok(Ok(stream)) = handshake else { return };
-            let stream = idle::IdleTimeout::new(stream, limits.idle);
+            let stream = coalesce::Coalesce::new(idle::IdleTimeout::new(stream, limits.idle));
             let conn = builder
                 .serve_connection(TokioIo::new(stream), service)
                 .into_owned();
