@@ -149,18 +149,27 @@ enum Level {
     Annotations,
 }
 
+/// What becomes of one member of a mapping.
+enum Member {
+    /// Kept as sent.
+    Keep,
+    /// Kept, its members chosen in turn.
+    Within(Level),
+    /// Read past, never built.
+    Skip,
+}
+
 impl Level {
-    /// Whether a member is kept, and how its value is read.
-    fn member(self, key: &str) -> Option<Option<Level>> {
+    fn member(self, key: &str) -> Member {
         match (self, key) {
-            (Level::Object, "metadata") => Some(Some(Level::Metadata)),
-            (Level::Object, "status") => None,
-            (Level::Object, _) => Some(None),
-            (Level::Metadata, "annotations") => Some(Some(Level::Annotations)),
-            (Level::Metadata, "name" | "namespace" | "generateName") => Some(None),
-            (Level::Metadata, _) => None,
-            (Level::Annotations, crate::check::organisation::SUPPRESS) => Some(None),
-            (Level::Annotations, _) => None,
+            (Level::Object, "metadata") => Member::Within(Level::Metadata),
+            (Level::Object, "status") => Member::Skip,
+            (Level::Object, _) => Member::Keep,
+            (Level::Metadata, "annotations") => Member::Within(Level::Annotations),
+            (Level::Metadata, "name" | "namespace" | "generateName") => Member::Keep,
+            (Level::Metadata, _) => Member::Skip,
+            (Level::Annotations, crate::check::organisation::SUPPRESS) => Member::Keep,
+            (Level::Annotations, _) => Member::Skip,
         }
     }
 }
@@ -180,12 +189,12 @@ impl<'de> Visitor<'de> for Level {
         let mut out = serde_json::Map::new();
         while let Some(key) = map.next_key::<std::borrow::Cow<'de, str>>()? {
             let value = match self.member(&key) {
-                None => {
+                Member::Skip => {
                     map.next_value::<IgnoredAny>()?;
                     continue;
                 }
-                Some(Some(level)) => map.next_value_seed(level)?,
-                Some(None) => map.next_value()?,
+                Member::Within(level) => map.next_value_seed(level)?,
+                Member::Keep => map.next_value()?,
             };
             out.insert(key.into_owned(), value);
         }
