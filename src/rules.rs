@@ -62,7 +62,7 @@ rules! {
         help "leave the file out of the paths given, or exclude it in kexpose.yaml";
     P005 "file-too-large" Error "The file is larger than the size limit."
         help "split the file, or raise --max-file-size";
-    P006 "alias-bomb" Error "Aliases expand the document beyond the node budget."
+    P006 "alias-bomb" Error "The document exceeds the node budget, aliases counted as what they expand to."
         help "write the values out instead of nesting aliases";
     P007 "nesting-too-deep" Error "The document nests deeper than the depth limit."
         help "flatten the document";

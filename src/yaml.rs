@@ -135,7 +135,10 @@ struct Builder {
     pointer: String,
     spans: SpanIndex,
     anchors: HashMap<usize, (Value, usize)>,
+    /// Nodes so far, aliases counted as the nodes they expand to.
     nodes: usize,
+    /// How many of those came from aliases.
+    aliased: usize,
     root: Option<Value>,
 }
 
@@ -151,6 +154,7 @@ impl Builder {
             spans: SpanIndex::default(),
             anchors: HashMap::new(),
             nodes: 0,
+            aliased: 0,
             root: None,
         }
     }
@@ -227,19 +231,32 @@ impl Builder {
         Ok(())
     }
 
+    /// Charges `n` nodes to the budget; an alias's expansion is charged
+    /// before it is copied.
     fn count(&mut self, n: usize, at: Position) -> Result<(), LoadError> {
         self.nodes = self.nodes.saturating_add(n);
-        if self.nodes > self.limits.max_nodes {
-            return Err(Self::err(
-                CODE_ALIAS_BUDGET,
-                format!(
-                    "document expands to more than {} nodes; refusing to expand aliases further (a YAML alias bomb?)",
-                    self.limits.max_nodes
-                ),
-                at,
-            ));
+        if self.nodes <= self.limits.max_nodes {
+            return Ok(());
         }
-        Ok(())
+        let max = self.limits.max_nodes;
+        // Only a document that aliases made this large is a likely bomb; a
+        // large plain one is told what the budget is.
+        let message = if self.aliased.saturating_mul(2) > self.nodes {
+            format!(
+                "aliases expand this document to more than {max} nodes; refusing to expand them further (a YAML alias bomb?)"
+            )
+        } else {
+            format!(
+                "document has more than {max} nodes; a document is read up to {max} nodes (aliases counted as what they expand to)"
+            )
+        };
+        Err(Self::err(CODE_ALIAS_BUDGET, message, at))
+    }
+
+    /// As `count`, for the copy an alias stands for.
+    fn count_alias(&mut self, n: usize, at: Position) -> Result<(), LoadError> {
+        self.aliased = self.aliased.saturating_add(n);
+        self.count(n, at)
     }
 
     /// Hands a finished node to its parent and restores the parent's pointer.
@@ -340,7 +357,7 @@ impl Builder {
                     return self.set_key(name, at, false);
                 }
                 // The budget is charged before the copy is made.
-                self.count(nodes, at)?;
+                self.count_alias(nodes, at)?;
                 let value = self.anchors[&id].0.clone();
                 let parent_len = self.pointer.len();
                 self.enter(at);

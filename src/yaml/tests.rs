@@ -86,6 +86,33 @@ fn alias_bombs_are_budgeted() {
     let s = load(&bomb, Limits::default());
     let e = s.documents[0].as_ref().unwrap_err();
     assert_eq!(e.code, CODE_ALIAS_BUDGET);
+    assert_eq!(
+        e.message,
+        "aliases expand this document to more than 200000 nodes; refusing to expand them further (a YAML alias bomb?)"
+    );
+}
+
+#[test]
+fn a_large_plain_document_is_told_the_budget_not_called_a_bomb() {
+    let limits = Limits {
+        max_nodes: 1_000,
+        ..Limits::default()
+    };
+    let text = format!("items: [{}]\n", vec!["7"; 1_200].join(", "));
+    let s = load(&text, limits);
+    let e = s.documents[0].as_ref().unwrap_err();
+    assert_eq!(e.code, CODE_ALIAS_BUDGET);
+    assert_eq!(
+        e.message,
+        "document has more than 1000 nodes; a document is read up to 1000 nodes (aliases counted as what they expand to)"
+    );
+    assert_eq!(
+        e.position,
+        Position {
+            line: 1,
+            column: 3000
+        }
+    );
 }
 
 #[test]
