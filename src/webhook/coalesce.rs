@@ -23,6 +23,10 @@ pub struct Coalesce<S> {
     inner: S,
     /// Whether the current batch of writes has had its turn to gather.
     waited: bool,
+    /// Whether bytes went through since the last flush: only a flush that
+    /// sent something ends a batch, so a caller that flushes before
+    /// retrying its write cannot be made to wait forever.
+    wrote: bool,
 }
 
 impl<S> Coalesce<S> {
@@ -30,7 +34,16 @@ impl<S> Coalesce<S> {
         Coalesce {
             inner,
             waited: false,
+            wrote: false,
         }
+    }
+
+    /// A write's outcome: bytes written belong to the batch.
+    fn written(&mut self, polled: Poll<io::Result<usize>>) -> Poll<io::Result<usize>> {
+        if let Poll::Ready(Ok(n)) = polled {
+            self.wrote |= n > 0;
+        }
+        polled
     }
 
     /// Pending for one turn before the first write of a batch.
@@ -64,7 +77,8 @@ impl<S: AsyncWrite + Unpin> AsyncWrite for Coalesce<S> {
     ) -> Poll<io::Result<usize>> {
         let this = self.get_mut();
         std::task::ready!(this.wait_once(cx));
-        Pin::new(&mut this.inner).poll_write(cx, data)
+        let polled = Pin::new(&mut this.inner).poll_write(cx, data);
+        this.written(polled)
     }
 
     fn poll_write_vectored(
@@ -74,18 +88,22 @@ impl<S: AsyncWrite + Unpin> AsyncWrite for Coalesce<S> {
     ) -> Poll<io::Result<usize>> {
         let this = self.get_mut();
         std::task::ready!(this.wait_once(cx));
-        Pin::new(&mut this.inner).poll_write_vectored(cx, bufs)
+        let polled = Pin::new(&mut this.inner).poll_write_vectored(cx, bufs);
+        this.written(polled)
     }
 
     fn is_write_vectored(&self) -> bool {
         self.inner.is_write_vectored()
     }
 
-    /// A completed flush ends the batch: the next write waits again.
+    /// A completed flush of written bytes ends the batch: the next write
+    /// waits again.
     fn poll_flush(self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<io::Result<()>> {
         let this = self.get_mut();
         let flushed = std::task::ready!(Pin::new(&mut this.inner).poll_flush(cx));
-        this.waited = false;
+        if std::mem::take(&mut this.wrote) {
+            this.waited = false;
+        }
         Poll::Ready(flushed)
     }
 
@@ -161,5 +179,13 @@ mod tests {
         assert!(io.as_mut().poll_write(&mut cx, b"three").is_pending());
         assert_eq!(count.0.load(Ordering::SeqCst), 2);
         assert_eq!(io.inner.0.len(), 2);
+        // A flush with nothing written in between does not start a new
+        // wait: the write it was waiting for goes through.
+        assert!(io.as_mut().poll_flush(&mut cx).is_ready());
+        assert!(matches!(
+            io.as_mut().poll_write(&mut cx, b"three"),
+            Poll::Ready(Ok(5))
+        ));
+        assert_eq!(count.0.load(Ordering::SeqCst), 2);
     }
 }
