@@ -287,9 +287,10 @@ fn main() {
         std::thread::sleep(Duration::from_millis(20));
     };
     let addr = first["addr"].as_str().unwrap().to_owned();
-    let (echo_addr, _echo_rt) = echo_server(&cert, &key);
-
     let health = first["health_addr"].as_str().unwrap().to_owned();
+    let (echo_addr, _echo_rt) = echo_server(&cert, &key);
+    let url = format!("https://{addr}/validate");
+    let echo_url = format!("https://{echo_addr}/validate");
 
     let pid = child.id();
     let sampler = std::thread::spawn(move || {
@@ -302,25 +303,23 @@ fn main() {
     });
 
     let (writes, answered) = (write_calls(pid), reviews_answered(&health));
-    let kexpose = h2load(&format!("https://{addr}/validate"), &body);
+    let kexpose = h2load(&url, &body);
     let writes = write_calls(pid) - writes;
     let answered = reviews_answered(&health) - answered;
-    let ceiling = h2load(&format!("https://{echo_addr}/validate"), &body);
+    let ceiling = h2load(&echo_url, &body);
     let half = (kexpose.rps / 2.0).max(1.0);
     let per_client = ((half / f64::from(CLIENTS)).round() as u64).max(1);
     let log = dir.join("latency.tsv");
-    let url = format!("https://{addr}/validate");
     let paced = h2load_paced(SECONDS, &url, &body, per_client, &log);
     let micros = latencies(&log);
     let echo_log = dir.join("echo-latency.tsv");
-    let echo_url = format!("https://{echo_addr}/validate");
     let echo_paced = h2load_paced(SECONDS, &echo_url, &body, per_client, &echo_log);
     let echo_micros = latencies(&echo_log);
     let peak_rss = sampler.join().unwrap().max(rss_kib(pid, "VmHWM:"));
     let soak = std::env::var("KEXPOSE_SOAK_MINUTES")
         .ok()
         .and_then(|m| m.parse::<u32>().ok())
-        .map(|minutes| soak(minutes, &addr, &body, &dir, &policy, per_client, pid));
+        .map(|minutes| soak(minutes, &url, &body, &dir, &policy, per_client, pid));
     let _ = child.kill();
     let _ = child.wait();
 
@@ -375,7 +374,7 @@ fn main() {
 /// rotation and a policy change; one report line per segment.
 fn soak(
     minutes: u32,
-    addr: &str,
+    url: &str,
     body: &Path,
     dir: &Path,
     policy: &Path,
@@ -402,13 +401,7 @@ fn soak(
         // The webhook polls every second; let it take both.
         std::thread::sleep(Duration::from_millis(1500));
         let log = dir.join(format!("soak-{segment}.tsv"));
-        let load = h2load_paced(
-            SEGMENT,
-            &format!("https://{addr}/validate"),
-            body,
-            per_client,
-            &log,
-        );
+        let load = h2load_paced(SEGMENT, url, body, per_client, &log);
         let micros = latencies(&log);
         std::fs::remove_file(&log).unwrap();
         failed += load.failed;
