@@ -84,14 +84,19 @@ fn kinds(docs: &[Value]) -> Vec<String> {
 
 const PROD: &str = r#"[{"name":"values-files","array":["env/prod.yaml"]}]"#;
 
+/// `argocd generate` with the prod values file, as the application sets it.
+fn generate_prod(dir: &Path) -> Output {
+    cmp(
+        dir,
+        &["argocd", "generate"],
+        &[("ARGOCD_APP_PARAMETERS", PROD)],
+    )
+}
+
 #[test]
 fn generate_renders_specs_and_passes_manifests_through() {
     let dir = app("generate");
-    let out = cmp(
-        &dir,
-        &["argocd", "generate"],
-        &[("ARGOCD_APP_PARAMETERS", PROD)],
-    );
+    let out = generate_prod(&dir);
     assert!(
         out.status.success(),
         "{}",
@@ -129,15 +134,7 @@ fn generate_renders_specs_and_passes_manifests_through() {
     );
     assert_eq!(flat.stdout, out.stdout);
     // Deterministic: a second run prints the same bytes.
-    assert_eq!(
-        cmp(
-            &dir,
-            &["argocd", "generate"],
-            &[("ARGOCD_APP_PARAMETERS", PROD)]
-        )
-        .stdout,
-        out.stdout
-    );
+    assert_eq!(generate_prod(&dir).stdout, out.stdout);
     std::fs::remove_dir_all(dir).unwrap();
 }
 
@@ -199,11 +196,7 @@ fn errors_exit_non_zero_with_nothing_on_stdout() {
         "apiVersion: gateway.kyma-project.io/v2\nkind: APIRule\nmetadata: {name: x}\nspec:\n  hosts: [x.example.com]\n  gateway: kyma-system/kyma-gateway\n  service: {name: x, port: 80}\n  rules:\n    - path: /*\n      methods: [GET]\n      jwt:\n        authentications: [{issuer: 'https://a.example.com', jwksUri: a.example.com/keys}]\n",
     )
     .unwrap();
-    let out = cmp(
-        &dir,
-        &["argocd", "generate"],
-        &[("ARGOCD_APP_PARAMETERS", PROD)],
-    );
+    let out = generate_prod(&dir);
     assert_eq!(out.status.code(), Some(1));
     assert!(out.stdout.is_empty());
     assert!(String::from_utf8_lossy(&out.stderr).contains("extra.yaml:12:70: error[J003]"));
@@ -283,11 +276,7 @@ fn parameters_announce_what_generate_defaults_to() {
         &["argocd", "generate"],
         &[("ARGOCD_APP_PARAMETERS", &explicit.to_string())],
     );
-    let without = cmp(
-        &dir,
-        &["argocd", "generate"],
-        &[("ARGOCD_APP_PARAMETERS", PROD)],
-    );
+    let without = generate_prod(&dir);
     assert!(without.status.success());
     assert_eq!(with_defaults.stdout, without.stdout);
     std::fs::remove_dir_all(dir).unwrap();
@@ -607,11 +596,7 @@ fn access_tests_gate_generate() {
         )
     };
     std::fs::write(dir.join("access.yaml"), test(403)).unwrap();
-    let out = cmp(
-        &dir,
-        &["argocd", "generate"],
-        &[("ARGOCD_APP_PARAMETERS", PROD)],
-    );
+    let out = generate_prod(&dir);
     assert!(
         out.status.success(),
         "{}",
@@ -623,11 +608,7 @@ fn access_tests_gate_generate() {
     );
 
     std::fs::write(dir.join("access.yaml"), test(200)).unwrap();
-    let out = cmp(
-        &dir,
-        &["argocd", "generate"],
-        &[("ARGOCD_APP_PARAMETERS", PROD)],
-    );
+    let out = generate_prod(&dir);
     assert_eq!(out.status.code(), Some(1));
     assert!(
         out.stdout.is_empty(),

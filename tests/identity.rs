@@ -948,18 +948,23 @@ fn probe_puts_the_prediction_beside_each_live_answer() {
     let reasons = report["checks"][1]["predicted"]["reasons"].to_string();
     assert!(reasons.contains("resource.yaml:"), "{reasons}");
 
+    // Probes one path with a token, predicting from `apirules`.
+    let with_token = |path: &str, token: &str, apirules: &str| {
+        let url = format!("https://api.kexpose.test:{port}{path}");
+        probe(&[
+            &url,
+            "--token",
+            token,
+            "--resolve",
+            &pin,
+            "--predict",
+            apirules,
+        ])
+    };
+
     // A token without the scope /write needs: predicted and observed 403.
     let read_only = token("kexpose", "read");
-    let url = format!("https://api.kexpose.test:{port}/write");
-    let (_, report) = probe(&[
-        &url,
-        "--token",
-        &read_only,
-        "--resolve",
-        &pin,
-        "--predict",
-        &predict,
-    ]);
+    let (_, report) = with_token("/write", &read_only, &predict);
     assert_eq!(
         predictions(&report)[2],
         ("with the token".to_owned(), 403, 403, None)
@@ -968,16 +973,8 @@ fn probe_puts_the_prediction_beside_each_live_answer() {
     // APIRules that read the token elsewhere than the deployed rule: the
     // tampered token's 401 is not what they predict, and the report says why.
     let elsewhere = resource_apirule(&dir, p, "\n            fromHeaders: [{name: x-jwt}]");
-    let url = format!("https://api.kexpose.test:{port}/headers");
-    let (out, report) = probe(&[
-        &url,
-        "--token",
-        &read_only,
-        "--resolve",
-        &pin,
-        "--predict",
-        &elsewhere.display().to_string(),
-    ]);
+    let elsewhere = elsewhere.display().to_string();
+    let (out, report) = with_token("/headers", &read_only, &elsewhere);
     assert!(out.status.success(), "the live checks pass: {report:#}");
     let got = predictions(&report);
     assert_eq!((got[1].1, got[1].2), (401, 403));
@@ -989,7 +986,6 @@ fn probe_puts_the_prediction_beside_each_live_answer() {
             .contains("presented where no issuer of these APIRules expects it"),
         "{got:?}"
     );
-    let elsewhere = elsewhere.display().to_string();
     let text = output(
         client(),
         &[

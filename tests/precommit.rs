@@ -167,13 +167,16 @@ fn fix_hook_repairs_the_staged_file_and_fails_until_it_is_restaged() {
     r.copy("examples/invalid/broken-jwt.yaml", "apirules/other.yaml");
     git(&r.dir, &["add", "."]);
     let untouched = std::fs::read(r.dir.join("apirules/other.yaml")).unwrap();
+    let fix_orders = || {
+        r.pre_commit(&[
+            "run",
+            "kexpose-fix-system",
+            "--files",
+            "apirules/orders.yaml",
+        ])
+    };
 
-    let (code, out) = r.pre_commit(&[
-        "run",
-        "kexpose-fix-system",
-        "--files",
-        "apirules/orders.yaml",
-    ]);
+    let (code, out) = fix_orders();
     assert_eq!(code, 1, "{out}");
     assert!(out.contains("files were modified by this hook"), "{out}");
     assert!(
@@ -192,12 +195,7 @@ fn fix_hook_repairs_the_staged_file_and_fails_until_it_is_restaged() {
     // Staged again, nothing is left to fix; what remains is reported (two
     // hosts where v2 takes one, and the unsafe J012), and nothing changes.
     git(&r.dir, &["add", "apirules/orders.yaml"]);
-    let (code, out) = r.pre_commit(&[
-        "run",
-        "kexpose-fix-system",
-        "--files",
-        "apirules/orders.yaml",
-    ]);
+    let (code, out) = fix_orders();
     assert_eq!(code, 1, "{out}");
     assert!(!out.contains("files were modified"), "{out}");
     assert!(!out.contains("kexpose: fixed"), "{out}");
