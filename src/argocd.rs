@@ -314,10 +314,24 @@ pub fn generate(
         Some(path) => Policy::load(path).map_err(|e| format!("invalid policy: {e}"))?,
         None => Policy::default(),
     };
-    // Values files are inputs to templates, never specs themselves.
+    // Values files are inputs to templates, never specs themselves; the
+    // environments' rendered output is what this plugin renders afresh,
+    // so none of it is read (another environment's would be applied here).
+    let outputs: Vec<&Path> = config
+        .into_iter()
+        .flat_map(|c| c.environments.values())
+        .filter_map(|e| e.out_dir.as_deref())
+        .collect();
     let inputs: Vec<Input> = source::expand(&[dir.to_path_buf()])?
         .into_iter()
-        .filter(|i| !matches!(i, Input::File(p) if files.contains(p) || config.is_some_and(|c| c.excluded(p))))
+        .filter(|i| match i {
+            Input::File(p) => {
+                !files.contains(p)
+                    && !config.is_some_and(|c| c.excluded(p))
+                    && !outputs.iter().any(|o| crate::config::within(p, o))
+            }
+            Input::Stdin => true,
+        })
         .collect();
     // The application's kexpose.lock (or the project's) fills in jwksUri,
     // as for `render`.
@@ -351,7 +365,9 @@ pub fn generate(
         let Ok(text) = std::fs::read_to_string(path) else {
             continue;
         };
-        if crate::exposure::mentions_spec(&text) {
+        // A spec is rendered above; a file `kexpose render` wrote is the
+        // output of a spec, never a manifest of its own.
+        if crate::exposure::mentions_spec(&text) || render::rendered_from(&text).is_some() {
             continue;
         }
         let report = crate::pipeline::check_text(

@@ -21,6 +21,7 @@ pub mod project;
 pub mod render;
 pub mod rules;
 pub mod serve;
+pub mod stream;
 pub mod test;
 pub mod token;
 

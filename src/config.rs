@@ -210,8 +210,14 @@ impl Config {
         if self.exclude.is_empty() {
             return false;
         }
-        let (Ok(path), Ok(root)) = (std::path::absolute(path), std::path::absolute(&self.root))
-        else {
+        // The working directory's config has the empty root, which
+        // `std::path::absolute` refuses: it is `.`.
+        let root = if self.root.as_os_str().is_empty() {
+            Path::new(".")
+        } else {
+            &self.root
+        };
+        let (Ok(path), Ok(root)) = (std::path::absolute(path), std::path::absolute(root)) else {
             return false;
         };
         let (path, root) = (normal(&path), normal(&root));
@@ -220,6 +226,15 @@ impl Config {
         };
         let relative = relative.to_string_lossy().replace('\\', "/");
         self.exclude.iter().any(|p| glob(p, &relative))
+    }
+}
+
+/// Whether `path` lies in `dir` (both as given: relative to the working
+/// directory or absolute; no symlinks are resolved).
+pub fn within(path: &Path, dir: &Path) -> bool {
+    match (std::path::absolute(path), std::path::absolute(dir)) {
+        (Ok(path), Ok(dir)) => normal(&path).starts_with(normal(&dir)),
+        _ => false,
     }
 }
 
@@ -335,6 +350,15 @@ mod tests {
         assert_eq!(c.template_env, ["CLUSTER_DOMAIN"]);
         assert!(c.excluded(&dir.join("charts/x/templates/a.yaml")));
         assert!(!c.excluded(&dir.join("exposures/a.yaml")));
+        // Found in the working directory, the root is the empty path.
+        let here = Config::parse(
+            Path::new(FILE_NAME),
+            "apiVersion: kexpose.dev/v1alpha1\nkind: Config\nexclude: [\"charts/**\"]\n",
+        )
+        .unwrap();
+        assert!(here.excluded(Path::new("charts/x/a.yaml")));
+        assert!(here.excluded(Path::new("./charts/x/a.yaml")));
+        assert!(!here.excluded(Path::new("exposures/a.yaml")));
         let err = c.environment(Some("prod")).unwrap_err();
         assert!(
             err.ends_with("no environment \"prod\" (known: dev)"),

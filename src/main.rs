@@ -1,25 +1,27 @@
 //! The `kexpose` binary: process concerns only.
 
-use std::io::{self, BufWriter, ErrorKind};
+use std::io::{self, BufWriter, Write};
 use std::process::ExitCode;
 
 use clap::Parser;
+use kexpose::cli::stream::{self, Quiet};
 use kexpose::cli::{self, Cli, Fatal, Outcome};
 
 fn main() -> ExitCode {
     let cli = Cli::parse();
     let stdout = io::stdout();
-    let mut out = BufWriter::new(stdout.lock());
+    // A reader that went away (`kexpose check | head`) drops the rest of
+    // the output; the run still ends with its own exit code.
+    let mut out = BufWriter::new(Quiet::new(stdout.lock()));
     match cli::run(cli, &mut out) {
         Ok(outcome) => ExitCode::from(outcome as u8),
-        // A reader that went away (`kexpose check | head`) is not a failure.
-        Err(Fatal::Io(e)) if e.kind() == ErrorKind::BrokenPipe => ExitCode::SUCCESS,
         Err(e) => {
             drop(out);
-            match e {
-                Fatal::Io(e) => eprintln!("kexpose: {e}"),
-                Fatal::Message(m) => eprintln!("kexpose: {m}"),
-            }
+            let mut err = stream::stderr();
+            let _ = match e {
+                Fatal::Io(e) => writeln!(err, "kexpose: {e}"),
+                Fatal::Message(m) => writeln!(err, "kexpose: {m}"),
+            };
             ExitCode::from(Outcome::Failure as u8)
         }
     }

@@ -21,7 +21,7 @@ use serde_json::Value;
 use crate::apirule::Version;
 use crate::check::{self, Kind};
 use crate::compile::{DocRef, IssuerBook};
-use crate::diagnostic::{Finding, Severity};
+use crate::diagnostic::{Finding, Position, Severity};
 use crate::exposure::{self, SharedAt};
 use crate::identity::lock::{self, Lock};
 use crate::policy::Policy;
@@ -240,6 +240,11 @@ pub fn check_files(
                 .filter(|&i| text_of(i).is_some_and(|t| names_shared_issuers(t, limits))),
         );
     }
+    // The rest of the project can collide with the files checked.
+    let context_claims: Vec<(usize, Vec<Claim>)> = (files.len()..all.len())
+        .filter(|i| !checked.contains(i))
+        .filter_map(|i| Some((i, claims_of(text_of(i)?, limits))))
+        .collect();
     let resolved = Resolved {
         template,
         issuers,
@@ -248,18 +253,64 @@ pub fn check_files(
     let mut renders = renders;
     let work: Vec<(usize, Option<Render<'_>>)> =
         checked.iter().map(|&i| (i, renders[i].take())).collect();
-    work.into_par_iter()
+    let mut results: Vec<(usize, FileReport, Vec<Claim>)> = work
+        .into_par_iter()
         .map(|(i, render)| {
             let (name, text) = all[i];
-            let report = match (text, render) {
-                (Err(report), _) => (**report).clone(),
-                (_, Some(Err(report))) => *report,
+            let (report, claims) = match (text, render) {
+                (Err(report), _) => ((**report).clone(), Vec::new()),
+                (_, Some(Err(report))) => (*report, Vec::new()),
                 (Ok(_), Some(Ok(rendered))) => {
-                    check_rendered(name, &rendered, policy, limits, &resolved)
+                    check_claiming(name, &rendered, policy, limits, &resolved)
                 }
                 (Ok(_), None) => unreachable!("every text that was read is rendered"),
             };
-            let lines = match text {
+            (i, report, claims)
+        })
+        .collect();
+    // Two exposures that render one APIRule are X005, as in `render`: the
+    // rest of the project is looked at for the files checked.
+    let mut claims: Vec<Vec<Claim>> = vec![Vec::new(); all.len()];
+    let mut is_checked = vec![false; all.len()];
+    let mut slot = vec![usize::MAX; all.len()];
+    for (n, (i, _, c)) in results.iter_mut().enumerate() {
+        claims[*i] = std::mem::take(c);
+        is_checked[*i] = true;
+        slot[*i] = n;
+    }
+    for (i, c) in context_claims {
+        claims[i] = c;
+    }
+    let names: Vec<&str> = all.iter().map(|(n, _)| n.as_str()).collect();
+    for (i, at, finding) in collisions(&names, &claims, &is_checked) {
+        if policy.severity(finding.code).is_none() {
+            continue;
+        }
+        let report = &mut results[slot[i]].1;
+        let severity = report.push(policy, names[i], finding, at);
+        report
+            .diagnostics
+            .sort_by(|a, b| a.sort_key().cmp(&b.sort_key()));
+        // The object's result: the last one starting at or above the name.
+        if let Some(d) = report
+            .documents
+            .iter_mut()
+            .rev()
+            .find(|d| d.line <= at.line)
+        {
+            match severity {
+                Severity::Error => {
+                    d.errors += 1;
+                    d.status = Status::Invalid;
+                }
+                Severity::Warning => d.warnings += 1,
+            }
+        }
+    }
+    results
+        .into_par_iter()
+        .map(|(i, report, _)| {
+            let lines = match &all[i].1 {
                 Ok(text) => source::excerpt(text, &report),
                 Err(_) => Vec::new(),
             };
@@ -327,6 +378,59 @@ pub fn check_rendered(
     limits: Limits,
     specs: &Resolved,
 ) -> FileReport {
+    check_claiming(file, text, policy, limits, specs).0
+}
+
+/// The APIRule one exposure renders: its namespace and name, and where
+/// its name is written.
+#[derive(Debug, Clone)]
+struct Claim {
+    key: (String, String),
+    document: usize,
+    at: Position,
+}
+
+/// The claim of an exposure document (`value` at `base` in document
+/// `document`), when its name is written as a string.
+fn claim(value: &Value, base: &str, document: usize, spans: &yaml::SpanIndex) -> Option<Claim> {
+    let meta = value.get("metadata")?;
+    let name = meta.get("name")?.as_str()?;
+    let namespace = meta.get("namespace").and_then(Value::as_str).unwrap_or("");
+    let pointer = format!("{base}/metadata/name");
+    Some(Claim {
+        key: (namespace.to_owned(), name.to_owned()),
+        document,
+        at: spans.locate(&pointer, false)?,
+    })
+}
+
+/// The claims of a rendered text that is not checked itself (the rest of
+/// a project, read for resolution).
+fn claims_of(text: &str, limits: Limits) -> Vec<Claim> {
+    if !exposure::mentions_spec(text) {
+        return Vec::new();
+    }
+    let mut out = Vec::new();
+    for (index, doc) in yaml::load(text, limits).documents.iter().enumerate() {
+        let Ok(doc) = doc else { continue };
+        for (base, value) in objects(&doc.value) {
+            if spec::Kind::of(value) == Some(spec::Kind::Exposure) {
+                out.extend(claim(value, &base, index, &doc.spans));
+            }
+        }
+    }
+    out
+}
+
+/// `check_rendered`, and the APIRules the file's exposures render.
+fn check_claiming(
+    file: &str,
+    text: &str,
+    policy: &Policy,
+    limits: Limits,
+    specs: &Resolved,
+) -> (FileReport, Vec<Claim>) {
+    let mut claims = Vec::new();
     let mut report = FileReport {
         name: file.to_owned(),
         ..FileReport::default()
@@ -392,6 +496,9 @@ pub fn check_rendered(
             };
             let findings = if let Some(kind) = spec::Kind::of(value) {
                 report.summary.specs += 1;
+                if kind == spec::Kind::Exposure {
+                    claims.extend(claim(value, &base, index, &doc.spans));
+                }
                 spec_document(file, kind, value, index, policy, specs)
             } else if check::classify(value) == Kind::ApiRule {
                 report.summary.apirules += 1;
@@ -441,7 +548,55 @@ pub fn check_rendered(
     report
         .diagnostics
         .sort_by(|a, b| a.sort_key().cmp(&b.sort_key()));
-    report
+    (report, claims)
+}
+
+/// X005 where two exposures of the run render the same APIRule, worded
+/// and placed as `render` does: at every claim after the first, naming the
+/// first. `claims` are per input, in input order; `checked` says which
+/// inputs are reported (a claim only in the rest of the project is
+/// reported at the checked one it collides with, naming it).
+fn collisions(
+    names: &[&str],
+    claims: &[Vec<Claim>],
+    checked: &[bool],
+) -> Vec<(usize, Position, Finding)> {
+    let mut first: BTreeMap<&(String, String), (usize, &Claim)> = BTreeMap::new();
+    let mut found = Vec::new();
+    let mut told: std::collections::BTreeSet<&(String, String)> = Default::default();
+    for (i, list) in claims.iter().enumerate() {
+        for c in list {
+            let Some(&(f, by)) = first.get(&c.key) else {
+                first.insert(&c.key, (i, c));
+                continue;
+            };
+            let finding = |other: &str, document: usize| {
+                Finding::new(
+                    Code::X005,
+                    "/metadata/name",
+                    format!(
+                        "APIRule {} is also rendered by {other} (document {})",
+                        display_name(&c.key.0, &c.key.1),
+                        document + 1
+                    ),
+                )
+            };
+            if checked[i] {
+                found.push((i, c.at, finding(names[f], by.document)));
+            } else if checked[f] && told.insert(&c.key) {
+                found.push((f, by.at, finding(names[i], c.document)));
+            }
+        }
+    }
+    found
+}
+
+fn display_name(namespace: &str, name: &str) -> String {
+    if namespace.is_empty() {
+        name.to_owned()
+    } else {
+        format!("{namespace}/{name}")
+    }
 }
 
 /// Findings about one spec document, as `check` sees it: file by file, so

@@ -3,7 +3,7 @@
 mod common;
 
 use std::io::Read;
-use std::process::Stdio;
+use std::process::{Command, Stdio};
 
 use common::{codes, json, kexpose, run, run_stdin, temp_dir, write};
 
@@ -480,8 +480,48 @@ fn a_closed_pipe_is_not_an_error() {
         .unwrap()
         .read_to_string(&mut stderr)
         .unwrap();
-    assert_eq!(status.code(), Some(0), "stderr: {stderr}");
+    // The run ends as it would have with a reader: 1, for the findings.
+    let whole = run(&["check", file.to_str().unwrap()]);
+    assert_eq!(whole.status.code(), Some(1));
+    assert_eq!(status.code(), whole.status.code(), "stderr: {stderr}");
     assert!(stderr.is_empty(), "{stderr}");
+}
+
+/// `2>&1 | head -1`: stdout and stderr both go to a reader that leaves
+/// after one line. Regression: a write to the closed stderr panicked (101).
+#[test]
+fn a_closed_stderr_ends_the_run_with_its_own_exit_code() {
+    let dir = temp_dir("stderr-pipe");
+    let specs = dir.join("specs");
+    std::fs::create_dir_all(&specs).unwrap();
+    // Many broken specs: render's findings go to stderr, line after line.
+    for i in 0..200 {
+        let spec = format!(
+            "apiVersion: kexpose.dev/v1alpha1\nkind: Exposure\nmetadata: {{name: s{i}, namespace: ns}}\nspec:\n  service: {{name: s, port: 80}}\n  host: Bad_Host\n  routes: [{{path: /x, methods: [GET], public: true}}]\n"
+        );
+        write(&specs, &format!("s{i}.yaml"), spec.as_bytes());
+    }
+    let shell = |command: &str| {
+        Command::new("bash")
+            .arg("-c")
+            .arg(format!("set -o pipefail; {command}"))
+            .env("K", env!("CARGO_BIN_EXE_kexpose"))
+            .env("D", &specs)
+            .output()
+            .unwrap()
+    };
+    for command in [
+        r#""$K" render "$D" 2>&1 | head -1"#,
+        r#""$K" render "$D" 2>&1 >/dev/null | head -1"#,
+        r#""$K" check "$D" | head -1"#,
+    ] {
+        for _ in 0..3 {
+            let out = shell(command);
+            let stderr = String::from_utf8_lossy(&out.stderr);
+            assert_eq!(out.status.code(), Some(1), "{command}: {stderr}");
+            assert!(!stderr.contains("panicked"), "{command}: {stderr}");
+        }
+    }
 }
 
 #[test]

@@ -4,6 +4,7 @@ use std::io::{self, Write};
 
 use clap::Subcommand;
 
+use super::stream::say;
 use super::{Fatal, Outcome};
 
 #[derive(Subcommand)]
@@ -51,7 +52,7 @@ pub fn argocd(command: ArgocdCommand, out: &mut dyn Write) -> Result<Outcome, Fa
                     Ok(Outcome::Clean)
                 }
                 Err(message) => {
-                    eprintln!("{message}");
+                    say!("{message}");
                     Ok(Outcome::Findings)
                 }
             }

@@ -11,8 +11,8 @@ use std::path::PathBuf;
 use clap::Args;
 use rayon::prelude::*;
 
-use super::args::{Color, TemplateArgs, color_for, load_policy};
-use super::project::{self, ProjectArgs};
+use super::args::color_for;
+use super::project::{InputArgs, Reads};
 use super::{Fatal, Outcome};
 use crate::pipeline::{self, ReadFile};
 use crate::policy::Policy;
@@ -27,24 +27,9 @@ pub struct CheckArgs {
     /// (default: the project of kexpose.yaml, else the working directory).
     pub paths: Vec<PathBuf>,
     #[command(flatten)]
-    pub project: ProjectArgs,
+    pub input: InputArgs,
     #[arg(long, value_enum, default_value_t = Format::Text)]
     pub format: Format,
-    /// Policy file: which rules run and how severe they are (default: the project's, else
-    /// policies/default.yaml, built in).
-    #[arg(long, env = "KEXPOSE_POLICY")]
-    pub policy: Option<PathBuf>,
-    #[arg(long, value_enum, default_value_t = Color::Auto)]
-    pub color: Color,
-    /// Largest file accepted, in bytes.
-    #[arg(long, default_value_t = source::DEFAULT_MAX_FILE_SIZE)]
-    pub max_file_size: u64,
-    #[command(flatten)]
-    pub template: TemplateArgs,
-    /// Lock file to fill missing jwksUri values from (default: the project's, else
-    /// kexpose.lock if present).
-    #[arg(long, value_name = "FILE")]
-    pub lock: Option<PathBuf>,
     /// Apply the safe fixes in place (comments and layout kept), then report what remains.
     #[arg(long)]
     pub fix: bool,
@@ -116,7 +101,7 @@ fn fix_files(
         .collect();
     let mut diffs = String::new();
     let mut failed = 0;
-    let mut stderr = io::stderr().lock();
+    let mut stderr = super::stream::stderr();
     for (i, done) in done.into_iter().enumerate() {
         match done {
             Done::Unchanged => {}
@@ -154,24 +139,21 @@ fn read(inputs: &[Input], policy: &Policy, max: u64) -> Vec<ReadFile> {
 
 /// Checks every input in parallel and reports in file order.
 pub fn check(args: &CheckArgs, out: &mut dyn Write) -> Result<Outcome, Fatal> {
-    let project = args.project.load()?;
-    let mut policy = load_policy(project.policy(args.policy.as_ref()).as_ref())?;
-    let lock = project.lock(args.lock.as_ref())?;
-    policy.discovered = lock.discovered();
-    let paths = project.paths(&args.paths, project::DefaultPaths::Root);
-    let inputs = project.inputs(&paths)?;
+    let run = args.input.resolve(&args.paths, Reads::Project)?;
+    let (policy, inputs) = (&run.policy, &run.inputs);
+    let max = run.max_file_size;
     if inputs.is_empty() {
-        let shown: Vec<String> = paths.iter().map(|p| p.display().to_string()).collect();
+        let shown: Vec<String> = run.paths.iter().map(|p| p.display().to_string()).collect();
         writeln!(
-            io::stderr(),
+            super::stream::stderr(),
             "kexpose: nothing to check in {} (no *.yaml, *.yml or *.json files that are not excluded)",
             shown.join(", ")
         )?;
         return Ok(Outcome::Clean);
     }
-    let mut files = read(&inputs, &policy, args.max_file_size);
+    let mut files = read(inputs, policy, max);
     if args.fix || args.diff {
-        let diffs = fix_files(&inputs, &mut files, &policy, args)?;
+        let diffs = fix_files(inputs, &mut files, policy, args)?;
         if args.diff {
             out.write_all(diffs.as_bytes())?;
             out.flush()?;
@@ -183,11 +165,11 @@ pub fn check(args: &CheckArgs, out: &mut dyn Write) -> Result<Outcome, Fatal> {
         }
     }
     // Given a subset of a project, the rest of it resolves issuers.
-    let context = match &project.config {
+    let context = match &run.project.config {
         Some(c) if !args.paths.is_empty() => {
-            let mut rest = project.inputs(&c.specs)?;
+            let mut rest = run.project.inputs(&c.specs, Reads::Specs)?;
             rest.retain(|i| !inputs.contains(i));
-            read(&rest, &policy, args.max_file_size)
+            read(&rest, policy, max)
                 .into_iter()
                 .filter(|(_, text)| {
                     text.as_ref()
@@ -197,24 +179,28 @@ pub fn check(args: &CheckArgs, out: &mut dyn Write) -> Result<Outcome, Fatal> {
         }
         _ => Vec::new(),
     };
-    let template = project.template(&args.template)?;
-    let files = pipeline::check_files(&files, &context, &policy, Limits::default(), template, lock);
-    let run = Run::new(files);
+    let files = pipeline::check_files(
+        &files,
+        &context,
+        policy,
+        Limits::default(),
+        run.template.clone(),
+        run.lock.clone(),
+    );
+    let report = Run::new(files);
     report::write(
-        &run,
+        &report,
         args.format,
-        color_for(args.color, io::stdout().is_terminal()),
+        color_for(run.color, io::stdout().is_terminal()),
         out,
     )?;
     out.flush()?;
-    let values = &args.template.values;
-    if let Some(hint) = project::lock_hint(&project, &run, &args.paths, values, args.lock.as_ref())
-    {
-        writeln!(io::stderr(), "{hint}")?;
+    if let Some(hint) = run.lock_hint(&report) {
+        writeln!(super::stream::stderr(), "{hint}")?;
     }
-    Ok(if run.diagnostics().any(|d| d.code == Code::P008) {
+    Ok(if report.diagnostics().any(|d| d.code == Code::P008) {
         Outcome::Failure
-    } else if run.summary.errors > 0 {
+    } else if report.summary.errors > 0 {
         Outcome::Findings
     } else {
         Outcome::Clean

@@ -8,14 +8,14 @@ use std::path::PathBuf;
 use clap::{Args, ValueEnum};
 use serde::Serialize;
 
-use super::args::{Color, TemplateArgs, findings_to_stderr, load_policy};
-use super::project::{self, ProjectArgs};
+use super::args::findings_to_stderr;
+use super::project::{InputArgs, Reads};
 use super::{Fatal, Outcome};
 use crate::access::load::{self, Loaded, Place};
 use crate::access::request::{self, Caller, Request, Token, TokenAt};
 use crate::access::{Model, Outcome as Access};
 use crate::report::Run;
-use crate::source::{self, Input};
+use crate::source::Input;
 
 /// What the access faces read: APIRules and exposure specs, as `render`
 /// takes them.
@@ -24,24 +24,11 @@ pub struct ModelArgs {
     /// APIRule and spec files or directories (default: the project, else the working directory).
     pub paths: Vec<PathBuf>,
     #[command(flatten)]
-    pub project: ProjectArgs,
-    #[command(flatten)]
-    pub template: TemplateArgs,
-    /// Lock file to fill missing jwksUri values from (default: kexpose.lock if present).
-    #[arg(long, value_name = "FILE")]
-    pub lock: Option<PathBuf>,
-    /// Policy file for rendering specs.
-    #[arg(long, env = "KEXPOSE_POLICY")]
-    pub policy: Option<PathBuf>,
+    pub input: InputArgs,
     /// The gateway's domain, which short hosts (`httpbin`) are served under
     /// (default: taken from each request's host).
     #[arg(long, value_name = "DOMAIN")]
     pub domain: Option<String>,
-    #[arg(long, value_enum, default_value_t = Color::Auto)]
-    pub color: Color,
-    /// Largest file accepted, in bytes.
-    #[arg(long, default_value_t = source::DEFAULT_MAX_FILE_SIZE)]
-    pub max_file_size: u64,
 }
 
 impl ModelArgs {
@@ -49,32 +36,27 @@ impl ModelArgs {
     /// outcome to exit with.
     pub fn load(&self) -> Result<(Loaded, Vec<Input>), Result<Outcome, Fatal>> {
         let inner = || -> Result<(Loaded, Vec<Input>), Fatal> {
-            let project = self.project.load()?;
-            let policy = load_policy(project.policy(self.policy.as_ref()).as_ref())?;
-            let template = project.template(&self.template)?;
-            let lock = project.lock(self.lock.as_ref())?;
-            let paths = project.paths(&self.paths, project::DefaultPaths::Root);
-            let inputs = project.inputs(&paths)?;
+            let run = self.input.resolve(&self.paths, Reads::Environment)?;
             let loaded = load::load(
-                &inputs,
+                &run.inputs,
                 &load::Options {
-                    policy: &policy,
-                    template: &template,
-                    lock: &lock,
-                    max_file_size: self.max_file_size,
+                    policy: &run.policy,
+                    template: &run.template,
+                    lock: &run.lock,
+                    max_file_size: run.max_file_size,
                 },
             );
-            Ok((loaded, inputs))
+            Ok((loaded, run.inputs))
         };
         let (mut loaded, inputs) = inner().map_err(Err)?;
         if loaded.reports.is_empty() && loaded.errors.is_empty() {
             return Ok((loaded, inputs));
         }
-        let mut err = io::stderr().lock();
+        let mut err = super::stream::stderr();
         let mut report = || -> io::Result<()> {
             if !loaded.reports.is_empty() {
                 let run = Run::new(std::mem::take(&mut loaded.reports));
-                findings_to_stderr(&run, self.color, &mut err)?;
+                findings_to_stderr(&run, self.input.color, &mut err)?;
             }
             for e in &loaded.errors {
                 writeln!(err, "kexpose: {e}")?;

@@ -11,6 +11,7 @@ use std::time::Duration;
 
 use clap::Args;
 
+use super::stream::say;
 use super::{Fatal, Outcome};
 use crate::identity::lock;
 use crate::identity::net::{self, Client};
@@ -173,6 +174,6 @@ pub fn block_on<F: std::future::Future>(future: F) -> Result<F::Output, Fatal> {
 
 /// A "no" from the other side: said on stderr, exit status 1.
 pub fn refused(message: &str) -> Result<Outcome, Fatal> {
-    eprintln!("kexpose: {message}");
+    say!("kexpose: {message}");
     Ok(Outcome::Findings)
 }

@@ -156,7 +156,7 @@ pub fn init(args: &InitArgs) -> Result<Outcome, Fatal> {
         ("env/dev.yaml", VALUES),
         (".pre-commit-config.yaml", PRE_COMMIT),
     ];
-    let mut err = std::io::stderr().lock();
+    let mut err = super::stream::stderr();
     let mut kept = Vec::new();
     for (name, text) in files {
         let path = dir.join(name);

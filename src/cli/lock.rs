@@ -6,14 +6,13 @@ use std::path::PathBuf;
 
 use clap::Args;
 
-use super::args::TemplateArgs;
 use super::identity::{NetArgs, block_on, refused};
-use super::project::{self, Project, ProjectArgs};
+use super::project::{self, Project, ProjectArgs, Reads};
+use super::stream::say;
 use super::{Fatal, Outcome};
 use crate::identity::lock::{self, Difference, Entry, Lock};
 use crate::identity::net::Client;
 use crate::identity::oidc;
-use crate::source;
 
 #[derive(Args)]
 pub struct LockArgs {
@@ -22,8 +21,6 @@ pub struct LockArgs {
     pub paths: Vec<PathBuf>,
     #[command(flatten)]
     pub project: ProjectArgs,
-    #[command(flatten)]
-    pub template: TemplateArgs,
     /// The lock file to write (or compare with --check) (default: the project's, else
     /// kexpose.lock).
     #[arg(long, value_name = "FILE")]
@@ -35,9 +32,6 @@ pub struct LockArgs {
     /// With --check: compare the lock with the specs only, without the network.
     #[arg(long, requires = "check")]
     pub offline: bool,
-    /// Largest spec file accepted, in bytes.
-    #[arg(long, default_value_t = source::DEFAULT_MAX_FILE_SIZE)]
-    pub max_file_size: u64,
     #[command(flatten)]
     pub net: NetArgs,
 }
@@ -49,16 +43,15 @@ pub fn lock(args: &LockArgs) -> Result<Outcome, Fatal> {
         path: project.lock_path(args.lock.as_ref()),
         command: command(args, &project),
     };
-    let template = project.template(&args.template)?;
-    let inputs = project.inputs(&project.paths(&args.paths, project::DefaultPaths::Specs))?;
-    let named = crate::pipeline::named_issuers(&inputs, &template, args.max_file_size).map_err(
-        |errors| {
+    let template = project.template(&args.project.template)?;
+    let inputs = project.inputs(&project.paths(&args.paths, Reads::Specs), Reads::Specs)?;
+    let named = crate::pipeline::named_issuers(&inputs, &template, args.project.max_file_size)
+        .map_err(|errors| {
             Fatal::Message(format!(
                 "cannot read the specs, so no lock could be complete:\n  {}",
                 errors.join("\n  ")
             ))
-        },
-    )?;
+        })?;
     if args.check {
         return check_lock(args, &run, &named);
     }
@@ -86,7 +79,7 @@ fn command(args: &LockArgs, project: &Project) -> String {
         ],
         None => Vec::new(),
     };
-    project.command("lock", &args.paths, &args.template.values, &rest)
+    project.command("lock", &args.paths, &args.project.template.values, &rest)
 }
 
 type Named = BTreeMap<String, Vec<lock::Use>>;
@@ -104,13 +97,13 @@ fn write_lock(args: &LockArgs, run: &Run, named: &Named) -> Result<Outcome, Fata
     crate::render::write_atomic(&run.path, text.as_bytes())
         .map_err(|e| Fatal::Message(format!("cannot write {}: {e}", run.path.display())))?;
     for (issuer, d) in &discovered {
-        eprintln!(
+        say!(
             "locked {issuer}: jwks_uri {}, {} signing key(s)",
             d.jwks_uri,
             d.key_ids.len()
         );
     }
-    eprintln!(
+    say!(
         "kexpose: wrote {} ({} issuer(s))",
         run.path.display(),
         discovered.len()
@@ -134,19 +127,19 @@ fn check_lock(args: &LockArgs, run: &Run, named: &Named) -> Result<Outcome, Fata
             })
             .collect();
         if unset.is_empty() {
-            eprintln!(
+            say!(
                 "kexpose: no lock needed: every issuer the specs name sets its jwksUri ({} issuer(s))",
                 named.len()
             );
             return Ok(Outcome::Clean);
         }
-        eprintln!(
+        say!(
             "kexpose: {} is missing, and {} issuer(s) set no jwksUri:",
             run.path.display(),
             unset.len()
         );
         for u in &unset {
-            eprintln!("  {u}");
+            say!("  {u}");
         }
         return refused(&format!(
             "set their jwksUri, or record discovery with `{}`",
@@ -168,7 +161,7 @@ fn check_lock(args: &LockArgs, run: &Run, named: &Named) -> Result<Outcome, Fata
             };
             differences.extend(lock::against_discovery(issuer, entry, now));
             if entry.key_ids != now.key_ids {
-                eprintln!(
+                say!(
                     "kexpose: note: {issuer}: signing keys changed since {} (locked: {}; now: {}); the APIRules do not depend on them",
                     entry.fetched_at,
                     entry.key_ids.join(", "),
@@ -197,22 +190,24 @@ fn discover_named(
             Ok(d) => d,
             Err(e) => {
                 failed += 1;
-                eprintln!("kexpose: {e}");
+                say!("kexpose: {e}");
                 continue;
             }
         };
         for u in &named[&issuer] {
             if let Some(own) = u.jwks_uri.as_ref().filter(|own| **own != d.jwks_uri) {
-                eprintln!(
+                say!(
                     "kexpose: note: {} ({}) sets jwksUri {own}, but discovery says {}; the spec's value is used",
-                    u.file, u.name, d.jwks_uri
+                    u.file,
+                    u.name,
+                    d.jwks_uri
                 );
             }
         }
         discovered.insert(issuer, d);
     }
     if failed > 0 {
-        eprintln!(
+        say!(
             "kexpose: {failed} of {} issuer(s) failed discovery; {} {what}",
             named.len(),
             run.path.display()
@@ -225,7 +220,7 @@ fn discover_named(
 fn verdict(run: &Run, lock: &Lock, differences: Vec<Difference>) -> Outcome {
     let path = &run.path;
     if differences.is_empty() {
-        eprintln!(
+        say!(
             "kexpose: {} is up to date ({} issuer(s))",
             path.display(),
             lock.issuers.len()
@@ -233,9 +228,9 @@ fn verdict(run: &Run, lock: &Lock, differences: Vec<Difference>) -> Outcome {
         return Outcome::Clean;
     }
     for d in &differences {
-        eprintln!("kexpose: {d}");
+        say!("kexpose: {d}");
     }
-    eprintln!(
+    say!(
         "kexpose: {} does not match; run `{}`",
         path.display(),
         run.command

@@ -1,6 +1,6 @@
 //! `kexpose migrate`: APIRule v1beta1 to v2.
 
-use std::io::{self, Write};
+use std::io::Write;
 use std::path::PathBuf;
 
 use clap::Args;
@@ -85,7 +85,7 @@ pub fn migrate(args: &MigrateArgs, out: &mut dyn Write) -> Result<Outcome, Fatal
     }
     out.write_all(stream.as_bytes())?;
     out.flush()?;
-    let mut err = io::stderr().lock();
+    let mut err = super::stream::stderr();
     let run = Run::new(reports);
     if run.diagnostics().next().is_some() {
         findings_to_stderr(&run, args.color, &mut err)?;

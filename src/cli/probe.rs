@@ -126,15 +126,12 @@ fn predictor(args: &ProbeArgs) -> Result<Result<Option<Loaded>, Outcome>, Fatal>
     if args.predict.is_empty() {
         return Ok(Ok(None));
     }
+    let mut input = super::project::InputArgs::default();
+    input.project.template = args.template.clone();
     let model = ModelArgs {
         paths: args.predict.clone(),
-        project: Default::default(),
-        template: args.template.clone(),
-        lock: None,
-        policy: None,
+        input,
         domain: args.domain.clone(),
-        color: super::args::Color::Auto,
-        max_file_size: crate::source::DEFAULT_MAX_FILE_SIZE,
     };
     match model.load() {
         Ok((loaded, _)) if loaded.apirules.is_empty() => Err(Fatal::Message(

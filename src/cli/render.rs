@@ -1,16 +1,16 @@
 //! `kexpose render`: exposure specs in, APIRules out (stdout or --out-dir).
 
-use std::io::{self, Write};
+use std::io::Write;
 use std::path::PathBuf;
 
 use clap::Args;
 
-use super::args::{ApiVersion, Color, TemplateArgs, findings_to_stderr, load_policy};
-use super::project::{self, ProjectArgs};
+use super::args::{ApiVersion, findings_to_stderr};
+use super::project::{self, InputArgs, Reads, Run};
+use super::stream::say;
 use super::{Fatal, Outcome};
 use crate::render;
-use crate::report::Run;
-use crate::source;
+use crate::report::Run as Report;
 
 #[derive(Args)]
 pub struct RenderArgs {
@@ -18,15 +18,10 @@ pub struct RenderArgs {
     /// (default: the specs of kexpose.yaml, else the working directory).
     pub paths: Vec<PathBuf>,
     #[command(flatten)]
-    pub project: ProjectArgs,
-    #[command(flatten)]
-    pub template: TemplateArgs,
+    pub input: InputArgs,
     /// The APIRule version to render (default: the environment's, else v2).
     #[arg(long, value_enum)]
     pub api_version: Option<ApiVersion>,
-    /// Lock file to fill missing jwksUri values from (default: kexpose.lock if present).
-    #[arg(long, value_name = "FILE")]
-    pub lock: Option<PathBuf>,
     /// Write one file per APIRule (namespace.name.yaml) into DIR instead of a stream on
     /// stdout; without DIR, into the environment's outDir.
     // clap's path parser refuses the empty value that stands for "no DIR".
@@ -34,17 +29,10 @@ pub struct RenderArgs {
           value_parser = clap::builder::TypedValueParser::map(clap::builder::OsStringValueParser::new(), PathBuf::from))]
     pub out_dir: Option<PathBuf>,
     /// Write nothing; print a unified diff and exit 1 when the output directory (--out-dir, or
-    /// the environment's outDir) is not up to date.
+    /// the environment's outDir) is not up to date. Without --env and --out-dir, every
+    /// environment whose outDir is in the project is compared.
     #[arg(long)]
     pub check: bool,
-    /// Policy file for the check of every rendered APIRule.
-    #[arg(long, env = "KEXPOSE_POLICY")]
-    pub policy: Option<PathBuf>,
-    #[arg(long, value_enum, default_value_t = Color::Auto)]
-    pub color: Color,
-    /// Largest file accepted, in bytes.
-    #[arg(long, default_value_t = source::DEFAULT_MAX_FILE_SIZE)]
-    pub max_file_size: u64,
     /// Print, for review, the Istio objects api-gateway would generate for the specs and
     /// APIRules given (VirtualService, RequestAuthentication, AuthorizationPolicy).
     #[arg(long, conflicts_with_all = ["out_dir", "check", "api_version"])]
@@ -58,20 +46,14 @@ impl RenderArgs {
     /// `kexpose render --config FILE --out-dir`: the project's default
     /// environment into its outDir.
     pub fn for_project(config: PathBuf) -> RenderArgs {
+        let mut input = InputArgs::default();
+        input.project.config = Some(config);
         RenderArgs {
             paths: Vec::new(),
-            project: ProjectArgs {
-                config: Some(config),
-                environment: None,
-            },
-            template: TemplateArgs::default(),
+            input,
             api_version: None,
-            lock: None,
             out_dir: Some(PathBuf::new()),
             check: false,
-            policy: None,
-            color: Color::Auto,
-            max_file_size: source::DEFAULT_MAX_FILE_SIZE,
             istio: false,
             domain: crate::access::istio::DEFAULT_DOMAIN.into(),
         }
@@ -83,12 +65,54 @@ pub fn render(args: &RenderArgs, out: &mut dyn Write) -> Result<Outcome, Fatal> 
     if args.istio {
         return istio(args, out);
     }
-    let project = args.project.load()?;
-    let policy = load_policy(project.policy(args.policy.as_ref()).as_ref())?;
-    let template = project.template(&args.template)?;
-    let lock = project.lock(args.lock.as_ref())?;
-    let paths = project.paths(&args.paths, project::DefaultPaths::Specs);
-    let inputs = project.inputs(&paths)?;
+    let run = args.input.resolve(&args.paths, Reads::Specs)?;
+    if args.check && args.out_dir.is_none() && !run.project.chosen {
+        return check_every_environment(args, &run, out);
+    }
+    render_run(args, &run, out)
+}
+
+/// `render --check` with neither `--env` nor `--out-dir`: the drift of
+/// every environment whose output is in the project, so that a change
+/// rendered for one environment only does not pass. Environments whose
+/// outDir does not exist are named as skipped.
+fn check_every_environment(
+    args: &RenderArgs,
+    run: &Run,
+    out: &mut dyn Write,
+) -> Result<Outcome, Fatal> {
+    let Some(config) = &run.project.config else {
+        return render_run(args, run, out);
+    };
+    let with_output: Vec<(&String, &std::path::Path)> = config
+        .environments
+        .iter()
+        .filter_map(|(name, e)| Some((name, e.out_dir.as_deref()?)))
+        .collect();
+    if with_output.len() < 2 {
+        return render_run(args, run, out);
+    }
+    let mut worst = Outcome::Clean;
+    for (name, dir) in with_output {
+        if !dir.is_dir() {
+            say!(
+                "kexpose: environment {name} skipped: its outDir {} is not in the project",
+                dir.display()
+            );
+            continue;
+        }
+        let each = run.for_environment(&args.input, name, Reads::Specs)?;
+        let outcome = render_run(args, &each, out)?;
+        if outcome as u8 > worst as u8 {
+            worst = outcome;
+        }
+    }
+    Ok(worst)
+}
+
+/// One render for one environment.
+fn render_run(args: &RenderArgs, run: &Run, out: &mut dyn Write) -> Result<Outcome, Fatal> {
+    let project = &run.project;
     let out_dir = match &args.out_dir {
         Some(dir) if dir.as_os_str().is_empty() => Some(project.out_dir().ok_or_else(|| {
             Fatal::Message(
@@ -111,24 +135,21 @@ pub fn render(args: &RenderArgs, out: &mut dyn Write) -> Result<Outcome, Fatal> 
         _ => crate::apirule::Version::V2,
     };
     let mut rendered = render::render(
-        &inputs,
+        &run.inputs,
         &render::Options {
             version,
-            policy: &policy,
-            template: &template,
-            lock: &lock,
-            max_file_size: args.max_file_size,
+            policy: &run.policy,
+            template: &run.template,
+            lock: &run.lock,
+            max_file_size: run.max_file_size,
             source_root: project.config.as_ref().map(|c| c.root.as_path()),
         },
     );
     if rendered.errors + rendered.warnings > 0 {
-        let run = Run::new(std::mem::take(&mut rendered.reports));
-        let mut err = io::stderr().lock();
-        findings_to_stderr(&run, args.color, &mut err)?;
-        let values = &args.template.values;
-        if let Some(hint) =
-            project::lock_hint(&project, &run, &args.paths, values, args.lock.as_ref())
-        {
+        let report = Report::new(std::mem::take(&mut rendered.reports));
+        let mut err = super::stream::stderr();
+        findings_to_stderr(&report, run.color, &mut err)?;
+        if let Some(hint) = run.lock_hint(&report) {
             writeln!(err, "{hint}")?;
         }
         if rendered.errors > 0 {
@@ -166,8 +187,8 @@ pub fn render(args: &RenderArgs, out: &mut dyn Write) -> Result<Outcome, Fatal> 
                 if args.api_version == Some(ApiVersion::V1beta1) {
                     rest.extend(["--api-version".to_owned(), "v1beta1".to_owned()]);
                 }
-                let command = project.command("render", &args.paths, &args.template.values, &rest);
-                eprintln!(
+                let command = run.command("render", &rest);
+                say!(
                     "kexpose: {} file(s) in {} differ from a fresh render; run `{command}`",
                     drift.diffs.len(),
                     dir.display(),
@@ -177,11 +198,11 @@ pub fn render(args: &RenderArgs, out: &mut dyn Write) -> Result<Outcome, Fatal> 
         }
         (Some(dir), false) => match render::write_dir(&rendered.outputs, dir) {
             Ok(written) => {
-                eprintln!("kexpose: {}: {written}", dir.display());
+                say!("kexpose: {}: {written}", dir.display());
                 Ok(Outcome::Clean)
             }
             Err(render::WriteError::Foreign(paths)) => {
-                let mut err = io::stderr().lock();
+                let mut err = super::stream::stderr();
                 for p in &paths {
                     writeln!(
                         err,
@@ -213,13 +234,8 @@ pub fn render(args: &RenderArgs, out: &mut dyn Write) -> Result<Outcome, Fatal> 
 fn istio(args: &RenderArgs, out: &mut dyn Write) -> Result<Outcome, Fatal> {
     let model = super::explain::ModelArgs {
         paths: args.paths.clone(),
-        project: args.project.clone(),
-        template: args.template.clone(),
-        lock: args.lock.clone(),
-        policy: args.policy.clone(),
+        input: args.input.clone(),
         domain: Some(args.domain.clone()),
-        color: args.color,
-        max_file_size: args.max_file_size,
     };
     let (loaded, _) = match model.load() {
         Ok(l) => l,

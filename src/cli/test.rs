@@ -33,7 +33,7 @@ pub fn test(args: &TestArgs, out: &mut dyn Write) -> Result<Outcome, Fatal> {
     }
     let ran = suite::run(&loaded, args.model.domain.as_deref(), &Policy::default());
     let run = Run::new(ran.files);
-    let color = color_for(args.model.color, std::io::stdout().is_terminal());
+    let color = color_for(args.model.input.color, std::io::stdout().is_terminal());
     report::write(&run, args.format, color, out)?;
     out.flush()?;
     Ok(if ran.failed > 0 {

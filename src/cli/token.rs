@@ -5,6 +5,7 @@ use std::io::Write;
 use clap::{Args, ValueEnum};
 
 use super::identity::{CredentialArgs, NetArgs, refused};
+use super::stream::say;
 use super::{Fatal, Outcome};
 use crate::identity::oidc;
 
@@ -51,7 +52,7 @@ pub fn token(args: &TokenArgs, out: &mut dyn Write) -> Result<Outcome, Fatal> {
             writeln!(out, "{}", token.access_token)?;
             if let Some(claims) = claims {
                 let pretty = serde_json::to_string_pretty(&claims).map_err(std::io::Error::from)?;
-                eprintln!("{pretty}");
+                say!("{pretty}");
             }
         }
         TokenOutput::Json => {

@@ -180,6 +180,9 @@ pub struct TemplateError {
 
 pub fn render(name: &str, source: &str, ctx: &Context) -> Result<String, TemplateError> {
     let mut env = Environment::new();
+    // minijinja keeps the debug info that names an undefined value only in
+    // debug builds unless asked; users run release builds.
+    env.set_debug(true);
     env.set_undefined_behavior(UndefinedBehavior::Strict);
     env.set_fuel(Some(FUEL));
     let syntax = minijinja::syntax::SyntaxConfig::builder()
