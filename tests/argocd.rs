@@ -621,3 +621,104 @@ fn access_tests_gate_generate() {
     );
     std::fs::remove_dir_all(dir).unwrap();
 }
+
+/// An `init`-style project with dev and prod, both rendered into the
+/// repository, synced as one application per environment. Regression:
+/// generate passed every environment's rendered output through, so dev's
+/// Application applied dev/httpbin twice and prod/httpbin besides.
+#[test]
+fn one_environment_each_object_once() {
+    let dir = std::path::Path::new(env!("CARGO_TARGET_TMPDIR"))
+        .join(format!("kexpose-cmp-envs-{}", std::process::id()));
+    let _ = std::fs::remove_dir_all(&dir);
+    std::fs::create_dir_all(&dir).unwrap();
+    let kexpose = |args: &[&str]| {
+        let out = std::process::Command::new(env!("CARGO_BIN_EXE_kexpose"))
+            .current_dir(&dir)
+            .args(args)
+            .output()
+            .unwrap();
+        assert!(
+            out.status.success(),
+            "{}",
+            String::from_utf8_lossy(&out.stderr)
+        );
+    };
+    kexpose(&["init"]);
+    let config = std::fs::read_to_string(dir.join("kexpose.yaml")).unwrap();
+    std::fs::write(
+        dir.join("kexpose.yaml"),
+        config.replace(
+            "  dev: {values: [env/dev.yaml], outDir: deploy/dev}\n",
+            "  dev: {values: [env/dev.yaml], outDir: deploy/dev}\n  prod: {values: [env/prod.yaml], outDir: deploy/prod}\n",
+        ),
+    )
+    .unwrap();
+    std::fs::write(
+        dir.join("env/prod.yaml"),
+        "namespace: prod\ndomain: prod.example.com\ntenant: my-tenant\n",
+    )
+    .unwrap();
+    kexpose(&["render", "--env", "prod", "--out-dir"]);
+    assert!(dir.join("deploy/dev/dev.httpbin.yaml").is_file());
+    assert!(dir.join("deploy/prod/prod.httpbin.yaml").is_file());
+    let source = [("ARGOCD_APP_SOURCE_PATH", "")];
+    let objects = |out: &Output| -> Vec<String> {
+        manifests(out)
+            .iter()
+            .map(|m| {
+                format!(
+                    "{} {}/{} {}",
+                    m["kind"].as_str().unwrap(),
+                    m["metadata"]["namespace"].as_str().unwrap_or(""),
+                    m["metadata"]["name"].as_str().unwrap(),
+                    m["spec"]["hosts"][0].as_str().unwrap_or("")
+                )
+            })
+            .collect()
+    };
+    let dev = cmp(&dir, &["argocd", "generate"], &source);
+    assert!(
+        dev.status.success(),
+        "{}",
+        String::from_utf8_lossy(&dev.stderr)
+    );
+    assert_eq!(
+        objects(&dev),
+        ["APIRule dev/httpbin httpbin.dev.example.com"]
+    );
+    let prod_env = [source[0], ("ARGOCD_ENV_KEXPOSE_ENV", "prod")];
+    // init's AccessTest expects dev's host: prod's model does not have it
+    // (dev's rendered output never stands in for it), so prod's sync stops.
+    let prod = cmp(&dir, &["argocd", "generate"], &prod_env);
+    assert_eq!(prod.status.code(), Some(1));
+    assert!(prod.stdout.is_empty());
+    assert!(
+        String::from_utf8_lossy(&prod.stderr).contains("access-tests/httpbin.yaml:25:15: error[A001] GET https://httpbin.dev.example.com/status/200 expects 200, gets 404"),
+        "{}",
+        String::from_utf8_lossy(&prod.stderr)
+    );
+    std::fs::remove_dir_all(dir.join("access-tests")).unwrap();
+    let prod = cmp(&dir, &["argocd", "generate"], &prod_env);
+    assert!(
+        prod.status.success(),
+        "{}",
+        String::from_utf8_lossy(&prod.stderr)
+    );
+    assert_eq!(
+        objects(&prod),
+        ["APIRule prod/httpbin httpbin.prod.example.com"]
+    );
+    // A rendered file outside every outDir is the output of a spec too.
+    std::fs::copy(
+        dir.join("deploy/prod/prod.httpbin.yaml"),
+        dir.join("copied.yaml"),
+    )
+    .unwrap();
+    let dev = cmp(&dir, &["argocd", "generate"], &source);
+    assert_eq!(
+        objects(&dev),
+        ["APIRule dev/httpbin httpbin.dev.example.com"]
+    );
+    std::fs::remove_dir_all(dir).unwrap();
+}

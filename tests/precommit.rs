@@ -500,3 +500,148 @@ fn lock_check_asks_for_a_lock_only_when_discovery_is_needed() {
         "{out}"
     );
 }
+
+/// `kexpose init`, then a second environment, prod, rendered and committed.
+fn two_environment_repo(name: &str) -> Repo {
+    let r = init_repo(name);
+    r.edit(
+        "kexpose.yaml",
+        "  dev: {values: [env/dev.yaml], outDir: deploy/dev}\n",
+        "  dev: {values: [env/dev.yaml], outDir: deploy/dev}\n  prod: {values: [env/prod.yaml], outDir: deploy/prod}\n",
+    );
+    std::fs::write(
+        r.dir.join("env/prod.yaml"),
+        "namespace: prod\ndomain: prod.example.com\ntenant: my-tenant\n",
+    )
+    .unwrap();
+    let render = r.run(
+        Path::new(env!("CARGO_BIN_EXE_kexpose")),
+        &["render", "--env", "prod", "--out-dir"],
+    );
+    assert!(
+        render.status.success(),
+        "{}",
+        String::from_utf8_lossy(&render.stderr)
+    );
+    git(&r.dir, &["add", "."]);
+    git(&r.dir, &["commit", "-q", "-m", "prod"]);
+    r
+}
+
+/// Regression: with kexpose.yaml in the working directory (how pre-commit
+/// runs), `exclude` was ignored, and an excluded Helm chart's broken
+/// APIRule failed the commit, named on the command line or not.
+#[test]
+fn excluded_files_are_never_read_from_the_repository_root() {
+    let r = init_repo("exclude");
+    let chart = r.dir.join("charts/web/templates");
+    std::fs::create_dir_all(&chart).unwrap();
+    std::fs::write(
+        chart.join("apirule.yaml"),
+        "apiVersion: gateway.kyma-project.io/v2\nkind: APIRule\nmetadata: {name: a, namespace: b}\nspec:\n  hosts: [Not_A_Host]\n",
+    )
+    .unwrap();
+    let (code, out) = r.staged(&["charts/web/templates/apirule.yaml"]);
+    assert_eq!(code, 0, "{out}");
+    assert!(
+        !out.contains("Not_A_Host") && !out.contains("S006"),
+        "{out}"
+    );
+    let (code, out) = r.pre_commit(&["run", "--all-files"]);
+    assert_eq!(code, 0, "{out}");
+    // Named on the command line, it is still not read.
+    let named = r.run(
+        Path::new(env!("CARGO_BIN_EXE_kexpose")),
+        &["check", "charts/web/templates/apirule.yaml"],
+    );
+    let stderr = String::from_utf8_lossy(&named.stderr);
+    assert_eq!(named.status.code(), Some(0), "{stderr}");
+    assert!(stderr.contains("nothing to check"), "{stderr}");
+    // The same file outside the excluded folder fails the commit.
+    std::fs::copy(chart.join("apirule.yaml"), r.dir.join("apirule.yaml")).unwrap();
+    let (code, out) = r.staged(&["apirule.yaml"]);
+    assert_eq!(code, 1, "{out}");
+    assert!(out.contains("\napirule.yaml:5:11: error[S006]"), "{out}");
+}
+
+/// Regression: the drift hook compared only the default environment, so a
+/// change re-rendered for dev alone let a stale deploy/prod through.
+#[test]
+fn drift_hook_checks_every_environment() {
+    let r = two_environment_repo("drift-envs");
+    let (code, out) = r.pre_commit(&["run", "kexpose-render-drift", "--all-files"]);
+    assert_eq!(code, 0, "{out}");
+    r.edit("exposures/httpbin.yaml", "port: 8000", "port: 8080");
+    let render = r.run(
+        Path::new(env!("CARGO_BIN_EXE_kexpose")),
+        &["render", "--out-dir"],
+    );
+    assert!(render.status.success());
+    let (code, out) = r.staged(&["exposures/httpbin.yaml", "deploy/dev/dev.httpbin.yaml"]);
+    assert_eq!(code, 1, "{out}");
+    assert!(out.contains("b/deploy/prod/prod.httpbin.yaml"), "{out}");
+    assert!(!out.contains("b/deploy/dev/"), "{out}");
+    assert!(
+        out.contains("1 file(s) in deploy/prod differ from a fresh render; run `kexpose render --env prod --out-dir deploy/prod`"),
+        "{out}"
+    );
+    // Rendering prod too lets the commit through.
+    let render = r.run(
+        Path::new(env!("CARGO_BIN_EXE_kexpose")),
+        &["render", "--env", "prod", "--out-dir"],
+    );
+    assert!(render.status.success());
+    let (code, out) = r.staged(&["deploy/prod/prod.httpbin.yaml"]);
+    assert_eq!(code, 0, "{out}");
+    // An environment whose output is not in the repository is said skipped.
+    r.edit(
+        "kexpose.yaml",
+        "  prod: {values: [env/prod.yaml], outDir: deploy/prod}\n",
+        "  prod: {values: [env/prod.yaml], outDir: deploy/prod}\n  stage: {values: [env/prod.yaml], outDir: deploy/stage}\n",
+    );
+    let (code, out) = r.staged(&["kexpose.yaml"]);
+    assert_eq!(code, 0, "{out}");
+    let drift = r.run(
+        Path::new(env!("CARGO_BIN_EXE_kexpose")),
+        &["render", "--check"],
+    );
+    let stderr = String::from_utf8_lossy(&drift.stderr);
+    assert_eq!(drift.status.code(), Some(0), "{stderr}");
+    assert_eq!(
+        stderr,
+        "kexpose: environment stage skipped: its outDir deploy/stage is not in the project\n"
+    );
+}
+
+/// `kexpose test --env prod` runs against prod's APIRules only: an
+/// AccessTest written for dev's host fails there (regression: it passed
+/// against deploy/dev).
+#[test]
+fn access_tests_of_one_environment_never_see_another() {
+    let r = two_environment_repo("test-env");
+    let (code, out) = r.pre_commit(&["run", "kexpose-test", "--all-files"]);
+    assert_eq!(code, 0, "{out}");
+    let prod = r.run(
+        Path::new(env!("CARGO_BIN_EXE_kexpose")),
+        &["test", "--env", "prod", "--format", "concise"],
+    );
+    let stdout = String::from_utf8_lossy(&prod.stdout);
+    assert_eq!(prod.status.code(), Some(1), "{stdout}");
+    assert!(
+        stdout.contains("access-tests/httpbin.yaml:25:15: error[A001] GET https://httpbin.dev.example.com/status/200 expects 200, gets 404: no APIRule exposes host httpbin.dev.example.com: the gateway has no route for it (exposed: httpbin.prod.example.com)"),
+        "{stdout}"
+    );
+    // explain for prod does not answer from dev's rendered output either.
+    let explain = r.run(
+        Path::new(env!("CARGO_BIN_EXE_kexpose")),
+        &[
+            "explain",
+            "--env",
+            "prod",
+            "--request",
+            "GET https://httpbin.dev.example.com/status/200",
+        ],
+    );
+    let stdout = String::from_utf8_lossy(&explain.stdout);
+    assert!(stdout.starts_with("404"), "{stdout}");
+}

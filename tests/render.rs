@@ -388,3 +388,69 @@ fn out_dir_touches_only_its_own_files_and_says_what_it_did() {
     assert!(out_dir.join("prod.httpbin.yaml").exists());
     std::fs::remove_dir_all(tmp).unwrap();
 }
+
+/// Regression: two exposures that render one APIRule got X005 from
+/// `render` and `ok` from `check`, so the check hook passed what the
+/// render refused. Both now say the same thing at the same place, also
+/// when only one of the two files is checked (a commit that stages one).
+#[test]
+fn check_and_render_agree_on_exposures_that_collide() {
+    let dir = common::temp_dir("collide");
+    std::fs::write(
+        dir.join("kexpose.yaml"),
+        "apiVersion: kexpose.dev/v1alpha1\nkind: Config\nspecs: [specs/]\n",
+    )
+    .unwrap();
+    std::fs::create_dir_all(dir.join("specs")).unwrap();
+    let spec = |host: &str| {
+        format!(
+            "apiVersion: kexpose.dev/v1alpha1\nkind: Exposure\nmetadata:\n  name: orders\n  namespace: shop\nspec:\n  service: {{name: orders, port: 8080}}\n  host: {host}\n  routes:\n    - path: /status\n      methods: [GET]\n      public: true\n"
+        )
+    };
+    std::fs::write(dir.join("specs/a.yaml"), spec("a.example.com")).unwrap();
+    std::fs::write(dir.join("specs/b.yaml"), spec("b.example.com")).unwrap();
+    let kexpose = |args: &[&str]| {
+        common::kexpose()
+            .current_dir(&dir)
+            .args(args)
+            .output()
+            .unwrap()
+    };
+    let expected = "specs/b.yaml:4:9: error[X005] APIRule shop/orders is also rendered by specs/a.yaml (document 1) (exposure-duplicate)";
+    let check = kexpose(&["check", "--format", "concise"]);
+    let stdout = String::from_utf8_lossy(&check.stdout);
+    assert_eq!(check.status.code(), Some(1), "{stdout}");
+    // The whole project is read from `.`, and files are named so.
+    let whole = expected.replace("specs/", "./specs/");
+    assert_eq!(stdout.lines().next(), Some(whole.as_str()), "{stdout}");
+    let render = kexpose(&["render", "--color", "never"]);
+    let stderr = String::from_utf8_lossy(&render.stderr);
+    assert_eq!(render.status.code(), Some(1), "{stderr}");
+    assert!(render.stdout.is_empty());
+    assert!(
+        stderr.contains("error[X005]: APIRule shop/orders is also rendered by specs/a.yaml (document 1)\n --> specs/b.yaml:4:9"),
+        "{stderr}"
+    );
+    // One file staged: the later one is told, or the earlier one names it.
+    let one = kexpose(&["check", "--format", "concise", "specs/b.yaml"]);
+    assert_eq!(
+        String::from_utf8_lossy(&one.stdout).lines().next(),
+        Some(expected)
+    );
+    let other = kexpose(&["check", "--format", "concise", "specs/a.yaml"]);
+    assert_eq!(
+        String::from_utf8_lossy(&other.stdout).lines().next(),
+        Some(
+            "specs/a.yaml:4:9: error[X005] APIRule shop/orders is also rendered by specs/b.yaml (document 1) (exposure-duplicate)"
+        )
+    );
+    assert_eq!(other.status.code(), Some(1));
+    // Renamed, they are two APIRules, and both commands pass.
+    std::fs::write(
+        dir.join("specs/b.yaml"),
+        spec("b.example.com").replace("name: orders\n", "name: orders-b\n"),
+    )
+    .unwrap();
+    assert_eq!(kexpose(&["check"]).status.code(), Some(0));
+    assert_eq!(kexpose(&["render"]).status.code(), Some(0));
+}
