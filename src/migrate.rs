@@ -44,6 +44,9 @@ pub struct FileMigration {
     /// One line per APIRule that was withheld, saying why.
     pub withheld: Vec<String>,
     pub report: crate::report::FileReport,
+    /// Some of the file is not YAML that can be read (a syntax error, a
+    /// duplicate key): nothing of it may be rewritten, partial or not.
+    pub unreadable: bool,
 }
 
 /// The annotation a partially migrated APIRule carries.
@@ -72,8 +75,38 @@ pub fn file(name: &str, text: &str, allow_partial: bool) -> FileMigration {
     let mut documents = Vec::new();
     let mut withheld = Vec::new();
     let mut rewritten = String::new();
+    let mut unreadable = false;
     for (start, chunk) in chunks(text) {
-        let stream = yaml::load(&chunk, Limits::default());
+        let stream = yaml::load_lenient(&chunk, Limits::default());
+        // What cannot be read is reported where it is, as `check` does; a
+        // file that does not parse is never taken for one without APIRules.
+        let shift = |p: Position| Position {
+            line: p.line + start - 1,
+            column: p.column,
+        };
+        let mut broken = false;
+        for doc in &stream.documents {
+            match doc {
+                Err(e) => {
+                    let finding = Finding::new(e.code, "", e.message.clone());
+                    report.push(&policy, name, finding, shift(e.position));
+                    broken = true;
+                }
+                Ok(doc) => {
+                    for p in &doc.problems {
+                        let finding = Finding::new(p.code, "", p.message.clone());
+                        report.push(&policy, name, finding, shift(p.position));
+                        broken = true;
+                    }
+                }
+            }
+        }
+        if broken {
+            unreadable = true;
+            report.summary.documents += 1;
+            rewritten.push_str(&chunk);
+            continue;
+        }
         let doc = match stream.documents.as_slice() {
             [Ok(doc)] if applies(&doc.value) => doc.clone(),
             _ => {
@@ -199,6 +232,7 @@ pub fn file(name: &str, text: &str, allow_partial: bool) -> FileMigration {
         rewritten,
         withheld,
         report,
+        unreadable,
     }
 }
 

@@ -94,7 +94,7 @@ rules! {
         help "change the value to match the pattern in the message";
     S011 "unknown-api-version" Error "An APIRule with an apiVersion kexpose does not know."
         help "use apiVersion gateway.kyma-project.io/v2";
-    S012 "placeholder-value" Warning "A host, URL or name still holds a placeholder for the reader to fill in."
+    S012 "placeholder-value" Warning "An issuer or jwksUri that upstream accepts still holds a placeholder for the reader to fill in."
         help "replace the placeholder with the real value before applying";
     R001 "service-required" Error "A rule has no service and the spec has none either."
         help "set spec.service, or a service on this rule";
@@ -146,6 +146,8 @@ rules! {
         help "copy the issuer exactly as discovery returns it (kexpose lock shows it)";
     J015 "jwt-jwks-uri-differs-from-discovery" Warning "A jwksUri is not the jwks_uri discovery gives for its issuer."
         help "use the jwks_uri discovery returns for this issuer (kexpose lock shows it)";
+    J016 "jwt-issuer-scheme" Error "An issuer's scheme is neither https nor http."
+        help "write the issuer exactly as its tokens' iss claim carries it, e.g. https://idp.example.com";
     B001 "v1beta1-duplicate-path-method" Error "Two v1beta1 rules share the same path and method."
         help "give the rules different paths or methods";
     B002 "v1beta1-service-required" Error "A v1beta1 rule has no service and the spec has none."

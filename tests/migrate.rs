@@ -158,3 +158,27 @@ fn write_rewrites_in_place_and_keeps_everything_else() {
     assert!(String::from_utf8_lossy(&again.stderr).contains("no APIRule v1beta1 found"));
     std::fs::remove_dir_all(dir).unwrap();
 }
+
+/// Regression: a v1beta1 file that does not parse (a duplicate key, Helm
+/// syntax written as `{ { include ... } }`) made migrate say "no APIRule
+/// v1beta1 found" and exit 0. It is reported at its line and column, exits
+/// 1, and `--write` leaves it byte for byte as it was, partial or not.
+#[test]
+fn unreadable_input_is_reported_and_never_rewritten() {
+    let dir = common::temp_dir("migrate-unreadable");
+    for case in ["duplicate-key", "helm-braces"] {
+        let source = root().join(format!("tests/fixtures/migrate/{case}/input.yaml"));
+        let before = std::fs::read(&source).unwrap();
+        let file = dir.join(format!("{case}.yaml"));
+        std::fs::write(&file, &before).unwrap();
+        for extra in [&[][..], &["--allow-partial"][..]] {
+            let mut argv = vec!["migrate", "--write", file.to_str().unwrap()];
+            argv.extend_from_slice(extra);
+            let out = run(&argv);
+            let stderr = String::from_utf8_lossy(&out.stderr);
+            assert_eq!(out.status.code(), Some(1), "{case}: {stderr}");
+            assert!(!stderr.contains("no APIRule v1beta1 found"), "{stderr}");
+            assert_eq!(std::fs::read(&file).unwrap(), before, "{case} {extra:?}");
+        }
+    }
+}

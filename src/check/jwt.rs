@@ -27,7 +27,26 @@ pub fn issuer(value: &str, pointer: impl FnOnce() -> String, out: &mut Vec<Findi
         out.push(Finding::new(Code::J002, pointer(), uri_error(e)));
         return;
     }
-    let absolute = parsed.ok().is_some_and(|u| {
+    let parsed = parsed.ok();
+    // A token from an OpenID provider carries an https (or, in tests, http)
+    // iss; `htps://` or `ldap://` never matches one, so Istio answers 401
+    // to every caller. Upstream stores it.
+    if let Some(u) = &parsed
+        && !u.scheme.is_empty()
+        && !u.scheme.eq_ignore_ascii_case("https")
+        && !u.scheme.eq_ignore_ascii_case("http")
+    {
+        out.push(Finding::new(
+            Code::J016,
+            pointer(),
+            format!(
+                "issuer \"{value}\" has the scheme {}: tokens carry an https issuer, so Istio rejects every token with 401 Jwt issuer is not configured",
+                u.scheme
+            ),
+        ));
+        return;
+    }
+    let absolute = parsed.is_some_and(|u| {
         !u.opaque && !u.scheme.is_empty() && u.host.is_some_and(|h| !h.is_empty())
     });
     if !absolute {

@@ -1,7 +1,14 @@
-//! Placeholders (S012): values that documentation and samples leave for the
+//! Placeholders: values that documentation and samples leave for the
 //! reader to fill in. A host such as `httpbin.<YOUR_DOMAIN>` fails the host
 //! pattern, but "not a lowercase RFC 1123 name" hides what is wrong; the
-//! finding names the placeholder instead, as a warning.
+//! finding names the placeholder instead. It keeps its code, and so its
+//! severity: the API server refuses such a host whatever the finding says,
+//! so a placeholder never lowers the verdict.
+//!
+//! An issuer or jwksUri whose placeholder upstream's URL parser accepts
+//! (`https://<YOUR_TENANT>.accounts.ondemand.com`: Go takes `<` and `>` in a
+//! host) is stored, and every call then gets 401; it gets S012, a warning,
+//! since the cluster accepts it.
 
 use std::sync::LazyLock;
 
@@ -12,7 +19,7 @@ use crate::diagnostic::{Finding, field_path};
 use crate::rules::Code;
 
 /// The format rules a placeholder would otherwise trip.
-const FORMAT: [Code; 7] = [
+const FORMAT: [Code; 8] = [
     Code::S006,
     Code::S007,
     Code::S010,
@@ -20,6 +27,7 @@ const FORMAT: [Code; 7] = [
     Code::J003,
     Code::J011,
     Code::J013,
+    Code::J016,
 ];
 
 static PLACEHOLDER: LazyLock<Regex> = LazyLock::new(|| {
@@ -39,8 +47,9 @@ pub fn find(value: &str) -> Option<&str> {
     PLACEHOLDER.find(value).map(|m| m.as_str())
 }
 
-/// Replaces each format finding about a value that holds a placeholder
-/// with one S012 warning naming it.
+/// Rewords each format finding about a value that holds a placeholder to
+/// name it (one finding per value), and adds S012 for the issuer and
+/// jwksUri values that hold one and have no finding.
 pub fn replace(object: &Value, findings: &mut Vec<Finding>) {
     let mut named: Vec<String> = Vec::new();
     findings.retain_mut(|f| {
@@ -57,13 +66,56 @@ pub fn replace(object: &Value, findings: &mut Vec<Finding>) {
             return false;
         }
         named.push(f.pointer.clone());
-        let message = format!(
-            "{} \"{text}\" holds the placeholder {placeholder}; replace it with the real value",
-            field_path(&f.pointer)
-        );
-        *f = Finding::new(Code::S012, std::mem::take(&mut f.pointer), message);
+        f.message = message(&f.pointer, text, placeholder);
         true
     });
+    let mut accepted = Vec::new();
+    urls(object, &mut String::new(), &mut accepted);
+    for (pointer, text) in accepted {
+        if findings.iter().any(|f| f.pointer == pointer) {
+            continue;
+        }
+        if let Some(placeholder) = find(text) {
+            let message = message(&pointer, text, placeholder);
+            findings.push(Finding::new(Code::S012, pointer, message));
+        }
+    }
+}
+
+fn message(pointer: &str, text: &str, placeholder: &str) -> String {
+    format!(
+        "{} \"{text}\" holds the placeholder {placeholder}; replace it with the real value",
+        field_path(pointer)
+    )
+}
+
+/// Every `issuer` and `jwksUri` string below `value`, with its pointer.
+fn urls<'a>(value: &'a Value, at: &mut String, out: &mut Vec<(String, &'a str)>) {
+    let len = at.len();
+    match value {
+        Value::Object(map) => {
+            for (key, v) in map {
+                at.push('/');
+                at.push_str(&key.replace('~', "~0").replace('/', "~1"));
+                match v {
+                    Value::String(s) if key == "issuer" || key == "jwksUri" => {
+                        out.push((at.clone(), s))
+                    }
+                    _ => urls(v, at, out),
+                }
+                at.truncate(len);
+            }
+        }
+        Value::Array(items) => {
+            for (i, v) in items.iter().enumerate() {
+                at.push('/');
+                at.push_str(&i.to_string());
+                urls(v, at, out);
+                at.truncate(len);
+            }
+        }
+        _ => {}
+    }
 }
 
 #[cfg(test)]

@@ -66,6 +66,7 @@ pub fn migrate(args: &MigrateArgs, out: &mut dyn Write) -> Result<Outcome, Fatal
         if args.write {
             if let source::Input::File(path) = input
                 && !m.documents.is_empty()
+                && !m.unreadable
                 && (errors == 0 || args.allow_partial)
             {
                 render::write_atomic(path, m.rewritten.as_bytes())
