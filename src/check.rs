@@ -8,6 +8,7 @@ pub mod discovery;
 pub mod ip;
 pub mod jwt;
 pub mod legacy;
+pub mod occupied;
 pub mod organisation;
 pub mod path;
 pub mod placeholder;

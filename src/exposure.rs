@@ -50,6 +50,24 @@ fn typed<T: for<'de> Deserialize<'de>>(
     })
 }
 
+/// The host an exposure spec renders, as R011 compares it (the gateway
+/// defaults as in compilation).
+pub fn host(value: &Value, policy: &Policy) -> Option<check::occupied::Host> {
+    let spec = value.get("spec")?;
+    let host = spec.get("host")?.as_str()?;
+    let gateway = spec
+        .get("gateway")
+        .and_then(Value::as_str)
+        .unwrap_or(spec::DEFAULT_GATEWAY);
+    Some(check::occupied::Host::new(
+        host,
+        Some(gateway),
+        "/spec/host".into(),
+        false,
+        policy,
+    ))
+}
+
 /// Checks an `Issuers` document and adds its entries to `book`. An issuer
 /// without a jwksUri is reported here, once, rather than at every route.
 pub fn issuers(value: &Value, doc: DocRef, file: &str, book: &mut IssuerBook) -> Vec<Located> {

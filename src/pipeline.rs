@@ -19,7 +19,7 @@ use rayon::prelude::*;
 use serde_json::Value;
 
 use crate::apirule::Version;
-use crate::check::{self, Kind};
+use crate::check::{self, Kind, occupied};
 use crate::compile::{DocRef, IssuerBook};
 use crate::diagnostic::{Finding, Position, Severity};
 use crate::exposure::{self, SharedAt};
@@ -241,9 +241,9 @@ pub fn check_files(
         );
     }
     // The rest of the project can collide with the files checked.
-    let context_claims: Vec<(usize, Vec<Claim>)> = (files.len()..all.len())
+    let context_claims: Vec<(usize, Claims)> = (files.len()..all.len())
         .filter(|i| !checked.contains(i))
-        .filter_map(|i| Some((i, claims_of(text_of(i)?, limits))))
+        .filter_map(|i| Some((i, claims_of(text_of(i)?, limits, policy))))
         .collect();
     let resolved = Resolved {
         template,
@@ -253,13 +253,13 @@ pub fn check_files(
     let mut renders = renders;
     let work: Vec<(usize, Option<Render<'_>>)> =
         checked.iter().map(|&i| (i, renders[i].take())).collect();
-    let mut results: Vec<(usize, FileReport, Vec<Claim>)> = work
+    let mut results: Vec<(usize, FileReport, Claims)> = work
         .into_par_iter()
         .map(|(i, render)| {
             let (name, text) = all[i];
             let (report, claims) = match (text, render) {
-                (Err(report), _) => ((**report).clone(), Vec::new()),
-                (_, Some(Err(report))) => (*report, Vec::new()),
+                (Err(report), _) => ((**report).clone(), Claims::default()),
+                (_, Some(Err(report))) => (*report, Claims::default()),
                 (Ok(_), Some(Ok(rendered))) => {
                     check_claiming(name, &rendered, policy, limits, &resolved)
                 }
@@ -268,9 +268,10 @@ pub fn check_files(
             (i, report, claims)
         })
         .collect();
-    // Two exposures that render one APIRule are X005, as in `render`: the
-    // rest of the project is looked at for the files checked.
-    let mut claims: Vec<Vec<Claim>> = vec![Vec::new(); all.len()];
+    // Two exposures that render one APIRule are X005, as in `render`, and
+    // two APIRules with one host R011: the rest of the project is looked at
+    // for the files checked.
+    let mut claims: Vec<Claims> = vec![Claims::default(); all.len()];
     let mut is_checked = vec![false; all.len()];
     let mut slot = vec![usize::MAX; all.len()];
     for (n, (i, _, c)) in results.iter_mut().enumerate() {
@@ -282,7 +283,10 @@ pub fn check_files(
         claims[i] = c;
     }
     let names: Vec<&str> = all.iter().map(|(n, _)| n.as_str()).collect();
-    for (i, at, finding) in collisions(&names, &claims, &is_checked) {
+    let found = collisions(&names, &claims, &is_checked)
+        .into_iter()
+        .chain(occupied_hosts(&names, &claims, &is_checked));
+    for (i, at, finding) in found {
         if policy.severity(finding.code).is_none() {
             continue;
         }
@@ -390,6 +394,60 @@ struct Claim {
     at: Position,
 }
 
+/// A host one object of the run exposes (an APIRule, or the one an
+/// exposure renders), where it is written and which APIRule holds it.
+#[derive(Debug, Clone)]
+struct HostClaim {
+    host: occupied::Host,
+    owner: (String, String),
+    at: Position,
+}
+
+/// What the objects of one input claim: APIRule names and hosts.
+#[derive(Debug, Clone, Default)]
+struct Claims {
+    names: Vec<Claim>,
+    hosts: Vec<HostClaim>,
+}
+
+impl Claims {
+    /// The hosts of `value` at `base` of a document, an exposure spec
+    /// (`is_spec`) or an APIRule object.
+    fn hosts(
+        &mut self,
+        value: &Value,
+        base: &str,
+        is_spec: bool,
+        spans: &yaml::SpanIndex,
+        policy: &Policy,
+    ) {
+        let meta = value.get("metadata");
+        let field = |k: &str| {
+            meta.and_then(|m| m.get(k))
+                .and_then(Value::as_str)
+                .unwrap_or("")
+                .to_owned()
+        };
+        let owner = (field("namespace"), field("name"));
+        let hosts = if is_spec {
+            exposure::host(value, policy).into_iter().collect()
+        } else {
+            occupied::of_apirule(value, policy)
+        };
+        for mut host in hosts {
+            host.pointer.insert_str(0, base);
+            let Some(at) = spans.locate(&host.pointer, false) else {
+                continue;
+            };
+            self.hosts.push(HostClaim {
+                host,
+                owner: owner.clone(),
+                at,
+            });
+        }
+    }
+}
+
 /// The claim of an exposure document (`value` at `base` in document
 /// `document`), when its name is written as a string.
 fn claim(value: &Value, base: &str, document: usize, spans: &yaml::SpanIndex) -> Option<Claim> {
@@ -406,16 +464,17 @@ fn claim(value: &Value, base: &str, document: usize, spans: &yaml::SpanIndex) ->
 
 /// The claims of a rendered text that is not checked itself (the rest of
 /// a project, read for resolution).
-fn claims_of(text: &str, limits: Limits) -> Vec<Claim> {
+fn claims_of(text: &str, limits: Limits, policy: &Policy) -> Claims {
+    let mut out = Claims::default();
     if !exposure::mentions_spec(text) {
-        return Vec::new();
+        return out;
     }
-    let mut out = Vec::new();
     for (index, doc) in yaml::load(text, limits).documents.iter().enumerate() {
         let Ok(doc) = doc else { continue };
         for (base, value) in objects(&doc.value) {
             if spec::Kind::of(value) == Some(spec::Kind::Exposure) {
-                out.extend(claim(value, &base, index, &doc.spans));
+                out.names.extend(claim(value, &base, index, &doc.spans));
+                out.hosts(value, &base, true, &doc.spans, policy);
             }
         }
     }
@@ -429,8 +488,8 @@ fn check_claiming(
     policy: &Policy,
     limits: Limits,
     specs: &Resolved,
-) -> (FileReport, Vec<Claim>) {
-    let mut claims = Vec::new();
+) -> (FileReport, Claims) {
+    let mut claims = Claims::default();
     let mut report = FileReport {
         name: file.to_owned(),
         ..FileReport::default()
@@ -497,11 +556,13 @@ fn check_claiming(
             let findings = if let Some(kind) = spec::Kind::of(value) {
                 report.summary.specs += 1;
                 if kind == spec::Kind::Exposure {
-                    claims.extend(claim(value, &base, index, &doc.spans));
+                    claims.names.extend(claim(value, &base, index, &doc.spans));
+                    claims.hosts(value, &base, true, &doc.spans, policy);
                 }
                 spec_document(file, kind, value, index, policy, specs)
             } else if check::classify(value) == Kind::ApiRule {
                 report.summary.apirules += 1;
+                claims.hosts(value, &base, false, &doc.spans, policy);
                 let mut judged = check::judge(value, policy);
                 report.summary.suppressed += judged.suppressed;
                 crate::fix::edit::attach(
@@ -558,14 +619,14 @@ fn check_claiming(
 /// reported at the checked one it collides with, naming it).
 fn collisions(
     names: &[&str],
-    claims: &[Vec<Claim>],
+    claims: &[Claims],
     checked: &[bool],
 ) -> Vec<(usize, Position, Finding)> {
     let mut first: BTreeMap<&(String, String), (usize, &Claim)> = BTreeMap::new();
     let mut found = Vec::new();
     let mut told: std::collections::BTreeSet<&(String, String)> = Default::default();
     for (i, list) in claims.iter().enumerate() {
-        for c in list {
+        for c in &list.names {
             let Some(&(f, by)) = first.get(&c.key) else {
                 first.insert(&c.key, (i, c));
                 continue;
@@ -586,6 +647,41 @@ fn collisions(
             } else if checked[f] && told.insert(&c.key) {
                 found.push((f, by.at, finding(names[i], c.document)));
             }
+        }
+    }
+    found
+}
+
+/// R011 at every host of a checked input that another APIRule of the run
+/// exposes too, naming the first such APIRule and where it is written.
+fn occupied_hosts(
+    names: &[&str],
+    claims: &[Claims],
+    checked: &[bool],
+) -> Vec<(usize, Position, Finding)> {
+    let all: Vec<(usize, &HostClaim)> = claims
+        .iter()
+        .enumerate()
+        .flat_map(|(i, c)| c.hosts.iter().map(move |h| (i, h)))
+        .collect();
+    let mut by_host: BTreeMap<&str, Vec<(usize, &HostClaim)>> = BTreeMap::new();
+    for &(i, h) in &all {
+        by_host.entry(h.host.key()).or_default().push((i, h));
+    }
+    let mut found = Vec::new();
+    for same in by_host.values().filter(|v| v.len() > 1) {
+        for &(i, h) in same.iter().filter(|(i, _)| checked[*i]) {
+            let Some(&(j, other)) = same.iter().find(|(_, o)| o.owner != h.owner) else {
+                continue;
+            };
+            let by = format!(
+                "APIRule {} in {}:{}:{}",
+                display_name(&other.owner.0, &other.owner.1),
+                names[j],
+                other.at.line,
+                other.at.column
+            );
+            found.push((i, h.at, h.host.occupied(&by)));
         }
     }
     found

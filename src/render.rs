@@ -8,6 +8,7 @@ use std::collections::BTreeMap;
 use std::path::{Path, PathBuf};
 
 use crate::apirule::{Object, Version};
+use crate::check;
 use crate::compile::{DocRef, IssuerBook, Located};
 use crate::diagnostic::{Finding, Severity};
 use crate::exposure::{self, SharedAt};
@@ -154,6 +155,8 @@ pub fn render(inputs: &[Input], opts: &Options) -> Rendered {
     }
 
     let mut outputs: BTreeMap<(String, String), (Output, DocRef)> = BTreeMap::new();
+    // The host each rendered APIRule exposes, for R011.
+    let mut hosts: Vec<(check::occupied::Host, (String, String), DocRef)> = Vec::new();
     for (s, source) in sources.iter().enumerate() {
         for (d, doc) in source.documents.iter().enumerate() {
             let Ok(doc) = doc else { continue };
@@ -198,7 +201,36 @@ pub fn render(inputs: &[Input], opts: &Options) -> Rendered {
                 });
                 continue;
             }
+            hosts.extend(exposure::host(&doc.value, &policy).map(|h| (h, key.clone(), at)));
             outputs.insert(key, (output, at));
+        }
+    }
+    let mut by_host: BTreeMap<&str, Vec<usize>> = BTreeMap::new();
+    for (i, (h, _, _)) in hosts.iter().enumerate() {
+        by_host.entry(h.key()).or_default().push(i);
+    }
+    for same in by_host.values().filter(|v| v.len() > 1) {
+        for &i in same {
+            let (h, owner, at) = &hosts[i];
+            let Some((o, other, a)) = same
+                .iter()
+                .map(|&j| &hosts[j])
+                .find(|(_, by, _)| by != owner)
+            else {
+                continue;
+            };
+            let p = yaml::locate(&sources[a.source].documents, a.document, &o.pointer, false);
+            let by = format!(
+                "APIRule {} in {}:{}:{}",
+                display_name(&other.0, &other.1),
+                sources[a.source].name,
+                p.line,
+                p.column
+            );
+            located.push(Located {
+                doc: *at,
+                finding: h.occupied(&by),
+            });
         }
     }
 

@@ -116,6 +116,8 @@ rules! {
         help "remove the field, or give it entries";
     R010 "v1beta1-unsupported" Error "APIRule v1beta1 is no longer supported by Kyma."
         help "migrate to v2: kexpose migrate --write FILE";
+    R011 "host-occupied" Error "Two APIRules of one run expose the same host."
+        help "give each APIRule its own host, or merge their rules into one APIRule";
     J001 "jwt-authentications-required" Error "A JWT config has no authentications."
         help "add an authentication with issuer and jwksUri";
     J002 "jwt-issuer-invalid" Error "An issuer is empty or not a valid URI."

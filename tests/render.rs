@@ -454,3 +454,107 @@ fn check_and_render_agree_on_exposures_that_collide() {
     assert_eq!(kexpose(&["check"]).status.code(), Some(0));
     assert_eq!(kexpose(&["render"]).status.code(), Some(0));
 }
+
+/// Two APIRules of a project on one host (R011): `check` and `render`
+/// report both places with upstream's wording; a staged APIRule is held
+/// against the project's specs; a short host meets its FQDN through the
+/// policy's one domain; different hosts pass.
+#[test]
+fn a_host_taken_twice_is_reported_at_both_places() {
+    let dir = common::temp_dir("occupied");
+    std::fs::write(
+        dir.join("kexpose.yaml"),
+        "apiVersion: kexpose.dev/v1alpha1\nkind: Config\nspecs: [specs/]\n",
+    )
+    .unwrap();
+    std::fs::create_dir_all(dir.join("specs")).unwrap();
+    std::fs::create_dir_all(dir.join("manifests")).unwrap();
+    let spec = |name: &str, host: &str| {
+        format!(
+            "apiVersion: kexpose.dev/v1alpha1\nkind: Exposure\nmetadata:\n  name: {name}\n  namespace: shop\nspec:\n  service: {{name: {name}, port: 8080}}\n  host: {host}\n  routes:\n    - path: /status\n      methods: [GET]\n      public: true\n"
+        )
+    };
+    std::fs::write(dir.join("specs/a.yaml"), spec("orders", "api.example.com")).unwrap();
+    std::fs::write(dir.join("specs/b.yaml"), spec("billing", "api.example.com")).unwrap();
+    let kexpose = |args: &[&str]| {
+        common::kexpose()
+            .current_dir(&dir)
+            .args(args)
+            .output()
+            .unwrap()
+    };
+    let at_a = "specs/a.yaml:8:9: error[R011] Host is occupied by another Virtual Service: APIRule shop/billing in specs/b.yaml:8:9 exposes \"api.example.com\" too (host-occupied)";
+    let at_b = "specs/b.yaml:8:9: error[R011] Host is occupied by another Virtual Service: APIRule shop/orders in specs/a.yaml:8:9 exposes \"api.example.com\" too (host-occupied)";
+    let check = kexpose(&["check", "--format", "concise", "specs"]);
+    let stdout = String::from_utf8_lossy(&check.stdout);
+    assert_eq!(check.status.code(), Some(1), "{stdout}");
+    let lines: Vec<&str> = stdout.lines().collect();
+    assert_eq!(lines[..2], [at_a, at_b], "{stdout}");
+    let render = kexpose(&["render", "--color", "never", "specs"]);
+    let stderr = String::from_utf8_lossy(&render.stderr);
+    assert_eq!(render.status.code(), Some(1), "{stderr}");
+    assert!(render.stdout.is_empty());
+    for (file, other) in [("a", "billing"), ("b", "orders")] {
+        assert!(
+            stderr.contains(&format!("error[R011]: Host is occupied by another Virtual Service: APIRule shop/{other} in specs/")),
+            "{stderr}"
+        );
+        assert!(
+            stderr.contains(&format!(" --> specs/{file}.yaml:8:9")),
+            "{stderr}"
+        );
+    }
+
+    // A staged APIRule (not a spec) is held against the project's specs.
+    std::fs::write(
+        dir.join("specs/b.yaml"),
+        spec("billing", "billing.example.com"),
+    )
+    .unwrap();
+    let apirule = "apiVersion: gateway.kyma-project.io/v2\nkind: APIRule\nmetadata: {name: legacy, namespace: shop}\nspec:\n  hosts: [api]\n  service: {name: legacy, port: 8080}\n  gateway: kyma-system/kyma-gateway\n  rules:\n    - path: /legacy\n      methods: [GET]\n      noAuth: true\n";
+    std::fs::write(dir.join("manifests/legacy.yaml"), apirule).unwrap();
+    // Without a domain, the short host `api` is not known to be api.example.com.
+    let staged = kexpose(&["check", "--format", "concise", "manifests/legacy.yaml"]);
+    assert_eq!(
+        staged.status.code(),
+        Some(0),
+        "{}",
+        String::from_utf8_lossy(&staged.stdout)
+    );
+    std::fs::write(
+        dir.join("policy.yaml"),
+        "apiVersion: kexpose.dev/v1alpha1\nkind: Policy\nmetadata: {name: org}\nspec:\n  hosts:\n    domains: [example.com]\n",
+    )
+    .unwrap();
+    let staged = kexpose(&[
+        "check",
+        "--format",
+        "concise",
+        "--policy",
+        "policy.yaml",
+        "manifests/legacy.yaml",
+    ]);
+    let stdout = String::from_utf8_lossy(&staged.stdout);
+    assert_eq!(staged.status.code(), Some(1), "{stdout}");
+    assert_eq!(
+        stdout.lines().next(),
+        Some(
+            "manifests/legacy.yaml:5:11: error[R011] Host is occupied by another Virtual Service: APIRule shop/orders in specs/a.yaml:8:9 exposes \"api\" too (host-occupied)"
+        ),
+        "{stdout}"
+    );
+    // Hosts of their own: nothing to report.
+    std::fs::write(
+        dir.join("specs/a.yaml"),
+        spec("orders", "orders.example.com"),
+    )
+    .unwrap();
+    let staged = kexpose(&["check", "--policy", "policy.yaml", "manifests/legacy.yaml"]);
+    assert_eq!(
+        staged.status.code(),
+        Some(0),
+        "{}",
+        String::from_utf8_lossy(&staged.stdout)
+    );
+    assert_eq!(kexpose(&["render", "specs"]).status.code(), Some(0));
+}
