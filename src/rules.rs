@@ -72,6 +72,8 @@ rules! {
         help "fix the template expression at the position shown";
     P010 "unrendered-template" Warning "The file holds unrendered Helm or Go template syntax."
         help "render the template first (helm template ... | kexpose check -), or exclude the file in kexpose.yaml";
+    P011 "yaml-tab" Error "A tab where kubectl's YAML reader needs a space."
+        help "indent with spaces; a tab may only separate a value from its key or sit inside a value";
     S001 "required-field" Error "A required field is missing."
         help "add the field named in the message";
     S002 "unknown-field" Error "A field the APIRule schema does not define."

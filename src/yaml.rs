@@ -20,6 +20,7 @@ use crate::diagnostic::{Position, push_token};
 use crate::rules::Code;
 
 pub mod emit;
+mod layout;
 mod scalar;
 mod spans;
 
@@ -434,6 +435,33 @@ impl Builder {
     }
 }
 
+/// A syntax error at `at`; one that comes of a bracket or quote left open
+/// is placed where it opened, which is where the mistake is.
+fn syntax_error(text: &str, info: &str, at: Position) -> LoadError {
+    let open = layout::unclosed(text, at)
+        .filter(|u| u.at.line < at.line || info.contains("expected ',' or"));
+    let Some(open) = open else {
+        return LoadError {
+            code: CODE_SYNTAX,
+            message: info.to_owned(),
+            position: at,
+        };
+    };
+    let what = match open.opener {
+        '[' => "flow sequence",
+        '{' => "flow mapping",
+        _ => "quoted scalar",
+    };
+    LoadError {
+        code: CODE_SYNTAX,
+        message: format!(
+            "unclosed '{}': the {what} opened here is never closed (the parser stopped at line {}, column {}: {info})",
+            open.opener, at.line, at.column
+        ),
+        position: open.at,
+    }
+}
+
 /// Loads every document of a YAML or JSON stream, with positions.
 pub fn load(text: &str, limits: Limits) -> Stream {
     load_with(text, limits, true, false)
@@ -456,8 +484,23 @@ pub fn load_values(text: &str, limits: Limits) -> Stream {
 
 fn load_with(text: &str, limits: Limits, record: bool, lenient: bool) -> Stream {
     let text = text.strip_prefix('\u{feff}').unwrap_or(text);
+    let (text, refused) = layout::read(text);
     let mut stream = Stream::default();
-    let mut parser = Parser::new_from_str(text);
+    // A tab kubectl refuses ends the stream where it is, as a syntax error
+    // there would: the documents before it are kept.
+    let refuse = |stream: &mut Stream, refusal: &layout::Refusal| {
+        stream.documents.push(Err(LoadError {
+            code: Code::P011,
+            message: refusal.message.to_owned(),
+            position: refusal.at,
+        }));
+    };
+    let reached = |at: Position| {
+        refused
+            .as_ref()
+            .filter(|r| (at.line, at.column) >= (r.at.line, r.at.column))
+    };
+    let mut parser = Parser::new_from_str(&text);
     let mut builder: Option<Builder> = None;
     let mut failed: Option<LoadError> = None;
     let mut start = Position::default();
@@ -469,20 +512,35 @@ fn load_with(text: &str, limits: Limits, record: bool, lenient: bool) -> Stream 
                     line: e.marker().line() as u32,
                     column: e.marker().col() as u32 + 1,
                 };
+                // The parser may stumble on a refused tab a line early,
+                // while it looks for the end of a plain scalar.
+                let about_a_tab = e.info().contains("tab");
+                if let Some(r) = refused
+                    .as_ref()
+                    .filter(|r| reached(at).is_some() || (about_a_tab && r.at.line <= at.line + 1))
+                {
+                    refuse(&mut stream, r);
+                    return stream;
+                }
                 // The parser's own recursion guard fires before ours on flow collections.
-                let code = if e.info().contains("recursion limit") {
-                    CODE_TOO_DEEP
-                } else {
-                    CODE_SYNTAX
-                };
-                stream.documents.push(Err(LoadError {
-                    code,
-                    message: e.info().to_owned(),
-                    position: at,
-                }));
+                if e.info().contains("recursion limit") {
+                    stream.documents.push(Err(LoadError {
+                        code: CODE_TOO_DEEP,
+                        message: e.info().to_owned(),
+                        position: at,
+                    }));
+                    return stream;
+                }
+                stream
+                    .documents
+                    .push(Err(syntax_error(&text, e.info(), at)));
                 return stream;
             }
         };
+        if let Some(r) = reached(position(&span)) {
+            refuse(&mut stream, r);
+            return stream;
+        }
         match event {
             Event::DocumentStart(_) => {
                 start = position(&span);

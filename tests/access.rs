@@ -504,7 +504,7 @@ fn bad_input_is_refused_with_nothing_on_stdout() {
 
     let scratch = temp_dir("access-bad");
     let cases: [(&str, &[u8], &str); 4] = [
-        ("broken.yaml", b"apiVersion: gateway.kyma-project.io/v2\nkind: APIRule\nspec: [", "broken.yaml:4:1: "),
+        ("broken.yaml", b"apiVersion: gateway.kyma-project.io/v2\nkind: APIRule\nspec: [", "broken.yaml:3:7: unclosed '['"),
         ("binary.yaml", b"\x00\x01\x02\xff\xfe", "binary.yaml"),
         (
             "legacy.yaml",
