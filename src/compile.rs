@@ -86,21 +86,18 @@ pub fn origin(origins: &[(String, DocRef, String)], pointer: &str) -> (DocRef, S
 
 /// Compiles one exposure found at `doc`. `shared` holds the run's `Issuers`.
 ///
-/// Findings about a shared issuer are placed at its definition, or, with
-/// `shared_at_reference`, at the route that names it (for callers that see
-/// one file at a time).
+/// The fields of a shared issuer come from its definition, and findings
+/// about them are placed there.
 pub fn exposure(
     exposure: &Exposure,
     doc: DocRef,
     shared: &IssuerBook,
     version: Version,
     jwt_handler: JwtHandler,
-    shared_at_reference: bool,
 ) -> Compiled {
     let mut c = Compiler {
         doc,
         shared,
-        shared_at_reference,
         local: exposure.spec.issuers.as_ref(),
         findings: Vec::new(),
         origins: vec![(String::new(), doc, String::new())],
@@ -122,7 +119,6 @@ pub fn exposure(
 struct Compiler<'a> {
     doc: DocRef,
     shared: &'a IssuerBook,
-    shared_at_reference: bool,
     local: Option<&'a BTreeMap<String, Issuer>>,
     findings: Vec<Located>,
     origins: Vec<(String, DocRef, String)>,
@@ -161,11 +157,7 @@ impl Compiler<'_> {
             return Some((local.clone(), self.doc, pointer));
         }
         if let Some(def) = self.shared.get(name) {
-            return Some(if self.shared_at_reference {
-                (def.issuer.clone(), self.doc, at.to_owned())
-            } else {
-                (def.issuer.clone(), def.doc, def.pointer.clone())
-            });
+            return Some((def.issuer.clone(), def.doc, def.pointer.clone()));
         }
         let mut known: Vec<&str> = self
             .local

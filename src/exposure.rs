@@ -124,16 +124,50 @@ pub struct Evaluated {
     pub apirule: Option<Object>,
     /// Where each part of the APIRule comes from (`Compiled::origins`).
     pub origins: Vec<(String, DocRef, String)>,
+    /// Findings about this exposure's own document.
     pub findings: Vec<Located>,
+    /// Findings about a field of a shared `Issuers` document, one per
+    /// route that uses it: the caller reports each field once, where it is
+    /// written, naming the routes (`used_by`).
+    pub shared: Vec<Shared>,
 }
 
-/// Where findings about shared issuers are reported.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum SharedAt {
-    /// At the issuer's definition (render sees every input).
-    Definition,
-    /// At the route that names it (check reports file by file).
-    Reference,
+/// A finding about a shared issuer's field, found through one route.
+#[derive(Debug, Clone)]
+pub struct Shared {
+    /// The finding, at the field in the `Issuers` document.
+    pub at: Located,
+    /// The route that uses it, as a pointer into the exposure.
+    pub route: String,
+    /// The route as users name it: `shop/orders route /orders`.
+    pub label: String,
+}
+
+/// The shared findings of a run, one per field and finding, each with
+/// the routes that led to it and what the caller knows of where each is
+/// (`P`), in the order they came.
+pub fn merge_shared<P>(found: Vec<(Shared, P)>) -> Vec<(Located, Vec<(String, P)>)> {
+    let mut out: Vec<(Located, Vec<(String, P)>)> = Vec::new();
+    for (s, p) in found {
+        let same = |(l, _): &&mut (Located, _)| {
+            let (a, b) = (&l.finding, &s.at.finding);
+            l.doc == s.at.doc
+                && a.pointer == b.pointer
+                && a.code == b.code
+                && a.message == b.message
+        };
+        match out.iter_mut().find(same) {
+            Some((_, uses)) => uses.push((s.label, p)),
+            None => out.push((s.at, vec![(s.label, p)])),
+        }
+    }
+    out
+}
+
+/// What a shared finding's message ends with: the routes that use the
+/// field, each with where it is written.
+pub fn used_by(uses: &[String]) -> String {
+    format!(" (used by {})", uses.join(", "))
 }
 
 /// One exposure spec compiled on its own (v2, no shared issuers), for
@@ -151,7 +185,6 @@ pub fn compile_alone(value: &Value, policy: &Policy) -> Option<Compiled> {
         &IssuerBook::new(),
         Version::V2,
         policy.jwt_handler,
-        true,
     ))
 }
 
@@ -161,51 +194,80 @@ pub fn exposure(
     book: &IssuerBook,
     version: Version,
     policy: &Policy,
-    shared_at: SharedAt,
 ) -> Evaluated {
+    let broken = |findings| Evaluated {
+        apirule: None,
+        origins: Vec::new(),
+        findings,
+        shared: Vec::new(),
+    };
     let parsed: Exposure = match typed(Kind::Exposure, value, doc) {
         Ok(p) => p,
-        Err(findings) => {
-            return Evaluated {
-                apirule: None,
-                origins: Vec::new(),
-                findings,
-            };
-        }
+        Err(findings) => return broken(findings),
     };
-    let mut compiled = compile::exposure(
-        &parsed,
-        doc,
-        book,
-        version,
-        policy.jwt_handler,
-        shared_at == SharedAt::Reference,
-    );
+    let mut compiled = compile::exposure(&parsed, doc, book, version, policy.jwt_handler);
     let mut findings = std::mem::take(&mut compiled.findings);
     if findings
         .iter()
         .any(|l| policy.severity(l.finding.code).is_some())
     {
-        return Evaluated {
-            apirule: None,
-            origins: Vec::new(),
-            findings,
-        };
+        return broken(findings);
     }
-    // A broken shared field (one issuer's jwksUri used by five routes) is
+    let mut shared = Vec::new();
+    // A broken field of the spec's own issuers, used by five routes, is
     // one finding, not five.
     let mut seen = std::collections::BTreeSet::new();
     for f in check::object(&compiled.apirule.to_value(), policy) {
-        let l = back_to_spec(&compiled, f);
-        if seen.insert((l.doc, l.finding.pointer.clone(), l.finding.code)) {
-            findings.push(l);
+        if compiled.origin(&f.pointer).0 == doc {
+            let l = back_to_spec(&compiled, f);
+            if seen.insert((l.finding.pointer.clone(), l.finding.code)) {
+                findings.push(l);
+            }
+        } else {
+            shared.extend(shared_finding(&compiled, &parsed, f));
         }
     }
     Evaluated {
         apirule: Some(compiled.apirule),
         origins: compiled.origins,
         findings,
+        shared,
     }
+}
+
+/// A finding on a field that comes from a shared `Issuers` document, at
+/// that field, with the route of `exposure` that uses it.
+fn shared_finding(compiled: &Compiled, exposure: &Exposure, finding: Finding) -> Option<Shared> {
+    let (at, pointer) = compiled.origin(&finding.pointer);
+    // `/spec/rules/N/...`: the rule, and so the route, it was found in.
+    let rule: String = finding
+        .pointer
+        .split_inclusive('/')
+        .take(4)
+        .collect::<String>()
+        .trim_end_matches('/')
+        .to_owned();
+    let (_, route) = compiled.origin(&rule);
+    let index: usize = route.strip_prefix("/spec/routes/")?.parse().ok()?;
+    let path = &exposure.spec.routes.get(index)?.path;
+    let meta = &exposure.metadata;
+    let name = match &meta.namespace {
+        Some(ns) => format!("{ns}/{}", meta.name),
+        None => meta.name.clone(),
+    };
+    Some(Shared {
+        at: Located {
+            doc: at,
+            finding: Finding {
+                pointer,
+                at_key: false,
+                fix: None,
+                ..finding
+            },
+        },
+        route,
+        label: format!("{name} route {path}"),
+    })
 }
 
 /// A check-core finding on the compiled APIRule, moved to the spec line that

@@ -22,7 +22,7 @@ use crate::apirule::Version;
 use crate::check::{self, Kind, occupied};
 use crate::compile::{DocRef, IssuerBook};
 use crate::diagnostic::{Finding, Position, Severity};
-use crate::exposure::{self, SharedAt};
+use crate::exposure;
 use crate::identity::lock::{self, Lock};
 use crate::policy::Policy;
 use crate::report::{Checked, DocumentResult, FileReport, Status};
@@ -245,6 +245,14 @@ pub fn check_files(
         .filter(|i| !checked.contains(i))
         .filter_map(|i| Some((i, claims_of(text_of(i)?, limits, policy))))
         .collect();
+    // The rendered texts that define shared issuers, to place findings about them.
+    let definitions: BTreeMap<usize, String> = issuers
+        .values()
+        .map(|d| d.doc.source)
+        .collect::<std::collections::BTreeSet<_>>()
+        .into_iter()
+        .filter_map(|i| Some((i, text_of(i)?.to_owned())))
+        .collect();
     let resolved = Resolved {
         template,
         issuers,
@@ -261,7 +269,7 @@ pub fn check_files(
                 (Err(report), _) => ((**report).clone(), Claims::default()),
                 (_, Some(Err(report))) => (*report, Claims::default()),
                 (Ok(_), Some(Ok(rendered))) => {
-                    check_claiming(name, &rendered, policy, limits, &resolved)
+                    check_claiming(name, i, &rendered, policy, limits, &resolved)
                 }
                 (Ok(_), None) => unreachable!("every text that was read is rendered"),
             };
@@ -287,27 +295,56 @@ pub fn check_files(
         .into_iter()
         .chain(occupied_hosts(&names, &claims, &is_checked));
     for (i, at, finding) in found {
-        if policy.severity(finding.code).is_none() {
+        place(&mut results[slot[i]].1, policy, names[i], finding, at);
+    }
+    // A broken field of a shared issuer is reported once, where it is
+    // written, naming the routes that use it; when that file is not
+    // checked (one staged spec), at each use in the files checked.
+    let uses: Vec<(exposure::Shared, (usize, Position))> = claims
+        .iter_mut()
+        .enumerate()
+        .flat_map(|(i, c)| {
+            std::mem::take(&mut c.shared)
+                .into_iter()
+                .map(move |(s, at)| (s, (i, at)))
+        })
+        .collect();
+    for (l, uses) in exposure::merge_shared(uses) {
+        let def = l.doc.source;
+        let Some(def_at) = definitions.get(&def).map(|t| {
+            yaml::locate(
+                &yaml::load(t, limits).documents,
+                l.doc.document,
+                &l.finding.pointer,
+                false,
+            )
+        }) else {
             continue;
-        }
-        let report = &mut results[slot[i]].1;
-        let severity = report.push(policy, names[i], finding, at);
-        report
-            .diagnostics
-            .sort_by(|a, b| a.sort_key().cmp(&b.sort_key()));
-        // The object's result: the last one starting at or above the name.
-        if let Some(d) = report
-            .documents
-            .iter_mut()
-            .rev()
-            .find(|d| d.line <= at.line)
-        {
-            match severity {
-                Severity::Error => {
-                    d.errors += 1;
-                    d.status = Status::Invalid;
-                }
-                Severity::Warning => d.warnings += 1,
+        };
+        if is_checked[def] {
+            let named: Vec<String> = uses
+                .iter()
+                .map(|(label, (i, at))| {
+                    format!("{label} at {}:{}:{}", names[*i], at.line, at.column)
+                })
+                .collect();
+            let mut finding = l.finding;
+            finding.message.push_str(&exposure::used_by(&named));
+            place(
+                &mut results[slot[def]].1,
+                policy,
+                names[def],
+                finding,
+                def_at,
+            );
+        } else {
+            for (_, (i, at)) in uses {
+                let mut finding = l.finding.clone();
+                finding.message.push_str(&format!(
+                    " (issuer defined at {}:{}:{})",
+                    names[def], def_at.line, def_at.column
+                ));
+                place(&mut results[slot[i]].1, policy, names[i], finding, at);
             }
         }
     }
@@ -382,7 +419,42 @@ pub fn check_rendered(
     limits: Limits,
     specs: &Resolved,
 ) -> FileReport {
-    check_claiming(file, text, policy, limits, specs).0
+    // On its own, a broken shared field is reported where this file uses it.
+    let (mut report, claims) = check_claiming(file, usize::MAX, text, policy, limits, specs);
+    for (mut l, uses) in exposure::merge_shared(claims.shared) {
+        l.finding.message.push_str(" (of a shared issuer)");
+        for (_, at) in uses {
+            place(&mut report, policy, file, l.finding.clone(), at);
+        }
+    }
+    report
+}
+
+/// Adds a finding made across files to `report`, counted against the
+/// object it is in.
+fn place(report: &mut FileReport, policy: &Policy, file: &str, finding: Finding, at: Position) {
+    if policy.severity(finding.code).is_none() {
+        return;
+    }
+    let severity = report.push(policy, file, finding, at);
+    report
+        .diagnostics
+        .sort_by(|a, b| a.sort_key().cmp(&b.sort_key()));
+    // The object's result: the last one starting at or above the finding.
+    if let Some(d) = report
+        .documents
+        .iter_mut()
+        .rev()
+        .find(|d| d.line <= at.line)
+    {
+        match severity {
+            Severity::Error => {
+                d.errors += 1;
+                d.status = Status::Invalid;
+            }
+            Severity::Warning => d.warnings += 1,
+        }
+    }
 }
 
 /// The APIRule one exposure renders: its namespace and name, and where
@@ -403,11 +475,13 @@ struct HostClaim {
     at: Position,
 }
 
-/// What the objects of one input claim: APIRule names and hosts.
+/// What the objects of one input claim: APIRule names and hosts; and
+/// the broken shared issuer fields its routes use, with where each route is.
 #[derive(Debug, Clone, Default)]
 struct Claims {
     names: Vec<Claim>,
     hosts: Vec<HostClaim>,
+    shared: Vec<(exposure::Shared, Position)>,
 }
 
 impl Claims {
@@ -481,9 +555,13 @@ fn claims_of(text: &str, limits: Limits, policy: &Policy) -> Claims {
     out
 }
 
-/// `check_rendered`, and the APIRules the file's exposures render.
+/// `check_rendered`, and what the file claims and uses of the run: the
+/// APIRules its exposures render, the hosts it exposes, and the broken
+/// shared issuer fields its routes use. `source` is the file's index in the
+/// run (`DocRef::source` of the shared issuers).
 fn check_claiming(
     file: &str,
+    source: usize,
     text: &str,
     policy: &Policy,
     limits: Limits,
@@ -559,7 +637,17 @@ fn check_claiming(
                     claims.names.extend(claim(value, &base, index, &doc.spans));
                     claims.hosts(value, &base, true, &doc.spans, policy);
                 }
-                spec_document(file, kind, value, index, policy, specs)
+                let at = DocRef {
+                    source,
+                    document: index,
+                };
+                let (found, shared) = spec_document(file, kind, value, at, policy, specs);
+                for s in shared {
+                    let route = format!("{base}{}", s.route);
+                    let at = doc.spans.locate(&route, false).unwrap_or(doc.start);
+                    claims.shared.push((s, at));
+                }
+                found
             } else if check::classify(value) == Kind::ApiRule {
                 report.summary.apirules += 1;
                 claims.hosts(value, &base, false, &doc.spans, policy);
@@ -701,25 +789,17 @@ fn spec_document(
     file: &str,
     kind: spec::Kind,
     value: &Value,
-    index: usize,
+    doc: DocRef,
     policy: &Policy,
     specs: &Resolved,
-) -> Vec<Finding> {
-    let doc = DocRef {
-        source: 0,
-        document: index,
-    };
+) -> (Vec<Finding>, Vec<exposure::Shared>) {
+    let index = doc.document;
+    let mut shared = Vec::new();
     let located = match kind {
         spec::Kind::Exposure => {
-            exposure::exposure(
-                value,
-                doc,
-                &specs.issuers,
-                Version::V2,
-                policy,
-                SharedAt::Reference,
-            )
-            .findings
+            let evaluated = exposure::exposure(value, doc, &specs.issuers, Version::V2, policy);
+            shared = evaluated.shared;
+            evaluated.findings
         }
         spec::Kind::Issuers => {
             let mut local = IssuerBook::new();
@@ -745,7 +825,7 @@ fn spec_document(
         .collect();
     out.sort_by(|a, b| (&a.pointer, a.code, &a.message).cmp(&(&b.pointer, b.code, &b.message)));
     out.dedup();
-    out
+    (out, shared)
 }
 
 fn label(value: &Value) -> String {

@@ -11,7 +11,7 @@ use crate::apirule::{Object, Version};
 use crate::check;
 use crate::compile::{DocRef, IssuerBook, Located};
 use crate::diagnostic::{Finding, Severity};
-use crate::exposure::{self, SharedAt};
+use crate::exposure;
 use crate::identity::lock::Lock;
 use crate::policy::Policy;
 use crate::report::Checked;
@@ -155,6 +155,8 @@ pub fn render(inputs: &[Input], opts: &Options) -> Rendered {
     }
 
     let mut outputs: BTreeMap<(String, String), (Output, DocRef)> = BTreeMap::new();
+    // Findings about shared issuers, through the routes that use them.
+    let mut shared: Vec<(exposure::Shared, DocRef)> = Vec::new();
     // The host each rendered APIRule exposes, for R011.
     let mut hosts: Vec<(check::occupied::Host, (String, String), DocRef)> = Vec::new();
     for (s, source) in sources.iter().enumerate() {
@@ -167,15 +169,9 @@ pub fn render(inputs: &[Input], opts: &Options) -> Rendered {
                 source: s,
                 document: d,
             };
-            let evaluated = exposure::exposure(
-                &doc.value,
-                at,
-                &book,
-                opts.version,
-                &policy,
-                SharedAt::Definition,
-            );
+            let evaluated = exposure::exposure(&doc.value, at, &book, opts.version, &policy);
             located.extend(evaluated.findings);
+            shared.extend(evaluated.shared.into_iter().map(|s| (s, at)));
             let Some(apirule) = evaluated.apirule else {
                 continue;
             };
@@ -204,6 +200,23 @@ pub fn render(inputs: &[Input], opts: &Options) -> Rendered {
             hosts.extend(exposure::host(&doc.value, &policy).map(|h| (h, key.clone(), at)));
             outputs.insert(key, (output, at));
         }
+    }
+    // A shared issuer's broken field is reported once, where it is written.
+    let routes: Vec<(exposure::Shared, String)> = shared
+        .into_iter()
+        .map(|(s, at)| {
+            let p = yaml::locate(&sources[at.source].documents, at.document, &s.route, false);
+            let place = format!("{}:{}:{}", sources[at.source].name, p.line, p.column);
+            (s, place)
+        })
+        .collect();
+    for (mut l, uses) in exposure::merge_shared(routes) {
+        let uses: Vec<String> = uses
+            .into_iter()
+            .map(|(label, at)| format!("{label} at {at}"))
+            .collect();
+        l.finding.message.push_str(&exposure::used_by(&uses));
+        located.push(l);
     }
     let mut by_host: BTreeMap<&str, Vec<usize>> = BTreeMap::new();
     for (i, (h, _, _)) in hosts.iter().enumerate() {

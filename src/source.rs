@@ -19,6 +19,22 @@ pub enum Input {
 }
 
 impl Input {
+    /// Whether two inputs name the same file, however the path is spelled
+    /// (`a.yaml`, `./a.yaml`).
+    pub fn same(&self, other: &Input) -> bool {
+        match (self, other) {
+            (Input::File(a), Input::File(b)) => {
+                let plain = |p: &PathBuf| {
+                    p.components()
+                        .filter(|c| !matches!(c, std::path::Component::CurDir))
+                        .collect::<PathBuf>()
+                };
+                plain(a) == plain(b)
+            }
+            (a, b) => a == b,
+        }
+    }
+
     pub fn name(&self) -> String {
         match self {
             Input::Stdin => "<stdin>".into(),

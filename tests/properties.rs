@@ -261,7 +261,6 @@ proptest! {
             &Default::default(),
             kexpose::apirule::Version::V2,
             &Policy::default(),
-            kexpose::exposure::SharedAt::Definition,
         );
         let codes: Vec<Code> = evaluated.findings.iter().map(|l| l.finding.code).collect();
         // Upstream's conflict rules never fire on compiled output.

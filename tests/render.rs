@@ -558,3 +558,73 @@ fn a_host_taken_twice_is_reported_at_both_places() {
     );
     assert_eq!(kexpose(&["render", "specs"]).status.code(), Some(0));
 }
+
+/// A broken field of a shared issuer is one mistake: `check` and `render`
+/// report it once, at its line in the Issuers document, naming the routes
+/// that use it; a staged spec alone gets it at its own routes, naming the
+/// definition, so the check hook never passes it.
+#[test]
+fn a_shared_issuers_broken_field_is_reported_once_where_it_is_written() {
+    let dir = common::temp_dir("shared-issuer");
+    std::fs::write(
+        dir.join("kexpose.yaml"),
+        "apiVersion: kexpose.dev/v1alpha1\nkind: Config\nspecs: [specs/]\n",
+    )
+    .unwrap();
+    std::fs::create_dir_all(dir.join("specs")).unwrap();
+    std::fs::write(
+        dir.join("specs/issuers.yaml"),
+        "apiVersion: kexpose.dev/v1alpha1\nkind: Issuers\nmetadata: {name: corporate}\nspec:\n  issuers:\n    ias:\n      issuer: https://tenant.accounts400.ondemand.com\n      jwksUri: /oauth2/certs\n",
+    )
+    .unwrap();
+    std::fs::write(
+        dir.join("specs/orders.yaml"),
+        "apiVersion: kexpose.dev/v1alpha1\nkind: Exposure\nmetadata: {name: orders, namespace: shop}\nspec:\n  service: {name: orders, port: 8080}\n  host: orders.example.com\n  routes:\n    - path: /orders\n      methods: [GET]\n      jwt: {issuer: ias}\n    - path: /admin\n      methods: [GET]\n      jwt: {issuer: ias}\n",
+    )
+    .unwrap();
+    let kexpose = |args: &[&str]| {
+        common::kexpose()
+            .current_dir(&dir)
+            .args(args)
+            .output()
+            .unwrap()
+    };
+    let lines = |out: &std::process::Output| -> Vec<String> {
+        String::from_utf8_lossy(&out.stdout)
+            .lines()
+            .filter(|l| l.contains("error["))
+            .map(str::to_owned)
+            .collect()
+    };
+    let message = "error[J011] jwksUri \"/oauth2/certs\" is not an absolute http(s) URL; Istio cannot fetch signing keys from it and rejects every token with 401";
+    let once = format!(
+        "specs/issuers.yaml:8:16: {message} (used by shop/orders route /orders at specs/orders.yaml:8:7, shop/orders route /admin at specs/orders.yaml:11:7) (jwt-jwks-uri-not-http)"
+    );
+    for args in [
+        &["check", "--format", "concise", "specs"][..],
+        &["check", "--format", "concise", "specs/issuers.yaml"],
+    ] {
+        let out = kexpose(args);
+        assert_eq!(out.status.code(), Some(1));
+        // The spec that depends on the changed Issuers file is named
+        // `./specs/...` when it comes from the project, not the arguments.
+        let got = lines(&out);
+        assert_eq!(got.len(), 1, "{args:?}: {got:?}");
+        assert_eq!(got[0].replace("./specs/", "specs/"), once, "{args:?}");
+    }
+    let staged = kexpose(&["check", "--format", "concise", "specs/orders.yaml"]);
+    assert_eq!(staged.status.code(), Some(1));
+    assert_eq!(
+        lines(&staged),
+        [8, 11].map(|line| format!(
+            "specs/orders.yaml:{line}:7: {message} (issuer defined at specs/issuers.yaml:8:16) (jwt-jwks-uri-not-http)"
+        ))
+    );
+    let render = kexpose(&["render", "--color", "never", "specs"]);
+    let stderr = String::from_utf8_lossy(&render.stderr);
+    assert_eq!(render.status.code(), Some(1));
+    assert!(render.stdout.is_empty());
+    assert_eq!(stderr.matches("error[J011]").count(), 1, "{stderr}");
+    assert!(stderr.contains(" --> specs/issuers.yaml:8:16"), "{stderr}");
+    assert!(stderr.contains("(used by shop/orders route /orders at specs/orders.yaml:8:7, shop/orders route /admin at specs/orders.yaml:11:7)"), "{stderr}");
+}

@@ -168,7 +168,7 @@ pub fn check(args: &CheckArgs, out: &mut dyn Write) -> Result<Outcome, Fatal> {
     let context = match &run.project.config {
         Some(c) if !args.paths.is_empty() => {
             let mut rest = run.project.inputs(&c.specs, Reads::Specs)?;
-            rest.retain(|i| !inputs.contains(i));
+            rest.retain(|i| !inputs.iter().any(|given| given.same(i)));
             read(&rest, policy, max)
                 .into_iter()
                 .filter(|(_, text)| {
