@@ -19,6 +19,8 @@ use serde::{Deserialize, Serialize};
 
 pub const GROUP: &str = "gateway.kyma-project.io";
 pub const KIND: &str = "APIRule";
+/// Kyma's own gateway: what an APIRule uses when it names none.
+pub const DEFAULT_GATEWAY: &str = "kyma-system/kyma-gateway";
 
 /// The APIRule versions kexpose understands.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]

@@ -46,6 +46,26 @@ pub fn classify(value: &Value) -> Kind {
     }
 }
 
+/// The objects of a document: itself, or the items of a `kind: *List`,
+/// with the pointer prefix of each.
+pub fn objects(value: &Value) -> Vec<(String, &Value)> {
+    match value.get("items").and_then(Value::as_array) {
+        Some(items)
+            if value
+                .get("kind")
+                .and_then(Value::as_str)
+                .is_some_and(|k| k.ends_with("List")) =>
+        {
+            items
+                .iter()
+                .enumerate()
+                .map(|(i, v)| (format!("/items/{i}"), v))
+                .collect()
+        }
+        _ => vec![(String::new(), value)],
+    }
+}
+
 /// Checks one APIRule object. Pointers in the findings are relative to it.
 /// Findings the policy turns off, or the object suppresses, are dropped.
 pub fn object(value: &Value, policy: &Policy) -> Vec<Finding> {

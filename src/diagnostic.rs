@@ -7,28 +7,7 @@ use serde::Serialize;
 
 use crate::rules::Code;
 
-/// How bad a finding is. Only `Error` fails a check (exit 1, admission denied).
-#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize)]
-#[serde(rename_all = "lowercase")]
-pub enum Severity {
-    Warning,
-    Error,
-}
-
-impl Severity {
-    pub fn as_str(self) -> &'static str {
-        match self {
-            Severity::Warning => "warning",
-            Severity::Error => "error",
-        }
-    }
-}
-
-impl fmt::Display for Severity {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        f.write_str(self.as_str())
-    }
-}
+pub use crate::rules::Severity;
 
 /// A 1-based line and column (columns count characters, as editors do).
 #[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash, Default, Serialize)]
@@ -57,7 +36,7 @@ pub struct Finding {
 /// text it puts where (1-based positions, the end exclusive).
 #[derive(Debug, Clone, PartialEq, Eq, Serialize)]
 pub struct FixView {
-    pub safety: crate::fix::Safety,
+    pub safety: crate::patch::Safety,
     pub title: String,
     pub start: Position,
     pub end: Position,

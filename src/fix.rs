@@ -12,41 +12,14 @@
 
 pub mod edit;
 
-use serde::Serialize;
+pub use crate::patch::{Change, Safety};
+
 use serde_json::Value;
 
 use crate::apirule::Version;
 use crate::diagnostic::join;
 use crate::policy::Policy;
 use crate::rules::Code;
-
-/// Whether a repair may change what a request is allowed to do.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize)]
-#[serde(rename_all = "lowercase")]
-pub enum Safety {
-    Safe,
-    Unsafe,
-}
-
-/// One change to an object, in JSON terms.
-#[derive(Debug, Clone, PartialEq)]
-pub enum Change {
-    /// Replace the scalar at the pointer.
-    Replace(String, Value),
-    /// Remove the list entry (or, for the check core's repairs, the
-    /// mapping member) at the pointer.
-    Remove(String),
-    /// Add a member (the pointer's last token) to an existing mapping.
-    Add(String, Value),
-}
-
-impl Change {
-    pub fn pointer(&self) -> &str {
-        match self {
-            Change::Replace(p, _) | Change::Remove(p) | Change::Add(p, _) => p,
-        }
-    }
-}
 
 /// A repair for the finding with `code` at `at`.
 #[derive(Debug, Clone, PartialEq)]

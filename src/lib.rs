@@ -14,6 +14,7 @@ pub mod exposure;
 pub mod fix;
 pub mod identity;
 pub mod migrate;
+pub mod patch;
 pub mod pipeline;
 pub mod policy;
 pub mod render;

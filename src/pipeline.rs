@@ -19,7 +19,7 @@ use rayon::prelude::*;
 use serde_json::Value;
 
 use crate::apirule::Version;
-use crate::check::{self, Kind, occupied};
+use crate::check::{self, Kind, objects, occupied};
 use crate::compile::{DocRef, IssuerBook};
 use crate::diagnostic::{Finding, Position, Severity};
 use crate::exposure;
@@ -844,26 +844,5 @@ fn label(value: &Value) -> String {
     {
         Some(ns) => format!("{kind} {ns}/{name}"),
         None => format!("{kind} {name}"),
-    }
-}
-
-/// The objects of one document: itself, or the items of a `kind: *List`.
-/// The objects of a document: itself, or the items of a `kind: *List`,
-/// with the pointer prefix of each.
-pub(crate) fn objects(value: &Value) -> Vec<(String, &Value)> {
-    match value.get("items").and_then(Value::as_array) {
-        Some(items)
-            if value
-                .get("kind")
-                .and_then(Value::as_str)
-                .is_some_and(|k| k.ends_with("List")) =>
-        {
-            items
-                .iter()
-                .enumerate()
-                .map(|(i, v)| (format!("/items/{i}"), v))
-                .collect()
-        }
-        _ => vec![(String::new(), value)],
     }
 }

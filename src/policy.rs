@@ -11,8 +11,6 @@ use jsonschema::{PatternOptions, Validator};
 use serde::Deserialize;
 use serde_json::Value;
 
-pub mod testing;
-
 use crate::diagnostic::{Position, Severity};
 use crate::rules;
 use crate::rules::Code;

@@ -4,7 +4,32 @@
 //! `J` jwt, `B` APIRule v1beta1 (legacy), `X` exposure specs, `M` migration
 //! from v1beta1, `O` organisation policy, `A` access tests (`kexpose test`).
 
-use crate::diagnostic::Severity;
+use std::fmt;
+
+use serde::Serialize;
+
+/// How bad a finding is. Only `Error` fails a check (exit 1, admission denied).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize)]
+#[serde(rename_all = "lowercase")]
+pub enum Severity {
+    Warning,
+    Error,
+}
+
+impl Severity {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Severity::Warning => "warning",
+            Severity::Error => "error",
+        }
+    }
+}
+
+impl fmt::Display for Severity {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(self.as_str())
+    }
+}
 
 pub struct Rule {
     pub code: Code,

@@ -19,7 +19,7 @@ use crate::apirule::v2::{CorsPolicy, Request};
 pub const API_VERSION: &str = "kexpose.dev/v1alpha1";
 /// What every spec document's apiVersion starts with.
 pub const API_GROUP: &str = "kexpose.dev/";
-pub const DEFAULT_GATEWAY: &str = "kyma-system/kyma-gateway";
+pub use crate::apirule::DEFAULT_GATEWAY;
 
 /// The document kinds of the spec language.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]

@@ -258,7 +258,7 @@ fn file(
             source: i,
             document: d,
         };
-        for (base, value) in crate::pipeline::objects(&doc.value) {
+        for (base, value) in crate::check::objects(&doc.value) {
             if is_access_test(value) {
                 out.tests.push(TestDocument {
                     doc: at,

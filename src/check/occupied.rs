@@ -13,11 +13,10 @@
 
 use serde_json::Value;
 
-use crate::apirule;
+use crate::apirule::{self, DEFAULT_GATEWAY};
 use crate::diagnostic::Finding;
 use crate::policy::Policy;
 use crate::rules::Code;
-use crate::spec::DEFAULT_GATEWAY;
 
 /// One host an object exposes.
 #[derive(Debug, Clone, PartialEq, Eq)]

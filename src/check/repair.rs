@@ -15,7 +15,7 @@ use jsonschema::error::ValidationErrorKind;
 use serde_json::{Map, Value};
 
 use crate::diagnostic::{Finding, join};
-use crate::fix::Change;
+use crate::patch::Change;
 
 /// A spec the typed model can read, and what was changed to get it.
 pub struct Repaired {
@@ -58,7 +58,7 @@ pub fn spec(validator: &jsonschema::Validator, schema: &Value, object: &Value) -
     }
     changes.dedup();
     let mut repaired = object.clone();
-    crate::fix::edit::apply_json(&mut repaired, &changes);
+    crate::patch::apply_json(&mut repaired, &changes);
     let spec = repaired.get_mut("spec")?.take();
     Some(Repaired { spec, changes })
 }

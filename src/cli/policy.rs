@@ -1,5 +1,7 @@
 //! `kexpose policy test`: a policy's test cases.
 
+mod testing;
+
 use std::io::Write;
 use std::path::PathBuf;
 
@@ -26,7 +28,7 @@ pub fn policy_test(
     out: &mut dyn Write,
 ) -> Result<Outcome, Fatal> {
     let fallback = load_policy(policy)?;
-    let results = crate::policy::testing::run(dir, &fallback).map_err(Fatal::Message)?;
+    let results = testing::run(dir, &fallback).map_err(Fatal::Message)?;
     let failed = results.iter().filter(|r| !r.passed()).count();
     for r in &results {
         if r.passed() {

@@ -8,6 +8,7 @@ use serde_json::Value;
 
 use super::{Change, Fix, Safety};
 use crate::diagnostic::Position;
+pub use crate::patch::apply_json;
 use crate::policy::Policy;
 use crate::yaml::{self, Limits, SpanIndex};
 
@@ -87,7 +88,7 @@ pub fn fix_text(text: &str, policy: &Policy, unsafe_fixes: bool) -> Result<Fixed
             }
             apply_json(&mut value, &changes);
         }
-        for (base, object) in crate::pipeline::objects(&doc.value) {
+        for (base, object) in crate::check::objects(&doc.value) {
             if crate::check::classify(object) != crate::check::Kind::ApiRule {
                 continue;
             }
@@ -246,61 +247,6 @@ pub fn apply(text: &str, mut edits: Vec<TextEdit>) -> String {
         out.replace_range(e.start..e.end, &e.insert);
     }
     out
-}
-
-/// A JSON Pointer reference token as the key it names (RFC 6901).
-fn unescape(token: &str) -> String {
-    token.replace("~1", "/").replace("~0", "~")
-}
-
-/// Applies changes to a JSON value: what the text must read back as, or
-/// the spec the check core repairs. `Remove` takes a list entry or a
-/// mapping member.
-pub fn apply_json(value: &mut Value, changes: &[Change]) {
-    let mut removals: Vec<&str> = Vec::new();
-    for change in changes {
-        match change {
-            Change::Replace(p, v) => {
-                if let Some(slot) = value.pointer_mut(p) {
-                    *slot = v.clone();
-                }
-            }
-            Change::Add(p, v) => {
-                if let Some((parent, key)) = p.rsplit_once('/')
-                    && let Some(Value::Object(m)) = value.pointer_mut(parent)
-                {
-                    m.insert(unescape(key), v.clone());
-                }
-            }
-            Change::Remove(p) => removals.push(p),
-        }
-    }
-    // From the back of each list, so earlier indices stay valid.
-    removals.sort_by_key(|p| {
-        let (list, i) = p.rsplit_once('/').unwrap_or((p, ""));
-        (
-            list.to_owned(),
-            std::cmp::Reverse(i.parse::<usize>().unwrap_or(0)),
-        )
-    });
-    for p in removals {
-        let Some((parent, token)) = p.rsplit_once('/') else {
-            continue;
-        };
-        match value.pointer_mut(parent) {
-            Some(Value::Array(a)) => {
-                if let Ok(i) = token.parse::<usize>()
-                    && i < a.len()
-                {
-                    a.remove(i);
-                }
-            }
-            Some(Value::Object(m)) => {
-                m.remove(&unescape(token));
-            }
-            _ => {}
-        }
-    }
 }
 
 /// The textual edit for one change in the document whose spans are `spans`

@@ -34,8 +34,8 @@ pub fn write(run: &Run, out: &mut dyn Write) -> io::Result<()> {
                 .map(|f| {
                     json!({
                         "description": {"text": format!("{} ({})", f.title, match f.safety {
-                            crate::fix::Safety::Safe => "safe",
-                            crate::fix::Safety::Unsafe => "unsafe",
+                            crate::patch::Safety::Safe => "safe",
+                            crate::patch::Safety::Unsafe => "unsafe",
                         })},
                         "artifactChanges": [{
                             "artifactLocation": {"uri": uri},

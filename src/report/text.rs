@@ -92,8 +92,8 @@ pub fn write(run: &Run, color: bool, frames: bool, out: &mut dyn Write) -> io::R
             writeln!(out, "{pad} = {}: {}", s.paint("1", "help"), d.help)?;
             if let Some(fix) = &d.fix {
                 let how = match fix.safety {
-                    crate::fix::Safety::Safe => "--fix",
-                    crate::fix::Safety::Unsafe => "--fix --unsafe-fixes",
+                    crate::patch::Safety::Safe => "--fix",
+                    crate::patch::Safety::Unsafe => "--fix --unsafe-fixes",
                 };
                 writeln!(
                     out,

@@ -9,8 +9,8 @@
 use std::collections::BTreeSet;
 use std::path::{Path, PathBuf};
 
-use super::Policy;
 use crate::identity::lock::Lock;
+use crate::policy::Policy;
 use crate::source::{self, Input};
 use crate::yaml::Limits;
 

@@ -1,0 +1,119 @@
+//! The house rule of the source tree: top-level modules sit on floors, and
+//! a module uses only modules on the floors below its own. There is no
+//! import cycle, and a newcomer can read the code bottom up. A new module
+//! must be given a floor here, which is where its place is decided.
+
+use std::collections::BTreeMap;
+use std::path::Path;
+
+/// Bottom first. Modules on one floor do not use each other.
+const FLOORS: &[(&str, &[&str])] = &[
+    ("the rule registry and JSON changes", &["rules", "patch"]),
+    ("findings and positions", &["diagnostic"]),
+    (
+        "the APIRule model and the YAML loader",
+        &["apirule", "yaml"],
+    ),
+    ("exposure specs and templates", &["spec"]),
+    ("policies", &["policy"]),
+    ("the validation core", &["check"]),
+    ("reports", &["report"]),
+    ("inputs", &["source"]),
+    ("locks and identity providers", &["identity"]),
+    ("the project file", &["config"]),
+    ("compilation", &["compile"]),
+    ("one spec through compile and the core", &["exposure"]),
+    ("render and migrate", &["render", "migrate"]),
+    ("repairs applied to files", &["fix"]),
+    ("the check run", &["pipeline"]),
+    ("the access model", &["access"]),
+    ("faces", &["argocd", "webhook"]),
+    ("the command line", &["cli"]),
+];
+
+/// Every `crate::NAME` a module's files name in code (comments left out).
+fn uses(src: &Path, module: &str) -> BTreeMap<String, String> {
+    let mut files = vec![src.join(format!("{module}.rs"))];
+    let mut dirs = vec![src.join(module)];
+    while let Some(dir) = dirs.pop() {
+        for entry in std::fs::read_dir(&dir).into_iter().flatten().flatten() {
+            let path = entry.path();
+            if path.is_dir() {
+                dirs.push(path);
+            } else if path.extension().is_some_and(|e| e == "rs") {
+                files.push(path);
+            }
+        }
+    }
+    let mut found = BTreeMap::new();
+    for file in files {
+        let text = std::fs::read_to_string(&file).unwrap();
+        for (n, line) in text.lines().enumerate() {
+            let code = line.split("//").next().unwrap_or("");
+            let mut names: Vec<&str> = Vec::new();
+            for (i, _) in code.match_indices("crate::") {
+                let rest = &code[i + "crate::".len()..];
+                if let Some(group) = rest.strip_prefix('{') {
+                    let group = group.split('}').next().unwrap_or("");
+                    names.extend(
+                        group
+                            .split(',')
+                            .map(|p| p.trim().split("::").next().unwrap_or("")),
+                    );
+                } else {
+                    names.push(
+                        rest.split(|c: char| !(c.is_ascii_alphanumeric() || c == '_'))
+                            .next()
+                            .unwrap_or(""),
+                    );
+                }
+            }
+            for name in names {
+                found
+                    .entry(name.to_owned())
+                    .or_insert_with(|| format!("{}:{}", file.display(), n + 1));
+            }
+        }
+    }
+    found
+}
+
+#[test]
+fn every_module_uses_only_the_floors_below_its_own() {
+    let src = Path::new(env!("CARGO_MANIFEST_DIR")).join("src");
+    let floor_of: BTreeMap<&str, usize> = FLOORS
+        .iter()
+        .enumerate()
+        .flat_map(|(i, (_, modules))| modules.iter().map(move |m| (*m, i)))
+        .collect();
+    let mut modules: Vec<String> = std::fs::read_dir(&src)
+        .unwrap()
+        .flatten()
+        .filter_map(|e| {
+            let name = e.file_name().into_string().ok()?;
+            let stem = name.strip_suffix(".rs")?.to_owned();
+            (stem != "lib" && stem != "main").then_some(stem)
+        })
+        .collect();
+    modules.sort();
+    let mut wrong = Vec::new();
+    for module in &modules {
+        let Some(&floor) = floor_of.get(module.as_str()) else {
+            wrong.push(format!("src/{module}.rs has no floor in tests/layers.rs"));
+            continue;
+        };
+        for (used, at) in uses(&src, module) {
+            match floor_of.get(used.as_str()) {
+                Some(&f) if f < floor || used == *module => {}
+                Some(&f) => wrong.push(format!(
+                    "{module} ({}) uses {used} ({}) at {at}",
+                    FLOORS[floor].0, FLOORS[f].0
+                )),
+                // `crate::` followed by something that is not a module of
+                // the crate (a macro, `self`): not a floor matter.
+                None => {}
+            }
+        }
+    }
+    assert!(wrong.is_empty(), "{}", wrong.join("\n"));
+}
