@@ -249,12 +249,15 @@ fn project(
     let Some(path) = found else {
         return Ok(None);
     };
-    let config = Config::load(&path)?;
+    let config = Config::load(&path).map_err(|e| e.to_string())?;
     let repository = (0..depth).fold(dir.to_path_buf(), |p, _| p.join(".."));
     let repository = repository
         .canonicalize()
         .map_err(|e| format!("{}: {e}", repository.display()))?;
-    let environment = config.environment(environment)?.map(|(_, e)| e.clone());
+    let environment = config
+        .environment(environment)
+        .map_err(|e| e.to_string())?
+        .map(|(_, e)| e.clone());
     let named = environment
         .iter()
         .flat_map(|e| e.values.iter())
@@ -306,7 +309,9 @@ pub fn generate(
     };
     // Templates see the Application (`env.ARGOCD_APP_NAME`, `env.ARGOCD_ENV_*`)
     // and nothing else of the sidecar's environment.
-    let ctx = crate::spec::template::Context::for_argocd(env).with_values(&files)?;
+    let ctx = crate::spec::template::Context::for_argocd(env)
+        .with_values(&files)
+        .map_err(|e| e.to_string())?;
     // `strict` is what it announces, warnings fail, under the policy each
     // API version is checked with (render picks the legacy one for v1beta1).
     let config = project.as_ref().map(|(c, _)| c);
@@ -340,7 +345,7 @@ pub fn generate(
         |c| c.lock.clone(),
     );
     let lock = if lock_path.is_file() {
-        crate::identity::lock::Lock::read(&lock_path)?
+        crate::identity::lock::Lock::read(&lock_path).map_err(|e| e.to_string())?
     } else {
         crate::identity::lock::Lock::default()
     };
@@ -484,45 +489,4 @@ fn access_tests(
 }
 
 #[cfg(test)]
-mod tests {
-    use super::*;
-
-    fn env(pairs: &[(&str, &str)]) -> BTreeMap<String, String> {
-        pairs
-            .iter()
-            .map(|(k, v)| ((*k).to_owned(), (*v).to_owned()))
-            .collect()
-    }
-
-    #[test]
-    fn parameters_from_json_or_flattened_variables() {
-        let json = env(&[(
-            "ARGOCD_APP_PARAMETERS",
-            r#"[{"name":"values-files","array":["env/prod.yaml","extra.yaml"]},{"name":"strict","string":"true"}]"#,
-        )]);
-        let p = parameters(&json).unwrap();
-        assert_eq!(p.values_files, ["env/prod.yaml", "extra.yaml"]);
-        assert!(p.strict);
-        assert_eq!(p.api_version, Version::V2);
-        let flat = env(&[
-            ("PARAM_VALUES_FILES_1", "extra.yaml"),
-            ("PARAM_VALUES_FILES_0", "env/prod.yaml"),
-            ("PARAM_API_VERSION", "v1beta1"),
-        ]);
-        let p = parameters(&flat).unwrap();
-        assert_eq!(p.values_files, ["env/prod.yaml", "extra.yaml"]);
-        assert_eq!(p.api_version, Version::V1beta1);
-        assert_eq!(parameters(&env(&[])).unwrap(), Parameters::default());
-        assert!(parameters(&env(&[("PARAM_STRICT", "yes")])).is_err());
-        assert!(parameters(&env(&[("ARGOCD_APP_PARAMETERS", "{")])).is_err());
-    }
-
-    #[test]
-    fn values_paths_stay_inside_the_application() {
-        let dir = Path::new(env!("CARGO_MANIFEST_DIR")).join("examples");
-        assert!(values_path(&dir, "env/dev.yaml").is_ok());
-        assert!(values_path(&dir, "../Cargo.toml").is_err());
-        assert!(values_path(&dir, "/etc/passwd").is_err());
-        assert!(values_path(&dir, "env/missing.yaml").is_err());
-    }
-}
+mod tests;

@@ -108,6 +108,12 @@ impl From<String> for Fatal {
     }
 }
 
+impl From<crate::diagnostic::FileError> for Fatal {
+    fn from(e: crate::diagnostic::FileError) -> Self {
+        Fatal::Message(e.to_string())
+    }
+}
+
 pub fn run(cli: Cli, out: &mut dyn Write) -> Result<Outcome, Fatal> {
     match cli.command {
         Command::Init(args) => init::init(&args),

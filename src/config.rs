@@ -15,6 +15,7 @@ use std::sync::OnceLock;
 use serde::Deserialize;
 
 use crate::check::schema;
+use crate::diagnostic::{FileError, Position};
 use crate::identity::lock;
 use crate::yaml::{self, Limits};
 
@@ -83,13 +84,12 @@ pub struct Environment {
 impl Config {
     /// The config to use: `explicit` if given, else `kexpose.yaml` in the
     /// working directory or the nearest parent directory holding one.
-    pub fn discover(explicit: Option<&Path>) -> Result<Option<Config>, String> {
+    pub fn discover(explicit: Option<&Path>) -> Result<Option<Config>, FileError> {
         if let Some(path) = explicit {
             return Config::load(path).map(Some);
         }
         let mut dir = PathBuf::new();
-        let cwd = std::env::current_dir()
-            .map_err(|e| format!("cannot read the working directory: {e}"))?;
+        let cwd = std::env::current_dir().map_err(FileError::WorkingDirectory)?;
         for ancestor in cwd.ancestors() {
             if ancestor.join(FILE_NAME).is_file() {
                 return Config::load(&dir.join(FILE_NAME)).map(Some);
@@ -101,59 +101,62 @@ impl Config {
 
     /// Loads and checks one config file; a problem is reported as
     /// `FILE:line:col: message`.
-    pub fn load(path: &Path) -> Result<Config, String> {
+    pub fn load(path: &Path) -> Result<Config, FileError> {
         let shown = path.display();
         let text = crate::source::text(&crate::source::Input::File(path.to_owned()), 1 << 20)
             .map_err(|e| match e {
-                crate::source::Unreadable::Io(e) => format!("{shown}: cannot read: {e}"),
+                crate::source::Unreadable::Io(source) => FileError::Read {
+                    what: "the config",
+                    file: shown.to_string(),
+                    source,
+                },
                 crate::source::Unreadable::Content(_, m, at) => {
-                    format!("{shown}:{}:{}: {m}", at.line, at.column)
+                    FileError::invalid(&shown, Some(at), m)
                 }
             })?;
         Config::parse(path, &text)
     }
 
     /// A config's text, as if read from `path`.
-    pub fn parse(path: &Path, text: &str) -> Result<Config, String> {
+    pub fn parse(path: &Path, text: &str) -> Result<Config, FileError> {
         static SCHEMA: OnceLock<schema::Compiled> = OnceLock::new();
         let shown = path.display();
         let documents = yaml::load(text, Limits::default()).documents;
         let doc = match documents.as_slice() {
             [Ok(doc)] => doc,
-            [Err(e)] => {
-                let at = e.position;
-                return Err(format!("{shown}:{}:{}: {}", at.line, at.column, e.message));
-            }
+            [Err(e)] => return Err(FileError::invalid(&shown, Some(e.position), &e.message)),
             other => {
-                return Err(format!(
-                    "{shown}:1:1: a kexpose config holds one document, not {}",
-                    other.len()
+                return Err(FileError::invalid(
+                    &shown,
+                    Some(Position { line: 1, column: 1 }),
+                    format!("a kexpose config holds one document, not {}", other.len()),
                 ));
             }
         };
-        let at = |pointer: &str, at_key: bool| {
-            let p = yaml::locate(&documents, 0, pointer, at_key);
-            format!("{shown}:{}:{}", p.line, p.column)
-        };
+        let at = |pointer: &str, at_key: bool| Some(yaml::locate(&documents, 0, pointer, at_key));
         let schema = SCHEMA.get_or_init(|| schema::compile(include_str!("../schemas/config.json")));
         if let Some(f) = schema::findings(schema, &doc.value).into_iter().next() {
-            return Err(format!(
-                "{}: not a kexpose config: {}",
+            return Err(FileError::invalid(
+                &shown,
                 at(&f.pointer, f.at_key),
-                f.message
+                format!("not a kexpose config: {}", f.message),
             ));
         }
-        let raw = Raw::deserialize(&doc.value)
-            .map_err(|e| format!("{}: not a kexpose config: {e}", at("", false)))?;
+        let raw = Raw::deserialize(&doc.value).map_err(|e| {
+            FileError::invalid(&shown, at("", false), format!("not a kexpose config: {e}"))
+        })?;
         let root = path.parent().map(Path::to_path_buf).unwrap_or_default();
         let resolve = |p: &str| join(&root, p);
         if let Some(name) = &raw.default_environment
             && !raw.environments.contains_key(name)
         {
-            return Err(format!(
-                "{}: defaultEnvironment \"{name}\" is not one of the environments ({})",
+            return Err(FileError::invalid(
+                &shown,
                 at("/defaultEnvironment", false),
-                known(raw.environments.keys())
+                format!(
+                    "defaultEnvironment \"{name}\" is not one of the environments ({})",
+                    known(raw.environments.keys())
+                ),
             ));
         }
         Ok(Config {
@@ -188,7 +191,10 @@ impl Config {
     }
 
     /// The environment `name` (else the default one), if the config has any.
-    pub fn environment(&self, name: Option<&str>) -> Result<Option<(&str, &Environment)>, String> {
+    pub fn environment(
+        &self,
+        name: Option<&str>,
+    ) -> Result<Option<(&str, &Environment)>, FileError> {
         let Some(name) = name.or(self.default_environment.as_deref()) else {
             return Ok(None);
         };
@@ -196,10 +202,13 @@ impl Config {
             .get_key_value(name)
             .map(|(k, e)| Some((k.as_str(), e)))
             .ok_or_else(|| {
-                format!(
-                    "{}: no environment \"{name}\" (known: {})",
+                FileError::invalid(
                     self.path.display(),
-                    known(self.environments.keys())
+                    None,
+                    format!(
+                        "no environment \"{name}\" (known: {})",
+                        known(self.environments.keys())
+                    ),
                 )
             })
     }
@@ -359,7 +368,7 @@ mod tests {
         assert!(here.excluded(Path::new("charts/x/a.yaml")));
         assert!(here.excluded(Path::new("./charts/x/a.yaml")));
         assert!(!here.excluded(Path::new("exposures/a.yaml")));
-        let err = c.environment(Some("prod")).unwrap_err();
+        let err = c.environment(Some("prod")).unwrap_err().to_string();
         assert!(
             err.ends_with("no environment \"prod\" (known: dev)"),
             "{err}"
@@ -369,7 +378,8 @@ mod tests {
             &path,
             "apiVersion: kexpose.dev/v1alpha1\nkind: Config\nenvironments:\n  dev: {valuez: [a.yaml]}\n",
         )
-        .unwrap_err();
+        .unwrap_err()
+        .to_string();
         assert!(
             err.starts_with("/project/kexpose.yaml:4:9: not a kexpose config"),
             "{err}"
@@ -378,7 +388,8 @@ mod tests {
             &path,
             "apiVersion: kexpose.dev/v1alpha1\nkind: Config\nenvironments: {dev: {}}\ndefaultEnvironment: prod\n",
         )
-        .unwrap_err();
+        .unwrap_err()
+        .to_string();
         assert!(
             err.starts_with("/project/kexpose.yaml:4:21: defaultEnvironment \"prod\" is not one of the environments (dev)"),
             "{err}"

@@ -9,6 +9,59 @@ use crate::rules::Code;
 
 pub use crate::rules::Severity;
 
+/// What is wrong in a text, and where when that is known. Shown as
+/// `line:col: message`, or the message alone.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+pub struct Invalid {
+    pub at: Option<Position>,
+    pub message: String,
+}
+
+impl fmt::Display for Invalid {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match self.at {
+            Some(p) => write!(f, "{}:{}: {}", p.line, p.column, self.message),
+            None => f.write_str(&self.message),
+        }
+    }
+}
+
+/// A file kexpose needs (a config, a lock, a values file) and cannot use.
+#[derive(Debug, thiserror::Error)]
+pub enum FileError {
+    /// It could not be read; `what` names it as the message does ("the
+    /// lock", "values file").
+    #[error("cannot read {what} {file}: {source}")]
+    Read {
+        what: &'static str,
+        file: String,
+        source: std::io::Error,
+    },
+    /// Where to look for it is unknown.
+    #[error("cannot read the working directory: {0}")]
+    WorkingDirectory(std::io::Error),
+    /// Its content is wrong: `FILE:line:col: message`, or `FILE: message`.
+    #[error("{file}:{}{invalid}", if invalid.at.is_some() { "" } else { " " })]
+    Invalid { file: String, invalid: Invalid },
+}
+
+impl FileError {
+    /// Content of `file` that is wrong at `at` (or as a whole).
+    pub fn invalid(
+        file: impl fmt::Display,
+        at: Option<Position>,
+        message: impl Into<String>,
+    ) -> Self {
+        FileError::Invalid {
+            file: file.to_string(),
+            invalid: Invalid {
+                at,
+                message: message.into(),
+            },
+        }
+    }
+}
+
 /// A 1-based line and column (columns count characters, as editors do).
 #[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash, Default, Serialize)]
 pub struct Position {

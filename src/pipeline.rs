@@ -10,7 +10,8 @@
 //! 6. report: findings placed at line and column (`report::FileReport`).
 //!
 //! The core knows nothing of the stages before it; this module is where
-//! files, specs and locks meet.
+//! files, specs and locks meet. `file` checks one file; `claims` holds what
+//! only the whole run can tell (X005, R011, shared issuer fields).
 
 use std::borrow::Cow;
 use std::collections::BTreeMap;
@@ -18,18 +19,22 @@ use std::collections::BTreeMap;
 use rayon::prelude::*;
 use serde_json::Value;
 
-use crate::apirule::Version;
-use crate::check::{self, Kind, objects, occupied};
+use crate::check::objects;
 use crate::compile::{DocRef, IssuerBook};
-use crate::diagnostic::{Finding, Position, Severity};
 use crate::exposure;
 use crate::identity::lock::{self, Lock};
 use crate::policy::Policy;
-use crate::report::{Checked, DocumentResult, FileReport, Status};
+use crate::report::{Checked, FileReport};
 use crate::rules::Code;
 use crate::source::{self, Input, Unreadable};
 use crate::spec::{self, template};
 use crate::yaml::{self, Limits};
+
+mod claims;
+mod file;
+
+use claims::Claims;
+use file::check_claiming;
 
 /// What resolution found for a whole run: the values templates render
 /// with, the issuers every file may name, and the lock that fills in their
@@ -203,13 +208,10 @@ pub fn check_files(
     lock: Lock,
 ) -> Vec<Checked> {
     let all: Vec<&ReadFile> = files.iter().chain(context).collect();
-    let renders: Vec<Option<Render<'_>>> = all
-        .par_iter()
-        .map(|(name, text)| {
-            let text = text.as_ref().ok()?;
-            Some(rendered(name, text, &template, policy))
-        })
-        .collect();
+    let renders: Vec<Option<Render<'_>>> = each(all.clone(), |(name, text)| {
+        let text = text.as_ref().ok()?;
+        Some(rendered(name, text, &template, policy))
+    });
     let text_of = |i: usize| -> Option<&str> {
         let r = renders[i].as_ref()?.as_ref().ok()?;
         Some(r.as_ref())
@@ -243,7 +245,7 @@ pub fn check_files(
     // The rest of the project can collide with the files checked.
     let context_claims: Vec<(usize, Claims)> = (files.len()..all.len())
         .filter(|i| !checked.contains(i))
-        .filter_map(|i| Some((i, claims_of(text_of(i)?, limits, policy))))
+        .filter_map(|i| Some((i, claims::claims_of(text_of(i)?, limits, policy))))
         .collect();
     // The rendered texts that define shared issuers, to place findings about them.
     let definitions: BTreeMap<usize, String> = issuers
@@ -261,21 +263,18 @@ pub fn check_files(
     let mut renders = renders;
     let work: Vec<(usize, Option<Render<'_>>)> =
         checked.iter().map(|&i| (i, renders[i].take())).collect();
-    let mut results: Vec<(usize, FileReport, Claims)> = work
-        .into_par_iter()
-        .map(|(i, render)| {
-            let (name, text) = all[i];
-            let (report, claims) = match (text, render) {
-                (Err(report), _) => ((**report).clone(), Claims::default()),
-                (_, Some(Err(report))) => (*report, Claims::default()),
-                (Ok(_), Some(Ok(rendered))) => {
-                    check_claiming(name, i, &rendered, policy, limits, &resolved)
-                }
-                (Ok(_), None) => unreachable!("every text that was read is rendered"),
-            };
-            (i, report, claims)
-        })
-        .collect();
+    let mut results: Vec<(usize, FileReport, Claims)> = each(work, |(i, render)| {
+        let (name, text) = all[i];
+        let (report, claims) = match (text, render) {
+            (Err(report), _) => ((**report).clone(), Claims::default()),
+            (_, Some(Err(report))) => (*report, Claims::default()),
+            (Ok(_), Some(Ok(rendered))) => {
+                check_claiming(name, i, &rendered, policy, limits, &resolved)
+            }
+            (Ok(_), None) => unreachable!("every text that was read is rendered"),
+        };
+        (i, report, claims)
+    });
     // Two exposures that render one APIRule are X005, as in `render`, and
     // two APIRules with one host R011: the rest of the project is looked at
     // for the files checked.
@@ -291,73 +290,38 @@ pub fn check_files(
         claims[i] = c;
     }
     let names: Vec<&str> = all.iter().map(|(n, _)| n.as_str()).collect();
-    let found = collisions(&names, &claims, &is_checked)
+    let found = claims::collisions(&names, &claims, &is_checked)
         .into_iter()
-        .chain(occupied_hosts(&names, &claims, &is_checked));
+        .chain(claims::occupied_hosts(&names, &claims, &is_checked))
+        .chain(claims::shared_fields(
+            &names,
+            &mut claims,
+            &is_checked,
+            &definitions,
+            limits,
+        ));
     for (i, at, finding) in found {
-        place(&mut results[slot[i]].1, policy, names[i], finding, at);
+        file::place(&mut results[slot[i]].1, policy, names[i], finding, at);
     }
-    // A broken field of a shared issuer is reported once, where it is
-    // written, naming the routes that use it; when that file is not
-    // checked (one staged spec), at each use in the files checked.
-    let uses: Vec<(exposure::Shared, (usize, Position))> = claims
-        .iter_mut()
-        .enumerate()
-        .flat_map(|(i, c)| {
-            std::mem::take(&mut c.shared)
-                .into_iter()
-                .map(move |(s, at)| (s, (i, at)))
-        })
-        .collect();
-    for (l, uses) in exposure::merge_shared(uses) {
-        let def = l.doc.source;
-        let Some(def_at) = definitions.get(&def).map(|t| {
-            yaml::locate(
-                &yaml::load(t, limits).documents,
-                l.doc.document,
-                &l.finding.pointer,
-                false,
-            )
-        }) else {
-            continue;
+    each(results, |(i, report, _)| {
+        let lines = match &all[i].1 {
+            Ok(text) => source::excerpt(text, &report),
+            Err(_) => Vec::new(),
         };
-        if is_checked[def] {
-            let named: Vec<String> = uses
-                .iter()
-                .map(|(label, (i, at))| {
-                    format!("{label} at {}:{}:{}", names[*i], at.line, at.column)
-                })
-                .collect();
-            let mut finding = l.finding;
-            finding.message.push_str(&exposure::used_by(&named));
-            place(
-                &mut results[slot[def]].1,
-                policy,
-                names[def],
-                finding,
-                def_at,
-            );
-        } else {
-            for (_, (i, at)) in uses {
-                let mut finding = l.finding.clone();
-                finding.message.push_str(&format!(
-                    " (issuer defined at {}:{}:{})",
-                    names[def], def_at.line, def_at.column
-                ));
-                place(&mut results[slot[i]].1, policy, names[i], finding, at);
-            }
-        }
+        Checked { report, lines }
+    })
+}
+
+/// `f` over `items` in order, in parallel when there are several. For one
+/// file (the pre-commit case) the thread pool is never started: its threads,
+/// their stacks and the page-table work they bring cost more than checking
+/// the file.
+pub fn each<T: Send, R: Send>(items: Vec<T>, f: impl Fn(T) -> R + Sync + Send) -> Vec<R> {
+    if items.len() < 2 {
+        items.into_iter().map(f).collect()
+    } else {
+        items.into_par_iter().map(f).collect()
     }
-    results
-        .into_par_iter()
-        .map(|(i, report, _)| {
-            let lines = match &all[i].1 {
-                Ok(text) => source::excerpt(text, &report),
-                Err(_) => Vec::new(),
-            };
-            Checked { report, lines }
-        })
-        .collect()
 }
 
 /// Whether a rendered text holds an exposure that names an issuer it does
@@ -424,425 +388,8 @@ pub fn check_rendered(
     for (mut l, uses) in exposure::merge_shared(claims.shared) {
         l.finding.message.push_str(" (of a shared issuer)");
         for (_, at) in uses {
-            place(&mut report, policy, file, l.finding.clone(), at);
+            file::place(&mut report, policy, file, l.finding.clone(), at);
         }
     }
     report
-}
-
-/// Adds a finding made across files to `report`, counted against the
-/// object it is in.
-fn place(report: &mut FileReport, policy: &Policy, file: &str, finding: Finding, at: Position) {
-    if policy.severity(finding.code).is_none() {
-        return;
-    }
-    let severity = report.push(policy, file, finding, at);
-    report
-        .diagnostics
-        .sort_by(|a, b| a.sort_key().cmp(&b.sort_key()));
-    // The object's result: the last one starting at or above the finding.
-    if let Some(d) = report
-        .documents
-        .iter_mut()
-        .rev()
-        .find(|d| d.line <= at.line)
-    {
-        match severity {
-            Severity::Error => {
-                d.errors += 1;
-                d.status = Status::Invalid;
-            }
-            Severity::Warning => d.warnings += 1,
-        }
-    }
-}
-
-/// The APIRule one exposure renders: its namespace and name, and where
-/// its name is written.
-#[derive(Debug, Clone)]
-struct Claim {
-    key: (String, String),
-    document: usize,
-    at: Position,
-}
-
-/// A host one object of the run exposes (an APIRule, or the one an
-/// exposure renders), where it is written and which APIRule holds it.
-#[derive(Debug, Clone)]
-struct HostClaim {
-    host: occupied::Host,
-    owner: (String, String),
-    at: Position,
-}
-
-/// What the objects of one input claim: APIRule names and hosts; and
-/// the broken shared issuer fields its routes use, with where each route is.
-#[derive(Debug, Clone, Default)]
-struct Claims {
-    names: Vec<Claim>,
-    hosts: Vec<HostClaim>,
-    shared: Vec<(exposure::Shared, Position)>,
-}
-
-impl Claims {
-    /// The hosts of `value` at `base` of a document, an exposure spec
-    /// (`is_spec`) or an APIRule object.
-    fn hosts(
-        &mut self,
-        value: &Value,
-        base: &str,
-        is_spec: bool,
-        spans: &yaml::SpanIndex,
-        policy: &Policy,
-    ) {
-        let meta = value.get("metadata");
-        let field = |k: &str| {
-            meta.and_then(|m| m.get(k))
-                .and_then(Value::as_str)
-                .unwrap_or("")
-                .to_owned()
-        };
-        let owner = (field("namespace"), field("name"));
-        let hosts = if is_spec {
-            exposure::host(value, policy).into_iter().collect()
-        } else {
-            occupied::of_apirule(value, policy)
-        };
-        for mut host in hosts {
-            host.pointer.insert_str(0, base);
-            let Some(at) = spans.locate(&host.pointer, false) else {
-                continue;
-            };
-            self.hosts.push(HostClaim {
-                host,
-                owner: owner.clone(),
-                at,
-            });
-        }
-    }
-}
-
-/// The claim of an exposure document (`value` at `base` in document
-/// `document`), when its name is written as a string.
-fn claim(value: &Value, base: &str, document: usize, spans: &yaml::SpanIndex) -> Option<Claim> {
-    let meta = value.get("metadata")?;
-    let name = meta.get("name")?.as_str()?;
-    let namespace = meta.get("namespace").and_then(Value::as_str).unwrap_or("");
-    let pointer = format!("{base}/metadata/name");
-    Some(Claim {
-        key: (namespace.to_owned(), name.to_owned()),
-        document,
-        at: spans.locate(&pointer, false)?,
-    })
-}
-
-/// The claims of a rendered text that is not checked itself (the rest of
-/// a project, read for resolution).
-fn claims_of(text: &str, limits: Limits, policy: &Policy) -> Claims {
-    let mut out = Claims::default();
-    if !exposure::mentions_spec(text) {
-        return out;
-    }
-    for (index, doc) in yaml::load(text, limits).documents.iter().enumerate() {
-        let Ok(doc) = doc else { continue };
-        for (base, value) in objects(&doc.value) {
-            if spec::Kind::of(value) == Some(spec::Kind::Exposure) {
-                out.names.extend(claim(value, &base, index, &doc.spans));
-                out.hosts(value, &base, true, &doc.spans, policy);
-            }
-        }
-    }
-    out
-}
-
-/// `check_rendered`, and what the file claims and uses of the run: the
-/// APIRules its exposures render, the hosts it exposes, and the broken
-/// shared issuer fields its routes use. `source` is the file's index in the
-/// run (`DocRef::source` of the shared issuers).
-fn check_claiming(
-    file: &str,
-    source: usize,
-    text: &str,
-    policy: &Policy,
-    limits: Limits,
-    specs: &Resolved,
-) -> (FileReport, Claims) {
-    let mut claims = Claims::default();
-    let mut report = FileReport {
-        name: file.to_owned(),
-        ..FileReport::default()
-    };
-    report.summary.files = 1;
-    let mut stream = yaml::load_lenient(text, limits);
-    for doc in stream.documents.iter_mut().flatten() {
-        specs.lock.fill(&mut doc.value);
-    }
-    for (index, doc) in stream.documents.iter().enumerate() {
-        report.summary.documents += 1;
-        let doc = match doc {
-            Ok(d) => d,
-            Err(e) => {
-                report.push(
-                    policy,
-                    file,
-                    Finding::new(e.code, "", e.message.clone()),
-                    e.position,
-                );
-                report.documents.push(DocumentResult {
-                    line: e.position.line,
-                    label: "document".into(),
-                    status: Status::Error,
-                    errors: 1,
-                    warnings: 0,
-                });
-                continue;
-            }
-        };
-        // Problems that did not stop the load (duplicate keys) count
-        // against the document's first object.
-        let (mut problem_errors, mut problem_warnings) = (0, 0);
-        for p in &doc.problems {
-            match report.push(
-                policy,
-                file,
-                Finding::new(p.code, "", p.message.clone()),
-                p.position,
-            ) {
-                Severity::Error => problem_errors += 1,
-                Severity::Warning => problem_warnings += 1,
-            }
-        }
-        if doc.empty {
-            report.summary.skipped += 1;
-            report.documents.push(DocumentResult {
-                line: doc.start.line,
-                label: "empty document".into(),
-                status: Status::Empty,
-                errors: 0,
-                warnings: 0,
-            });
-            continue;
-        }
-        for (base, value) in objects(&doc.value) {
-            let mut result = DocumentResult {
-                line: doc.start.line,
-                label: label(value),
-                status: Status::Skipped,
-                errors: std::mem::take(&mut problem_errors),
-                warnings: std::mem::take(&mut problem_warnings),
-            };
-            let findings = if let Some(kind) = spec::Kind::of(value) {
-                report.summary.specs += 1;
-                if kind == spec::Kind::Exposure {
-                    claims.names.extend(claim(value, &base, index, &doc.spans));
-                    claims.hosts(value, &base, true, &doc.spans, policy);
-                }
-                let at = DocRef {
-                    source,
-                    document: index,
-                };
-                let (found, shared) = spec_document(file, kind, value, at, policy, specs);
-                for s in shared {
-                    let route = format!("{base}{}", s.route);
-                    let at = doc.spans.locate(&route, false).unwrap_or(doc.start);
-                    claims.shared.push((s, at));
-                }
-                found
-            } else if check::classify(value) == Kind::ApiRule {
-                report.summary.apirules += 1;
-                claims.hosts(value, &base, false, &doc.spans, policy);
-                let mut judged = check::judge(value, policy);
-                report.summary.suppressed += judged.suppressed;
-                crate::fix::edit::attach(
-                    text,
-                    &doc.spans,
-                    &base,
-                    value,
-                    policy,
-                    &mut judged.findings,
-                );
-                judged.findings
-            } else {
-                report.summary.skipped += 1;
-                report.documents.push(result);
-                continue;
-            };
-            for mut finding in findings {
-                match policy.severity(finding.code) {
-                    Some(Severity::Error) => result.errors += 1,
-                    Some(Severity::Warning) => result.warnings += 1,
-                    None => continue,
-                }
-                finding.pointer.insert_str(0, &base);
-                let at = doc
-                    .spans
-                    .locate(&finding.pointer, finding.at_key)
-                    .unwrap_or(doc.start);
-                report.push(policy, file, finding, at);
-            }
-            result.status = if result.errors > 0 {
-                Status::Invalid
-            } else {
-                Status::Valid
-            };
-            // An object with findings is reported at its own line.
-            if result.errors + result.warnings > 0
-                && let Some(start) = doc.spans.locate(&base, false)
-            {
-                result.line = start.line;
-            }
-            report.documents.push(result);
-        }
-    }
-    report
-        .diagnostics
-        .sort_by(|a, b| a.sort_key().cmp(&b.sort_key()));
-    (report, claims)
-}
-
-/// X005 where two exposures of the run render the same APIRule, worded
-/// and placed as `render` does: at every claim after the first, naming the
-/// first. `claims` are per input, in input order; `checked` says which
-/// inputs are reported (a claim only in the rest of the project is
-/// reported at the checked one it collides with, naming it).
-fn collisions(
-    names: &[&str],
-    claims: &[Claims],
-    checked: &[bool],
-) -> Vec<(usize, Position, Finding)> {
-    let mut first: BTreeMap<&(String, String), (usize, &Claim)> = BTreeMap::new();
-    let mut found = Vec::new();
-    let mut told: std::collections::BTreeSet<&(String, String)> = Default::default();
-    for (i, list) in claims.iter().enumerate() {
-        for c in &list.names {
-            let Some(&(f, by)) = first.get(&c.key) else {
-                first.insert(&c.key, (i, c));
-                continue;
-            };
-            let finding = |other: &str, document: usize| {
-                Finding::new(
-                    Code::X005,
-                    "/metadata/name",
-                    format!(
-                        "APIRule {} is also rendered by {other} (document {})",
-                        display_name(&c.key.0, &c.key.1),
-                        document + 1
-                    ),
-                )
-            };
-            if checked[i] {
-                found.push((i, c.at, finding(names[f], by.document)));
-            } else if checked[f] && told.insert(&c.key) {
-                found.push((f, by.at, finding(names[i], c.document)));
-            }
-        }
-    }
-    found
-}
-
-/// R011 at every host of a checked input that another APIRule of the run
-/// exposes too, naming the first such APIRule and where it is written.
-fn occupied_hosts(
-    names: &[&str],
-    claims: &[Claims],
-    checked: &[bool],
-) -> Vec<(usize, Position, Finding)> {
-    let all: Vec<(usize, &HostClaim)> = claims
-        .iter()
-        .enumerate()
-        .flat_map(|(i, c)| c.hosts.iter().map(move |h| (i, h)))
-        .collect();
-    let mut by_host: BTreeMap<&str, Vec<(usize, &HostClaim)>> = BTreeMap::new();
-    for &(i, h) in &all {
-        by_host.entry(h.host.key()).or_default().push((i, h));
-    }
-    let mut found = Vec::new();
-    for same in by_host.values().filter(|v| v.len() > 1) {
-        for &(i, h) in same.iter().filter(|(i, _)| checked[*i]) {
-            let Some(&(j, other)) = same.iter().find(|(_, o)| o.owner != h.owner) else {
-                continue;
-            };
-            let by = format!(
-                "APIRule {} in {}:{}:{}",
-                display_name(&other.owner.0, &other.owner.1),
-                names[j],
-                other.at.line,
-                other.at.column
-            );
-            found.push((i, h.at, h.host.occupied(&by)));
-        }
-    }
-    found
-}
-
-fn display_name(namespace: &str, name: &str) -> String {
-    if namespace.is_empty() {
-        name.to_owned()
-    } else {
-        format!("{namespace}/{name}")
-    }
-}
-
-/// Findings about one spec document, as `check` sees it: file by file, so
-/// findings about shared issuers land where this file names them.
-fn spec_document(
-    file: &str,
-    kind: spec::Kind,
-    value: &Value,
-    doc: DocRef,
-    policy: &Policy,
-    specs: &Resolved,
-) -> (Vec<Finding>, Vec<exposure::Shared>) {
-    let index = doc.document;
-    let mut shared = Vec::new();
-    let located = match kind {
-        spec::Kind::Exposure => {
-            let evaluated = exposure::exposure(value, doc, &specs.issuers, Version::V2, policy);
-            shared = evaluated.shared;
-            evaluated.findings
-        }
-        spec::Kind::Issuers => {
-            let mut local = IssuerBook::new();
-            let mut found = exposure::issuers(value, doc, file, &mut local);
-            // The run's first definition of a name wins; any other is X005.
-            for (name, def) in &local {
-                if let Some(first) = specs.issuers.get(name)
-                    && (first.file != file || first.doc.document != index)
-                {
-                    found.push(crate::compile::Located {
-                        doc,
-                        finding: exposure::duplicate_issuer(name, first, &def.pointer),
-                    });
-                }
-            }
-            found
-        }
-    };
-    let mut out: Vec<Finding> = located
-        .into_iter()
-        .filter(|l| l.doc == doc)
-        .map(|l| l.finding)
-        .collect();
-    out.sort_by(|a, b| (&a.pointer, a.code, &a.message).cmp(&(&b.pointer, b.code, &b.message)));
-    out.dedup();
-    (out, shared)
-}
-
-fn label(value: &Value) -> String {
-    let kind = value
-        .get("kind")
-        .and_then(Value::as_str)
-        .unwrap_or("document");
-    let meta = value.get("metadata");
-    let name = meta
-        .and_then(|m| m.get("name"))
-        .and_then(Value::as_str)
-        .unwrap_or("<unnamed>");
-    match meta
-        .and_then(|m| m.get("namespace"))
-        .and_then(Value::as_str)
-    {
-        Some(ns) => format!("{kind} {ns}/{name}"),
-        None => format!("{kind} {name}"),
-    }
 }

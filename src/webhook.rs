@@ -254,7 +254,7 @@ fn reload_policy(text: Result<String, String>, state: &State) {
 
 /// A changed lock file: the current policy with the new discovery results.
 fn reload_lock(text: Result<String, String>, state: &State) {
-    match text.and_then(|t| crate::identity::lock::Lock::parse(&t)) {
+    match text.and_then(|t| crate::identity::lock::Lock::parse(&t).map_err(|e| e.to_string())) {
         Ok(lock) => {
             let mut policy = (*state.policy()).clone();
             policy.discovered = lock.discovered();

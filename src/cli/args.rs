@@ -40,7 +40,7 @@ impl TemplateArgs {
     pub fn context(&self) -> Result<template::Context, Fatal> {
         template::Context::allowing(&self.env)
             .with_values(&self.values)
-            .map_err(Fatal::Message)
+            .map_err(Fatal::from)
     }
 }
 

@@ -131,10 +131,9 @@ fn plural(n: usize) -> String {
 }
 
 fn read(inputs: &[Input], policy: &Policy, max: u64) -> Vec<ReadFile> {
-    inputs
-        .par_iter()
-        .map(|input| (input.name(), source::read(input, policy, max)))
-        .collect()
+    pipeline::each(inputs.iter().collect(), |input| {
+        (input.name(), source::read(input, policy, max))
+    })
 }
 
 /// Checks every input in parallel and reports in file order.

@@ -174,11 +174,10 @@ impl Run {
 
 impl ProjectArgs {
     pub fn load(&self) -> Result<Project, Fatal> {
-        let config = Config::discover(self.config.as_deref()).map_err(Fatal::Message)?;
+        let config = Config::discover(self.config.as_deref())?;
         let environment = match &config {
             Some(c) => c
-                .environment(self.environment.as_deref())
-                .map_err(Fatal::Message)?
+                .environment(self.environment.as_deref())?
                 .map(|(name, env)| (name.to_owned(), env.clone())),
             None if self.environment.is_some() => {
                 return Err(Fatal::Message(format!(
@@ -257,7 +256,7 @@ impl Project {
         };
         template::Context::allowing(&allowed)
             .with_values(&values)
-            .map_err(Fatal::Message)
+            .map_err(Fatal::from)
     }
 
     /// The policy file: the flag's, else the config's.

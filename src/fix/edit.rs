@@ -59,10 +59,22 @@ impl Planned {
     }
 }
 
+/// Why a text with repairs to make is left as it is.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+pub enum Refused {
+    /// The file is render output: the fix belongs in its source.
+    #[error("rendered from {0}: fix it there and render again (this file is overwritten)")]
+    Rendered(String),
+    /// The edited text would not load back as the repaired object (a
+    /// layout kexpose cannot edit safely).
+    #[error("the repaired text would not read back as the repaired object; left unchanged")]
+    WouldNotReadBack,
+}
+
 /// Applies the repairs of every APIRule in `text` (the unsafe ones too with
 /// `unsafe_fixes`). A text with a document that does not load cleanly is
 /// never touched.
-pub fn fix_text(text: &str, policy: &Policy, unsafe_fixes: bool) -> Result<Fixed, String> {
+pub fn fix_text(text: &str, policy: &Policy, unsafe_fixes: bool) -> Result<Fixed, Refused> {
     let stream = yaml::load(text, Limits::default());
     let mut documents = Vec::with_capacity(stream.documents.len());
     for doc in &stream.documents {
@@ -99,9 +111,7 @@ pub fn fix_text(text: &str, policy: &Policy, unsafe_fixes: bool) -> Result<Fixed
             if let Some(source) = rendered
                 && !wanted.is_empty()
             {
-                return Err(format!(
-                    "rendered from {source}: fix it there and render again (this file is overwritten)"
-                ));
+                return Err(Refused::Rendered(source.to_owned()));
             }
             let mut changes = Vec::new();
             for fix in wanted {
@@ -133,9 +143,7 @@ pub fn fix_text(text: &str, policy: &Policy, unsafe_fixes: bool) -> Result<Fixed
         .filter_map(|d| d.as_ref().ok().map(|d| &d.value))
         .collect();
     if values.len() != expected.len() || values.iter().zip(&expected).any(|(a, b)| *a != b) {
-        return Err(
-            "the repaired text would not read back as the repaired object; left unchanged".into(),
-        );
+        return Err(Refused::WouldNotReadBack);
     }
     Ok(Fixed {
         text: Some(new),

@@ -26,7 +26,7 @@ use serde_json::Value;
 use std::sync::OnceLock;
 
 use crate::check::schema;
-use crate::diagnostic::Position;
+use crate::diagnostic::{FileError, Invalid};
 use crate::identity::oidc::Discovered;
 use crate::source::{self, Input, Unreadable};
 use crate::spec;
@@ -79,49 +79,49 @@ impl Lock {
     }
 
     /// Reads a lock file; every problem names the file (`path:line:col:`).
-    pub fn read(path: &Path) -> Result<Lock, String> {
+    pub fn read(path: &Path) -> Result<Lock, FileError> {
         let input = Input::File(path.to_path_buf());
         let text =
             source::text(&input, source::DEFAULT_MAX_FILE_SIZE).map_err(|why| match why {
-                Unreadable::Io(e) => format!("cannot read the lock {}: {e}", path.display()),
+                Unreadable::Io(source) => FileError::Read {
+                    what: "the lock",
+                    file: path.display().to_string(),
+                    source,
+                },
                 Unreadable::Content(_, message, at) => {
-                    format!("{}:{}:{}: {message}", path.display(), at.line, at.column)
+                    FileError::invalid(path.display(), Some(at), message)
                 }
             })?;
-        Lock::parse_at(&text).map_err(|(at, message)| match at {
-            Some(p) => format!("{}:{}:{}: {message}", path.display(), p.line, p.column),
-            None => format!("{}: {message}", path.display()),
-        })
-    }
-
-    /// Parses a lock; problems start with `line:col:`.
-    pub fn parse(text: &str) -> Result<Lock, String> {
-        Lock::parse_at(text).map_err(|(at, message)| match at {
-            Some(p) => format!("{}:{}: {message}", p.line, p.column),
-            None => message,
+        Lock::parse(&text).map_err(|invalid| FileError::Invalid {
+            file: path.display().to_string(),
+            invalid,
         })
     }
 
     /// Parses a lock, checked against `schemas/lock.json`; a problem comes
-    /// with its position when it has one.
-    fn parse_at(text: &str) -> Result<Lock, (Option<Position>, String)> {
+    /// with its position when it has one (`line:col: message`).
+    pub fn parse(text: &str) -> Result<Lock, Invalid> {
         static SCHEMA: OnceLock<schema::Compiled> = OnceLock::new();
+        let invalid = |at, message| Invalid { at, message };
         let documents = yaml::load(text, Limits::default()).documents;
         if documents.len() != 1 {
             let n = documents.len();
-            return Err((None, format!("a lock holds one document, not {n}")));
+            return Err(invalid(None, format!("a lock holds one document, not {n}")));
         }
         let doc = match &documents[0] {
             Ok(doc) => doc,
-            Err(e) => return Err((Some(e.position), e.message.clone())),
+            Err(e) => return Err(invalid(Some(e.position), e.message.clone())),
         };
         let schema =
             SCHEMA.get_or_init(|| schema::compile(include_str!("../../schemas/lock.json")));
         if let Some(f) = schema::findings(schema, &doc.value).into_iter().next() {
             let at = yaml::locate(&documents, 0, &f.pointer, f.at_key);
-            return Err((Some(at), format!("not a kexpose lock: {}", f.message)));
+            return Err(invalid(
+                Some(at),
+                format!("not a kexpose lock: {}", f.message),
+            ));
         }
-        Lock::deserialize(&doc.value).map_err(|e| (None, format!("not a kexpose lock: {e}")))
+        Lock::deserialize(&doc.value).map_err(|e| invalid(None, format!("not a kexpose lock: {e}")))
     }
 
     /// The file's text: a comment saying what it is, then the document.
@@ -179,7 +179,7 @@ impl Lock {
 
 /// Which lock `render` and `check` use: the one named, which must exist,
 /// else `kexpose.lock` in the current directory if there is one, else none.
-pub fn resolve(named: Option<&PathBuf>) -> Result<Lock, String> {
+pub fn resolve(named: Option<&PathBuf>) -> Result<Lock, FileError> {
     match named {
         Some(path) => Lock::read(path),
         None if Path::new(DEFAULT_PATH).is_file() => Lock::read(Path::new(DEFAULT_PATH)),
@@ -342,11 +342,12 @@ mod tests {
     fn other_documents_are_not_locks() {
         assert!(Lock::parse("apiVersion: v1\nkind: ConfigMap\n").is_err());
         let wrong_kind = "apiVersion: kexpose.dev/v1alpha1\nkind: Exposure\nissuers: {}\n";
-        let err = Lock::parse(wrong_kind).unwrap_err();
+        let err = Lock::parse(wrong_kind).unwrap_err().to_string();
         assert!(err.starts_with("2:7: not a kexpose lock"), "{err}");
         assert!(
             Lock::parse("a: 1\n---\nb: 2\n")
                 .unwrap_err()
+                .to_string()
                 .contains("one document")
         );
     }
@@ -354,12 +355,15 @@ mod tests {
     #[test]
     fn lock_problems_are_placed_at_their_line() {
         let text = "apiVersion: kexpose.dev/v1alpha1\nkind: Lock\nissuers:\n  https://id.example:\n    jwksUri: https://id.example/jwks\n    fetchedAt: yesterday\n";
-        let err = Lock::parse(text).unwrap_err();
+        let err = Lock::parse(text).unwrap_err().to_string();
         assert!(err.starts_with("6:16: not a kexpose lock"), "{err}");
         assert!(err.contains("fetchedAt"), "{err}");
         let dup = "apiVersion: kexpose.dev/v1alpha1\nkind: Lock\nkind: Lock\nissuers: {}\n";
         assert!(
-            Lock::parse(dup).unwrap_err().starts_with("3:1:"),
+            Lock::parse(dup)
+                .unwrap_err()
+                .to_string()
+                .starts_with("3:1:"),
             "duplicate keys are refused"
         );
     }

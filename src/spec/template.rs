@@ -14,6 +14,7 @@ use minijinja::value::Serde;
 use minijinja::{Environment, UndefinedBehavior};
 use serde_json::Value;
 
+use crate::diagnostic::FileError;
 use crate::diagnostic::Position;
 
 /// Instructions a template may execute: generous for any real spec, and a
@@ -104,25 +105,32 @@ impl Context {
 
     /// Merges the values files, in order, over the values so far. Errors
     /// name the file, line and column.
-    pub fn with_values(mut self, files: &[std::path::PathBuf]) -> Result<Context, String> {
+    pub fn with_values(mut self, files: &[std::path::PathBuf]) -> Result<Context, FileError> {
         let ctx = &mut self;
         for path in files {
-            let text = std::fs::read_to_string(path)
-                .map_err(|e| format!("cannot read values file {}: {e}", path.display()))?;
+            let text = std::fs::read_to_string(path).map_err(|source| FileError::Read {
+                what: "values file",
+                file: path.display().to_string(),
+                source,
+            })?;
             for doc in crate::yaml::load(&text, crate::yaml::Limits::default()).documents {
-                let at = |p: crate::diagnostic::Position| {
-                    format!("{}:{}:{}", path.display(), p.line, p.column)
-                };
                 match doc {
                     Ok(d) if d.empty => {}
                     Ok(d) if d.value.is_object() => ctx.merge_values(d.value),
                     Ok(d) => {
-                        return Err(format!(
-                            "{}: a values file must hold a mapping",
-                            at(d.start)
+                        return Err(FileError::invalid(
+                            path.display(),
+                            Some(d.start),
+                            "a values file must hold a mapping",
                         ));
                     }
-                    Err(e) => return Err(format!("{}: {}", at(e.position), e.message)),
+                    Err(e) => {
+                        return Err(FileError::invalid(
+                            path.display(),
+                            Some(e.position),
+                            e.message,
+                        ));
+                    }
                 }
             }
         }
