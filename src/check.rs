@@ -13,6 +13,7 @@ pub mod organisation;
 pub mod path;
 pub mod placeholder;
 pub mod repair;
+mod repairs;
 pub mod routing;
 pub mod schema;
 pub mod uri;
@@ -97,8 +98,19 @@ pub fn judge(value: &Value, policy: &Policy) -> Judged {
     let before = findings.len();
     findings.retain(|f| f.code == Code::O011 || !codes.iter().any(|c| c == f.code.as_str()));
     let suppressed = before - findings.len();
+    let mut findings = retain(findings, policy);
+    // Only v2 and v2alpha1 are repaired (v1beta1 is migrated, not patched).
+    if matches!(
+        value
+            .get("apiVersion")
+            .and_then(Value::as_str)
+            .and_then(Version::from_api_version),
+        Some(Version::V2 | Version::V2alpha1)
+    ) {
+        repairs::attach(value, policy, &mut findings);
+    }
     Judged {
-        findings: retain(findings, policy),
+        findings,
         suppressed,
     }
 }

@@ -81,7 +81,9 @@ pub struct Finding {
     /// Whether the location should be the key of the pointed member rather
     /// than its value (unknown fields are about the key).
     pub at_key: bool,
-    /// The repair kexpose can make, when the finding is in a file.
+    /// The repair the rule attaches to its finding, in JSON terms.
+    pub repair: Option<Box<crate::patch::Repair>>,
+    /// That repair as an edit of the file, when the finding is in one.
     pub fix: Option<Box<FixView>>,
 }
 
@@ -103,6 +105,7 @@ impl Finding {
             message: message.into(),
             pointer: pointer.into(),
             at_key: false,
+            repair: None,
             fix: None,
         }
     }

@@ -287,8 +287,10 @@ fn back_to_spec(compiled: &Compiled, finding: Finding) -> Located {
             message,
             pointer: target,
             at_key: false,
-            // Spec files are fixed by hand: their findings map back to
-            // templates, whose text is not the rendered one.
+            // A repair is about the compiled APIRule, and spec files map
+            // back to templates, whose text is not the rendered one:
+            // `check --fix` repairs specs on their own (`fix::edit`).
+            repair: None,
             fix: None,
         },
     }

@@ -1,9 +1,10 @@
-//! Repairs: what kexpose can change to make a finding go away, defined
-//! once over an object's JSON and applied two ways. `check --fix` turns a
-//! repair into a textual edit of the file (`edit`), keeping comments and
-//! layout; the mutating webhook turns the repairs the policy runs at
-//! admission into a JSON patch. Both read the same definitions, so they
-//! cannot disagree.
+//! Repairs applied: what kexpose changes to make a finding go away. The
+//! rules attach a repair to the finding it repairs (`check::judge`, in
+//! `check/repairs.rs`), in JSON terms; this module applies them two ways.
+//! `check --fix` turns a repair into a textual edit of the file (`edit`),
+//! keeping comments and layout; the mutating webhook turns the repairs the
+//! policy runs at admission into a JSON patch. Both take the same repairs,
+//! so they cannot disagree.
 //!
 //! A repair is **safe** when it cannot change what a request may do (a
 //! lowercase host is the same DNS name; a method listed twice is listed
@@ -16,8 +17,6 @@ pub use crate::patch::{Change, Safety};
 
 use serde_json::Value;
 
-use crate::apirule::Version;
-use crate::diagnostic::join;
 use crate::policy::Policy;
 use crate::rules::Code;
 
@@ -36,143 +35,39 @@ pub struct Fix {
     pub at_admission: bool,
 }
 
-/// Every repair for one APIRule object, in a stable order. Only v2 and
-/// v2alpha1 are repaired (v1beta1 is migrated, not patched).
+/// Every repair for one APIRule object: the repairs its findings carry
+/// (`check::judge` attaches them), in the order of the fields they change
+/// in the object. Only v2 and v2alpha1 are repaired (v1beta1 is migrated,
+/// not patched).
 pub fn fixes(object: &Value, policy: &Policy) -> Vec<Fix> {
-    let mut out = Vec::new();
-    let version = object
-        .get("apiVersion")
-        .and_then(Value::as_str)
-        .and_then(Version::from_api_version);
-    if !matches!(version, Some(Version::V2 | Version::V2alpha1))
-        || object.get("kind").and_then(Value::as_str) != Some(crate::apirule::KIND)
-    {
-        return out;
-    }
-    let Some(spec) = object.get("spec").and_then(Value::as_object) else {
-        return out;
-    };
-    if let Some(gateway) = &policy.default_gateway
-        && !spec.contains_key("gateway")
-        && !spec.contains_key("externalGateway")
-    {
-        out.push(Fix {
-            code: Code::R002,
-            at: "/spec".into(),
-            safety: Safety::Safe,
-            title: format!("set the policy's default gateway {gateway}"),
-            change: Change::Add("/spec/gateway".into(), Value::from(gateway.as_str())),
-            at_admission: true,
-        });
-    }
-    for (i, host) in array(spec.get("hosts")) {
-        if let Some(h) = host
-            .as_str()
-            .filter(|h| h.bytes().any(|b| b.is_ascii_uppercase()))
-        {
-            let at = format!("/spec/hosts/{i}");
-            out.push(Fix {
-                code: Code::S006,
-                at: at.clone(),
-                safety: Safety::Safe,
-                title: "lowercase the host (DNS names are case-insensitive)".into(),
-                change: Change::Replace(at, Value::from(h.to_ascii_lowercase())),
-                at_admission: true,
-            });
-        }
-    }
-    for (i, rule) in array(spec.get("rules")) {
-        let r = format!("/spec/rules/{i}");
-        let mut seen: Vec<&str> = Vec::new();
-        for (j, method) in array(rule.get("methods")) {
-            let Some(m) = method.as_str() else { continue };
-            if seen.contains(&m) {
-                let at = format!("{r}/methods/{j}");
-                out.push(Fix {
-                    code: Code::R006,
-                    at: at.clone(),
-                    safety: Safety::Safe,
-                    title: format!("remove the second {m}"),
-                    change: Change::Remove(at),
-                    at_admission: false,
-                });
-            }
-            seen.push(m);
-        }
-        for base in crate::apirule::v2::JWT_CONFIGS {
-            let mut config = rule;
-            let mut at = r.clone();
-            for token in base {
-                config = config.get(*token).unwrap_or(&Value::Null);
-                at = join(&at, token);
-            }
-            for (k, auth) in array(config.get("authentications")) {
-                authentication(auth, &format!("{at}/authentications/{k}"), policy, &mut out);
-            }
-        }
-    }
-    out
-}
-
-/// The repairs of one jwt authentication at `a`.
-fn authentication(auth: &Value, a: &str, policy: &Policy, out: &mut Vec<Fix>) {
-    let issuer = auth.get("issuer").and_then(Value::as_str);
-    match auth.get("jwksUri").and_then(Value::as_str) {
-        None => {
-            // The organisation's registry first, then discovery (a lock).
-            if let Some(uri) = issuer.and_then(|i| {
-                policy
-                    .jwks_uri_of(i)
-                    .or_else(|| policy.discovered.get(i).map(String::as_str))
-            }) {
-                out.push(Fix {
-                    code: Code::S001,
-                    at: a.to_owned(),
-                    safety: Safety::Safe,
-                    title: format!("set jwksUri to {uri}, as the registry or the lock gives it"),
-                    change: Change::Add(join(a, "jwksUri"), Value::from(uri)),
-                    at_admission: true,
-                });
-            }
-        }
-        Some(uri) if uri.starts_with("http://") => {
-            let at = join(a, "jwksUri");
-            out.push(Fix {
-                code: Code::J012,
-                at: at.clone(),
-                safety: Safety::Unsafe,
-                title: "fetch the keys over https".into(),
-                change: Change::Replace(at, Value::from(format!("https://{}", &uri[7..]))),
-                at_admission: false,
-            });
-        }
-        Some(_) => {}
-    }
-    // J014: the issuer the lock's discovery names, differing only in the slash.
-    if let Some(issuer) = issuer
-        && !policy.discovered.contains_key(issuer)
-        && let Some(discovered) = policy
-            .discovered
-            .keys()
-            .find(|d| d.trim_end_matches('/') == issuer.trim_end_matches('/'))
-    {
-        let at = join(a, "issuer");
-        out.push(Fix {
-            code: Code::J014,
-            at: at.clone(),
-            safety: Safety::Safe,
-            title: format!("use the issuer exactly as discovery names it: {discovered}"),
-            change: Change::Replace(at, Value::from(discovered.as_str())),
-            at_admission: false,
-        });
-    }
-}
-
-fn array(v: Option<&Value>) -> impl Iterator<Item = (usize, &Value)> {
-    v.and_then(Value::as_array)
+    let mut findings = crate::check::judge(object, policy).findings;
+    findings.sort_by_cached_key(|f| document_order(&f.pointer));
+    findings
         .into_iter()
-        .flatten()
-        .enumerate()
+        .filter_map(|f| {
+            let repair = *f.repair?;
+            Some(Fix {
+                code: f.code,
+                at: f.pointer,
+                safety: repair.safety,
+                title: repair.title,
+                change: repair.change,
+                at_admission: repair.at_admission,
+            })
+        })
+        .collect()
+}
+
+/// A pointer's place in a document: its tokens in order, list indices
+/// compared as numbers (`/rules/2` before `/rules/10`).
+fn document_order(pointer: &str) -> Vec<(u8, usize, String)> {
+    pointer
+        .split('/')
+        .map(|t| match t.parse::<usize>() {
+            Ok(i) => (0, i, String::new()),
+            Err(_) => (1, 0, t.to_owned()),
+        })
+        .collect()
 }
 
 /// The repairs the webhook applies at admission (the policy's

@@ -14,8 +14,20 @@ pub enum Safety {
     Unsafe,
 }
 
+/// A repair as a rule attaches it to its finding: the change, how safe it
+/// is, what it does in words ("lowercase the host"), and whether the
+/// mutating webhook makes it at admission unless the policy's
+/// `admission.fixes` says otherwise.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Repair {
+    pub safety: Safety,
+    pub title: String,
+    pub change: Change,
+    pub at_admission: bool,
+}
+
 /// One change to an object, in JSON terms.
-#[derive(Debug, Clone, PartialEq)]
+#[derive(Debug, Clone, PartialEq, Eq)]
 pub enum Change {
     /// Replace the scalar at the pointer.
     Replace(String, Value),

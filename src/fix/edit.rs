@@ -214,31 +214,22 @@ pub fn position(text: &str, offset: usize) -> Position {
     }
 }
 
-/// The repairs available for `findings` about the object at `base` of a
-/// document, attached to the findings they repair.
+/// The repairs `findings` about the object at `base` of a document carry,
+/// as edits of its text.
 pub fn attach(
     text: &str,
     spans: &SpanIndex,
     base: &str,
-    object: &Value,
-    policy: &Policy,
     findings: &mut [crate::diagnostic::Finding],
 ) {
-    if findings.is_empty() {
-        return;
-    }
-    let fixes = super::fixes(object, policy);
     for finding in findings.iter_mut() {
-        let Some(fix) = fixes
-            .iter()
-            .find(|f| f.code == finding.code && f.at == finding.pointer)
-        else {
+        let Some(repair) = &finding.repair else {
             continue;
         };
-        if let Some(e) = plan(text, spans, base, &fix.change) {
+        if let Some(e) = plan(text, spans, base, &repair.change) {
             finding.fix = Some(Box::new(crate::diagnostic::FixView {
-                safety: fix.safety,
-                title: fix.title.clone(),
+                safety: repair.safety,
+                title: repair.title.clone(),
                 start: position(text, e.start),
                 end: position(text, e.end),
                 insert: e.insert,

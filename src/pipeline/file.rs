@@ -114,14 +114,7 @@ pub(super) fn check_claiming(
                 claims.hosts(value, &base, false, &doc.spans, policy);
                 let mut judged = check::judge(value, policy);
                 report.summary.suppressed += judged.suppressed;
-                crate::fix::edit::attach(
-                    text,
-                    &doc.spans,
-                    &base,
-                    value,
-                    policy,
-                    &mut judged.findings,
-                );
+                crate::fix::edit::attach(text, &doc.spans, &base, &mut judged.findings);
                 judged.findings
             } else {
                 report.summary.skipped += 1;
