@@ -308,7 +308,7 @@ async fn shutdown_signal() {
 /// closes, in-flight requests finish (up to the grace period), and it
 /// returns.
 pub async fn run(config: Config) -> Result<(), String> {
-    let resolver = Arc::new(Reloading::load(config.tls.clone())?);
+    let resolver = Arc::new(Reloading::load(config.tls.clone()).map_err(|e| e.to_string())?);
     let acceptor = TlsAcceptor::from(Arc::new(tls::server_config(resolver.clone())));
     let listener = TcpListener::bind(config.listen)
         .await

@@ -98,7 +98,7 @@ pub struct ServeArgs {
 
 /// Runs the webhook on a multi-threaded runtime until SIGTERM.
 pub fn serve(args: &ServeArgs) -> Result<Outcome, Fatal> {
-    log::init(args.log_format, &args.log).map_err(Fatal::Message)?;
+    log::init(args.log_format, &args.log).map_err(|e| Fatal::Message(e.to_string()))?;
     let mut policy = load_policy(args.policy.as_ref())?;
     if let Some(path) = &args.lock {
         policy.discovered = crate::identity::lock::Lock::read(path)?.discovered();

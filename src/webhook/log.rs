@@ -36,15 +36,24 @@ const LIST_FIELDS: &[&str] = &["codes"];
 /// Installs the log for this process: `filter` is `KEXPOSE_LOG`'s syntax.
 /// A second call keeps the first log (tests run several servers in one
 /// process).
-pub fn init(format: LogFormat, filter: &str) -> Result<(), String> {
-    let targets: Targets = filter
-        .parse()
-        .map_err(|e| format!("log filter {filter:?}: {e}"))?;
+pub fn init(format: LogFormat, filter: &str) -> Result<(), FilterError> {
+    let targets: Targets = filter.parse().map_err(|source| FilterError {
+        filter: filter.to_owned(),
+        source,
+    })?;
     let subscriber = tracing_subscriber::registry()
         .with(targets)
         .with(Lines { format });
     let _ = tracing::subscriber::set_global_default(subscriber);
     Ok(())
+}
+
+/// A `KEXPOSE_LOG` value that is not a filter.
+#[derive(Debug, thiserror::Error)]
+#[error("log filter {filter:?}: {source}")]
+pub struct FilterError {
+    filter: String,
+    source: tracing_subscriber::filter::ParseError,
 }
 
 /// Writes every line logged so far.

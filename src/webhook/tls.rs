@@ -34,28 +34,52 @@ impl CertPaths {
         }
     }
 
-    fn read(&self) -> Result<(Vec<u8>, Vec<u8>), String> {
-        let read = |p: &Path| std::fs::read(p).map_err(|e| format!("{}: {e}", p.display()));
+    fn read(&self) -> Result<(Vec<u8>, Vec<u8>), TlsError> {
+        let read = |p: &Path| {
+            std::fs::read(p).map_err(|source| TlsError::Read {
+                file: p.display().to_string(),
+                source,
+            })
+        };
         Ok((read(&self.cert)?, read(&self.key)?))
     }
 }
 
+/// Why a certificate and key cannot be served.
+#[derive(Debug, thiserror::Error)]
+pub enum TlsError {
+    #[error("{file}: {source}")]
+    Read {
+        file: String,
+        source: std::io::Error,
+    },
+    #[error("certificate: {0}")]
+    Certificate(rustls_pki_types::pem::Error),
+    #[error("certificate: no CERTIFICATE block")]
+    NoCertificate,
+    #[error("key: {0}")]
+    KeyPem(rustls_pki_types::pem::Error),
+    #[error("key: {0}")]
+    Key(rustls::Error),
+    #[error("the key does not belong to the certificate: {0}")]
+    Mismatch(rustls::Error),
+}
+
 /// Parses a PEM chain and key into a key pair rustls can serve.
-pub fn certified_key(cert_pem: &[u8], key_pem: &[u8]) -> Result<Arc<CertifiedKey>, String> {
+pub fn certified_key(cert_pem: &[u8], key_pem: &[u8]) -> Result<Arc<CertifiedKey>, TlsError> {
     let chain: Vec<CertificateDer<'static>> = CertificateDer::pem_slice_iter(cert_pem)
         .collect::<Result<_, _>>()
-        .map_err(|e| format!("certificate: {e}"))?;
+        .map_err(TlsError::Certificate)?;
     if chain.is_empty() {
-        return Err("certificate: no CERTIFICATE block".into());
+        return Err(TlsError::NoCertificate);
     }
-    let key = PrivateKeyDer::from_pem_slice(key_pem).map_err(|e| format!("key: {e}"))?;
+    let key = PrivateKeyDer::from_pem_slice(key_pem).map_err(TlsError::KeyPem)?;
     let signer = ring::default_provider()
         .key_provider
         .load_private_key(key)
-        .map_err(|e| format!("key: {e}"))?;
+        .map_err(TlsError::Key)?;
     let pair = CertifiedKey::new(chain, signer);
-    pair.keys_match()
-        .map_err(|e| format!("the key does not belong to the certificate: {e}"))?;
+    pair.keys_match().map_err(TlsError::Mismatch)?;
     Ok(Arc::new(pair))
 }
 
@@ -79,7 +103,7 @@ pub enum Reload {
 }
 
 impl Reloading {
-    pub fn load(paths: CertPaths) -> Result<Reloading, String> {
+    pub fn load(paths: CertPaths) -> Result<Reloading, TlsError> {
         let (cert, key) = paths.read()?;
         let pair = certified_key(&cert, &key)?;
         Ok(Reloading {
@@ -93,7 +117,7 @@ impl Reloading {
         let (cert, key) = match self.paths.read() {
             Ok(files) => files,
             // Mid-swap a file may be missing for a moment; try again later.
-            Err(e) => return Reload::Rejected(e),
+            Err(e) => return Reload::Rejected(e.to_string()),
         };
         let mut seen = self.seen.lock().unwrap_or_else(|p| p.into_inner());
         if seen.0 == cert && seen.1 == key {
@@ -106,7 +130,7 @@ impl Reloading {
                 *self.current.write().unwrap_or_else(|p| p.into_inner()) = pair;
                 Reload::Reloaded
             }
-            Err(e) => Reload::Rejected(e),
+            Err(e) => Reload::Rejected(e.to_string()),
         }
     }
 }
