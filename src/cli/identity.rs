@@ -45,10 +45,10 @@ impl NetArgs {
             connect_timeout: Duration::from_secs(self.connect_timeout.max(1)),
             timeout: Duration::from_secs(self.timeout.max(1)),
             resolve: self.resolve.clone(),
-            proxies: net::proxy::Proxies::from_env().map_err(Fatal::Message)?,
+            proxies: net::proxy::Proxies::from_env().map_err(|e| Fatal::Message(e.to_string()))?,
             ..net::Options::default()
         })
-        .map_err(Fatal::Message)
+        .map_err(|e| Fatal::Message(e.to_string()))
     }
 }
 

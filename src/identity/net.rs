@@ -175,10 +175,10 @@ pub struct Client {
 impl Client {
     /// A client. A `--ca-file` is read now, so a bad one fails before any
     /// request; missing system roots fail only an https request.
-    pub fn new(options: Options) -> Result<Client, String> {
+    pub fn new(options: Options) -> Result<Client, TrustError> {
         let tls = match &options.ca_file {
             Some(path) => Ok(connector(ca_file(path)?)),
-            None => system_roots().map(connector),
+            None => system_roots().map(connector).map_err(|e| e.to_string()),
         };
         Ok(Client { tls, options })
     }
@@ -414,32 +414,45 @@ fn connector(roots: RootCertStore) -> TlsConnector {
     TlsConnector::from(Arc::new(config))
 }
 
-fn ca_file(path: &Path) -> Result<RootCertStore, String> {
+/// Why there are no roots to trust servers with.
+#[derive(Debug, thiserror::Error)]
+pub enum TrustError {
+    #[error("{file}: {source}")]
+    CaFile {
+        file: String,
+        source: rustls_pki_types::pem::Error,
+    },
+    #[error("{file}: no usable CA certificate")]
+    NoUsableCa { file: String },
+    /// `why` is the first error the system's stores gave, if any.
+    #[error("no system CA certificates found{}; install them or pass --ca-file", why.as_ref().map(|w| format!(" ({w})")).unwrap_or_default())]
+    NoSystemRoots { why: Option<String> },
+}
+
+fn ca_file(path: &Path) -> Result<RootCertStore, TrustError> {
+    let file = || path.display().to_string();
     let certs: Vec<CertificateDer<'static>> = CertificateDer::pem_file_iter(path)
-        .map_err(|e| format!("{}: {e}", path.display()))?
-        .collect::<Result<_, _>>()
-        .map_err(|e| format!("{}: {e}", path.display()))?;
+        .and_then(|certs| certs.collect::<Result<_, _>>())
+        .map_err(|source| TrustError::CaFile {
+            file: file(),
+            source,
+        })?;
     let mut roots = RootCertStore::empty();
     let (added, _) = roots.add_parsable_certificates(certs);
     if added == 0 {
-        return Err(format!("{}: no usable CA certificate", path.display()));
+        return Err(TrustError::NoUsableCa { file: file() });
     }
     Ok(roots)
 }
 
-fn system_roots() -> Result<RootCertStore, String> {
+fn system_roots() -> Result<RootCertStore, TrustError> {
     let found = rustls_native_certs::load_native_certs();
     let mut roots = RootCertStore::empty();
     roots.add_parsable_certificates(found.certs);
     if roots.is_empty() {
-        let why = found
-            .errors
-            .first()
-            .map(|e| format!(" ({e})"))
-            .unwrap_or_default();
-        return Err(format!(
-            "no system CA certificates found{why}; install them or pass --ca-file"
-        ));
+        return Err(TrustError::NoSystemRoots {
+            why: found.errors.first().map(|e| e.to_string()),
+        });
     }
     Ok(roots)
 }

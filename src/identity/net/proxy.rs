@@ -58,25 +58,54 @@ impl std::fmt::Display for Proxy {
     }
 }
 
+/// Why a proxy setting cannot be used. The messages never repeat the URL
+/// (it may hold a password).
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+pub enum ProxyError {
+    #[error(
+        "{0}:// proxies are not supported; give an http:// proxy (https URLs are tunnelled through it with CONNECT)"
+    )]
+    Scheme(String),
+    #[error("the proxy URL has an unclosed [")]
+    UnclosedBracket,
+    #[error("the proxy URL has no host")]
+    NoHost,
+    #[error("the proxy URL's port is not a number from 1 to 65535")]
+    Port,
+    #[error("the proxy credentials cannot be sent")]
+    Credentials,
+    /// The variable that holds the bad setting.
+    #[error("{variable}: {error}")]
+    In {
+        variable: &'static str,
+        error: Box<ProxyError>,
+    },
+}
+
 impl Proxies {
     /// From the process environment.
-    pub fn from_env() -> Result<Proxies, String> {
+    pub fn from_env() -> Result<Proxies, ProxyError> {
         Proxies::from_lookup(|name| std::env::var(name).ok())
     }
 
     /// From any variable lookup (tests pass a map).
-    pub fn from_lookup(get: impl Fn(&str) -> Option<String>) -> Result<Proxies, String> {
+    pub fn from_lookup(get: impl Fn(&str) -> Option<String>) -> Result<Proxies, ProxyError> {
         let var = |names: &[&'static str]| {
             names
                 .iter()
                 .find_map(|n| get(n).filter(|v| !v.trim().is_empty()).map(|v| (*n, v)))
         };
         let all = var(&["all_proxy", "ALL_PROXY"]);
-        let parse = |found: Option<(&str, String)>| -> Result<Option<Proxy>, String> {
+        let parse = |found: Option<(&'static str, String)>| -> Result<Option<Proxy>, ProxyError> {
             match found.or_else(|| all.clone()) {
-                Some((name, url)) => Proxy::parse(&url)
-                    .map(Some)
-                    .map_err(|e| format!("{name}: {e}")),
+                Some((variable, url)) => {
+                    Proxy::parse(&url)
+                        .map(Some)
+                        .map_err(|error| ProxyError::In {
+                            variable,
+                            error: Box::new(error),
+                        })
+                }
                 None => Ok(None),
             }
         };
@@ -107,16 +136,12 @@ impl Proxies {
 impl Proxy {
     /// `[http://][user[:password]@]host[:port][/]`; the port defaults to
     /// 1080 as in curl. Errors never repeat the URL (it may hold a password).
-    pub fn parse(url: &str) -> Result<Proxy, String> {
+    pub fn parse(url: &str) -> Result<Proxy, ProxyError> {
         let url = url.trim();
         let rest = match url.split_once("://") {
             None => url,
             Some((scheme, rest)) if scheme.eq_ignore_ascii_case("http") => rest,
-            Some((scheme, _)) => {
-                return Err(format!(
-                    "{scheme}:// proxies are not supported; give an http:// proxy (https URLs are tunnelled through it with CONNECT)"
-                ));
-            }
+            Some((scheme, _)) => return Err(ProxyError::Scheme(scheme.to_owned())),
         };
         let authority = rest.split(['/', '?', '#']).next().unwrap_or(rest);
         let (userinfo, hostport) = match authority.rfind('@') {
@@ -124,9 +149,7 @@ impl Proxy {
             None => (None, authority),
         };
         let (host, port) = if let Some(v6) = hostport.strip_prefix('[') {
-            let (host, after) = v6
-                .split_once(']')
-                .ok_or("the proxy URL has an unclosed [")?;
+            let (host, after) = v6.split_once(']').ok_or(ProxyError::UnclosedBracket)?;
             (host, after.strip_prefix(':'))
         } else {
             match hostport.rsplit_once(':') {
@@ -135,13 +158,11 @@ impl Proxy {
             }
         };
         if host.is_empty() {
-            return Err("the proxy URL has no host".into());
+            return Err(ProxyError::NoHost);
         }
         let port = match port {
             None | Some("") => 1080,
-            Some(p) => p
-                .parse()
-                .map_err(|_| "the proxy URL's port is not a number from 1 to 65535".to_owned())?,
+            Some(p) => p.parse().map_err(|_| ProxyError::Port)?,
         };
         let authorization = userinfo
             .map(|info| {
@@ -151,10 +172,10 @@ impl Proxy {
                     "Basic {}",
                     base64::engine::general_purpose::STANDARD.encode(decoded)
                 );
-                let mut header = HeaderValue::from_str(&value)
-                    .map_err(|_| "the proxy credentials cannot be sent".to_owned())?;
+                let mut header =
+                    HeaderValue::from_str(&value).map_err(|_| ProxyError::Credentials)?;
                 header.set_sensitive(true);
-                Ok::<_, String>(header)
+                Ok::<_, ProxyError>(header)
             })
             .transpose()?;
         Ok(Proxy {
@@ -320,7 +341,7 @@ mod tests {
     use super::*;
     use std::collections::HashMap;
 
-    fn from(vars: &[(&str, &str)]) -> Result<Proxies, String> {
+    fn from(vars: &[(&str, &str)]) -> Result<Proxies, ProxyError> {
         let map: HashMap<String, String> = vars
             .iter()
             .map(|(k, v)| ((*k).to_owned(), (*v).to_owned()))
@@ -345,12 +366,16 @@ mod tests {
         let v6 = Proxy::parse("http://[::1]:8080").unwrap();
         assert_eq!((v6.host.as_str(), v6.port), ("::1", 8080));
         assert_eq!(v6.to_string(), "http://[::1]:8080");
-        let err = Proxy::parse("socks5://me:secret@p:1").unwrap_err();
+        let err = Proxy::parse("socks5://me:secret@p:1")
+            .unwrap_err()
+            .to_string();
         assert!(
             err.starts_with("socks5:// proxies are not supported"),
             "{err}"
         );
-        let err = Proxy::parse("http://me:secret@p:x").unwrap_err();
+        let err = Proxy::parse("http://me:secret@p:x")
+            .unwrap_err()
+            .to_string();
         assert!(!err.contains("secret"), "{err}");
     }
 
@@ -366,7 +391,7 @@ mod tests {
         assert_eq!(p.http.as_ref().unwrap().host, "all", "ALL_PROXY fills in");
         let none = from(&[("HTTPS_PROXY", " ")]).unwrap();
         assert!(none.https.is_none() && none.http.is_none());
-        let err = from(&[("HTTPS_PROXY", "ftp://x")]).unwrap_err();
+        let err = from(&[("HTTPS_PROXY", "ftp://x")]).unwrap_err().to_string();
         assert!(err.starts_with("HTTPS_PROXY: ftp://"), "{err}");
     }
 
