@@ -79,34 +79,46 @@ pub fn rendered<'a>(
     })
 }
 
-/// The shared issuers of a run's rendered texts (`kind: Issuers`
-/// documents), jwksUri filled in from the lock. Broken documents are
-/// skipped here; checking their file reports them.
+/// The shared issuers of a run's loaded spec texts (`kind: Issuers`
+/// documents, jwksUri already filled in from the lock). Broken documents
+/// are skipped here; checking their file reports them.
 pub fn shared_issuers<'a>(
-    texts: impl IntoIterator<Item = (usize, &'a str, &'a str)>,
-    lock: &Lock,
-    limits: Limits,
+    loaded: impl IntoIterator<Item = (usize, &'a str, &'a yaml::Stream)>,
 ) -> IssuerBook {
     let mut book = IssuerBook::new();
-    for (source, name, text) in texts {
-        if !exposure::mentions_spec(text) || !text.contains("Issuers") {
-            continue;
-        }
-        for (document, doc) in yaml::load_values(text, limits)
-            .documents
-            .iter_mut()
-            .enumerate()
-        {
-            if let Ok(doc) = doc
-                && spec::Kind::of(&doc.value) == Some(spec::Kind::Issuers)
-            {
-                lock.fill(&mut doc.value);
+    for (source, name, stream) in loaded {
+        for (document, doc) in sound(stream) {
+            if spec::Kind::of(&doc.value) == Some(spec::Kind::Issuers) {
                 let at = DocRef { source, document };
                 let _ = exposure::issuers(&doc.value, at, name, &mut book);
             }
         }
     }
     book
+}
+
+/// The documents of a stream that loaded without a problem, with their
+/// index: what resolution reads (a document with a duplicate key is
+/// reported where it is checked, and lends nothing to the others).
+pub(crate) fn sound(stream: &yaml::Stream) -> impl Iterator<Item = (usize, &yaml::Document)> {
+    stream
+        .documents
+        .iter()
+        .enumerate()
+        .filter_map(|(i, d)| Some((i, d.as_ref().ok().filter(|d| d.problems.is_empty())?)))
+}
+
+/// A rendered text that may hold specs, loaded once for the whole run
+/// (positions kept, the lock's jwksUris filled in); `None` for any other.
+fn load_spec_text(text: &str, lock: &Lock, limits: Limits) -> Option<yaml::Stream> {
+    if !exposure::mentions_spec(text) {
+        return None;
+    }
+    let mut stream = yaml::load_lenient(text, limits);
+    for doc in stream.documents.iter_mut().flatten() {
+        lock.fill(&mut doc.value);
+    }
+    Some(stream)
 }
 
 /// Every issuer URL the specs among `inputs` define, with where (what
@@ -216,44 +228,34 @@ pub fn check_files(
         let r = renders[i].as_ref()?.as_ref().ok()?;
         Some(r.as_ref())
     };
+    // Every text that may hold specs is parsed once: shared issuers,
+    // dependents, claims and the check itself all read these documents.
+    let loaded: Vec<Option<yaml::Stream>> = each((0..all.len()).collect(), |i| {
+        load_spec_text(text_of(i)?, &lock, limits)
+    });
     let issuers = shared_issuers(
-        (0..all.len()).filter_map(|i| Some((i, all[i].0.as_str(), text_of(i)?))),
-        &lock,
-        limits,
+        (0..all.len()).filter_map(|i| Some((i, all[i].0.as_str(), loaded[i].as_ref()?))),
     );
     // The previous content of a changed Issuers document is unknown (an
     // issuer may have been renamed or removed), so every spec that names a
     // shared issuer depends on it.
     let issuers_changed = !context.is_empty()
         && (0..files.len()).any(|i| {
-            text_of(i).is_some_and(|t| {
-                exposure::mentions_spec(t)
-                    && yaml::load_values(t, limits)
-                        .documents
-                        .iter()
-                        .flatten()
-                        .any(|d| spec::Kind::of(&d.value) == Some(spec::Kind::Issuers))
+            loaded[i].as_ref().is_some_and(|s| {
+                sound(s).any(|(_, d)| spec::Kind::of(&d.value) == Some(spec::Kind::Issuers))
             })
         });
     let mut checked: Vec<usize> = (0..files.len()).collect();
     if issuers_changed {
         checked.extend(
             (files.len()..all.len())
-                .filter(|&i| text_of(i).is_some_and(|t| names_shared_issuers(t, limits))),
+                .filter(|&i| loaded[i].as_ref().is_some_and(names_shared_issuers)),
         );
     }
     // The rest of the project can collide with the files checked.
     let context_claims: Vec<(usize, Claims)> = (files.len()..all.len())
         .filter(|i| !checked.contains(i))
-        .filter_map(|i| Some((i, claims::claims_of(text_of(i)?, limits, policy))))
-        .collect();
-    // The rendered texts that define shared issuers, to place findings about them.
-    let definitions: BTreeMap<usize, String> = issuers
-        .values()
-        .map(|d| d.doc.source)
-        .collect::<std::collections::BTreeSet<_>>()
-        .into_iter()
-        .filter_map(|i| Some((i, text_of(i)?.to_owned())))
+        .filter_map(|i| Some((i, claims::claims_of(loaded[i].as_ref()?, policy))))
         .collect();
     let resolved = Resolved {
         template,
@@ -268,9 +270,15 @@ pub fn check_files(
         let (report, claims) = match (text, render) {
             (Err(report), _) => ((**report).clone(), Claims::default()),
             (_, Some(Err(report))) => (*report, Claims::default()),
-            (Ok(_), Some(Ok(rendered))) => {
-                check_claiming(name, i, &rendered, policy, limits, &resolved)
-            }
+            (Ok(_), Some(Ok(rendered))) => check_claiming(
+                name,
+                i,
+                &rendered,
+                loaded[i].as_ref(),
+                policy,
+                limits,
+                &resolved,
+            ),
             (Ok(_), None) => unreachable!("every text that was read is rendered"),
         };
         (i, report, claims)
@@ -297,8 +305,7 @@ pub fn check_files(
             &names,
             &mut claims,
             &is_checked,
-            &definitions,
-            limits,
+            &loaded,
         ));
     for (i, at, finding) in found {
         file::place(&mut results[slot[i]].1, policy, names[i], finding, at);
@@ -324,16 +331,11 @@ pub fn each<T: Send, R: Send>(items: Vec<T>, f: impl Fn(T) -> R + Sync + Send) -
     }
 }
 
-/// Whether a rendered text holds an exposure that names an issuer it does
-/// not define itself.
-fn names_shared_issuers(text: &str, limits: Limits) -> bool {
-    if !exposure::mentions_spec(text) {
-        return false;
-    }
-    yaml::load_values(text, limits)
-        .documents
-        .iter()
-        .flatten()
+/// Whether a loaded spec text holds an exposure that names an issuer it
+/// does not define itself.
+fn names_shared_issuers(stream: &yaml::Stream) -> bool {
+    sound(stream)
+        .map(|(_, d)| d)
         .filter(|d| spec::Kind::of(&d.value) == Some(spec::Kind::Exposure))
         .any(|d| {
             let local = d.value.pointer("/spec/issuers").and_then(Value::as_object);
@@ -384,7 +386,7 @@ pub fn check_rendered(
     specs: &Resolved,
 ) -> FileReport {
     // On its own, a broken shared field is reported where this file uses it.
-    let (mut report, claims) = check_claiming(file, usize::MAX, text, policy, limits, specs);
+    let (mut report, claims) = check_claiming(file, usize::MAX, text, None, policy, limits, specs);
     for (mut l, uses) in exposure::merge_shared(claims.shared) {
         l.finding.message.push_str(" (of a shared issuer)");
         for (_, at) in uses {

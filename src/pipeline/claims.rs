@@ -14,7 +14,7 @@ use crate::exposure;
 use crate::policy::Policy;
 use crate::rules::Code;
 use crate::spec;
-use crate::yaml::{self, Limits};
+use crate::yaml;
 
 /// The APIRule one exposure renders: its namespace and name, and where
 /// its name is written.
@@ -100,15 +100,11 @@ pub(super) fn claim(
     })
 }
 
-/// The claims of a rendered text that is not checked itself (the rest of
-/// a project, read for resolution).
-pub(super) fn claims_of(text: &str, limits: Limits, policy: &Policy) -> Claims {
+/// The claims of a loaded spec text that is not checked itself (the rest
+/// of a project, read for resolution).
+pub(super) fn claims_of(stream: &yaml::Stream, policy: &Policy) -> Claims {
     let mut out = Claims::default();
-    if !exposure::mentions_spec(text) {
-        return out;
-    }
-    for (index, doc) in yaml::load(text, limits).documents.iter().enumerate() {
-        let Ok(doc) = doc else { continue };
+    for (index, doc) in super::sound(stream) {
         for (base, value) in objects(&doc.value) {
             if spec::Kind::of(value) == Some(spec::Kind::Exposure) {
                 out.names.extend(claim(value, &base, index, &doc.spans));
@@ -204,14 +200,13 @@ fn display_name(namespace: &str, name: &str) -> String {
 
 /// A broken field of a shared issuer is reported once, where it is
 /// written, naming the routes that use it; when that file is not checked
-/// (one staged spec), at each use in the files checked. `definitions`
-/// holds the rendered texts that define shared issuers.
+/// (one staged spec), at each use in the files checked. `loaded` holds the
+/// run's loaded spec texts, the issuers' definitions among them.
 pub(super) fn shared_fields(
     names: &[&str],
     claims: &mut [Claims],
     checked: &[bool],
-    definitions: &BTreeMap<usize, String>,
-    limits: Limits,
+    loaded: &[Option<yaml::Stream>],
 ) -> Vec<(usize, Position, Finding)> {
     let uses: Vec<(exposure::Shared, (usize, Position))> = claims
         .iter_mut()
@@ -225,14 +220,11 @@ pub(super) fn shared_fields(
     let mut found = Vec::new();
     for (l, uses) in exposure::merge_shared(uses) {
         let def = l.doc.source;
-        let Some(def_at) = definitions.get(&def).map(|t| {
-            yaml::locate(
-                &yaml::load(t, limits).documents,
-                l.doc.document,
-                &l.finding.pointer,
-                false,
-            )
-        }) else {
+        let Some(def_at) = loaded
+            .get(def)
+            .and_then(Option::as_ref)
+            .map(|s| yaml::locate(&s.documents, l.doc.document, &l.finding.pointer, false))
+        else {
             continue;
         };
         if checked[def] {
