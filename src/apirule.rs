@@ -49,6 +49,16 @@ impl Version {
     }
 }
 
+/// How messages name an APIRule: `namespace/name`, or the name alone
+/// when it has no namespace.
+pub fn display_name(namespace: &str, name: &str) -> String {
+    if namespace.is_empty() {
+        name.to_owned()
+    } else {
+        format!("{namespace}/{name}")
+    }
+}
+
 /// An APIRule kexpose writes, in the version it writes.
 #[derive(Debug, Clone, PartialEq, Serialize)]
 #[serde(untagged)]

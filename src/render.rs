@@ -7,7 +7,7 @@
 use std::collections::BTreeMap;
 use std::path::{Path, PathBuf};
 
-use crate::apirule::{Object, Version};
+use crate::apirule::{Object, Version, display_name};
 use crate::check;
 use crate::compile::{DocRef, IssuerBook, Located};
 use crate::diagnostic::{Finding, Severity};
@@ -323,14 +323,6 @@ fn relative(path: &Path, root: &Path) -> String {
     match clean(&path_abs).strip_prefix(clean(&root_abs)) {
         Ok(rel) => rel.display().to_string().replace('\\', "/"),
         Err(_) => path.display().to_string(),
-    }
-}
-
-fn display_name(namespace: &str, name: &str) -> String {
-    if namespace.is_empty() {
-        name.to_owned()
-    } else {
-        format!("{namespace}/{name}")
     }
 }
 

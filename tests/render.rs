@@ -395,13 +395,7 @@ fn out_dir_touches_only_its_own_files_and_says_what_it_did() {
 /// when only one of the two files is checked (a commit that stages one).
 #[test]
 fn check_and_render_agree_on_exposures_that_collide() {
-    let dir = common::temp_dir("collide");
-    std::fs::write(
-        dir.join("kexpose.yaml"),
-        "apiVersion: kexpose.dev/v1alpha1\nkind: Config\nspecs: [specs/]\n",
-    )
-    .unwrap();
-    std::fs::create_dir_all(dir.join("specs")).unwrap();
+    let dir = spec_project("collide");
     let spec = |host: &str| {
         format!(
             "apiVersion: kexpose.dev/v1alpha1\nkind: Exposure\nmetadata:\n  name: orders\n  namespace: shop\nspec:\n  service: {{name: orders, port: 8080}}\n  host: {host}\n  routes:\n    - path: /status\n      methods: [GET]\n      public: true\n"
@@ -409,13 +403,7 @@ fn check_and_render_agree_on_exposures_that_collide() {
     };
     std::fs::write(dir.join("specs/a.yaml"), spec("a.example.com")).unwrap();
     std::fs::write(dir.join("specs/b.yaml"), spec("b.example.com")).unwrap();
-    let kexpose = |args: &[&str]| {
-        common::kexpose()
-            .current_dir(&dir)
-            .args(args)
-            .output()
-            .unwrap()
-    };
+    let kexpose = |args: &[&str]| kexpose_in(&dir, args);
     let expected = "specs/b.yaml:4:9: error[X005] APIRule shop/orders is also rendered by specs/a.yaml (document 1) (exposure-duplicate)";
     let check = kexpose(&["check", "--format", "concise"]);
     let stdout = String::from_utf8_lossy(&check.stdout);
@@ -461,13 +449,7 @@ fn check_and_render_agree_on_exposures_that_collide() {
 /// policy's one domain; different hosts pass.
 #[test]
 fn a_host_taken_twice_is_reported_at_both_places() {
-    let dir = common::temp_dir("occupied");
-    std::fs::write(
-        dir.join("kexpose.yaml"),
-        "apiVersion: kexpose.dev/v1alpha1\nkind: Config\nspecs: [specs/]\n",
-    )
-    .unwrap();
-    std::fs::create_dir_all(dir.join("specs")).unwrap();
+    let dir = spec_project("occupied");
     std::fs::create_dir_all(dir.join("manifests")).unwrap();
     let spec = |name: &str, host: &str| {
         format!(
@@ -476,13 +458,7 @@ fn a_host_taken_twice_is_reported_at_both_places() {
     };
     std::fs::write(dir.join("specs/a.yaml"), spec("orders", "api.example.com")).unwrap();
     std::fs::write(dir.join("specs/b.yaml"), spec("billing", "api.example.com")).unwrap();
-    let kexpose = |args: &[&str]| {
-        common::kexpose()
-            .current_dir(&dir)
-            .args(args)
-            .output()
-            .unwrap()
-    };
+    let kexpose = |args: &[&str]| kexpose_in(&dir, args);
     let at_a = "specs/a.yaml:8:9: error[R011] Host is occupied by another Virtual Service: APIRule shop/billing in specs/b.yaml:8:9 exposes \"api.example.com\" too (host-occupied)";
     let at_b = "specs/b.yaml:8:9: error[R011] Host is occupied by another Virtual Service: APIRule shop/orders in specs/a.yaml:8:9 exposes \"api.example.com\" too (host-occupied)";
     let check = kexpose(&["check", "--format", "concise", "specs"]);
@@ -565,13 +541,7 @@ fn a_host_taken_twice_is_reported_at_both_places() {
 /// definition, so the check hook never passes it.
 #[test]
 fn a_shared_issuers_broken_field_is_reported_once_where_it_is_written() {
-    let dir = common::temp_dir("shared-issuer");
-    std::fs::write(
-        dir.join("kexpose.yaml"),
-        "apiVersion: kexpose.dev/v1alpha1\nkind: Config\nspecs: [specs/]\n",
-    )
-    .unwrap();
-    std::fs::create_dir_all(dir.join("specs")).unwrap();
+    let dir = spec_project("shared-issuer");
     std::fs::write(
         dir.join("specs/issuers.yaml"),
         "apiVersion: kexpose.dev/v1alpha1\nkind: Issuers\nmetadata: {name: corporate}\nspec:\n  issuers:\n    ias:\n      issuer: https://tenant.accounts400.ondemand.com\n      jwksUri: /oauth2/certs\n",
@@ -582,13 +552,7 @@ fn a_shared_issuers_broken_field_is_reported_once_where_it_is_written() {
         "apiVersion: kexpose.dev/v1alpha1\nkind: Exposure\nmetadata: {name: orders, namespace: shop}\nspec:\n  service: {name: orders, port: 8080}\n  host: orders.example.com\n  routes:\n    - path: /orders\n      methods: [GET]\n      jwt: {issuer: ias}\n    - path: /admin\n      methods: [GET]\n      jwt: {issuer: ias}\n",
     )
     .unwrap();
-    let kexpose = |args: &[&str]| {
-        common::kexpose()
-            .current_dir(&dir)
-            .args(args)
-            .output()
-            .unwrap()
-    };
+    let kexpose = |args: &[&str]| kexpose_in(&dir, args);
     let lines = |out: &std::process::Output| -> Vec<String> {
         String::from_utf8_lossy(&out.stdout)
             .lines()
@@ -627,4 +591,25 @@ fn a_shared_issuers_broken_field_is_reported_once_where_it_is_written() {
     assert_eq!(stderr.matches("error[J011]").count(), 1, "{stderr}");
     assert!(stderr.contains(" --> specs/issuers.yaml:8:16"), "{stderr}");
     assert!(stderr.contains("(used by shop/orders route /orders at specs/orders.yaml:8:7, shop/orders route /admin at specs/orders.yaml:11:7)"), "{stderr}");
+}
+
+/// A project whose `kexpose.yaml` reads its specs from `specs/`.
+fn spec_project(name: &str) -> std::path::PathBuf {
+    let dir = common::temp_dir(name);
+    std::fs::write(
+        dir.join("kexpose.yaml"),
+        "apiVersion: kexpose.dev/v1alpha1\nkind: Config\nspecs: [specs/]\n",
+    )
+    .unwrap();
+    std::fs::create_dir_all(dir.join("specs")).unwrap();
+    dir
+}
+
+/// `kexpose ARGS` run in `dir`.
+fn kexpose_in(dir: &std::path::Path, args: &[&str]) -> std::process::Output {
+    common::kexpose()
+        .current_dir(dir)
+        .args(args)
+        .output()
+        .unwrap()
 }

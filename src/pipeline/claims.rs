@@ -8,6 +8,7 @@ use std::collections::BTreeMap;
 use serde_json::Value;
 
 use super::objects;
+use crate::apirule::display_name;
 use crate::check::occupied;
 use crate::diagnostic::{Finding, Position};
 use crate::exposure;
@@ -188,14 +189,6 @@ pub(super) fn occupied_hosts(
         }
     }
     found
-}
-
-fn display_name(namespace: &str, name: &str) -> String {
-    if namespace.is_empty() {
-        name.to_owned()
-    } else {
-        format!("{namespace}/{name}")
-    }
 }
 
 /// A broken field of a shared issuer is reported once, where it is
