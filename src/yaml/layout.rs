@@ -132,8 +132,6 @@ struct Block {
 
 #[derive(Debug, Default)]
 struct Scan {
-    /// Open `[` and `{`.
-    flow: usize,
     /// Where each open `[` or `{` is: line, byte in its line, bracket.
     open: Vec<(u32, usize, u8)>,
     /// The number of the line being read.
@@ -153,6 +151,11 @@ fn blank(b: Option<&u8>) -> bool {
 }
 
 impl Scan {
+    /// Whether the line is read inside a flow collection.
+    fn in_flow(&self) -> bool {
+        !self.open.is_empty()
+    }
+
     fn line(&mut self, line: &mut [u8]) -> Result<(), Refused> {
         let spaces = line.iter().take_while(|&&b| b == b' ').count();
         if let Some(block) = self.block {
@@ -190,13 +193,12 @@ impl Scan {
             }
         } else {
             if (line.starts_with(b"---") || line.starts_with(b"...")) && blank(line.get(3)) {
-                self.flow = 0;
                 self.open.clear();
                 return self.rest(line, 3, -1);
             }
             // Indentation: spaces only, except inside a flow collection,
             // where white space is only separation.
-            if self.flow > 0 {
+            if self.in_flow() {
                 i = separate(line, 0);
             }
             while let Some(&b) = line.get(i) {
@@ -206,7 +208,7 @@ impl Scan {
                     _ => break,
                 }
             }
-            if self.flow == 0 {
+            if !self.in_flow() {
                 // Block indicators that open the line: `- `, `? `, `: `.
                 let mut parent = i as isize;
                 while let Some(&b) = line.get(i) {
@@ -239,7 +241,7 @@ impl Scan {
         let mut token_start = true;
         while i < line.len() {
             let b = line[i];
-            let indicator = self.flow > 0 && matches!(b, b',' | b'[' | b']' | b'{' | b'}');
+            let indicator = self.in_flow() && matches!(b, b',' | b'[' | b']' | b'{' | b'}');
             match b {
                 b'#' if token_start || i == 0 || blank(line.get(i - 1)) => return Ok(()),
                 b'"' | b'\'' if token_start => match closing_quote(line, i + 1, b) {
@@ -255,20 +257,18 @@ impl Scan {
                     }
                 },
                 b'[' | b'{' if token_start || indicator => {
-                    self.flow += 1;
                     self.open.push((self.number, i, b));
                 }
-                b']' | b'}' if self.flow > 0 => {
-                    self.flow -= 1;
+                b']' | b'}' if self.in_flow() => {
                     self.open.pop();
                 }
                 b':' if blank(line.get(i + 1))
-                    || (self.flow > 0
+                    || (self.in_flow()
                         && matches!(line.get(i + 1), Some(b',' | b'[' | b']' | b'{' | b'}'))) =>
                 {
                     // The value indicator: a tab after it is a space.
                     let j = separate(line, i + 1);
-                    if self.flow == 0 && self.block_header(line, j, key) {
+                    if !self.in_flow() && self.block_header(line, j, key) {
                         return Ok(());
                     }
                     i = j;
@@ -278,7 +278,7 @@ impl Scan {
                 _ => {}
             }
             token_start = blank(Some(&b)) || indicator;
-            if self.flow == 0 && !token_start && key < 0 {
+            if !self.in_flow() && !token_start && key < 0 {
                 key = i as isize;
             }
             i += 1;
