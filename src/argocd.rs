@@ -116,9 +116,22 @@ fn values_candidates(dir: &Path) -> Vec<String> {
     out
 }
 
+/// An Application parameter kexpose cannot use.
+#[derive(Debug, thiserror::Error)]
+pub enum ParameterError {
+    #[error("ARGOCD_APP_PARAMETERS is not a JSON array: {0}")]
+    NotAnArray(serde_json::Error),
+    #[error("parameter {0}: array items must be strings")]
+    ArrayItem(String),
+    #[error("parameter api-version: \"{0}\" is not v2 or v1beta1")]
+    ApiVersion(String),
+    #[error("parameter strict: \"{0}\" is not true or false")]
+    Strict(String),
+}
+
 /// Reads the parameters from `ARGOCD_APP_PARAMETERS` (JSON), or else from
 /// the flattened `PARAM_*` variables.
-pub fn parameters(env: &BTreeMap<String, String>) -> Result<Parameters, String> {
+pub fn parameters(env: &BTreeMap<String, String>) -> Result<Parameters, ParameterError> {
     let mut p = Parameters::default();
     let mut strings: BTreeMap<String, String> = BTreeMap::new();
     let mut arrays: BTreeMap<String, Vec<String>> = BTreeMap::new();
@@ -126,8 +139,7 @@ pub fn parameters(env: &BTreeMap<String, String>) -> Result<Parameters, String> 
         .get("ARGOCD_APP_PARAMETERS")
         .filter(|r| !r.trim().is_empty())
     {
-        let list: Vec<Value> = serde_json::from_str(raw)
-            .map_err(|e| format!("ARGOCD_APP_PARAMETERS is not a JSON array: {e}"))?;
+        let list: Vec<Value> = serde_json::from_str(raw).map_err(ParameterError::NotAnArray)?;
         for item in list {
             let Some(name) = item.get("name").and_then(Value::as_str) else {
                 continue;
@@ -141,7 +153,7 @@ pub fn parameters(env: &BTreeMap<String, String>) -> Result<Parameters, String> 
                     .map(|v| {
                         v.as_str()
                             .map(str::to_owned)
-                            .ok_or_else(|| format!("parameter {name}: array items must be strings"))
+                            .ok_or_else(|| ParameterError::ArrayItem(name.to_owned()))
                     })
                     .collect::<Result<_, _>>()?;
                 arrays.insert(name.to_owned(), items);
@@ -178,22 +190,14 @@ pub fn parameters(env: &BTreeMap<String, String>) -> Result<Parameters, String> 
         p.api_version = match v.as_str() {
             "v2" | "" => Version::V2,
             "v1beta1" => Version::V1beta1,
-            other => {
-                return Err(format!(
-                    "parameter api-version: \"{other}\" is not v2 or v1beta1"
-                ));
-            }
+            other => return Err(ParameterError::ApiVersion(other.to_owned())),
         };
     }
     if let Some(v) = strings.get("strict") {
         p.strict = match v.as_str() {
             "true" => true,
             "false" | "" => false,
-            other => {
-                return Err(format!(
-                    "parameter strict: \"{other}\" is not true or false"
-                ));
-            }
+            other => return Err(ParameterError::Strict(other.to_owned())),
         };
     }
     Ok(p)
@@ -296,7 +300,7 @@ pub fn generate(
     env: &BTreeMap<String, String>,
     environment: Option<&str>,
 ) -> Result<String, String> {
-    let params = parameters(env)?;
+    let params = parameters(env).map_err(|e| e.to_string())?;
     let environment = environment.or(env.get("ARGOCD_ENV_KEXPOSE_ENV").map(String::as_str));
     let project = project(dir, env, environment)?;
     let files: Vec<PathBuf> = match (&project, params.values_files.is_empty()) {

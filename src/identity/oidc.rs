@@ -182,21 +182,36 @@ fn unusable(key: &Value) -> Option<String> {
     None
 }
 
+/// Why a token cannot be read as a JWT.
+#[derive(Debug, thiserror::Error)]
+pub enum NotAJwt {
+    #[error(
+        "not a JWT: {0} dot-separated parts instead of 3 (an opaque token? ask the issuer for a JWT access token)"
+    )]
+    Parts(usize),
+    #[error("not a JWT: the {part} is not base64url: {source}")]
+    Base64 {
+        part: &'static str,
+        source: base64::DecodeError,
+    },
+    #[error("not a JWT: the {part} is not JSON: {source}")]
+    Json {
+        part: &'static str,
+        source: serde_json::Error,
+    },
+}
+
 /// A token's header and claims, decoded without verifying anything.
-pub fn decode(token: &str) -> Result<(Value, Value), String> {
+pub fn decode(token: &str) -> Result<(Value, Value), NotAJwt> {
     let parts: Vec<&str> = token.trim().split('.').collect();
     if parts.len() != 3 {
-        return Err(format!(
-            "not a JWT: {} dot-separated parts instead of 3 (an opaque token? ask the issuer for a JWT access token)",
-            parts.len()
-        ));
+        return Err(NotAJwt::Parts(parts.len()));
     }
-    let part = |i: usize, what: &str| -> Result<Value, String> {
+    let part = |i: usize, part: &'static str| -> Result<Value, NotAJwt> {
         let bytes = URL_SAFE_NO_PAD
             .decode(parts[i].trim_end_matches('='))
-            .map_err(|e| format!("not a JWT: the {what} is not base64url: {e}"))?;
-        serde_json::from_slice(&bytes)
-            .map_err(|e| format!("not a JWT: the {what} is not JSON: {e}"))
+            .map_err(|source| NotAJwt::Base64 { part, source })?;
+        serde_json::from_slice(&bytes).map_err(|source| NotAJwt::Json { part, source })
     };
     Ok((part(0, "header")?, part(1, "payload")?))
 }
@@ -429,11 +444,13 @@ mod tests {
         assert!(
             decode("opaque")
                 .unwrap_err()
+                .to_string()
                 .contains("1 dot-separated part")
         );
         assert!(
             decode("a.b.c")
                 .unwrap_err()
+                .to_string()
                 .contains("header is not base64url")
         );
     }

@@ -127,7 +127,7 @@ fn claims(plan: &Plan) -> Vec<Check> {
                 name: "the token is a JWT".into(),
                 passed: false,
                 expected: "a JWT".into(),
-                observed: why,
+                observed: why.to_string(),
                 hint: None,
                 status: None,
                 predicted: None,
