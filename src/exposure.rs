@@ -10,7 +10,7 @@ use serde_json::Value;
 use crate::apirule::{Object, Version};
 use crate::check::{self, schema};
 use crate::compile::{self, Compiled, DocRef, IssuerBook, IssuerDef, Located};
-use crate::diagnostic::{Finding, field_path, join};
+use crate::diagnostic::{Finding, Position, field_path, join};
 use crate::policy::Policy;
 use crate::rules::Code;
 use crate::spec::{self, Exposure, Issuers, Kind};
@@ -165,9 +165,13 @@ pub fn merge_shared<P>(found: Vec<(Shared, P)>) -> Vec<(Located, Vec<(String, P)
 }
 
 /// What a shared finding's message ends with: the routes that use the
-/// field, each with where it is written.
-pub fn used_by(uses: &[String]) -> String {
-    format!(" (used by {})", uses.join(", "))
+/// field (their labels), each with the file and place it is written at.
+pub fn used_by<'a>(uses: impl IntoIterator<Item = (&'a str, &'a str, Position)>) -> String {
+    let named: Vec<String> = uses
+        .into_iter()
+        .map(|(label, file, at)| format!("{label} at {file}:{}:{}", at.line, at.column))
+        .collect();
+    format!(" (used by {})", named.join(", "))
 }
 
 /// One exposure spec compiled on its own (v2, no shared issuers), for

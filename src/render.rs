@@ -10,7 +10,7 @@ use std::path::{Path, PathBuf};
 use crate::apirule::{Object, Version, display_name};
 use crate::check;
 use crate::compile::{DocRef, IssuerBook, Located};
-use crate::diagnostic::{Finding, Severity};
+use crate::diagnostic::{Finding, Position, Severity};
 use crate::exposure;
 use crate::identity::lock::Lock;
 use crate::policy::Policy;
@@ -207,49 +207,29 @@ pub fn render(inputs: &[Input], opts: &Options) -> Rendered {
         }
     }
     // A shared issuer's broken field is reported once, where it is written.
-    let routes: Vec<(exposure::Shared, String)> = shared
+    let routes: Vec<(exposure::Shared, (usize, Position))> = shared
         .into_iter()
         .map(|(s, at)| {
             let p = yaml::locate(&sources[at.source].documents, at.document, &s.route, false);
-            let place = format!("{}:{}:{}", sources[at.source].name, p.line, p.column);
-            (s, place)
+            (s, (at.source, p))
         })
         .collect();
     for (mut l, uses) in exposure::merge_shared(routes) {
-        let uses: Vec<String> = uses
-            .into_iter()
-            .map(|(label, at)| format!("{label} at {at}"))
-            .collect();
-        l.finding.message.push_str(&exposure::used_by(&uses));
+        let named = uses
+            .iter()
+            .map(|(label, (s, at))| (label.as_str(), sources[*s].name.as_str(), *at));
+        l.finding.message.push_str(&exposure::used_by(named));
         located.push(l);
     }
-    let mut by_host: BTreeMap<&str, Vec<usize>> = BTreeMap::new();
-    for (i, (h, _, _)) in hosts.iter().enumerate() {
-        by_host.entry(h.key()).or_default().push(i);
-    }
-    for same in by_host.values().filter(|v| v.len() > 1) {
-        for &i in same {
-            let (h, owner, at) = &hosts[i];
-            let Some((o, other, a)) = same
-                .iter()
-                .map(|&j| &hosts[j])
-                .find(|(_, by, _)| by != owner)
-            else {
-                continue;
-            };
-            let p = yaml::locate(&sources[a.source].documents, a.document, &o.pointer, false);
-            let by = format!(
-                "APIRule {} in {}:{}:{}",
-                display_name(&other.0, &other.1),
-                sources[a.source].name,
-                p.line,
-                p.column
-            );
-            located.push(Located {
-                doc: *at,
-                finding: h.occupied(&by),
-            });
-        }
+    let pairs: Vec<(&check::occupied::Host, &(String, String))> =
+        hosts.iter().map(|(h, owner, _)| (h, owner)).collect();
+    for (i, j) in check::occupied::taken(&pairs) {
+        let ((h, _, at), (o, other, a)) = (&hosts[i], &hosts[j]);
+        let p = yaml::locate(&sources[a.source].documents, a.document, &o.pointer, false);
+        located.push(Located {
+            doc: *at,
+            finding: h.occupied(other, &sources[a.source].name, p),
+        });
     }
 
     for l in located {

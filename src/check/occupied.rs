@@ -11,10 +11,12 @@
 //! policy's domain when it names exactly one, otherwise only with other
 //! short hosts on the same gateway (which expand to the same name).
 
+use std::collections::BTreeMap;
+
 use serde_json::Value;
 
-use crate::apirule::{self, DEFAULT_GATEWAY};
-use crate::diagnostic::Finding;
+use crate::apirule::{self, DEFAULT_GATEWAY, display_name};
+use crate::diagnostic::{Finding, Position};
 use crate::policy::Policy;
 use crate::rules::Code;
 
@@ -71,9 +73,9 @@ impl Host {
         self.key == other.key
     }
 
-    /// R011 at this host: `by` (an APIRule's name and where its host is
-    /// written) exposes it too.
-    pub fn occupied(&self, by: &str) -> Finding {
+    /// R011 at this host: the APIRule `by` (namespace, name) exposes it
+    /// too, written in `file` at `at`.
+    pub fn occupied(&self, by: &(String, String), file: &str, at: Position) -> Finding {
         let upstream = if self.legacy {
             "This host is occupied by another Virtual Service"
         } else {
@@ -82,9 +84,34 @@ impl Host {
         Finding::new(
             Code::R011,
             self.pointer.clone(),
-            format!("{upstream}: {by} exposes \"{}\" too", self.shown),
+            format!(
+                "{upstream}: APIRule {} in {file}:{}:{} exposes \"{}\" too",
+                display_name(&by.0, &by.1),
+                at.line,
+                at.column,
+                self.shown
+            ),
         )
     }
+}
+
+/// For each of `hosts` (a host and the APIRule that holds it) that another
+/// APIRule exposes too, the pair (it, the first such other one), in order.
+pub fn taken<O: PartialEq>(hosts: &[(&Host, O)]) -> Vec<(usize, usize)> {
+    let mut by_key: BTreeMap<&str, Vec<usize>> = BTreeMap::new();
+    for (i, (h, _)) in hosts.iter().enumerate() {
+        by_key.entry(h.key()).or_default().push(i);
+    }
+    let mut pairs = Vec::new();
+    for same in by_key.values().filter(|v| v.len() > 1) {
+        for &i in same {
+            if let Some(&j) = same.iter().find(|&&j| hosts[j].1 != hosts[i].1) {
+                pairs.push((i, j));
+            }
+        }
+    }
+    pairs.sort_unstable();
+    pairs
 }
 
 /// Upstream's short host: one lowercase RFC 1123 label.
@@ -165,16 +192,18 @@ mod tests {
             "spec": {"hosts": ["a.example.com", "a.example.com", 7, "b"]}});
         let [h1] = of_apirule(&v1, &p).try_into().unwrap();
         assert_eq!(h1.pointer, "/spec/host");
+        let by = ("x".to_owned(), "y".to_owned());
         assert_eq!(
-            h1.occupied("APIRule x/y").message,
-            "This host is occupied by another Virtual Service: APIRule x/y exposes \"a.example.com\" too"
+            h1.occupied(&by, "f.yaml", Position { line: 2, column: 9 })
+                .message,
+            "This host is occupied by another Virtual Service: APIRule x/y in f.yaml:2:9 exposes \"a.example.com\" too"
         );
         let hosts = of_apirule(&v2, &p);
         let pointers: Vec<&str> = hosts.iter().map(|h| h.pointer.as_str()).collect();
         assert_eq!(pointers, ["/spec/hosts/0", "/spec/hosts/3"]);
         assert!(
             hosts[0]
-                .occupied("z")
+                .occupied(&by, "f.yaml", Position::default())
                 .message
                 .starts_with("Host is occupied")
         );

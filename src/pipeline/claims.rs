@@ -168,27 +168,16 @@ pub(super) fn occupied_hosts(
         .enumerate()
         .flat_map(|(i, c)| c.hosts.iter().map(move |h| (i, h)))
         .collect();
-    let mut by_host: BTreeMap<&str, Vec<(usize, &HostClaim)>> = BTreeMap::new();
-    for &(i, h) in &all {
-        by_host.entry(h.host.key()).or_default().push((i, h));
-    }
-    let mut found = Vec::new();
-    for same in by_host.values().filter(|v| v.len() > 1) {
-        for &(i, h) in same.iter().filter(|(i, _)| checked[*i]) {
-            let Some(&(j, other)) = same.iter().find(|(_, o)| o.owner != h.owner) else {
-                continue;
-            };
-            let by = format!(
-                "APIRule {} in {}:{}:{}",
-                display_name(&other.owner.0, &other.owner.1),
-                names[j],
-                other.at.line,
-                other.at.column
-            );
-            found.push((i, h.at, h.host.occupied(&by)));
-        }
-    }
-    found
+    let hosts: Vec<(&occupied::Host, &(String, String))> =
+        all.iter().map(|(_, h)| (&h.host, &h.owner)).collect();
+    occupied::taken(&hosts)
+        .into_iter()
+        .filter(|&(k, _)| checked[all[k].0])
+        .map(|(k, o)| {
+            let ((i, h), (j, other)) = (all[k], all[o]);
+            (i, h.at, h.host.occupied(&other.owner, names[j], other.at))
+        })
+        .collect()
 }
 
 /// A broken field of a shared issuer is reported once, where it is
@@ -221,14 +210,11 @@ pub(super) fn shared_fields(
             continue;
         };
         if checked[def] {
-            let named: Vec<String> = uses
+            let named = uses
                 .iter()
-                .map(|(label, (i, at))| {
-                    format!("{label} at {}:{}:{}", names[*i], at.line, at.column)
-                })
-                .collect();
+                .map(|(label, (i, at))| (label.as_str(), names[*i], *at));
             let mut finding = l.finding;
-            finding.message.push_str(&exposure::used_by(&named));
+            finding.message.push_str(&exposure::used_by(named));
             found.push((def, def_at, finding));
         } else {
             for (_, (i, at)) in uses {
