@@ -9,7 +9,7 @@
 //! working directory, so that diagnostics name files as users see them.
 
 use std::collections::BTreeMap;
-use std::path::{Component, Path, PathBuf};
+use std::path::{Path, PathBuf};
 use std::sync::OnceLock;
 
 use serde::Deserialize;
@@ -17,6 +17,7 @@ use serde::Deserialize;
 use crate::check::schema;
 use crate::diagnostic::{FileError, Position};
 use crate::identity::lock;
+use crate::source;
 use crate::yaml::{self, Limits};
 
 pub const FILE_NAME: &str = "kexpose.yaml";
@@ -229,7 +230,7 @@ impl Config {
         let (Ok(path), Ok(root)) = (std::path::absolute(path), std::path::absolute(root)) else {
             return false;
         };
-        let (path, root) = (normal(&path), normal(&root));
+        let (path, root) = (source::normal(&path), source::normal(&root));
         let Ok(relative) = path.strip_prefix(&root) else {
             return false;
         };
@@ -242,7 +243,7 @@ impl Config {
 /// directory or absolute; no symlinks are resolved).
 pub fn within(path: &Path, dir: &Path) -> bool {
     match (std::path::absolute(path), std::path::absolute(dir)) {
-        (Ok(path), Ok(dir)) => normal(&path).starts_with(normal(&dir)),
+        (Ok(path), Ok(dir)) => source::normal(&path).starts_with(source::normal(&dir)),
         _ => false,
     }
 }
@@ -264,21 +265,6 @@ fn join(root: &Path, p: &str) -> PathBuf {
     } else {
         root.join(p)
     }
-}
-
-/// A path with `.` and `..` folded (no symlinks are resolved).
-fn normal(path: &Path) -> PathBuf {
-    let mut out = PathBuf::new();
-    for c in path.components() {
-        match c {
-            Component::CurDir => {}
-            Component::ParentDir => {
-                out.pop();
-            }
-            other => out.push(other),
-        }
-    }
-    out
 }
 
 /// Whether a `/`-separated relative path matches a glob: `*` and `?`

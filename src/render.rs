@@ -5,7 +5,7 @@
 //! (Argo CD above all) never sees a partial or empty stream after an error.
 
 use std::collections::BTreeMap;
-use std::path::{Path, PathBuf};
+use std::path::Path;
 
 use crate::apirule::{Object, Version, display_name};
 use crate::check;
@@ -287,20 +287,7 @@ fn relative(path: &Path, root: &Path) -> String {
     else {
         return path.display().to_string();
     };
-    let clean = |p: &Path| -> PathBuf {
-        let mut out = PathBuf::new();
-        for c in p.components() {
-            match c {
-                std::path::Component::CurDir => {}
-                std::path::Component::ParentDir => {
-                    out.pop();
-                }
-                other => out.push(other),
-            }
-        }
-        out
-    };
-    match clean(&path_abs).strip_prefix(clean(&root_abs)) {
+    match source::normal(&path_abs).strip_prefix(source::normal(&root_abs)) {
         Ok(rel) => rel.display().to_string().replace('\\', "/"),
         Err(_) => path.display().to_string(),
     }

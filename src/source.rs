@@ -18,19 +18,27 @@ pub enum Input {
     File(PathBuf),
 }
 
+/// A path with `.` and `..` folded (no symlinks are resolved).
+pub fn normal(path: &Path) -> PathBuf {
+    let mut out = PathBuf::new();
+    for c in path.components() {
+        match c {
+            std::path::Component::CurDir => {}
+            std::path::Component::ParentDir => {
+                out.pop();
+            }
+            other => out.push(other),
+        }
+    }
+    out
+}
+
 impl Input {
     /// Whether two inputs name the same file, however the path is spelled
     /// (`a.yaml`, `./a.yaml`).
     pub fn same(&self, other: &Input) -> bool {
         match (self, other) {
-            (Input::File(a), Input::File(b)) => {
-                let plain = |p: &PathBuf| {
-                    p.components()
-                        .filter(|c| !matches!(c, std::path::Component::CurDir))
-                        .collect::<PathBuf>()
-                };
-                plain(a) == plain(b)
-            }
+            (Input::File(a), Input::File(b)) => normal(a) == normal(b),
             (a, b) => a == b,
         }
     }
