@@ -181,4 +181,40 @@ mod tests {
             "{got:?}"
         );
     }
+
+    /// Where the policy forbids plain http (O010 replaces J012's warning),
+    /// the finding that is reported carries the https repair.
+    #[test]
+    fn o010_carries_the_https_repair() {
+        let strict = Policy::parse(
+            "apiVersion: kexpose.dev/v1alpha1\nkind: Policy\nspec:\n  limits: {allowHttpJwksUri: false}\n",
+        )
+        .unwrap();
+        let mut object = object();
+        object["spec"]["rules"][0] = json!({
+            "path": "/a",
+            "methods": ["GET"],
+            "jwt": {"authentications": [{
+                "issuer": "https://idp.example.com",
+                "jwksUri": "http://idp.example.com/keys",
+            }]},
+        });
+        let at = "/spec/rules/0/jwt/authentications/0/jwksUri";
+        let found: Vec<(Code, Option<Change>)> = crate::check::judge(&object, &strict)
+            .findings
+            .into_iter()
+            .filter(|f| f.pointer == at)
+            .map(|f| (f.code, f.repair.map(|r| r.change)))
+            .collect();
+        assert_eq!(
+            found,
+            [(
+                Code::O010,
+                Some(Change::Replace(
+                    at.into(),
+                    json!("https://idp.example.com/keys")
+                ))
+            )]
+        );
+    }
 }
