@@ -132,5 +132,8 @@ pub fn run(cli: Cli, out: &mut dyn Write) -> Result<Outcome, Fatal> {
         Command::Policy {
             command: policy::PolicyCommand::Test { dir, policy },
         } => policy::policy_test(&dir, policy.as_ref(), out),
+        Command::Policy {
+            command: policy::PolicyCommand::Export(args),
+        } => policy::policy_export(&args, out),
     }
 }

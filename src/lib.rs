@@ -3,6 +3,7 @@
 //! One validation core (`check`) stands behind every face: the `check`
 //! command, the render pipeline and the admission webhook.
 pub mod access;
+pub mod admission_policy;
 pub mod apirule;
 pub mod argocd;
 pub mod check;

@@ -17,6 +17,7 @@ const FLOORS: &[(&str, &[&str])] = &[
     ("exposure specs and templates", &["spec"]),
     ("policies", &["policy"]),
     ("the validation core", &["check"]),
+    ("the core as admission policies", &["admission_policy"]),
     ("reports", &["report"]),
     ("inputs", &["source"]),
     ("locks and identity providers", &["identity"]),

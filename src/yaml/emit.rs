@@ -102,6 +102,26 @@ const METADATA_FIRST: [&str; 2] = ["name", "namespace"];
 
 /// One document, without the `---` separator, ending in a newline.
 pub fn document<T: Serialize + ?Sized>(value: &T) -> String {
+    write_document(value, Style::Quoted)
+}
+
+/// One document as [`document`] writes it, but with every multi-line string
+/// that can be one written as a literal block (`|`): for documents people
+/// read line by line, such as the CEL expressions of an admission policy.
+pub fn document_with_blocks<T: Serialize + ?Sized>(value: &T) -> String {
+    write_document(value, Style::Blocks)
+}
+
+/// How multi-line strings are written.
+#[derive(Clone, Copy, PartialEq, Eq)]
+enum Style {
+    /// In double quotes, with `\n` escapes: one line per value.
+    Quoted,
+    /// As literal blocks where the text allows it.
+    Blocks,
+}
+
+fn write_document<T: Serialize + ?Sized>(value: &T, style: Style) -> String {
     let mut node = Node::of(value);
     node.hoist(&OBJECT_FIRST);
     if let Node::Map(members) = &mut node
@@ -111,8 +131,8 @@ pub fn document<T: Serialize + ?Sized>(value: &T) -> String {
     }
     let mut out = String::new();
     match &node {
-        Node::Map(m) if !m.is_empty() => mapping(&mut out, m, 0, false),
-        Node::Seq(a) if !a.is_empty() => sequence(&mut out, a, 0),
+        Node::Map(m) if !m.is_empty() => mapping(&mut out, m, 0, false, style),
+        Node::Seq(a) if !a.is_empty() => sequence(&mut out, a, 0, style),
         other => {
             out.push_str(&scalar(other));
             out.push('\n');
@@ -127,7 +147,7 @@ fn indent(out: &mut String, n: usize) {
 
 /// Writes the members of a mapping at `level`; when `inline` the first key
 /// continues the current line (after a sequence's `- `).
-fn mapping(out: &mut String, members: &[(String, Node)], level: usize, inline: bool) {
+fn mapping(out: &mut String, members: &[(String, Node)], level: usize, inline: bool, style: Style) {
     for (i, (key, value)) in members.iter().enumerate() {
         if i > 0 || !inline {
             indent(out, level);
@@ -139,20 +159,23 @@ fn mapping(out: &mut String, members: &[(String, Node)], level: usize, inline: b
             out.push_str(&string(key));
         }
         out.push(':');
-        member(out, value, level);
+        member(out, value, level, style);
     }
 }
 
 /// The value part of `key:` (or of `- ` for nested sequences).
-fn member(out: &mut String, value: &Node, level: usize) {
+fn member(out: &mut String, value: &Node, level: usize, style: Style) {
     match value {
         Node::Map(m) if !m.is_empty() => {
             out.push('\n');
-            mapping(out, m, level + 2, false);
+            mapping(out, m, level + 2, false, style);
         }
         Node::Seq(a) if !a.is_empty() => {
             out.push('\n');
-            sequence(out, a, level + 2);
+            sequence(out, a, level + 2, style);
+        }
+        Node::String(s) if style == Style::Blocks && literal_is_safe(s) => {
+            literal(out, s, level + 2);
         }
         other => {
             out.push(' ');
@@ -162,22 +185,54 @@ fn member(out: &mut String, value: &Node, level: usize) {
     }
 }
 
-fn sequence(out: &mut String, items: &[Node], level: usize) {
+fn sequence(out: &mut String, items: &[Node], level: usize, style: Style) {
     for item in items {
         indent(out, level);
         out.push_str("- ");
         match item {
-            Node::Map(m) if !m.is_empty() => mapping(out, m, level + 2, true),
+            Node::Map(m) if !m.is_empty() => mapping(out, m, level + 2, true, style),
             Node::Seq(a) if !a.is_empty() => {
                 // A sequence in a sequence: start it on the next line.
                 out.push('\n');
-                sequence(out, a, level + 2);
+                sequence(out, a, level + 2, style);
             }
             other => {
                 out.push_str(&scalar(other));
                 out.push('\n');
             }
         }
+    }
+}
+
+/// Whether `s` reads back from a literal block unchanged: more than one
+/// line, a first line that does not start with a space (it sets the block's
+/// indentation), no tab in indentation, no trailing spaces (editors strip
+/// them), printable text, and at most one final newline (`|` keeps one,
+/// `|-` none).
+fn literal_is_safe(s: &str) -> bool {
+    let body = s.strip_suffix('\n').unwrap_or(s);
+    body.contains('\n')
+        && !body.ends_with('\n')
+        && !body.starts_with([' ', '\n'])
+        && body
+            .lines()
+            .all(|l| !l.trim_start_matches(' ').starts_with('\t') && !l.ends_with([' ', '\t']))
+        && !s.chars().any(|c| {
+            (c.is_control() && c != '\n')
+                || matches!(c, '\u{85}' | '\u{feff}' | '\u{2028}' | '\u{2029}')
+        })
+}
+
+/// ` |` or ` |-` and the lines of `s` at `level`.
+fn literal(out: &mut String, s: &str, level: usize) {
+    let body = s.strip_suffix('\n');
+    out.push_str(if body.is_some() { " |\n" } else { " |-\n" });
+    for line in body.unwrap_or(s).lines() {
+        if !line.is_empty() {
+            indent(out, level);
+            out.push_str(line);
+        }
+        out.push('\n');
     }
 }
 
@@ -288,6 +343,23 @@ mod tests {
         assert_eq!(
             document(&v),
             "apiVersion: apps/v1\nkind: Deployment\nmetadata:\n  name: web\n  namespace: ns\n  labels:\n    name: x\ndata:\n  a: b\n  name: cfg\nspec:\n  path: /x\n  replicas: 1\n"
+        );
+    }
+
+    #[test]
+    fn multi_line_strings_become_blocks_that_load_back() {
+        let v = json!({"a": [{"expression": "x &&\n  y", "message": "one\ntwo\n"}],
+                       "kept": " lead\nx", "trailing": "x \ny", "one": "line"});
+        let text = document_with_blocks(&v);
+        assert_eq!(
+            text,
+            "a:\n  - expression: |-\n      x &&\n        y\n    message: |\n      one\n      two\nkept: \" lead\\nx\"\none: line\ntrailing: \"x \\ny\"\n"
+        );
+        let stream = super::super::load(&text, super::super::Limits::default());
+        assert_eq!(stream.documents[0].as_ref().unwrap().value, v);
+        assert!(
+            !document(&v).contains('|'),
+            "document() keeps one line per value"
         );
     }
 

@@ -1,0 +1,112 @@
+//! The admission fixes as a MutatingAdmissionPolicy: the default gateway
+//! (R002) and lowercase hosts (S006), the fixes the webhook makes at
+//! admission. Hosts are replaced as a whole list by a JSONPatch, since an
+//! ApplyConfiguration may not touch an atomic list. The mutation runs
+//! before the CRD's schema, so a host written `Orders.Example.com` is
+//! stored lowercased instead of refused.
+//!
+//! The policy kind is `v1beta1` in Kubernetes 1.34 and 1.35 (behind the
+//! `MutatingAdmissionPolicy` feature gate and
+//! `--runtime-config=admissionregistration.k8s.io/v1beta1=true`) and `v1`
+//! from 1.36; before 1.34 nothing is exported.
+
+use serde_json::{Value, json};
+
+use crate::policy::Policy;
+use crate::rules::Code;
+
+/// The webhook's admission fixes the export carries.
+const EXPORTED: [Code; 2] = [Code::R002, Code::S006];
+
+/// Whether the webhook would make the fix of `code` under `policy`.
+fn enabled(policy: &Policy, code: Code) -> bool {
+    let chosen = match &policy.admission_fixes {
+        Some(list) => list.contains(&code),
+        // The defaults: every fix defined as made at admission.
+        None => matches!(code, Code::R002 | Code::S006 | Code::S001),
+    };
+    chosen && policy.severity(code).is_some()
+}
+
+fn api_version(kube: u32) -> Option<&'static str> {
+    match kube {
+        ..34 => None,
+        34 | 35 => Some("admissionregistration.k8s.io/v1beta1"),
+        _ => Some("admissionregistration.k8s.io/v1"),
+    }
+}
+
+/// The mutations, as `(field, JSONPatch expression)`.
+fn mutations(policy: &Policy) -> Vec<String> {
+    let mut out = Vec::new();
+    if enabled(policy, Code::R002) {
+        out.push(
+            "has(object.spec) && !has(object.spec.gateway) && !has(object.spec.externalGateway) && params.data.defaultGateway != '' ?\n  [JSONPatch{op: 'add', path: '/spec/gateway', value: params.data.defaultGateway}] :\n  []"
+                .to_owned(),
+        );
+    }
+    if enabled(policy, Code::S006) {
+        out.push(
+            "has(object.spec) && has(object.spec.hosts) && object.spec.hosts.exists(h, h != h.lowerAscii()) ?\n  [JSONPatch{op: 'replace', path: '/spec/hosts', value: object.spec.hosts.map(h, h.lowerAscii())}] :\n  []"
+                .to_owned(),
+        );
+    }
+    out
+}
+
+/// The MutatingAdmissionPolicy's `apiVersion` and `spec`, when the cluster
+/// serves the kind and the policy enables an exported fix.
+pub fn policy(policy: &Policy, kube: u32) -> Option<(&'static str, Value)> {
+    let api_version = api_version(kube)?;
+    let mutations: Vec<Value> = mutations(policy)
+        .into_iter()
+        .map(
+            |expression| json!({"patchType": "JSONPatch", "jsonPatch": {"expression": expression}}),
+        )
+        .collect();
+    if mutations.is_empty() {
+        return None;
+    }
+    Some((
+        api_version,
+        json!({
+            "paramKind": super::param_kind(),
+            "matchConstraints": super::match_constraints(),
+            "matchConditions": super::match_conditions(),
+            // Ignore, as the webhook's mutation: a default is a
+            // convenience, and validation still refuses what it would fix.
+            "failurePolicy": "Ignore",
+            // Setting a missing gateway and lowercasing hosts give the
+            // same object when run again.
+            "reinvocationPolicy": "Never",
+            "mutations": mutations,
+        }),
+    ))
+}
+
+/// What the header says about the admission fixes.
+pub fn note(policy: &Policy, kube: u32, mutating: bool) -> String {
+    let mut out = String::new();
+    if mutating {
+        let fixes: Vec<&str> = EXPORTED
+            .iter()
+            .filter(|c| enabled(policy, **c))
+            .map(|c| c.as_str())
+            .collect();
+        out.push_str(&format!(
+            "# Admission fixes by the API server (MutatingAdmissionPolicy): {}\n",
+            fixes.join(" ")
+        ));
+        if kube < 36 {
+            out.push_str("#   MutatingAdmissionPolicy v1beta1 needs the MutatingAdmissionPolicy feature gate and\n#   --runtime-config=admissionregistration.k8s.io/v1beta1=true on the API server.\n");
+        }
+    } else if api_version(kube).is_none() {
+        out.push_str(&format!(
+            "# No MutatingAdmissionPolicy: Kubernetes 1.{kube} does not serve it as beta or GA (1.34 and later do).\n"
+        ));
+    }
+    if enabled(policy, Code::S001) {
+        out.push_str("# Left to the webhook: S001's fix (a missing jwksUri filled in from the issuer registry).\n");
+    }
+    out
+}
