@@ -260,3 +260,283 @@ fn every_exported_rule_gives_checks_verdict() {
     }
     assert!(compared > 5000, "{compared} verdicts compared");
 }
+
+/// The Kubernetes URL library as the issue of record measured it on a
+/// v1.36 API server: `isURL` is Go's `url.ParseRequestURI`, so absolute
+/// paths and opaque forms pass, and only the scheme and host tell an
+/// absolute https URL.
+#[test]
+fn the_url_library_follows_go() {
+    let cel = Cel::new();
+    let eval = |e: &str| {
+        let ctx = cel.context(&[]);
+        json(&cel.compile(e).unwrap().execute(&ctx).unwrap())
+    };
+    for (expression, expected) in [
+        ("isURL('https://idp.example.com')", j!(true)),
+        ("isURL('/x')", j!(true)),
+        ("isURL('https:idp.example.com')", j!(true)),
+        ("isURL('idp.example.com')", j!(false)),
+        ("isURL('https://idp example.com')", j!(false)),
+        ("isURL('')", j!(false)),
+        ("url('https:idp.example.com').getScheme()", j!("https")),
+        ("url('https:idp.example.com').getHostname()", j!("")),
+        ("url('/x').getScheme()", j!("")),
+        (
+            "url('HTTPS://Idp.Example.com:8443/k').getScheme()",
+            j!("https"),
+        ),
+        (
+            "url('https://idp.example.com:8443/k').getHost()",
+            j!("idp.example.com:8443"),
+        ),
+        (
+            "url('https://idp.example.com:8443/k').getHostname()",
+            j!("idp.example.com"),
+        ),
+        ("url('https://[::1]:8443/k').getHostname()", j!("::1")),
+        ("url('https://:8443/k').getHost()", j!(":8443")),
+        ("'a;b'.split(';')", j!(["a", "b"])),
+        ("'a: b: c'.split(':', 2)", j!(["a", " b: c"])),
+        ("' x\\n'.trim()", j!("x")),
+        ("['a', 'b', 'a'].indexOf('a')", j!(0)),
+        ("['a', 'b', 'a'].lastIndexOf('a')", j!(2)),
+        ("[{'k': 1}, {'k': 2}].indexOf({'k': 2})", j!(1)),
+        ("['a', 'b'].indexOf('c')", j!(-1)),
+    ] {
+        assert_eq!(eval(expression), expected, "{expression}");
+    }
+    let ctx = cel.context(&[]);
+    assert!(
+        cel.compile("url('idp.example.com')")
+            .unwrap()
+            .execute(&ctx)
+            .is_err(),
+        "url() of what isURL refuses is an evaluation error"
+    );
+}
+
+/// Each exported document read into k8s-openapi's type and written back
+/// is unchanged: no field the admissionregistration (and core) schemas do
+/// not define, none misplaced, every type right. Every CEL text compiles.
+#[test]
+fn the_export_follows_the_admissionregistration_schemas() {
+    use k8s_openapi::api::admissionregistration::{v1, v1beta1};
+    use k8s_openapi::api::core::v1::ConfigMap;
+    fn same<T: serde::de::DeserializeOwned + serde::Serialize>(doc: &Value) {
+        let typed: T = serde_json::from_value(doc.clone())
+            .unwrap_or_else(|e| panic!("{e}: {}", doc["metadata"]["name"]));
+        assert_eq!(&serde_json::to_value(typed).unwrap(), doc);
+    }
+    let cel = Cel::new();
+    for (_, policy) in policies() {
+        for kube in admission_policy::KUBE_MIN..=admission_policy::KUBE_MAX {
+            let docs = exported(&policy, kube);
+            let kinds: Vec<&str> = docs.iter().map(|d| d["kind"].as_str().unwrap()).collect();
+            assert_eq!(kinds.iter().filter(|k| **k == "ConfigMap").count(), 1);
+            assert_eq!(
+                kinds.contains(&"MutatingAdmissionPolicy"),
+                kube >= 34,
+                "1.{kube}: {kinds:?}"
+            );
+            for doc in &docs {
+                let version = doc["apiVersion"].as_str().unwrap();
+                match (doc["kind"].as_str().unwrap(), version) {
+                    ("ConfigMap", "v1") => same::<ConfigMap>(doc),
+                    ("ValidatingAdmissionPolicy", "admissionregistration.k8s.io/v1") => {
+                        same::<v1::ValidatingAdmissionPolicy>(doc)
+                    }
+                    ("ValidatingAdmissionPolicyBinding", "admissionregistration.k8s.io/v1") => {
+                        same::<v1::ValidatingAdmissionPolicyBinding>(doc)
+                    }
+                    ("MutatingAdmissionPolicy", "admissionregistration.k8s.io/v1") => {
+                        assert!(kube >= 36);
+                        same::<v1::MutatingAdmissionPolicy>(doc)
+                    }
+                    ("MutatingAdmissionPolicyBinding", "admissionregistration.k8s.io/v1") => {
+                        same::<v1::MutatingAdmissionPolicyBinding>(doc)
+                    }
+                    ("MutatingAdmissionPolicy", "admissionregistration.k8s.io/v1beta1") => {
+                        assert!(kube == 34 || kube == 35);
+                        same::<v1beta1::MutatingAdmissionPolicy>(doc)
+                    }
+                    ("MutatingAdmissionPolicyBinding", "admissionregistration.k8s.io/v1beta1") => {
+                        same::<v1beta1::MutatingAdmissionPolicyBinding>(doc)
+                    }
+                    (kind, version) => panic!("unexpected {kind} {version}"),
+                }
+                // Bindings read the ConfigMap and deny when it is missing.
+                if let Some(param) = doc["spec"].get("paramRef") {
+                    assert_eq!(param["parameterNotFoundAction"], "Deny");
+                    assert_eq!(param["name"], admission_policy::PARAMS);
+                }
+                let spec = &doc["spec"];
+                let texts = ["variables", "matchConditions"]
+                    .iter()
+                    .flat_map(|k| spec[k].as_array().into_iter().flatten())
+                    .map(|v| &v["expression"])
+                    .chain(
+                        spec["validations"]
+                            .as_array()
+                            .into_iter()
+                            .flatten()
+                            .flat_map(|v| [&v["expression"], &v["messageExpression"]]),
+                    )
+                    .chain(
+                        spec["mutations"]
+                            .as_array()
+                            .into_iter()
+                            .flatten()
+                            .map(|m| &m["jsonPatch"]["expression"]),
+                    );
+                for text in texts {
+                    cel.compile(text.as_str().unwrap()).unwrap();
+                }
+            }
+        }
+    }
+}
+
+/// The MutatingAdmissionPolicy makes the webhook's admission fixes it
+/// carries: on every fixture, the gateway and hosts it leaves are the ones
+/// the webhook's patch leaves.
+#[test]
+fn the_mutating_policy_makes_the_webhooks_fixes() {
+    let cel = Cel::new();
+    let mut mutated = 0;
+    for (policy_name, policy) in policies() {
+        let docs = exported(&policy, 36);
+        let params = value(of_kind(&docs, "ConfigMap")[0]);
+        let map = of_kind(&docs, "MutatingAdmissionPolicy")[0];
+        for (file, object) in objects() {
+            let ctx = cel.context(&[
+                ("object", value(&object)),
+                ("params", params.clone()),
+                ("request", value(&request(&object))),
+            ]);
+            let mut ours = object.clone();
+            for m in map["spec"]["mutations"].as_array().unwrap() {
+                let program = cel
+                    .compile(m["jsonPatch"]["expression"].as_str().unwrap())
+                    .unwrap();
+                let ops = json(&program.execute(&ctx).unwrap());
+                let patch: json_patch::Patch = serde_json::from_value(ops).unwrap();
+                json_patch::patch(&mut ours, &patch).unwrap();
+            }
+            let mut webhook = object.clone();
+            json_patch::patch(
+                &mut webhook,
+                &kexpose::fix::admission_patch(&object, &policy),
+            )
+            .unwrap();
+            for field in ["gateway", "hosts"] {
+                assert_eq!(
+                    ours["spec"][field], webhook["spec"][field],
+                    "{file} [{policy_name}]: spec.{field}"
+                );
+            }
+            mutated += usize::from(ours != object);
+        }
+    }
+    assert!(mutated >= 4, "{mutated} objects mutated");
+}
+
+/// One golden per Kubernetes version, reviewed: the comment that says what
+/// is enforced where, the ConfigMap, the policies and their bindings.
+#[test]
+fn goldens_for_each_kubernetes_version() {
+    let dir = common::root().join("tests/fixtures/policy-export");
+    let mut diffs = Vec::new();
+    let mut cases: Vec<(String, Vec<String>)> = (admission_policy::KUBE_MIN
+        ..=admission_policy::KUBE_MAX)
+        .map(|k| {
+            (
+                format!("default-1.{k}.yaml"),
+                vec!["--kube-version".into(), format!("1.{k}")],
+            )
+        })
+        .collect();
+    cases.push((
+        "org-1.36-warn.yaml".into(),
+        [
+            "--policy",
+            "tests/fixtures/policy/org.yaml",
+            "--action",
+            "warn",
+        ]
+        .map(String::from)
+        .to_vec(),
+    ));
+    for (name, args) in cases {
+        let mut all = vec!["policy", "export"];
+        all.extend(args.iter().map(String::as_str));
+        let out = common::run(&all);
+        assert!(
+            out.status.success(),
+            "{}",
+            String::from_utf8_lossy(&out.stderr)
+        );
+        diffs.extend(common::golden(
+            &dir.join(name),
+            &String::from_utf8(out.stdout).unwrap(),
+        ));
+    }
+    assert!(diffs.is_empty(), "{}", diffs.join("\n"));
+}
+
+#[test]
+fn actions_choose_what_a_failed_validation_does() {
+    let policy = Policy::default();
+    for (action, errors, warnings) in [
+        (Action::Deny, "Deny", "Warn"),
+        (Action::Warn, "Warn", "Warn"),
+        (Action::Audit, "Audit", "Audit"),
+    ] {
+        let mut o = options(36);
+        o.action = action;
+        let docs = docs(&admission_policy::export(&policy, &o).unwrap());
+        for b in of_kind(&docs, "ValidatingAdmissionPolicyBinding") {
+            let expected = if b["metadata"]["name"] == "kexpose-warnings" {
+                warnings
+            } else {
+                errors
+            };
+            assert_eq!(
+                b["spec"]["validationActions"],
+                j!([expected]),
+                "{}",
+                b["metadata"]["name"]
+            );
+        }
+    }
+}
+
+/// A version outside 1.30 to 1.36, or a policy value the ConfigMap cannot
+/// carry, is an error with nothing on stdout.
+#[test]
+fn refuses_what_it_cannot_export() {
+    let out = common::run(&["policy", "export", "--kube-version", "1.29"]);
+    assert_eq!(out.status.code(), Some(2));
+    assert!(out.stdout.is_empty());
+    assert!(
+        String::from_utf8_lossy(&out.stderr).contains("Kubernetes 1.29 is outside 1.30 to 1.36")
+    );
+    let dir = common::temp_dir("policy-export-refuses");
+    let policy = common::write(
+        &dir,
+        "policy.yaml",
+        b"apiVersion: kexpose.dev/v1alpha1\nkind: Policy\nspec:\n  issuers:\n    - issuer: https://idp.example.com\n      jwksUri: https://idp.example.com/keys\n      fromHeaders: ['a,b']\n",
+    );
+    let out = common::run(&["policy", "export", "--policy", policy.to_str().unwrap()]);
+    assert_eq!(
+        out.status.code(),
+        Some(2),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    assert!(out.stdout.is_empty());
+    assert_eq!(
+        String::from_utf8_lossy(&out.stderr).trim(),
+        "kexpose: cannot export fromHeaders \"a,b\": a token location is a name without commas or spaces, other than * and -"
+    );
+}

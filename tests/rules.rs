@@ -165,14 +165,33 @@ fn rules_lists_every_rule_and_rule_prints_one() {
     let out = run(&["rules"]);
     assert!(out.status.success());
     let text = String::from_utf8(out.stdout).unwrap();
-    assert_eq!(text.lines().count(), RULES.len());
-    assert!(text.contains("J003  jwt-jwks-uri-invalid"));
+    let listed: Vec<&str> = text.lines().take_while(|l| !l.is_empty()).collect();
+    assert_eq!(listed.len(), RULES.len());
+    assert!(
+        listed
+            .iter()
+            .any(|l| l.starts_with("J003  jwt-jwks-uri-invalid") && l.contains(" policy "))
+    );
+    // A rule the export leaves out says why, and the reason is explained.
+    let r004 = listed.iter().find(|l| l.starts_with("R004")).unwrap();
+    assert!(r004.contains(" trie "), "{r004}");
+    assert!(text.contains(
+        "\n  trie          it needs upstream's path-conflict trie, which CEL cannot build\n"
+    ));
 
     let out = run(&["rule", "J003"]);
     assert!(out.status.success());
     let text = String::from_utf8(out.stdout).unwrap();
     assert!(text.starts_with("# J003 jwt-jwks-uri-invalid (error)"));
     assert!(text.contains("## Use instead"));
+    assert!(text.contains("Admission policy: `kexpose policy export` carries it."));
+    let text = String::from_utf8(run(&["rule", "R011"]).stdout).unwrap();
+    assert!(
+        text.contains(
+            "Admission policy: not exported, since it needs the cluster's other APIRules"
+        ),
+        "{text}"
+    );
 
     let by_name = run(&["rule", "jwt-jwks-uri-invalid"]);
     assert_eq!(by_name.stdout, run(&["rule", "j003"]).stdout);

@@ -35,7 +35,7 @@ impl Left {
         match self {
             Left::Parse => "parse",
             Left::Schema => "schema",
-            Left::NotAnObject => "not-an-object",
+            Left::NotAnObject => "not-stored",
             Left::V1beta1 => "v1beta1",
             Left::Cluster => "cluster",
             Left::Trie => "trie",

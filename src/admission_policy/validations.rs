@@ -34,7 +34,7 @@ impl Validation {
             return format!("!({})", self.violated);
         }
         format!(
-            "{} in variables.suppressed || !({})",
+            "{} in variables.suppressed ||\n  !({})",
             lit(self.code.as_str()),
             self.violated
         )
@@ -45,7 +45,7 @@ impl Validation {
     pub fn message_expression(&self) -> String {
         let rule = self.code.rule();
         format!(
-            "({}) + {}",
+            "({}) +\n  {}",
             self.message,
             lit(&format!(" [{} {}]", rule.code, rule.name))
         )

@@ -5,7 +5,17 @@ use std::io::{self, Write};
 use clap::ValueEnum;
 
 use super::{Fatal, Outcome};
+use crate::admission_policy::{Left, coverage};
 use crate::rules::{self, RULES};
+
+/// The export column: `policy` when `kexpose policy export` carries the
+/// rule, else the key of why not (explained under the list).
+fn export_key(code: rules::Code) -> &'static str {
+    match coverage(code) {
+        Ok(()) => "policy",
+        Err(left) => left.key(),
+    }
+}
 
 #[derive(Clone, Copy, ValueEnum)]
 pub enum ListFormat {
@@ -19,12 +29,20 @@ pub fn list_rules(format: ListFormat, out: &mut dyn Write) -> Result<Outcome, Fa
             for r in RULES {
                 writeln!(
                     out,
-                    "{}  {:<30} {:<8} {}",
+                    "{}  {:<30} {:<8} {:<13} {}",
                     r.code,
                     r.name,
                     r.severity.as_str(),
+                    export_key(r.code),
                     r.summary
                 )?;
+            }
+            writeln!(
+                out,
+                "\nThe fourth column says whether `kexpose policy export` carries the rule (policy), or why not:"
+            )?;
+            for left in Left::ALL {
+                writeln!(out, "  {:<13} {}", left.key(), left.reason())?;
             }
         }
         ListFormat::Json => {
@@ -33,6 +51,8 @@ pub fn list_rules(format: ListFormat, out: &mut dyn Write) -> Result<Outcome, Fa
                 .map(|r| {
                     serde_json::json!({
                         "code": r.code, "name": r.name, "severity": r.severity, "summary": r.summary,
+                        "policyExport": coverage(r.code).is_ok(),
+                        "notExportedBecause": coverage(r.code).err().map(Left::reason),
                     })
                 })
                 .collect();
@@ -48,6 +68,17 @@ pub fn show_rule(code: &str, out: &mut dyn Write) -> Result<Outcome, Fatal> {
         .ok_or_else(|| Fatal::Message(format!("no rule {code}; `kexpose rules` lists them")))?;
     writeln!(out, "# {} {} ({})\n", rule.code, rule.name, rule.severity)?;
     writeln!(out, "{}\n", rule.summary)?;
+    match coverage(rule.code) {
+        Ok(()) => writeln!(
+            out,
+            "Admission policy: `kexpose policy export` carries it.\n"
+        )?,
+        Err(left) => writeln!(
+            out,
+            "Admission policy: not exported, since {}; kexpose check and the webhook enforce it.\n",
+            left.reason()
+        )?,
+    }
     write!(out, "{}", rule.doc)?;
     Ok(Outcome::Clean)
 }
