@@ -507,3 +507,92 @@ fn non_default_values_bring_their_own_certificate_and_extras() {
         "{env:?}"
     );
 }
+
+/// `enforcement`: `policy` installs what `kexpose policy export` wrote and
+/// nothing of the webhook (no Deployment, no certificates); `both` installs
+/// both; a missing export, or one reading its parameters from another
+/// namespace, is refused with the command that makes the right one.
+#[test]
+fn enforcement_by_admission_policies() {
+    let export = |namespace: &str| {
+        let out = common::run(&[
+            "policy",
+            "export",
+            "--namespace",
+            namespace,
+            "--kube-version",
+            "1.36",
+        ]);
+        assert!(out.status.success());
+        values_file(
+            &format!("export-{namespace}"),
+            &String::from_utf8(out.stdout).unwrap(),
+        )
+    };
+    let ours = export("kexpose-system");
+    let file = format!("admissionPolicy={}", ours.display());
+    let kinds = |docs: &[Value]| {
+        let mut k: Vec<String> = docs
+            .iter()
+            .map(|d| d["kind"].as_str().unwrap().to_owned())
+            .collect();
+        k.sort();
+        k.dedup();
+        k
+    };
+    let policy = template(&["--set", "enforcement=policy", "--set-file", &file]);
+    assert_eq!(
+        kinds(&policy),
+        [
+            "ConfigMap",
+            "MutatingAdmissionPolicy",
+            "MutatingAdmissionPolicyBinding",
+            "ValidatingAdmissionPolicy",
+            "ValidatingAdmissionPolicyBinding"
+        ]
+    );
+    let params = find(&policy, "ConfigMap");
+    assert_eq!(params["metadata"]["name"], "kexpose-policy");
+    assert_eq!(params["metadata"]["namespace"], "kexpose-system");
+    let both = template(&["--set", "enforcement=both", "--set-file", &file]);
+    for kind in [
+        "Deployment",
+        "ValidatingWebhookConfiguration",
+        "ValidatingAdmissionPolicy",
+    ] {
+        find(&both, kind);
+    }
+    assert_eq!(
+        kinds(&template(&[])),
+        kinds(&template(&[
+            "--set",
+            "enforcement=webhook",
+            "--set-file",
+            &file
+        ]))
+    );
+
+    let refused = |extra: &[&str]| {
+        let mut args = vec![
+            "template",
+            "kexpose",
+            "charts/kexpose",
+            "--namespace",
+            "kexpose-system",
+        ];
+        args.extend_from_slice(extra);
+        let out = helm(&args);
+        assert!(!out.status.success());
+        String::from_utf8_lossy(&out.stderr).into_owned()
+    };
+    let missing = refused(&["--set", "enforcement=policy"]);
+    assert!(missing.contains("enforcement policy needs admissionPolicy: pass the output of `kexpose policy export --policy POLICY --namespace kexpose-system"), "{missing}");
+    let elsewhere = format!("admissionPolicy={}", export("other").display());
+    let wrong = refused(&["--set", "enforcement=policy", "--set-file", &elsewhere]);
+    assert!(
+        wrong.contains("export it with --namespace kexpose-system"),
+        "{wrong}"
+    );
+    let typo = refused(&["--set", "enforcement=policies"]);
+    assert!(typo.contains("enforcement"), "{typo}");
+}

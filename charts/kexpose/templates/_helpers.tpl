@@ -84,3 +84,13 @@ matchExpressions:
   resources: ["apirules"]
   scope: Namespaced
 {{- end }}
+
+{{/*
+Whether the chart runs the webhook: enforcement webhook or both. With
+enforcement policy the API server enforces the exported admission policies
+alone, and no Deployment, Service, certificate or webhook configuration is
+created.
+*/}}
+{{- define "kexpose.webhook" -}}
+{{- if ne .Values.enforcement "policy" }}true{{ end }}
+{{- end }}
