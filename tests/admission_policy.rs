@@ -16,7 +16,7 @@ use kexpose::check;
 use kexpose::policy::Policy;
 use kexpose::rules::Code;
 use kexpose::yaml::{Limits, load};
-use kube_cel::{Cel, json, value};
+use kube_cel::{Cel, evaluate, json, request, value};
 use serde_json::{Value, json as j};
 
 fn options(kube: u32) -> Options {
@@ -56,80 +56,6 @@ fn policies() -> Vec<(String, Policy)> {
         out.push((p.to_owned(), Policy::load(&root.join(p)).unwrap()));
     }
     out
-}
-
-/// The admission request the API server would send for `object`.
-fn request(object: &Value) -> Value {
-    let api_version = object["apiVersion"].as_str().unwrap_or_default();
-    let (group, version) = api_version.split_once('/').unwrap_or(("", api_version));
-    j!({
-        "operation": "CREATE",
-        "namespace": object["metadata"]["namespace"].as_str().unwrap_or_default(),
-        "kind": {"group": group, "version": version, "kind": "APIRule"},
-    })
-}
-
-/// Evaluates one ValidatingAdmissionPolicy on `object`: `None` when its
-/// match conditions leave the object out, else the failed validations as
-/// code -> message.
-fn evaluate(
-    cel: &Cel,
-    vap: &Value,
-    object: &Value,
-    params: &Value,
-) -> Result<Option<BTreeMap<String, String>>, String> {
-    let spec = &vap["spec"];
-    let base = [
-        ("object", value(object)),
-        ("params", value(params)),
-        ("request", value(&request(object))),
-    ];
-    for condition in spec["matchConditions"].as_array().into_iter().flatten() {
-        let ctx = cel.context(&base);
-        let program = cel.compile(condition["expression"].as_str().unwrap())?;
-        if program.execute(&ctx) != Ok(cel::Value::Bool(true)) {
-            return Ok(None);
-        }
-    }
-    // Variables in order, each seeing the ones before; one that fails to
-    // evaluate is left out, so only an expression that reads it fails (the
-    // API server evaluates variables lazily).
-    let mut variables: BTreeMap<String, Value> = BTreeMap::new();
-    for var in spec["variables"].as_array().into_iter().flatten() {
-        let mut vars = base.to_vec();
-        vars.push(("variables", value(&Value::from_iter(variables.clone()))));
-        let ctx = cel.context(&vars);
-        let program = cel.compile(var["expression"].as_str().unwrap())?;
-        if let Ok(v) = program.execute(&ctx) {
-            variables.insert(var["name"].as_str().unwrap().to_owned(), json(&v));
-        }
-    }
-    let mut vars = base.to_vec();
-    vars.push(("variables", value(&Value::from_iter(variables))));
-    let ctx = cel.context(&vars);
-    let mut failed = BTreeMap::new();
-    for v in spec["validations"].as_array().unwrap() {
-        let expression = v["expression"].as_str().unwrap();
-        let verdict = cel
-            .compile(expression)?
-            .execute(&ctx)
-            .map_err(|e| format!("{e:?} in {expression}"))?;
-        if verdict == cel::Value::Bool(true) {
-            continue;
-        }
-        let message = v["messageExpression"].as_str().unwrap();
-        let text = match cel.compile(message)?.execute(&ctx) {
-            Ok(cel::Value::String(s)) => s.to_string(),
-            other => return Err(format!("{other:?} from {message}")),
-        };
-        let code = text
-            .rsplit_once(" [")
-            .and_then(|(_, tail)| tail.split(' ').next())
-            .unwrap_or_default()
-            .to_owned();
-        failed.insert(code, text);
-    }
-    Ok(Some(failed))
 }
 
 /// Every APIRule v2 or v2alpha1 document of the rule fixtures and the
@@ -539,4 +465,70 @@ fn refuses_what_it_cannot_export() {
         String::from_utf8_lossy(&out.stderr).trim(),
         "kexpose: cannot export fromHeaders \"a,b\": a token location is a name without commas or spaces, other than * and -"
     );
+}
+
+/// `kexpose policy export | kubectl apply -f -`: kubectl 1.37 reads the
+/// stream as `apply` would (`label --local`, which needs no API server)
+/// and sees exactly the exported objects, CEL texts unchanged; a failed
+/// export writes nothing for kubectl to apply.
+#[test]
+fn kubectl_reads_the_export_as_written() {
+    let out = common::run(&[
+        "policy",
+        "export",
+        "--policy",
+        "tests/fixtures/policy/org.yaml",
+    ]);
+    assert!(out.status.success());
+    let ours = docs(&String::from_utf8(out.stdout.clone()).unwrap());
+    let mut kubectl = std::process::Command::new(common::tool("kubectl"))
+        .args([
+            "label",
+            "--local",
+            "-f",
+            "-",
+            "-o",
+            "json",
+            "kexpose.dev/piped=yes",
+        ])
+        .stdin(std::process::Stdio::piped())
+        .stdout(std::process::Stdio::piped())
+        .stderr(std::process::Stdio::piped())
+        .spawn()
+        .unwrap();
+    use std::io::Write;
+    kubectl
+        .stdin
+        .take()
+        .unwrap()
+        .write_all(&out.stdout)
+        .unwrap();
+    let read = kubectl.wait_with_output().unwrap();
+    assert!(
+        read.status.success(),
+        "{}",
+        String::from_utf8_lossy(&read.stderr)
+    );
+    let text = String::from_utf8(read.stdout).unwrap();
+    let theirs: Vec<Value> = serde_json::Deserializer::from_str(&text)
+        .into_iter::<Value>()
+        .map(|v| v.unwrap())
+        .flat_map(|v| match v["kind"].as_str() {
+            Some("List") => v["items"].as_array().unwrap().clone(),
+            _ => vec![v],
+        })
+        .collect();
+    assert_eq!(theirs.len(), ours.len());
+    for (mut kube, ours) in theirs.into_iter().zip(ours) {
+        assert_eq!(kube["metadata"]["labels"]["kexpose.dev/piped"], "yes");
+        kube["metadata"]["labels"]
+            .as_object_mut()
+            .unwrap()
+            .remove("kexpose.dev/piped");
+        assert_eq!(kube, ours);
+    }
+
+    let bad = common::run(&["policy", "export", "--kube-version", "2.0"]);
+    assert!(!bad.status.success());
+    assert!(bad.stdout.is_empty(), "nothing for kubectl to apply");
 }

@@ -16,7 +16,7 @@
 
 #![allow(dead_code)]
 
-use std::collections::HashMap;
+use std::collections::{BTreeMap, HashMap};
 use std::sync::Arc;
 
 use cel::common::types;
@@ -241,4 +241,114 @@ pub fn json(v: &Value) -> serde_json::Value {
         }
         other => serde_json::Value::String(format!("{other:?}")),
     }
+}
+
+/// The admission request the API server would send for `object`.
+pub fn request(object: &serde_json::Value) -> serde_json::Value {
+    let api_version = object["apiVersion"].as_str().unwrap_or_default();
+    let (group, version) = api_version.split_once('/').unwrap_or(("", api_version));
+    serde_json::json!({
+        "operation": "CREATE",
+        "namespace": object["metadata"]["namespace"].as_str().unwrap_or_default(),
+        "kind": {"group": group, "version": version, "kind": "APIRule"},
+    })
+}
+
+/// A ValidatingAdmissionPolicy's CEL, compiled once.
+pub struct Compiled {
+    conditions: Vec<Program>,
+    variables: Vec<(String, Program)>,
+    /// Each validation's expression and message expression.
+    validations: Vec<(Program, Program)>,
+}
+
+impl Compiled {
+    pub fn new(cel: &Cel, vap: &serde_json::Value) -> Result<Compiled, String> {
+        let spec = &vap["spec"];
+        let list = |key: &str| spec[key].as_array().cloned().unwrap_or_default();
+        let text =
+            |v: &serde_json::Value, key: &str| cel.compile(v[key].as_str().unwrap_or_default());
+        Ok(Compiled {
+            conditions: list("matchConditions")
+                .iter()
+                .map(|c| text(c, "expression"))
+                .collect::<Result<_, _>>()?,
+            variables: list("variables")
+                .iter()
+                .map(|v| {
+                    Ok((
+                        v["name"].as_str().unwrap_or_default().to_owned(),
+                        text(v, "expression")?,
+                    ))
+                })
+                .collect::<Result<_, String>>()?,
+            validations: list("validations")
+                .iter()
+                .map(|v| Ok((text(v, "expression")?, text(v, "messageExpression")?)))
+                .collect::<Result<_, String>>()?,
+        })
+    }
+
+    /// `None` when the match conditions leave the object out, else the
+    /// failed validations as code -> message.
+    pub fn evaluate(
+        &self,
+        cel: &Cel,
+        object: &serde_json::Value,
+        params: &serde_json::Value,
+    ) -> Result<Option<BTreeMap<String, String>>, String> {
+        let base = [
+            ("object", value(object)),
+            ("params", value(params)),
+            ("request", value(&request(object))),
+        ];
+        let ctx = cel.context(&base);
+        for condition in &self.conditions {
+            if condition.execute(&ctx) != Ok(cel::Value::Bool(true)) {
+                return Ok(None);
+            }
+        }
+        // Variables in order, each seeing the ones before; one that fails
+        // to evaluate is left out, so only an expression that reads it
+        // fails (the API server evaluates variables lazily).
+        let mut variables: HashMap<String, cel::Value> = HashMap::new();
+        for (name, program) in &self.variables {
+            let mut ctx = cel.context(&base);
+            ctx.add_variable_from_value("variables", cel::Value::from(variables.clone()));
+            if let Ok(v) = program.execute(&ctx) {
+                variables.insert(name.clone(), v);
+            }
+        }
+        let mut ctx = cel.context(&base);
+        ctx.add_variable_from_value("variables", cel::Value::from(variables));
+        let mut failed = BTreeMap::new();
+        for (expression, message) in &self.validations {
+            let verdict = expression.execute(&ctx).map_err(|e| format!("{e:?}"))?;
+            if verdict == cel::Value::Bool(true) {
+                continue;
+            }
+            let text = match message.execute(&ctx) {
+                Ok(cel::Value::String(s)) => s.to_string(),
+                other => return Err(format!("{other:?} from a message expression")),
+            };
+            let code = text
+                .rsplit_once(" [")
+                .and_then(|(_, tail)| tail.split(' ').next())
+                .unwrap_or_default()
+                .to_owned();
+            failed.insert(code, text);
+        }
+        Ok(Some(failed))
+    }
+}
+
+/// Evaluates one ValidatingAdmissionPolicy on `object` (see
+/// [`Compiled::evaluate`]).
+pub fn evaluate(
+    cel: &Cel,
+    vap: &serde_json::Value,
+    object: &serde_json::Value,
+    params: &serde_json::Value,
+) -> Result<Option<BTreeMap<String, String>>, String> {
+    Compiled::new(cel, vap)?.evaluate(cel, object, params)
 }

