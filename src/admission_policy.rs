@@ -268,3 +268,46 @@ fn header(policy: &Policy, options: &Options, mutating: bool) -> String {
     }
     out
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// The coverage table and the validations say the same: each rule the
+    /// export claims has exactly one validation, and no other rule has one.
+    #[test]
+    fn every_exported_rule_has_one_validation() {
+        let mut codes: Vec<Code> = validations::all().iter().map(|v| v.code).collect();
+        let count = codes.len();
+        codes.dedup();
+        assert_eq!(codes.len(), count, "a rule exported twice");
+        let claimed: Vec<Code> = Code::ALL
+            .iter()
+            .copied()
+            .filter(|c| coverage(*c).is_ok())
+            .collect();
+        assert_eq!(codes, claimed);
+    }
+
+    #[test]
+    fn a_rule_the_policy_turns_off_is_not_exported() {
+        let policy = Policy::parse(
+            "apiVersion: kexpose.dev/v1alpha1\nkind: Policy\nspec:\n  rules: {J002: off, J013: error}\n",
+        )
+        .unwrap();
+        let options = Options {
+            kube: 36,
+            action: Action::Deny,
+            namespace: "x".into(),
+        };
+        let text = export(&policy, &options).unwrap();
+        assert!(!text.contains("'J002' in variables.suppressed"));
+        assert!(text.contains("J002(off)"));
+        let jwt = text.split("name: kexpose-jwt\n").nth(1).unwrap();
+        let jwt = jwt.split("\n---\n").next().unwrap();
+        assert!(
+            jwt.contains("'J013' in variables.suppressed"),
+            "J013 is an error here"
+        );
+    }
+}

@@ -1,0 +1,226 @@
+//! The O rules, reading the policy's values from the parameter ConfigMap
+//! (`params.data`) through the variables of `cel`.
+
+use super::Validation;
+use super::jwt::{ISSUER, JWKS, jwks_http_forbidden};
+use crate::admission_policy::cel::{
+    AT, first, first_in_configs, first_rule, lit, namespace_in, some_in_configs, some_rule,
+};
+use crate::rules::Code;
+
+pub(super) fn rules(out: &mut Vec<Validation>) {
+    let hosts = "variables.spec.hosts";
+    let host_at = format!("'spec.hosts[' + string({hosts}.indexOf(h)) + ']'");
+    let wildcard = "params.data.allowWildcard != 'true' && h.startsWith('*.')";
+    out.push(Validation::new(
+        Code::O004,
+        format!("{hosts}.exists(h, {wildcard})"),
+        first(
+            hosts,
+            "h",
+            wildcard,
+            &format!("{host_at} + ': wildcard host \"' + h + '\" is not allowed by the policy; name the host'"),
+        ),
+    ));
+    let name = "(h.startsWith('*.') ? h.substring(2) : h).lowerAscii()";
+    let outside = format!(
+        "size(variables.domains) > 0 && {name}.contains('.') && !variables.domains.exists(d, {name} == d || {name}.endsWith('.' + d))"
+    );
+    out.push(Validation::new(
+        Code::O003,
+        format!("{hosts}.exists(h, {outside})"),
+        first(
+            hosts,
+            "h",
+            &outside,
+            &format!("{host_at} + ': host \"' + h + '\" is not under an allowed domain (' + variables.domains.join(', ') + ')'"),
+        ),
+    ));
+    let gateway_bad = |key: &str| {
+        format!(
+            "(size(variables.allowedGateways) > 0 && has(variables.spec.{key}) && !(variables.spec.{key} in variables.allowedGateways))"
+        )
+    };
+    let gateway_message = |key: &str| {
+        format!(
+            "'spec.{key}: gateway \"' + variables.spec.{key} + '\" is not allowed by the policy (allowed: ' + variables.allowedGateways.join(', ') + ')'"
+        )
+    };
+    out.push(Validation::new(
+        Code::O005,
+        format!(
+            "{} || {}",
+            gateway_bad("gateway"),
+            gateway_bad("externalGateway")
+        ),
+        format!(
+            "{} ? {} : {}",
+            gateway_bad("gateway"),
+            gateway_message("gateway"),
+            gateway_message("externalGateway")
+        ),
+    ));
+    let public = format!(
+        "has(r.noAuth) && r.noAuth == true && params.data.allowNoAuth != 'true' && !(r.path in variables.noAuthPaths) && !{}",
+        namespace_in("noAuthNamespaces")
+    );
+    out.push(Validation::new(
+        Code::O006,
+        some_rule(&public),
+        first_rule(
+            &public,
+            &format!(
+                "{AT} + '.noAuth: noAuth is not allowed for ' + r.path + ' in namespace \"' + variables.namespace + '\" by the policy; require a jwt'"
+            ),
+        ),
+    ));
+    let applies = format!(
+        "(params.data.requireScopes == 'true' || params.data.requireAudiences == 'true') && (size(variables.authorizationNamespaces) == 0 || {})",
+        namespace_in("authorizationNamespaces")
+    );
+    let authz = "(has(r.jwt.authorizations) ? r.jwt.authorizations : [])";
+    let scoped = format!("{authz}.exists(z, has(z.requiredScopes) && size(z.requiredScopes) > 0)");
+    let audienced = format!("{authz}.exists(z, has(z.audiences) && size(z.audiences) > 0)");
+    let no_scopes = format!("(params.data.requireScopes == 'true' && !{scoped})");
+    let no_audiences = format!("(params.data.requireAudiences == 'true' && !{audienced})");
+    let open = format!("has(r.jwt) && ({no_scopes} || {no_audiences})");
+    out.push(Validation::new(
+        Code::O007,
+        format!("{applies} && {}", some_rule(&open)),
+        first_rule(
+            &open,
+            &format!(
+                "{AT} + '.jwt: the policy requires jwt rules to restrict ' + ({no_scopes} && {no_audiences} ? 'requiredScopes and audiences' : {no_scopes} ? 'requiredScopes' : 'audiences') + '; any valid token of the issuer is accepted here'"
+            ),
+        ),
+    ));
+    let max = "int(params.data.maxTimeout)";
+    let limited = "params.data.maxTimeout != ''";
+    let spec_long = format!("has(variables.spec.timeout) && variables.spec.timeout > {max}");
+    let rule_long = format!("has(r.timeout) && r.timeout > {max}");
+    let too_long = |value: &str| {
+        format!(
+            "'timeout ' + string({value}) + 's is longer than the policy\\'s maximum of ' + params.data.maxTimeout + 's'"
+        )
+    };
+    out.push(Validation::new(
+        Code::O008,
+        format!("{limited} && ({spec_long} || {})", some_rule(&rule_long)),
+        format!(
+            "{spec_long} ? 'spec.timeout: ' + {} : {}",
+            too_long("variables.spec.timeout"),
+            first_rule(
+                &rule_long,
+                &format!("{AT} + '.timeout: ' + {}", too_long("r.timeout"))
+            )
+        ),
+    ));
+    let unlisted = "size(variables.methods) > 0 && r.methods.exists(m, !(m in variables.methods))";
+    out.push(Validation::new(
+        Code::O009,
+        some_rule(unlisted),
+        first_rule(
+            unlisted,
+            &first(
+                "r.methods",
+                "m",
+                "!(m in variables.methods)",
+                &format!("{AT} + '.methods[' + string(r.methods.indexOf(m)) + ']: method ' + m + ' is not allowed by the policy (allowed: ' + variables.methods.join(', ') + ')'"),
+            ),
+        ),
+    ));
+    let registered = format!("variables.registry.exists(x, x[0] == {ISSUER})");
+    let entry = format!("variables.registry.filter(x, x[0] == {ISSUER})[0]");
+    let per_auth: [(Code, String, String); 4] = [
+        (
+            Code::O010,
+            jwks_http_forbidden(),
+            format!(
+                "{AT} + '.jwksUri: jwksUri \"' + {JWKS} + '\" uses plain http, which the policy does not allow'"
+            ),
+        ),
+        (
+            Code::O001,
+            format!("size(variables.registry) > 0 && !{registered}"),
+            format!(
+                "{AT} + '.issuer: issuer \"' + {ISSUER} + '\" is not in the policy\\'s issuer registry'"
+            ),
+        ),
+        (
+            Code::O002,
+            format!("{registered} && {entry}[1] != {JWKS}"),
+            format!(
+                "{AT} + '.jwksUri: jwksUri \"' + {JWKS} + '\" differs from the registered jwksUri of ' + {ISSUER} + ': ' + {entry}[1]"
+            ),
+        ),
+        (
+            Code::O012,
+            token_location_bad(&registered, &entry),
+            token_location_message(&entry),
+        ),
+    ];
+    for (code, bad, rest) in per_auth {
+        out.push(Validation::new(
+            code,
+            some_in_configs("authentications", &bad),
+            first_in_configs("authentications", &bad, &rest),
+        ));
+    }
+    let reasonless = "variables.suppressionEntries.filter(e, !(e.contains(':') && e.split(':', 2)[1].trim() != ''))";
+    let at = lit(&crate::diagnostic::field_path(&format!(
+        "/metadata/annotations/{}",
+        crate::check::organisation::SUPPRESS.replace('/', "~1")
+    )));
+    out.push(Validation::new(
+        Code::O011,
+        format!(
+            "variables.suppression != '' && (params.data.allowSuppressions != 'true' || size({reasonless}) > 0)"
+        ),
+        format!(
+            "{at} + (params.data.allowSuppressions != 'true' ? ': the policy does not allow suppressing findings; nothing was suppressed' : ': suppression \"' + {reasonless}[0] + '\" gives no reason (write CODE: reason); it suppresses nothing')"
+        ),
+    ));
+}
+
+/// A registry entry's allowed names (`entry[2]` headers, `entry[3]`
+/// params): `*` any, `-` none, else a comma-separated list.
+fn allowed(list: &str, name: &str) -> String {
+    format!("({list} == '*' || ({list} != '-' && {name} in {list}.split(',')))")
+}
+
+fn token_location_bad(registered: &str, entry: &str) -> String {
+    format!(
+        "{registered} && ((has(e.fromHeaders) && e.fromHeaders.exists(h, !{})) || (has(e.fromParams) && e.fromParams.exists(q, !{})))",
+        allowed(&format!("{entry}[2]"), "h.name"),
+        allowed(&format!("{entry}[3]"), "q"),
+    )
+}
+
+fn token_location_message(entry: &str) -> String {
+    let names = |list: &str| format!("({list} == '-' ? '' : {list}.split(',').join(', '))");
+    let headers = format!("{entry}[2]");
+    let params = format!("{entry}[3]");
+    let header_bad = format!("!{}", allowed(&headers, "h.name"));
+    let param_bad = format!("!{}", allowed(&params, "q"));
+    format!(
+        "has(e.fromHeaders) && e.fromHeaders.exists(h, {header_bad}) ? {} : {}",
+        first(
+            "e.fromHeaders",
+            "h",
+            &header_bad,
+            &format!(
+                "{AT} + '.fromHeaders: issuer ' + {ISSUER} + ' may only be read from fromHeaders [' + {} + ']; \"' + h.name + '\" is not among them'",
+                names(&headers)
+            ),
+        ),
+        first(
+            "e.fromParams",
+            "q",
+            &param_bad,
+            &format!(
+                "{AT} + '.fromParams: issuer ' + {ISSUER} + ' may only be read from fromParams [' + {} + ']; \"' + q + '\" is not among them'",
+                names(&params)
+            ),
+        ),
+    )
+}
