@@ -532,3 +532,55 @@ fn kubectl_reads_the_export_as_written() {
     assert!(!bad.status.success());
     assert!(bad.stdout.is_empty(), "nothing for kubectl to apply");
 }
+
+/// An APIRule with `n` jwt rules, each broken in the same ways when `bad`.
+fn many_rules(n: usize, bad: bool) -> Value {
+    let issuer = if bad {
+        "https://idp example.com"
+    } else {
+        "https://idp.example.com"
+    };
+    let rules: Vec<Value> = (0..n)
+        .map(|i| {
+            j!({"path": format!("/r{i}"), "methods": ["GET", "OPTIONS"], "timeout": if bad { 900 } else { 60 },
+                "jwt": {"authentications": [{"issuer": issuer, "jwksUri": "https://idp.example.com/keys",
+                                             "fromHeaders": [{"name": "Authorization"}]}],
+                        "authorizations": [{"requiredScopes": ["read"]}]}})
+        })
+        .collect();
+    j!({"apiVersion": "gateway.kyma-project.io/v2", "kind": "APIRule",
+        "metadata": {"name": "many", "namespace": "prod-shop"},
+        "spec": {"hosts": ["many.apps.example.com"], "service": {"name": "s", "port": 80},
+                 "gateway": "kyma-system/kyma-gateway", "rules": rules}})
+}
+
+/// Every expression, message included, stays linear in the rules and far
+/// below the API server's limit of 1,000,000 per expression at 300 rules,
+/// in cel-go's cost units (tests/kube_cel/cost.rs).
+#[test]
+fn the_export_stays_within_the_cost_limit() {
+    let cel = Cel::new();
+    let policy = Policy::load(&common::root().join("tests/fixtures/policy/org.yaml")).unwrap();
+    let docs = exported(&policy, 36);
+    let params = of_kind(&docs, "ConfigMap")[0].clone();
+    let compiled: Vec<kube_cel::Compiled> = of_kind(&docs, "ValidatingAdmissionPolicy")
+        .into_iter()
+        .map(|v| kube_cel::Compiled::new(&cel, v).unwrap())
+        .collect();
+    for bad in [false, true] {
+        let cost = |n: usize| {
+            let object = many_rules(n, bad);
+            compiled
+                .iter()
+                .map(|v| v.cost(&cel, &object, &params).0)
+                .max()
+                .unwrap()
+        };
+        let (small, large) = (cost(30), cost(300));
+        assert!(large < 300_000, "bad={bad}: {large} at 300 rules");
+        assert!(
+            large < small * 12,
+            "bad={bad}: {small} at 30 rules, {large} at 300: not linear"
+        );
+    }
+}

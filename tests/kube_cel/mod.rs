@@ -16,6 +16,8 @@
 
 #![allow(dead_code)]
 
+pub mod cost;
+
 use std::collections::{BTreeMap, HashMap};
 use std::sync::Arc;
 
@@ -339,6 +341,51 @@ impl Compiled {
             failed.insert(code, text);
         }
         Ok(Some(failed))
+    }
+}
+
+impl Compiled {
+    /// The runtime cost (see [`cost`]) of judging `object`: the costliest
+    /// single expression (a variable, a validation or its message), and
+    /// the total for the policy.
+    pub fn cost(
+        &self,
+        cel: &Cel,
+        object: &serde_json::Value,
+        params: &serde_json::Value,
+    ) -> (u64, u64) {
+        let base = [
+            ("object", value(object)),
+            ("params", value(params)),
+            ("request", value(&request(object))),
+        ];
+        let (mut max, mut total) = (0, 0);
+        let mut charge = |c: u64| {
+            max = max.max(c);
+            total += c;
+        };
+        let ctx = cel.context(&base);
+        for condition in &self.conditions {
+            charge(cost::cost(condition.expression(), &ctx));
+        }
+        let mut variables: HashMap<String, cel::Value> = HashMap::new();
+        for (name, program) in &self.variables {
+            let mut ctx = cel.context(&base);
+            ctx.add_variable_from_value("variables", cel::Value::from(variables.clone()));
+            charge(cost::cost(program.expression(), &ctx));
+            if let Ok(v) = program.execute(&ctx) {
+                variables.insert(name.clone(), v);
+            }
+        }
+        let mut ctx = cel.context(&base);
+        ctx.add_variable_from_value("variables", cel::Value::from(variables));
+        for (expression, message) in &self.validations {
+            charge(cost::cost(expression.expression(), &ctx));
+            if expression.execute(&ctx) != Ok(cel::Value::Bool(true)) {
+                charge(cost::cost(message.expression(), &ctx));
+            }
+        }
+        (max, total)
     }
 }
 
