@@ -584,3 +584,279 @@ fn the_export_stays_within_the_cost_limit() {
         );
     }
 }
+
+mod random {
+    //! Random APIRules built from the values that make each exported rule
+    //! hard (Go's URL corner cases, token locations in every order, `{**}`
+    //! in every place, repeated methods, suppressions): the policies'
+    //! verdicts must be check's, for every rule, on every one of them.
+
+    use super::*;
+    use proptest::prelude::*;
+
+    fn pick(items: &'static [&'static str]) -> impl Strategy<Value = Value> {
+        prop::sample::select(items).prop_map(Value::from)
+    }
+
+    const ISSUERS: &[&str] = &[
+        "https://idp.example.com",
+        "https://idp.example.com/",
+        "http://idp.example.com",
+        "idp.example.com",
+        "https:idp.example.com",
+        "ldap://idp.example.com",
+        "HTTPS://Idp.Example.com",
+        "https://idp example.com",
+        "https://:8443",
+        "/issuer",
+        "",
+        "urn:idp",
+    ];
+    const JWKS: &[&str] = &[
+        "https://idp.example.com/keys",
+        "http://idp.example.com/keys",
+        "ftp://idp.example.com/keys",
+        "https:keys",
+        "/keys",
+        "",
+        "https://idp.example.com/<TENANT>/keys",
+        "HTTP://idp.example.com/keys",
+    ];
+    const PATHS: &[&str] = &[
+        "/a",
+        "/a/{*}",
+        "/{**}",
+        "/a/{**}/b",
+        "/a/{**}/{*}",
+        "/{**}/{**}",
+        "/*",
+        "/healthz",
+        "/a{**}b/{*}",
+    ];
+    const METHODS: &[&str] = &["GET", "POST", "OPTIONS", "TRACE", "DELETE"];
+    const SUPPRESS: &[&str] = &[
+        "",
+        "J012: reviewed",
+        "O006",
+        "o003: ok; R009: fine",
+        "J002:  ",
+        "  \n; O009: why not",
+    ];
+    const NAMESPACES: &[&str] = &["prod-shop", "sandbox-a", "demo", ""];
+    const HOSTS: &[&str] = &[
+        "a.apps.example.com",
+        "*.apps.example.com",
+        "a.elsewhere.io",
+        "a",
+        "*.example.com",
+    ];
+    const GATEWAYS: &[&str] = &["kyma-system/kyma-gateway", "istio-system/other"];
+
+    fn list_of(items: &'static [&'static str], max: usize) -> impl Strategy<Value = Option<Value>> {
+        prop::option::weighted(
+            0.6,
+            prop::collection::vec(pick(items), 0..max).prop_map(Value::from),
+        )
+    }
+
+    fn authentication() -> impl Strategy<Value = Value> {
+        (
+            pick(ISSUERS),
+            pick(JWKS),
+            prop::option::weighted(
+                0.4,
+                prop::collection::vec(pick(&["Authorization", "X-Token", "X-Idp-Token"]), 0..3),
+            ),
+            list_of(&["access_token", "token"], 3),
+        )
+            .prop_map(|(issuer, jwks, headers, params)| {
+                let mut a = j!({"issuer": issuer, "jwksUri": jwks});
+                if let Some(h) = headers {
+                    a["fromHeaders"] = h.into_iter().map(|n| j!({"name": n})).collect();
+                }
+                if let Some(p) = params {
+                    a["fromParams"] = p;
+                }
+                a
+            })
+    }
+
+    fn authorization() -> impl Strategy<Value = Value> {
+        (
+            list_of(&["read", "", "write"], 3),
+            list_of(&["orders", ""], 3),
+        )
+            .prop_map(|(s, a)| {
+                let mut z = j!({});
+                if let Some(s) = s {
+                    z["requiredScopes"] = s;
+                }
+                if let Some(a) = a {
+                    z["audiences"] = a;
+                }
+                z
+            })
+    }
+
+    fn config() -> impl Strategy<Value = Value> {
+        (
+            prop::option::weighted(0.9, prop::collection::vec(authentication(), 0..3)),
+            prop::option::weighted(0.5, prop::collection::vec(authorization(), 0..2)),
+        )
+            .prop_map(|(auths, authz)| {
+                let mut c = j!({});
+                if let Some(a) = auths {
+                    c["authentications"] = a.into();
+                }
+                if let Some(z) = authz {
+                    c["authorizations"] = z.into();
+                }
+                c
+            })
+    }
+
+    fn rule() -> impl Strategy<Value = Value> {
+        (
+            pick(PATHS),
+            prop::collection::vec(pick(METHODS), 1..4),
+            0..3u8,
+            config(),
+            any::<bool>(),
+            prop::option::of(prop::sample::select(&[30u32, 600][..])),
+            prop::option::weighted(0.2, any::<bool>()),
+        )
+            .prop_map(
+                |(path, methods, strategy, cfg, service, timeout, request)| {
+                    let mut r = j!({"path": path, "methods": methods});
+                    match strategy {
+                        0 => r["noAuth"] = true.into(),
+                        1 => r["jwt"] = cfg,
+                        _ => r["extAuth"] = j!({"authorizers": ["x"], "restrictions": cfg}),
+                    }
+                    if service {
+                        r["service"] = j!({"name": "s", "port": 80});
+                    }
+                    if let Some(t) = timeout {
+                        r["timeout"] = t.into();
+                    }
+                    if let Some(empty_headers) = request {
+                        r["request"] = if empty_headers {
+                            j!({"headers": {}})
+                        } else {
+                            j!({"cookies": {"a": "b"}})
+                        };
+                    }
+                    r
+                },
+            )
+    }
+
+    fn apirule() -> impl Strategy<Value = Value> {
+        (
+            prop::sample::select(&["v2", "v2alpha1"][..]),
+            pick(NAMESPACES),
+            pick(SUPPRESS),
+            pick(HOSTS),
+            prop::option::of(pick(GATEWAYS)),
+            prop::option::weighted(0.2, pick(GATEWAYS)),
+            any::<bool>(),
+            prop::collection::vec(rule(), 1..4),
+            prop::option::weighted(0.3, (any::<bool>(), prop::collection::vec(0..4u8, 0..3))),
+        )
+            .prop_map(|(version, ns, suppress, host, gateway, external, service, rules, cors)| {
+                let mut spec = j!({"hosts": [host], "rules": rules});
+                if let Some(g) = gateway {
+                    spec["gateway"] = g;
+                }
+                if let Some(g) = external {
+                    spec["externalGateway"] = g;
+                }
+                if service {
+                    spec["service"] = j!({"name": "s", "port": 80});
+                }
+                if let Some((methods, origins)) = cors {
+                    let origins: Vec<Value> = origins
+                        .iter()
+                        .map(|o| match o {
+                            0 => j!({"exact": "https://a"}),
+                            1 => j!({"prefix": "https://a", "regex": ".*"}),
+                            2 => j!({}),
+                            _ => j!({"regex": "https://.*"}),
+                        })
+                        .collect();
+                    spec["corsPolicy"] = j!({"allowOrigins": origins});
+                    if methods {
+                        spec["corsPolicy"]["allowMethods"] = j!([]);
+                    }
+                }
+                let mut metadata = j!({"name": "r"});
+                if ns != "" {
+                    metadata["namespace"] = ns;
+                }
+                if suppress != "" {
+                    metadata["annotations"] = j!({"kexpose.dev/suppress": suppress});
+                }
+                j!({"apiVersion": format!("gateway.kyma-project.io/{version}"), "kind": "APIRule",
+                    "metadata": metadata, "spec": spec})
+            })
+    }
+
+    struct Exported {
+        policy: Policy,
+        params: Value,
+        vaps: Vec<kube_cel::Compiled>,
+    }
+
+    fn exported_policies(cel: &Cel) -> Vec<Exported> {
+        policies()
+            .into_iter()
+            .map(|(_, policy)| {
+                let docs = exported(&policy, 36);
+                Exported {
+                    params: of_kind(&docs, "ConfigMap")[0].clone(),
+                    vaps: of_kind(&docs, "ValidatingAdmissionPolicy")
+                        .into_iter()
+                        .map(|v| kube_cel::Compiled::new(cel, v).unwrap())
+                        .collect(),
+                    policy,
+                }
+            })
+            .collect()
+    }
+
+    proptest! {
+        #![proptest_config(ProptestConfig { cases: 300, ..ProptestConfig::default() })]
+
+        #[test]
+        fn random_apirules_get_checks_verdict(object in apirule()) {
+            thread_local! {
+                static CEL: Cel = Cel::new();
+                static EXPORTED: Vec<Exported> = CEL.with(exported_policies);
+            }
+            CEL.with(|cel| EXPORTED.with(|exported| {
+                for e in exported {
+                    let findings = check::judge(&object, &e.policy).findings;
+                    if refused_by_schema(&findings) {
+                        continue;
+                    }
+                    let mut failed = BTreeMap::new();
+                    for vap in &e.vaps {
+                        failed.extend(vap.evaluate(cel, &object, &e.params).unwrap().unwrap());
+                    }
+                    for code in Code::ALL.iter().filter(|c| coverage(**c).is_ok() && e.policy.severity(**c).is_some()) {
+                        let by_check = findings.iter().any(|f| f.code == *code);
+                        assert_eq!(
+                            by_check,
+                            failed.contains_key(code.as_str()),
+                            "{code} under {}: check {:?}, policy {:?}\n{}",
+                            e.policy.name,
+                            findings.iter().filter(|f| f.code == *code).map(|f| &f.message).collect::<Vec<_>>(),
+                            failed.get(code.as_str()),
+                            serde_json::to_string_pretty(&object).unwrap()
+                        );
+                    }
+                }
+            }));
+        }
+    }
+}
