@@ -303,22 +303,37 @@ async fn shutdown_signal() {
     }
 }
 
+/// Why the webhook cannot start.
+#[derive(Debug, thiserror::Error)]
+pub enum StartError {
+    #[error(transparent)]
+    Tls(#[from] tls::TlsError),
+    #[error("cannot listen on {address}: {source}")]
+    Listen {
+        address: SocketAddr,
+        source: std::io::Error,
+    },
+    #[error("{0}")]
+    Address(std::io::Error),
+}
+
 /// Runs until SIGTERM or SIGINT. Then `/readyz` answers 503 at once while
 /// new connections are still served for the drain delay; then the listener
 /// closes, in-flight requests finish (up to the grace period), and it
 /// returns.
-pub async fn run(config: Config) -> Result<(), String> {
-    let resolver = Arc::new(Reloading::load(config.tls.clone()).map_err(|e| e.to_string())?);
+pub async fn run(config: Config) -> Result<(), StartError> {
+    let resolver = Arc::new(Reloading::load(config.tls.clone())?);
     let acceptor = TlsAcceptor::from(Arc::new(tls::server_config(resolver.clone())));
-    let listener = TcpListener::bind(config.listen)
-        .await
-        .map_err(|e| format!("cannot listen on {}: {e}", config.listen))?;
-    let health = TcpListener::bind(config.health_listen)
-        .await
-        .map_err(|e| format!("cannot listen on {}: {e}", config.health_listen))?;
+    let bind = |address| async move {
+        TcpListener::bind(address)
+            .await
+            .map_err(|source| StartError::Listen { address, source })
+    };
+    let listener = bind(config.listen).await?;
+    let health = bind(config.health_listen).await?;
     let state = State::with_limits(config.policy, &config.limits);
-    let addr = listener.local_addr().map_err(|e| e.to_string())?;
-    let health_addr = health.local_addr().map_err(|e| e.to_string())?;
+    let addr = listener.local_addr().map_err(StartError::Address)?;
+    let health_addr = health.local_addr().map_err(StartError::Address)?;
 
     let (stop_tx, stop_rx) = tokio::sync::watch::channel(false);
     let health_task = {

@@ -1246,3 +1246,43 @@ async fn concurrent_reviews_on_one_http2_connection_get_their_own_answers() {
         assert_eq!(review["response"]["allowed"], i % 2 == 0, "{review}");
     }
 }
+
+/// A port already taken, or certificates that cannot be read, end the
+/// server at once with exit 2 and one line naming what failed.
+#[test]
+fn a_server_that_cannot_start_says_why() {
+    let ca = ca();
+    let dir = std::path::Path::new(env!("CARGO_TARGET_TMPDIR"))
+        .join(format!("kexpose-tls-cannot-start-{}", std::process::id()));
+    let _ = std::fs::remove_dir_all(&dir);
+    std::fs::create_dir_all(&dir).unwrap();
+    install(&dir, &leaf(&ca), 0);
+    let taken = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
+    let port = taken.local_addr().unwrap();
+    let serve = |tls: &std::path::Path| {
+        common::kexpose()
+            .args([
+                "serve",
+                "--listen",
+                &port.to_string(),
+                "--health-listen",
+                "127.0.0.1:0",
+            ])
+            .arg("--tls-dir")
+            .arg(tls)
+            .output()
+            .unwrap()
+    };
+    let out = serve(&dir);
+    assert_eq!(out.status.code(), Some(2));
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert!(
+        stderr.contains(&format!("cannot listen on {port}: ")),
+        "{stderr}"
+    );
+    let out = serve(&dir.join("missing"));
+    assert_eq!(out.status.code(), Some(2));
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert!(stderr.contains("missing"), "{stderr}");
+    let _ = std::fs::remove_dir_all(&dir);
+}

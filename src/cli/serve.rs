@@ -139,6 +139,6 @@ pub fn serve(args: &ServeArgs) -> Result<Outcome, Fatal> {
         .map_err(|e| Fatal::Message(format!("cannot start the runtime: {e}")))?;
     runtime
         .block_on(webhook::run(config))
-        .map_err(Fatal::Message)?;
+        .map_err(|e| Fatal::Message(e.to_string()))?;
     Ok(Outcome::Clean)
 }
