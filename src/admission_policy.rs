@@ -63,6 +63,8 @@ pub fn export(policy: &Policy, options: &Options) -> Result<String, params::Unen
         family("kexpose-organisation", false),
         family("kexpose-warnings", true),
     ];
+    // Errors by family (the code's letter: J, R, O), warnings apart, so a
+    // binding's action applies to one severity.
     for v in validations::all() {
         let f = match policy.severity(v.code) {
             None => continue,

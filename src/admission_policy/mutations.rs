@@ -36,7 +36,7 @@ fn api_version(kube: u32) -> Option<&'static str> {
     }
 }
 
-/// The mutations, as `(field, JSONPatch expression)`.
+/// The JSONPatch expressions of the fixes the policy enables.
 fn mutations(policy: &Policy) -> Vec<String> {
     let mut out = Vec::new();
     if enabled(policy, Code::R002) {
