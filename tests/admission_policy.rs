@@ -16,7 +16,7 @@ use kexpose::check;
 use kexpose::policy::Policy;
 use kexpose::rules::Code;
 use kexpose::yaml::{Limits, load};
-use kube_cel::{Cel, evaluate, json, request, value};
+use kube_cel::{Cel, json, request, value};
 use serde_json::{Value, json as j};
 
 fn options(kube: u32) -> Options {
@@ -27,18 +27,8 @@ fn options(kube: u32) -> Options {
     }
 }
 
-fn docs(text: &str) -> Vec<Value> {
-    load(text, Limits::default())
-        .documents
-        .into_iter()
-        .map(|d| d.unwrap())
-        .filter(|d| !d.empty)
-        .map(|d| d.value)
-        .collect()
-}
-
 fn exported(policy: &Policy, kube: u32) -> Vec<Value> {
-    docs(&admission_policy::export(policy, &options(kube)).unwrap())
+    common::documents(&admission_policy::export(policy, &options(kube)).unwrap())
 }
 
 fn of_kind<'a>(docs: &'a [Value], kind: &str) -> Vec<&'a Value> {
@@ -116,7 +106,10 @@ fn every_exported_rule_gives_checks_verdict() {
     for (policy_name, policy) in policies() {
         let docs = exported(&policy, 36);
         let params = of_kind(&docs, "ConfigMap")[0].clone();
-        let vaps = of_kind(&docs, "ValidatingAdmissionPolicy");
+        let vaps: Vec<(&Value, kube_cel::Compiled)> = of_kind(&docs, "ValidatingAdmissionPolicy")
+            .into_iter()
+            .map(|v| (v, kube_cel::Compiled::new(&cel, v).unwrap()))
+            .collect();
         let codes: Vec<Code> = Code::ALL
             .iter()
             .copied()
@@ -128,8 +121,8 @@ fn every_exported_rule_gives_checks_verdict() {
                 continue;
             }
             let mut failed = BTreeMap::new();
-            for vap in &vaps {
-                match evaluate(&cel, vap, object, &params) {
+            for (vap, compiled) in &vaps {
+                match compiled.evaluate(&cel, object, &params) {
                     Ok(Some(f)) => failed.extend(f),
                     Ok(None) => {
                         problems.push(format!("{file}: {} did not match", vap["metadata"]["name"]))
@@ -420,7 +413,7 @@ fn actions_choose_what_a_failed_validation_does() {
     ] {
         let mut o = options(36);
         o.action = action;
-        let docs = docs(&admission_policy::export(&policy, &o).unwrap());
+        let docs = common::documents(&admission_policy::export(&policy, &o).unwrap());
         for b in of_kind(&docs, "ValidatingAdmissionPolicyBinding") {
             let expected = if b["metadata"]["name"] == "kexpose-warnings" {
                 warnings
@@ -480,9 +473,9 @@ fn kubectl_reads_the_export_as_written() {
         "tests/fixtures/policy/org.yaml",
     ]);
     assert!(out.status.success());
-    let ours = docs(&String::from_utf8(out.stdout.clone()).unwrap());
-    let mut kubectl = std::process::Command::new(common::tool("kubectl"))
-        .args([
+    let ours = common::documents(&String::from_utf8(out.stdout.clone()).unwrap());
+    let read = common::pipe(
+        std::process::Command::new(common::tool("kubectl")).args([
             "label",
             "--local",
             "-f",
@@ -490,20 +483,9 @@ fn kubectl_reads_the_export_as_written() {
             "-o",
             "json",
             "kexpose.dev/piped=yes",
-        ])
-        .stdin(std::process::Stdio::piped())
-        .stdout(std::process::Stdio::piped())
-        .stderr(std::process::Stdio::piped())
-        .spawn()
-        .unwrap();
-    use std::io::Write;
-    kubectl
-        .stdin
-        .take()
-        .unwrap()
-        .write_all(&out.stdout)
-        .unwrap();
-    let read = kubectl.wait_with_output().unwrap();
+        ]),
+        &out.stdout,
+    );
     assert!(
         read.status.success(),
         "{}",

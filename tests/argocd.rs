@@ -62,12 +62,7 @@ fn cmp(dir: &Path, args: &[&str], env: &[(&str, &str)]) -> Output {
 /// Splits stdout as Argo CD does (documents separated by `---`) and loads each.
 fn manifests(out: &Output) -> Vec<Value> {
     let text = String::from_utf8(out.stdout.clone()).unwrap();
-    text.split("\n---\n")
-        .flat_map(|chunk| load(chunk, Limits::default()).documents)
-        .map(|d| d.unwrap())
-        .filter(|d| !d.empty)
-        .map(|d| d.value)
-        .collect()
+    text.split("\n---\n").flat_map(common::documents).collect()
 }
 
 fn kinds(docs: &[Value]) -> Vec<String> {

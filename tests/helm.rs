@@ -7,7 +7,6 @@ mod common;
 use std::path::PathBuf;
 use std::process::Output;
 
-use kexpose::yaml::{Limits, load};
 use serde_json::Value;
 
 fn helm(args: &[&str]) -> Output {
@@ -26,7 +25,8 @@ fn helm(args: &[&str]) -> Output {
         .unwrap()
 }
 
-fn template(extra: &[&str]) -> Vec<Value> {
+/// `helm template` of the chart into kexpose-system, with `extra` values.
+fn helm_template(extra: &[&str]) -> Output {
     let mut args = vec![
         "template",
         "kexpose",
@@ -35,20 +35,17 @@ fn template(extra: &[&str]) -> Vec<Value> {
         "kexpose-system",
     ];
     args.extend_from_slice(extra);
-    let out = helm(&args);
+    helm(&args)
+}
+
+fn template(extra: &[&str]) -> Vec<Value> {
+    let out = helm_template(extra);
     assert!(
         out.status.success(),
         "{}",
         String::from_utf8_lossy(&out.stderr)
     );
-    let text = String::from_utf8(out.stdout).unwrap();
-    load(&text, Limits::default())
-        .documents
-        .into_iter()
-        .map(|d| d.unwrap())
-        .filter(|d| !d.empty)
-        .map(|d| d.value)
-        .collect()
+    common::documents(&String::from_utf8(out.stdout).unwrap())
 }
 
 fn find<'a>(docs: &'a [Value], kind: &str) -> &'a Value {
@@ -573,15 +570,7 @@ fn enforcement_by_admission_policies() {
     );
 
     let refused = |extra: &[&str]| {
-        let mut args = vec![
-            "template",
-            "kexpose",
-            "charts/kexpose",
-            "--namespace",
-            "kexpose-system",
-        ];
-        args.extend_from_slice(extra);
-        let out = helm(&args);
+        let out = helm_template(extra);
         assert!(!out.status.success());
         String::from_utf8_lossy(&out.stderr).into_owned()
     };

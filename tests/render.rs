@@ -6,8 +6,6 @@
 
 mod common;
 
-use std::io::Write;
-
 use std::path::Path;
 
 use common::{kexpose, root, run};
@@ -181,22 +179,13 @@ fn environment_is_visible_to_templates_only_where_allowed() {
             ),
         ),
     ] {
-        let mut child = kexpose()
-            .args(args)
-            .env("KEXPOSE_FIXTURE_DOMAIN", "s3cr3t.example.com")
-            .env("OTHER", "x")
-            .stdin(std::process::Stdio::piped())
-            .stdout(std::process::Stdio::piped())
-            .stderr(std::process::Stdio::piped())
-            .spawn()
-            .unwrap();
-        child
-            .stdin
-            .take()
-            .unwrap()
-            .write_all(spec.as_bytes())
-            .unwrap();
-        let out = child.wait_with_output().unwrap();
+        let out = common::pipe(
+            kexpose()
+                .args(args)
+                .env("KEXPOSE_FIXTURE_DOMAIN", "s3cr3t.example.com")
+                .env("OTHER", "x"),
+            spec.as_bytes(),
+        );
         assert_eq!(out.status.code(), Some(1), "{args:?}");
         let all = format!(
             "{}{}",

@@ -41,15 +41,30 @@ pub fn run(args: &[&str]) -> Output {
 }
 
 pub fn run_stdin(args: &[&str], input: &[u8]) -> Output {
-    let mut child = kexpose()
-        .args(args)
+    pipe(kexpose().args(args), input)
+}
+
+/// Runs `command` with `input` on its stdin, as `... | command` does.
+pub fn pipe(command: &mut Command, input: &[u8]) -> Output {
+    let mut child = command
         .stdin(Stdio::piped())
         .stdout(Stdio::piped())
         .stderr(Stdio::piped())
         .spawn()
-        .expect("kexpose runs");
+        .expect("the command runs");
     child.stdin.take().unwrap().write_all(input).unwrap();
     child.wait_with_output().unwrap()
+}
+
+/// The non-empty documents of a YAML stream, as values.
+pub fn documents(text: &str) -> Vec<serde_json::Value> {
+    kexpose::yaml::load(text, kexpose::yaml::Limits::default())
+        .documents
+        .into_iter()
+        .map(|d| d.unwrap())
+        .filter(|d| !d.empty)
+        .map(|d| d.value)
+        .collect()
 }
 
 pub fn json(out: &Output) -> serde_json::Value {

@@ -299,30 +299,14 @@ impl Compiled {
         object: &serde_json::Value,
         params: &serde_json::Value,
     ) -> Result<Option<BTreeMap<String, String>>, String> {
-        let base = [
-            ("object", value(object)),
-            ("params", value(params)),
-            ("request", value(&request(object))),
-        ];
+        let base = bindings(object, params);
         let ctx = cel.context(&base);
         for condition in &self.conditions {
             if condition.execute(&ctx) != Ok(cel::Value::Bool(true)) {
                 return Ok(None);
             }
         }
-        // Variables in order, each seeing the ones before; one that fails
-        // to evaluate is left out, so only an expression that reads it
-        // fails (the API server evaluates variables lazily).
-        let mut variables: HashMap<String, cel::Value> = HashMap::new();
-        for (name, program) in &self.variables {
-            let mut ctx = cel.context(&base);
-            ctx.add_variable_from_value("variables", cel::Value::from(variables.clone()));
-            if let Ok(v) = program.execute(&ctx) {
-                variables.insert(name.clone(), v);
-            }
-        }
-        let mut ctx = cel.context(&base);
-        ctx.add_variable_from_value("variables", cel::Value::from(variables));
+        let ctx = self.with_variables(cel, &base, |_, _| {});
         let mut failed = BTreeMap::new();
         for (expression, message) in &self.validations {
             let verdict = expression.execute(&ctx).map_err(|e| format!("{e:?}"))?;
@@ -344,7 +328,44 @@ impl Compiled {
     }
 }
 
+/// The variables the API server binds for an admission request.
+fn bindings(
+    object: &serde_json::Value,
+    params: &serde_json::Value,
+) -> [(&'static str, cel::Value); 3] {
+    [
+        ("object", value(object)),
+        ("params", value(params)),
+        ("request", value(&request(object))),
+    ]
+}
+
 impl Compiled {
+    /// A context with `base` and the policy's variables, evaluated in
+    /// order, each seeing the ones before; `each` sees every variable's
+    /// program in the context it is evaluated in. One that fails to
+    /// evaluate is left out, so only an expression that reads it fails
+    /// (the API server evaluates variables lazily).
+    fn with_variables<'c>(
+        &self,
+        cel: &'c Cel,
+        base: &[(&str, cel::Value)],
+        mut each: impl FnMut(&Program, &Context),
+    ) -> Context<'c, 'c> {
+        let mut variables: HashMap<String, cel::Value> = HashMap::new();
+        for (name, program) in &self.variables {
+            let mut ctx = cel.context(base);
+            ctx.add_variable_from_value("variables", cel::Value::from(variables.clone()));
+            each(program, &ctx);
+            if let Ok(v) = program.execute(&ctx) {
+                variables.insert(name.clone(), v);
+            }
+        }
+        let mut ctx = cel.context(base);
+        ctx.add_variable_from_value("variables", cel::Value::from(variables));
+        ctx
+    }
+
     /// The runtime cost (see [`cost`]) of judging `object`: the costliest
     /// single expression (a variable, a validation or its message), and
     /// the total for the policy.
@@ -354,11 +375,7 @@ impl Compiled {
         object: &serde_json::Value,
         params: &serde_json::Value,
     ) -> (u64, u64) {
-        let base = [
-            ("object", value(object)),
-            ("params", value(params)),
-            ("request", value(&request(object))),
-        ];
+        let base = bindings(object, params);
         let (mut max, mut total) = (0, 0);
         let mut charge = |c: u64| {
             max = max.max(c);
@@ -368,17 +385,9 @@ impl Compiled {
         for condition in &self.conditions {
             charge(cost::cost(condition.expression(), &ctx));
         }
-        let mut variables: HashMap<String, cel::Value> = HashMap::new();
-        for (name, program) in &self.variables {
-            let mut ctx = cel.context(&base);
-            ctx.add_variable_from_value("variables", cel::Value::from(variables.clone()));
-            charge(cost::cost(program.expression(), &ctx));
-            if let Ok(v) = program.execute(&ctx) {
-                variables.insert(name.clone(), v);
-            }
-        }
-        let mut ctx = cel.context(&base);
-        ctx.add_variable_from_value("variables", cel::Value::from(variables));
+        let ctx = self.with_variables(cel, &base, |program, ctx| {
+            charge(cost::cost(program.expression(), ctx))
+        });
         for (expression, message) in &self.validations {
             charge(cost::cost(expression.expression(), &ctx));
             if expression.execute(&ctx) != Ok(cel::Value::Bool(true)) {
@@ -387,15 +396,4 @@ impl Compiled {
         }
         (max, total)
     }
-}
-
-/// Evaluates one ValidatingAdmissionPolicy on `object` (see
-/// [`Compiled::evaluate`]).
-pub fn evaluate(
-    cel: &Cel,
-    vap: &serde_json::Value,
-    object: &serde_json::Value,
-    params: &serde_json::Value,
-) -> Result<Option<BTreeMap<String, String>>, String> {
-    Compiled::new(cel, vap)?.evaluate(cel, object, params)
 }
