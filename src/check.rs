@@ -14,6 +14,7 @@ pub mod path;
 pub mod placeholder;
 pub mod repair;
 mod repairs;
+pub use repairs::AT_ADMISSION;
 pub mod routing;
 pub mod schema;
 pub mod uri;

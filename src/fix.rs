@@ -81,10 +81,7 @@ pub fn admission_patch(object: &Value, policy: &Policy) -> json_patch::Patch {
     json_patch::Patch(
         fixes(object, policy)
             .into_iter()
-            .filter(|f| match &policy.admission_fixes {
-                Some(codes) => codes.contains(&f.code),
-                None => f.at_admission,
-            })
+            .filter(|f| policy.fixes_at_admission(f.code, f.at_admission))
             .filter_map(|f| match f.change {
                 Change::Add(p, value) => Some(PatchOperation::Add(AddOperation {
                     path: path(&p),

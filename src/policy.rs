@@ -466,6 +466,16 @@ impl Policy {
             || !o.allow_http_jwks_uri
     }
 
+    /// Whether the mutating webhook (or the exported mutating policy) makes
+    /// the fix of `code` at admission: as `admission.fixes` lists, else
+    /// `by_default` (the rule's own choice).
+    pub fn fixes_at_admission(&self, code: Code, by_default: bool) -> bool {
+        match &self.admission_fixes {
+            Some(codes) => codes.contains(&code),
+            None => by_default,
+        }
+    }
+
     /// The registry entry of an issuer.
     pub fn registered(&self, issuer: &str) -> Option<&RegisteredIssuer> {
         self.issuers.iter().find(|r| r.issuer == issuer)

@@ -12,6 +12,7 @@
 
 use serde_json::{Value, json};
 
+use crate::check::AT_ADMISSION;
 use crate::policy::Policy;
 use crate::rules::Code;
 
@@ -20,12 +21,7 @@ const EXPORTED: [Code; 2] = [Code::R002, Code::S006];
 
 /// Whether the webhook would make the fix of `code` under `policy`.
 fn enabled(policy: &Policy, code: Code) -> bool {
-    let chosen = match &policy.admission_fixes {
-        Some(list) => list.contains(&code),
-        // The defaults: every fix defined as made at admission.
-        None => matches!(code, Code::R002 | Code::S006 | Code::S001),
-    };
-    chosen && policy.severity(code).is_some()
+    policy.fixes_at_admission(code, AT_ADMISSION.contains(&code)) && policy.severity(code).is_some()
 }
 
 fn api_version(kube: u32) -> Option<&'static str> {

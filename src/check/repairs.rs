@@ -16,6 +16,11 @@ use crate::patch::{Change, Repair, Safety};
 use crate::policy::Policy;
 use crate::rules::Code;
 
+/// The rules whose repairs the mutating webhook makes at admission unless
+/// the policy's `admission.fixes` says otherwise: those that cannot change
+/// what a request may do, or fill in what the policy itself gives.
+pub const AT_ADMISSION: [Code; 3] = [Code::R002, Code::S006, Code::S001];
+
 /// Attaches its repair to every finding about `object` that has one.
 pub(super) fn attach(object: &Value, policy: &Policy, findings: &mut [Finding]) {
     for finding in findings.iter_mut() {
@@ -28,7 +33,8 @@ pub(super) fn attach(object: &Value, policy: &Policy, findings: &mut [Finding]) 
 fn repair(object: &Value, policy: &Policy, finding: &Finding) -> Option<Repair> {
     let at = finding.pointer.as_str();
     let here = object.pointer(at);
-    let safe = |title: String, change: Change, at_admission: bool| Repair {
+    let at_admission = AT_ADMISSION.contains(&finding.code);
+    let safe = |title: String, change: Change| Repair {
         safety: Safety::Safe,
         title,
         change,
@@ -45,7 +51,6 @@ fn repair(object: &Value, policy: &Policy, finding: &Finding) -> Option<Repair> 
             Some(safe(
                 format!("set the policy's default gateway {gateway}"),
                 Change::Add("/spec/gateway".into(), Value::from(gateway.as_str())),
-                true,
             ))
         }
         // A host with capitals: DNS names are case-insensitive.
@@ -57,7 +62,6 @@ fn repair(object: &Value, policy: &Policy, finding: &Finding) -> Option<Repair> 
             Some(safe(
                 "lowercase the host (DNS names are case-insensitive)".into(),
                 Change::Replace(at.to_owned(), Value::from(host.to_ascii_lowercase())),
-                true,
             ))
         }
         // A method listed twice: the second goes.
@@ -66,7 +70,6 @@ fn repair(object: &Value, policy: &Policy, finding: &Finding) -> Option<Repair> 
             Some(safe(
                 format!("remove the second {method}"),
                 Change::Remove(at.to_owned()),
-                false,
             ))
         }
         // An authentication without jwksUri, of an issuer the policy's
@@ -83,7 +86,6 @@ fn repair(object: &Value, policy: &Policy, finding: &Finding) -> Option<Repair> 
             Some(safe(
                 format!("set jwksUri to {uri}, as the registry or the lock gives it"),
                 Change::Add(join(at, "jwksUri"), Value::from(uri)),
-                true,
             ))
         }
         // A plain-http key set (J012's warning, or O010 where the policy
@@ -95,7 +97,7 @@ fn repair(object: &Value, policy: &Policy, finding: &Finding) -> Option<Repair> 
                 safety: Safety::Unsafe,
                 title: "fetch the keys over https".into(),
                 change: Change::Replace(at.to_owned(), Value::from(format!("https://{rest}"))),
-                at_admission: false,
+                at_admission,
             })
         }
         // The issuer discovery names, differing only in the slash.
@@ -108,7 +110,6 @@ fn repair(object: &Value, policy: &Policy, finding: &Finding) -> Option<Repair> 
             Some(safe(
                 format!("use the issuer exactly as discovery names it: {discovered}"),
                 Change::Replace(at.to_owned(), Value::from(discovered.as_str())),
-                false,
             ))
         }
         _ => None,
