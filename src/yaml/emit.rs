@@ -217,10 +217,7 @@ fn literal_is_safe(s: &str) -> bool {
         && body
             .lines()
             .all(|l| !l.trim_start_matches(' ').starts_with('\t') && !l.ends_with([' ', '\t']))
-        && !s.chars().any(|c| {
-            (c.is_control() && c != '\n')
-                || matches!(c, '\u{85}' | '\u{feff}' | '\u{2028}' | '\u{2029}')
-        })
+        && !s.chars().any(|c| c != '\n' && breaks_a_scalar(c))
 }
 
 /// ` |` or ` |-` and the lines of `s` at `level`.
@@ -276,6 +273,12 @@ fn string(s: &str) -> String {
     }
 }
 
+/// A character no unquoted scalar may hold: a control character, or one
+/// YAML reads as a line break or a byte-order mark.
+fn breaks_a_scalar(c: char) -> bool {
+    c.is_control() || matches!(c, '\u{85}' | '\u{feff}' | '\u{2028}' | '\u{2029}')
+}
+
 pub(crate) fn plain_is_safe(s: &str) -> bool {
     let Some(first) = s.chars().next() else {
         return false;
@@ -289,9 +292,7 @@ pub(crate) fn plain_is_safe(s: &str) -> bool {
     if s.contains(": ") || s.contains(" #") || s.contains(":\t") || s.contains("\t#") {
         return false;
     }
-    if s.chars()
-        .any(|c| c.is_control() || matches!(c, '\u{85}' | '\u{feff}' | '\u{2028}' | '\u{2029}'))
-    {
+    if s.chars().any(breaks_a_scalar) {
         return false;
     }
     super::resolve_plain(std::borrow::Cow::Borrowed(s)) == Value::String(s.to_owned())

@@ -49,7 +49,6 @@ fn has_params(e: &str) -> String {
 pub(super) fn rules(out: &mut Vec<Validation>) {
     let uri_error = "': value is empty or not a valid uri'";
     // J001 is about the config itself, not one of its elements.
-    let auths = "c.authentications";
     out.push(Validation::new(
         Code::J001,
         "variables.jwtConfigs.exists(c, size(c.authentications) == 0)".into(),
@@ -63,7 +62,7 @@ pub(super) fn rules(out: &mut Vec<Validation>) {
             ),
         ),
     ));
-    let per_auth: [(Code, String, String); 9] = [
+    let per_auth: [(Code, String, String); 8] = [
         (
             Code::J002,
             issuer_invalid(),
@@ -121,35 +120,30 @@ pub(super) fn rules(out: &mut Vec<Validation>) {
             "has(e.fromParams) && size(e.fromParams) > 1".into(),
             format!("{AT} + '.fromParams: multiple fromParams are not supported'"),
         ),
-        (
-            Code::J004,
-            mixed(),
-            format!(
-                "{AT} + ({} && {auths}.exists(p, {}) && {auths}.indexOf({auths}.filter(p, {})[0]) < {auths}.indexOf(e) ? '.fromHeaders' : '.fromParams') + ': mixture of multiple fromHeaders and fromParams is not supported'",
-                has_headers("e"),
-                has_params("p"),
-                has_params("p"),
-            ),
-        ),
     ];
     for (code, bad, rest) in per_auth {
-        let violated = if code == Code::J004 {
-            // Headers somewhere and params somewhere: linear, where the
-            // walk that places the finding is not.
-            format!(
-                "variables.jwtConfigs.exists(c, c.authentications.exists(e, {}) && c.authentications.exists(e, {}))",
-                has_headers("e"),
-                has_params("e")
-            )
-        } else {
-            some_in_configs("authentications", &bad)
-        };
         out.push(Validation::new(
             code,
-            violated,
+            some_in_configs("authentications", &bad),
             first_in_configs("authentications", &bad, &rest),
         ));
     }
+    // Headers somewhere and params somewhere is linear to find; the walk
+    // that places the finding, as upstream's, is only in the message.
+    let (after_params, after_headers) = (headers_after_params(), params_after_headers());
+    out.push(Validation::new(
+        Code::J004,
+        format!(
+            "variables.jwtConfigs.exists(c, c.authentications.exists(e, {}) && c.authentications.exists(e, {}))",
+            has_headers("e"),
+            has_params("e")
+        ),
+        first_in_configs(
+            "authentications",
+            &format!("({after_params}) || ({after_headers})"),
+            &format!("{AT} + ({after_params} ? '.fromHeaders' : '.fromParams') + ': mixture of multiple fromHeaders and fromParams is not supported'"),
+        ),
+    ));
     let empty_authz = "c.hasAuthorizations && size(c.authorizations) == 0";
     out.push(Validation::new(
         Code::J007,
@@ -181,18 +175,28 @@ pub(super) fn rules(out: &mut Vec<Validation>) {
     }
 }
 
-/// J004, for the authentication `e` of rule `r`'s config: it reads the
-/// token from headers after one read it from params, or from params when
-/// one up to and including it read it from headers (upstream's walk).
-fn mixed() -> String {
-    let auths = "c.authentications";
-    let first = |pred: &str| format!("{auths}.indexOf({auths}.filter(p, {pred})[0])");
-    let (h, p) = (has_headers("p"), has_params("p"));
+/// J004, for the authentication `e` of config `c`, as upstream walks
+/// them: it reads the token from headers after one read it from params...
+fn headers_after_params() -> String {
     format!(
-        "({} && {auths}.exists(p, {p}) && {} < {auths}.indexOf(e)) || ({} && {auths}.exists(p, {h}) && {} <= {auths}.indexOf(e))",
+        "{} && c.authentications.exists(p, {}) && {} < c.authentications.indexOf(e)",
         has_headers("e"),
-        first(&p),
-        has_params("e"),
-        first(&h),
+        has_params("p"),
+        first_index(&has_params("p")),
     )
+}
+
+/// ... or from params when one up to and including it read it from headers.
+fn params_after_headers() -> String {
+    format!(
+        "{} && c.authentications.exists(p, {}) && {} <= c.authentications.indexOf(e)",
+        has_params("e"),
+        has_headers("p"),
+        first_index(&has_headers("p")),
+    )
+}
+
+/// The index of the first authentication of `c` that meets `pred` (over `p`).
+fn first_index(pred: &str) -> String {
+    format!("c.authentications.indexOf(c.authentications.filter(p, {pred})[0])")
 }
