@@ -19,6 +19,7 @@ use crate::rules::Code;
 
 mod build;
 pub mod emit;
+mod fast;
 mod layout;
 mod scalar;
 mod spans;
@@ -151,6 +152,22 @@ pub fn load_values(text: &str, limits: Limits) -> Stream {
 fn load_with(text: &str, limits: Limits, record: bool, lenient: bool) -> Stream {
     let text = text.strip_prefix('\u{feff}').unwrap_or(text);
     let (text, refused) = layout::read(text);
+    if refused.is_none()
+        && let Some(stream) = fast::load(&text, limits, record, lenient)
+    {
+        return stream;
+    }
+    parse(&text, refused, limits, record, lenient)
+}
+
+/// All of YAML, by saphyr's parser: what `fast` does not take.
+fn parse(
+    text: &str,
+    refused: Option<layout::Refusal>,
+    limits: Limits,
+    record: bool,
+    lenient: bool,
+) -> Stream {
     let mut stream = Stream::default();
     // A tab kubectl refuses ends the stream where it is, as a syntax error
     // there would: the documents before it are kept.
@@ -166,7 +183,7 @@ fn load_with(text: &str, limits: Limits, record: bool, lenient: bool) -> Stream 
             .as_ref()
             .filter(|r| (at.line, at.column) >= (r.at.line, r.at.column))
     };
-    let mut parser = Parser::new_from_str(&text);
+    let mut parser = Parser::new_from_str(text);
     let mut builder: Option<Builder> = None;
     let mut failed: Option<LoadError> = None;
     let mut start = Position::default();
@@ -197,9 +214,7 @@ fn load_with(text: &str, limits: Limits, record: bool, lenient: bool) -> Stream 
                     }));
                     return stream;
                 }
-                stream
-                    .documents
-                    .push(Err(syntax_error(&text, e.info(), at)));
+                stream.documents.push(Err(syntax_error(text, e.info(), at)));
                 return stream;
             }
         };
@@ -217,16 +232,7 @@ fn load_with(text: &str, limits: Limits, record: bool, lenient: bool) -> Stream 
                 let done = builder.take();
                 stream.documents.push(match (failed.take(), done) {
                     (Some(e), _) => Err(e),
-                    (None, Some(b)) => {
-                        let empty = matches!(b.root, None | Some(Value::Null));
-                        Ok(Document {
-                            value: b.root.unwrap_or(Value::Null),
-                            spans: b.spans,
-                            start,
-                            empty,
-                            problems: b.problems,
-                        })
-                    }
+                    (None, Some(b)) => Ok(b.finish(start)),
                     (None, None) => continue,
                 });
             }

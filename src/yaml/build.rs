@@ -9,8 +9,8 @@ use serde_json::{Map, Value};
 
 use super::scalar::resolve_scalar;
 use super::{
-    CODE_ALIAS_BUDGET, CODE_DUPLICATE_KEY, CODE_SYNTAX, CODE_TOO_DEEP, Limits, LoadError, NodeSpan,
-    SpanIndex, position,
+    CODE_ALIAS_BUDGET, CODE_DUPLICATE_KEY, CODE_SYNTAX, CODE_TOO_DEEP, Document, Limits, LoadError,
+    NodeSpan, SpanIndex, position,
 };
 use crate::diagnostic::{Position, push_token};
 use crate::rules::Code;
@@ -70,6 +70,17 @@ impl Builder {
             nodes: 0,
             aliased: 0,
             root: None,
+        }
+    }
+
+    /// The document built, starting at `start`.
+    pub(super) fn finish(self, start: Position) -> Document {
+        Document {
+            empty: matches!(self.root, None | Some(Value::Null)),
+            value: self.root.unwrap_or(Value::Null),
+            spans: self.spans,
+            start,
+            problems: self.problems,
         }
     }
 
