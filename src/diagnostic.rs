@@ -197,7 +197,8 @@ pub fn field_path(pointer: &str) -> String {
 /// Appends one reference token to a JSON Pointer, escaping as RFC 6901 asks.
 pub fn push_token(pointer: &mut String, token: &str) {
     pointer.push('/');
-    if token.contains(['~', '/']) {
+    // Bytes, not chars: this runs for every key of every document.
+    if token.bytes().any(|b| b == b'~' || b == b'/') {
         pointer.push_str(&token.replace('~', "~0").replace('/', "~1"));
     } else {
         pointer.push_str(token);

@@ -1,6 +1,7 @@
 //! Inputs: files, directories and stdin, read with limits so that one bad
 //! file becomes one finding and never stops the others.
 
+use std::cell::RefCell;
 use std::io::Read;
 use std::path::{Path, PathBuf};
 
@@ -70,7 +71,6 @@ pub fn expand(paths: &[PathBuf]) -> Result<Vec<Input>, String> {
             let mut found = Vec::new();
             walk(p, &mut found)
                 .map_err(|e| format!("cannot read directory {}: {e}", p.display()))?;
-            found.sort();
             out.extend(found.into_iter().map(Input::File));
         } else if p.exists() {
             out.push(Input::File(p.clone()));
@@ -81,9 +81,14 @@ pub fn expand(paths: &[PathBuf]) -> Result<Vec<Input>, String> {
     Ok(out)
 }
 
+/// The manifests below `dir`, in path order. Each directory's entries are
+/// sorted by name and walked in that order, which is the order of sorting
+/// the whole paths by component, without comparing whole paths (on 10,000
+/// files that sort was a tenth of the run, on one thread).
 fn walk(dir: &Path, out: &mut Vec<PathBuf>) -> std::io::Result<()> {
-    for entry in std::fs::read_dir(dir)? {
-        let entry = entry?;
+    let mut entries = std::fs::read_dir(dir)?.collect::<std::io::Result<Vec<_>>>()?;
+    entries.sort_unstable_by_key(|e| e.file_name());
+    for entry in entries {
         let path = entry.path();
         let hidden = entry.file_name().to_string_lossy().starts_with('.');
         let kind = entry.file_type()?;
@@ -98,6 +103,9 @@ fn walk(dir: &Path, out: &mut Vec<PathBuf>) -> std::io::Result<()> {
     Ok(())
 }
 
+/// Bytes each thread keeps for reading files: more than most manifests.
+const SCRATCH_SIZE: usize = 64 * 1024;
+
 /// Reads at most `max + 1` bytes, so an oversized input is detected without
 /// being held in memory.
 pub fn read_limited(input: &Input, max: u64) -> std::io::Result<Vec<u8>> {
@@ -110,9 +118,22 @@ pub fn read_limited(input: &Input, max: u64) -> std::io::Result<Vec<u8>> {
                 .read_to_end(&mut buf)?;
         }
         Input::File(p) => {
-            std::fs::File::open(p)?
-                .take(max + 1)
-                .read_to_end(&mut buf)?;
+            // A manifest in one read: into a buffer kept per thread, then
+            // copied at its size. Into an empty vector, `read_to_end` starts
+            // with a 32-byte probe and grows, a read call at each step.
+            thread_local! {
+                static SCRATCH: RefCell<Vec<u8>> = RefCell::new(Vec::with_capacity(SCRATCH_SIZE));
+            }
+            return SCRATCH.with_borrow_mut(|scratch| {
+                scratch.clear();
+                let read =
+                    std::fs::File::open(p).and_then(|f| f.take(max + 1).read_to_end(scratch));
+                let bytes = scratch.clone();
+                if scratch.capacity() > 16 * SCRATCH_SIZE {
+                    *scratch = Vec::with_capacity(SCRATCH_SIZE);
+                }
+                read.map(|_| bytes)
+            });
         }
     }
     Ok(buf)

@@ -15,7 +15,7 @@ use std::sync::LazyLock;
 use regex::Regex;
 use serde_json::Value;
 
-use crate::diagnostic::{Finding, field_path};
+use crate::diagnostic::{Finding, field_path, push_token};
 use crate::rules::Code;
 
 /// The format rules a placeholder would otherwise trip.
@@ -44,6 +44,18 @@ static PLACEHOLDER: LazyLock<Regex> = LazyLock::new(|| {
 
 /// The first placeholder in `value`, if it holds one.
 pub fn find(value: &str) -> Option<&str> {
+    // Every alternative needs one of these: most values have none, and
+    // are answered without running the pattern.
+    let may = value
+        .bytes()
+        .any(|b| matches!(b, b'<' | b'$' | b'{' | b'_'))
+        || value
+            .as_bytes()
+            .windows(5)
+            .any(|w| w.eq_ignore_ascii_case(b"your-"));
+    if !may {
+        return None;
+    }
     PLACEHOLDER.find(value).map(|m| m.as_str())
 }
 
@@ -70,15 +82,13 @@ pub fn replace(object: &Value, findings: &mut Vec<Finding>) {
         true
     });
     let mut accepted = Vec::new();
-    urls(object, &mut String::new(), &mut accepted);
-    for (pointer, text) in accepted {
+    urls(object, &mut Vec::new(), &mut accepted);
+    for (pointer, text, placeholder) in accepted {
         if findings.iter().any(|f| f.pointer == pointer) {
             continue;
         }
-        if let Some(placeholder) = find(text) {
-            let message = message(&pointer, text, placeholder);
-            findings.push(Finding::new(Code::S012, pointer, message));
-        }
+        let message = message(&pointer, text, placeholder);
+        findings.push(Finding::new(Code::S012, pointer, message));
     }
 }
 
@@ -89,33 +99,54 @@ fn message(pointer: &str, text: &str, placeholder: &str) -> String {
     )
 }
 
-/// Every `issuer` and `jwksUri` string below `value`, with its pointer.
-fn urls<'a>(value: &'a Value, at: &mut String, out: &mut Vec<(String, &'a str)>) {
-    let len = at.len();
+/// A step of the walk in `urls`.
+enum Step<'a> {
+    Key(&'a str),
+    Index(usize),
+}
+
+/// Every `issuer` and `jwksUri` string below `value` that holds a
+/// placeholder, with its pointer and the placeholder. The walk keeps the
+/// steps it took; only a match is written out as a pointer.
+fn urls<'a>(value: &'a Value, at: &mut Vec<Step<'a>>, out: &mut Vec<(String, &'a str, &'a str)>) {
     match value {
         Value::Object(map) => {
             for (key, v) in map {
-                at.push('/');
-                at.push_str(&key.replace('~', "~0").replace('/', "~1"));
+                at.push(Step::Key(key));
                 match v {
                     Value::String(s) if key == "issuer" || key == "jwksUri" => {
-                        out.push((at.clone(), s))
+                        if let Some(placeholder) = find(s) {
+                            out.push((pointer(at), s, placeholder));
+                        }
                     }
                     _ => urls(v, at, out),
                 }
-                at.truncate(len);
+                at.pop();
             }
         }
         Value::Array(items) => {
             for (i, v) in items.iter().enumerate() {
-                at.push('/');
-                at.push_str(&i.to_string());
+                at.push(Step::Index(i));
                 urls(v, at, out);
-                at.truncate(len);
+                at.pop();
             }
         }
         _ => {}
     }
+}
+
+fn pointer(steps: &[Step<'_>]) -> String {
+    let mut p = String::new();
+    for step in steps {
+        match step {
+            Step::Key(k) => push_token(&mut p, k),
+            Step::Index(i) => {
+                use std::fmt::Write as _;
+                let _ = write!(p, "/{i}");
+            }
+        }
+    }
+    p
 }
 
 #[cfg(test)]

@@ -213,7 +213,10 @@ impl Project {
     /// `Reads::Environment`, without the other environments' output.
     pub fn inputs(&self, paths: &[PathBuf], reads: Reads) -> Result<Vec<Input>, Fatal> {
         let mut inputs = crate::source::expand(paths)?;
-        inputs.sort();
+        // One directory comes back sorted; only several paths need the sort.
+        if !inputs.is_sorted() {
+            inputs.sort();
+        }
         inputs.dedup();
         if let Some(c) = &self.config {
             let others: Vec<&Path> = match (reads, &self.environment) {
