@@ -11,8 +11,6 @@
 //! policy's domain when it names exactly one, otherwise only with other
 //! short hosts on the same gateway (which expand to the same name).
 
-use std::collections::BTreeMap;
-
 use serde_json::Value;
 
 use crate::apirule::{self, DEFAULT_GATEWAY, display_name};
@@ -98,12 +96,14 @@ impl Host {
 /// For each of `hosts` (a host and the APIRule that holds it) that another
 /// APIRule exposes too, the pair (it, the first such other one), in order.
 pub fn taken<O: PartialEq>(hosts: &[(&Host, O)]) -> Vec<(usize, usize)> {
-    let mut by_key: BTreeMap<&str, Vec<usize>> = BTreeMap::new();
-    for (i, (h, _)) in hosts.iter().enumerate() {
-        by_key.entry(h.key()).or_default().push(i);
-    }
+    // Sorted by key, stably: each run of one key keeps the input order.
+    let mut order: Vec<usize> = (0..hosts.len()).collect();
+    order.sort_by(|&a, &b| hosts[a].0.key.cmp(&hosts[b].0.key));
     let mut pairs = Vec::new();
-    for same in by_key.values().filter(|v| v.len() > 1) {
+    for same in order
+        .chunk_by(|&a, &b| hosts[a].0.key == hosts[b].0.key)
+        .filter(|run| run.len() > 1)
+    {
         for &i in same {
             if let Some(&j) = same.iter().find(|&&j| hosts[j].1 != hosts[i].1) {
                 pairs.push((i, j));
