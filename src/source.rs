@@ -257,3 +257,60 @@ pub fn excerpt(text: &str, report: &FileReport) -> Vec<(u32, String)> {
     }
     out
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// Walking each directory in name order gives what sorting the whole
+    /// paths by component gave, where byte order and component order part
+    /// (`a-b` sorts before `a/…` as bytes, after `a` as a component).
+    #[test]
+    fn the_walk_is_in_path_order() {
+        let root = std::env::temp_dir().join(format!("kexpose-walk-{}", std::process::id()));
+        let _ = std::fs::remove_dir_all(&root);
+        for file in [
+            "a/x.yaml",
+            "a-b/y.yaml",
+            "a.b.yaml",
+            "a/c/z.yml",
+            "a/b.json",
+            "B.yaml",
+            "a0.yaml",
+            ".hidden/h.yaml",
+            "a/notes.txt",
+        ] {
+            let path = root.join(file);
+            std::fs::create_dir_all(path.parent().unwrap()).unwrap();
+            std::fs::write(&path, "a: 1\n").unwrap();
+        }
+        let walked: Vec<PathBuf> = expand(std::slice::from_ref(&root))
+            .unwrap()
+            .into_iter()
+            .map(|i| match i {
+                Input::File(p) => p,
+                Input::Stdin => unreachable!(),
+            })
+            .collect();
+        let mut sorted = walked.clone();
+        sorted.sort();
+        assert_eq!(walked, sorted);
+        let names: Vec<String> = walked
+            .iter()
+            .map(|p| p.strip_prefix(&root).unwrap().display().to_string())
+            .collect();
+        assert_eq!(
+            names,
+            [
+                "B.yaml",
+                "a/b.json",
+                "a/c/z.yml",
+                "a/x.yaml",
+                "a-b/y.yaml",
+                "a.b.yaml",
+                "a0.yaml"
+            ]
+        );
+        std::fs::remove_dir_all(&root).unwrap();
+    }
+}

@@ -2,8 +2,10 @@
 //!
 //! Checks run on plain `serde_json::Value`s, which is what the API server and
 //! the JSON Schema validator see; but users need `file:line:col`. This loader
-//! builds both in one pass over saphyr's event stream: the value, and an index
-//! from JSON Pointer to the position of every key and value in it.
+//! builds both in one pass over a stream of parser events: the value, and an
+//! index from JSON Pointer to the position of every key and value in it.
+//! The events come from `fast` for the part of YAML manifests are written
+//! in, and from saphyr's parser for everything else; both feed one builder.
 //!
 //! It also refuses what would hurt the process or mislead the user: duplicate
 //! keys (kubectl rejects them too), alias bombs (expansion is budgeted before
