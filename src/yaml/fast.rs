@@ -2,17 +2,17 @@
 //!
 //! Nearly every manifest in a repository, written by hand or by a tool,
 //! uses a small part of YAML: block mappings and sequences, scalars on one
-//! line (plain, or quoted without escapes), flow sequences of such scalars
-//! on one line, `{}`, and comments. saphyr reads all of YAML and pays for
-//! it on every character; on the 10,000-file check its scanner and parser
-//! were a third of the time.
+//! line (plain, or quoted without escapes), flow sequences and mappings
+//! on one line (`[GET, POST]`, `{name: x, port: 80}`), and comments. saphyr
+//! reads all of YAML and pays for it on every character; on the 10,000-file
+//! check its scanner and parser were a third of the time.
 //!
 //! This reader takes that part, line by line, and hands the builder the
 //! events saphyr would, at the positions saphyr gives them, so values,
 //! spans, duplicate keys and budgets come out of the same [`Builder`]. On
 //! anything else (anchors, tags, block scalars, multi-line scalars,
-//! escapes, flow mappings, explicit keys, tabs, non-ASCII text, or a
-//! mistake) it gives up before its result is seen, and saphyr reads the
+//! escapes, flow collections over several lines, explicit keys, merge
+//! keys, empty documents, tabs, non-ASCII text, or a mistake) it gives up before its result is seen, and saphyr reads the
 //! text from the start: what it accepts it must read exactly as saphyr
 //! does, and what it does not know it never guesses. `tests.rs` holds the
 //! two readers to each other on every YAML file in the repository and on
