@@ -110,37 +110,35 @@ fn walk(dir: &Path, out: &mut Vec<PathBuf>) -> std::io::Result<()> {
 /// Bytes each thread keeps for reading files: more than most manifests.
 const SCRATCH_SIZE: usize = 64 * 1024;
 
+thread_local! {
+    /// Where this thread reads files (see `read_limited`).
+    static SCRATCH: RefCell<Vec<u8>> = RefCell::new(Vec::with_capacity(SCRATCH_SIZE));
+}
+
 /// Reads at most `max + 1` bytes, so an oversized input is detected without
 /// being held in memory.
 pub fn read_limited(input: &Input, max: u64) -> std::io::Result<Vec<u8>> {
-    let mut buf = Vec::new();
-    match input {
-        Input::Stdin => {
-            std::io::stdin()
-                .lock()
-                .take(max + 1)
-                .read_to_end(&mut buf)?;
+    let Input::File(p) = input else {
+        let mut buf = Vec::new();
+        std::io::stdin()
+            .lock()
+            .take(max + 1)
+            .read_to_end(&mut buf)?;
+        return Ok(buf);
+    };
+    // A manifest in one read: into the thread's buffer, then copied at its
+    // size. Into an empty vector, `read_to_end` starts with a 32-byte probe
+    // and grows, a read call at each step.
+    SCRATCH.with_borrow_mut(|scratch| {
+        scratch.clear();
+        let read = std::fs::File::open(p).and_then(|f| f.take(max + 1).read_to_end(scratch));
+        let bytes = scratch.clone();
+        // A large file's buffer is not kept for the rest of the run.
+        if scratch.capacity() > 16 * SCRATCH_SIZE {
+            *scratch = Vec::with_capacity(SCRATCH_SIZE);
         }
-        Input::File(p) => {
-            // A manifest in one read: into a buffer kept per thread, then
-            // copied at its size. Into an empty vector, `read_to_end` starts
-            // with a 32-byte probe and grows, a read call at each step.
-            thread_local! {
-                static SCRATCH: RefCell<Vec<u8>> = RefCell::new(Vec::with_capacity(SCRATCH_SIZE));
-            }
-            return SCRATCH.with_borrow_mut(|scratch| {
-                scratch.clear();
-                let read =
-                    std::fs::File::open(p).and_then(|f| f.take(max + 1).read_to_end(scratch));
-                let bytes = scratch.clone();
-                if scratch.capacity() > 16 * SCRATCH_SIZE {
-                    *scratch = Vec::with_capacity(SCRATCH_SIZE);
-                }
-                read.map(|_| bytes)
-            });
-        }
-    }
-    Ok(buf)
+        read.map(|_| bytes)
+    })
 }
 
 /// The text of an input, or the P-code finding that says why there is none.

@@ -36,16 +36,17 @@ pub(super) fn load(text: &str, limits: Limits, record: bool, lenient: bool) -> O
     {
         return None;
     }
+    let fresh = move || Builder::new(limits, record, lenient);
     let mut reader = Reader {
         text,
         bytes: text.as_bytes(),
         line: Line::default(),
         pos: 0,
         next: Next::End,
-        builder: Builder::new(limits, record, lenient),
+        builder: fresh(),
     };
     let mut stream = Stream::default();
-    reader.stream(&mut stream, limits, record, lenient).ok()?;
+    reader.stream(&mut stream, fresh).ok()?;
     Some(stream)
 }
 
@@ -88,6 +89,13 @@ struct Reader<'a> {
     builder: Builder,
 }
 
+/// What a plain scalar's next byte does to it.
+enum Plain {
+    Goes,
+    Ends,
+    GivesUp,
+}
+
 struct Scalar<'a> {
     text: &'a str,
     style: ScalarStyle,
@@ -97,13 +105,8 @@ struct Scalar<'a> {
 }
 
 impl<'a> Reader<'a> {
-    fn stream(
-        &mut self,
-        stream: &mut Stream,
-        limits: Limits,
-        record: bool,
-        lenient: bool,
-    ) -> Read<()> {
+    /// Every document of the text; `fresh` gives each its builder.
+    fn stream(&mut self, stream: &mut Stream, fresh: impl Fn() -> Builder) -> Read<()> {
         self.next = self.scan(0, 1)?;
         loop {
             let (first, start) = match self.next {
@@ -119,14 +122,12 @@ impl<'a> Reader<'a> {
                 }
                 Next::Content(first) => (first, marker_at(first, first.indent)),
             };
-            self.builder = Builder::new(limits, record, lenient);
             self.goto(first);
             self.block_node()?;
             if matches!(self.next, Next::Content(_)) {
                 return Err(GiveUp);
             }
-            let builder =
-                std::mem::replace(&mut self.builder, Builder::new(limits, record, lenient));
+            let builder = std::mem::replace(&mut self.builder, fresh());
             stream
                 .documents
                 .push(Ok(builder.finish(super::position(&Span::empty(start)))));
@@ -189,10 +190,16 @@ impl<'a> Reader<'a> {
         self.pos = line.start + line.indent;
     }
 
-    fn skip_spaces(&mut self) {
-        while self.byte(self.pos) == b' ' {
-            self.pos += 1;
+    /// The first byte at or after `i` that is not a space.
+    fn past_spaces(&self, mut i: usize) -> usize {
+        while self.byte(i) == b' ' {
+            i += 1;
         }
+        i
+    }
+
+    fn skip_spaces(&mut self) {
+        self.pos = self.past_spaces(self.pos);
     }
 
     /// Whether only spaces and a comment are left on the line.
@@ -375,40 +382,46 @@ impl<'a> Reader<'a> {
     /// A scalar at the cursor in block context, on one line; the cursor
     /// ends after it, or after its `:` when it is a key.
     fn scalar(&mut self) -> Read<Scalar<'a>> {
+        let mut scalar = self.token(|r, i| match r.byte(i) {
+            b'\n' => Plain::Ends,
+            b':' if matches!(r.byte(i + 1), b' ' | b'\n') => Plain::Ends,
+            b' ' if r.byte(i + 1) == b'#' => Plain::Ends,
+            _ => Plain::Goes,
+        })?;
+        let colon = self.past_spaces(self.pos);
+        scalar.key = self.byte(colon) == b':' && matches!(self.byte(colon + 1), b' ' | b'\n');
+        if scalar.key {
+            self.pos = colon + 1;
+        }
+        Ok(scalar)
+    }
+
+    /// A quoted scalar, or a plain one that `plain` says where it ends, at
+    /// the cursor and on its line; the cursor ends after it.
+    fn token(&mut self, plain: impl Fn(&Self, usize) -> Plain) -> Read<Scalar<'a>> {
         let start = self.pos;
         let (text, style) = match self.byte(start) {
             quote @ (b'"' | b'\'') => self.quoted(quote)?,
             c if plain_start(c, self.byte(start + 1)) => {
                 let mut end = start;
                 loop {
-                    match self.byte(end) {
-                        b'\n' => break,
-                        b':' if matches!(self.byte(end + 1), b' ' | b'\n') => break,
-                        b' ' if self.byte(end + 1) == b'#' => break,
-                        _ => end += 1,
+                    match plain(self, end) {
+                        Plain::Goes => end += 1,
+                        Plain::Ends => break,
+                        Plain::GivesUp => return Err(GiveUp),
                     }
                 }
                 self.pos = end;
-                (
-                    self.text[start..end].trim_end_matches(' '),
-                    ScalarStyle::Plain,
-                )
+                let text = self.text[start..end].trim_end_matches(' ');
+                (text, ScalarStyle::Plain)
             }
             _ => return Err(GiveUp),
         };
-        let mut colon = self.pos;
-        while self.byte(colon) == b' ' {
-            colon += 1;
-        }
-        let key = self.byte(colon) == b':' && matches!(self.byte(colon + 1), b' ' | b'\n');
-        if key {
-            self.pos = colon + 1;
-        }
         Ok(Scalar {
             text,
             style,
             start,
-            key,
+            key: false,
         })
     }
 

@@ -1,8 +1,8 @@
 //! Flow collections on one line: `[a, "b"]`, `{a: b}`, nested.
 
-use saphyr_parser::{Event, ScalarStyle};
+use saphyr_parser::Event;
 
-use super::{GiveUp, Read, Reader, Scalar, plain_start};
+use super::{GiveUp, Plain, Read, Reader};
 
 impl Reader<'_> {
     /// `[a, "b", {c: d}]` on one line.
@@ -74,48 +74,21 @@ impl Reader<'_> {
     /// A scalar inside brackets, ended by `,` or `stop` (`]`, `}`, or the
     /// `:` after a key); whether `stop` ended it.
     fn flow_scalar(&mut self, stop: u8) -> Read<bool> {
-        let start = self.pos;
-        let (text, style) = match self.byte(start) {
-            quote @ (b'"' | b'\'') => self.quoted(quote)?,
-            c if plain_start(c, self.byte(start + 1)) => {
-                let mut end = start;
-                loop {
-                    match self.byte(end) {
-                        b':' => match self.byte(end + 1) {
-                            b' ' if stop == b':' => break,
-                            // `https://…`: a colon before a safe character
-                            // is part of the scalar.
-                            b' ' | b'\n' | b',' | b'[' | b']' | b'{' | b'}' => return Err(GiveUp),
-                            _ => end += 1,
-                        },
-                        b',' | b']' | b'}' if stop != b':' => break,
-                        // A comment, a line break, a key or a nested
-                        // collection inside the brackets.
-                        b'\n' | b'[' | b']' | b'{' | b'}' | b'#' | b',' => {
-                            return Err(GiveUp);
-                        }
-                        _ => end += 1,
-                    }
-                }
-                self.pos = end;
-                (
-                    self.text[start..end].trim_end_matches(' '),
-                    ScalarStyle::Plain,
-                )
-            }
-            _ => return Err(GiveUp),
-        };
-        let scalar = Scalar {
-            text,
-            style,
-            start,
-            key: false,
-        };
+        let scalar = self.token(|r, i| match r.byte(i) {
+            b':' => match r.byte(i + 1) {
+                b' ' if stop == b':' => Plain::Ends,
+                // `https://…`: a colon before a safe character is part of
+                // the scalar.
+                b' ' | b'\n' | b',' | b'[' | b']' | b'{' | b'}' => Plain::GivesUp,
+                _ => Plain::Goes,
+            },
+            b',' | b']' | b'}' if stop != b':' => Plain::Ends,
+            // A comment, a line break, a key or a nested collection inside
+            // the brackets.
+            b'\n' | b'[' | b']' | b'{' | b'}' | b'#' | b',' => Plain::GivesUp,
+            _ => Plain::Goes,
+        })?;
         self.emit_scalar(&scalar)?;
-        let mut after = self.pos;
-        while self.byte(after) == b' ' {
-            after += 1;
-        }
-        Ok(self.byte(after) == stop)
+        Ok(self.byte(self.past_spaces(self.pos)) == stop)
     }
 }
