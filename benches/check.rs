@@ -3,7 +3,7 @@
 //! parallel), and prints documents per second. Then times one `kexpose check`
 //! process on one file, as pre-commit runs it.
 
-use std::path::Path;
+use std::path::PathBuf;
 use std::process::Command;
 use std::time::{Duration, Instant};
 
@@ -131,7 +131,13 @@ fn main() {
         rates[rates.len() - 1]
     );
 
-    let exe = Path::new(env!("CARGO_BIN_EXE_kexpose"));
+    // The processes timed are this build's, or `KEXPOSE_BIN` (the release
+    // build `cargo install` makes, say) for the profile users run.
+    let exe = std::env::var_os("KEXPOSE_BIN")
+        .map(PathBuf::from)
+        .unwrap_or_else(|| PathBuf::from(env!("CARGO_BIN_EXE_kexpose")));
+    println!("processes: {}", exe.display());
+    let exe = exe.as_path();
     let one = match &inputs[1] {
         Input::File(p) => p.clone(),
         Input::Stdin => unreachable!(),
