@@ -7,11 +7,11 @@ use std::path::PathBuf;
 use std::process::Command;
 use std::time::{Duration, Instant};
 
+use kexpose::load;
 use kexpose::pipeline;
 use kexpose::policy::Policy;
 use kexpose::source::{self, Input};
 use kexpose::yaml::Limits;
-use rayon::prelude::*;
 
 const FILES: usize = 10_000;
 
@@ -89,26 +89,21 @@ fn main() {
     let inputs = source::expand(std::slice::from_ref(&dir)).unwrap();
     assert_eq!(inputs.len(), FILES);
     let policy = Policy::default();
+    let (template, lock) = (Default::default(), Default::default());
+    let settings = load::Settings {
+        policy: &policy,
+        template: &template,
+        lock: &lock,
+        max_file_size: source::DEFAULT_MAX_FILE_SIZE,
+        limits: Limits::default(),
+    };
 
     let mut rates = Vec::new();
     for _ in 0..5 {
         let start = Instant::now();
         // As `kexpose check DIR` runs: read in parallel, then the pipeline.
-        let files: Vec<_> = inputs
-            .par_iter()
-            .map(|input| {
-                let text = source::read(input, &policy, source::DEFAULT_MAX_FILE_SIZE);
-                (input.name(), text)
-            })
-            .collect();
-        let checked = pipeline::check_files(
-            &files,
-            &[],
-            &policy,
-            Limits::default(),
-            Default::default(),
-            Default::default(),
-        );
+        let files = load::read(&inputs, &settings);
+        let checked = pipeline::check_files(&files, &[], &policy);
         let (docs, errors) = checked.iter().fold((0, 0), |(d, e), c| {
             (d + c.report.summary.documents, e + c.report.summary.errors)
         });

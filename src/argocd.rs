@@ -13,11 +13,12 @@ use serde_json::{Value, json};
 
 use crate::apirule::Version;
 use crate::config::{Config, Environment};
+use crate::load;
 use crate::policy::Policy;
 use crate::render::{self, Options};
 use crate::rules::Code;
 use crate::source::{self, Input};
-use crate::yaml::{self, Limits, emit};
+use crate::yaml::{Limits, emit};
 
 /// The parameters the plugin announces, with the defaults `generate`
 /// applies when Argo CD sends none (it never sends announced defaults).
@@ -89,8 +90,7 @@ pub fn discover(dir: &Path) -> Option<PathBuf> {
         })
         .find(|p| {
             std::fs::read_to_string(p).is_ok_and(|t| {
-                crate::exposure::mentions_spec(&t)
-                    && t.lines().any(|l| l.trim_end() == "kind: Exposure")
+                crate::spec::mentioned(&t) && t.lines().any(|l| l.trim_end() == "kind: Exposure")
             })
         })
 }
@@ -105,9 +105,7 @@ fn values_candidates(dir: &Path) -> Vec<String> {
         let Input::File(path) = input else { continue };
         // Values files are plain mappings: no spec, no Kubernetes object.
         let is_values = std::fs::read_to_string(&path).is_ok_and(|t| {
-            !crate::exposure::mentions_spec(&t)
-                && !t.contains("apiVersion:")
-                && !t.contains("kind:")
+            !crate::spec::mentioned(&t) && !t.contains("apiVersion:") && !t.contains("kind:")
         });
         if is_values && let Ok(rel) = path.strip_prefix(dir) {
             out.push(rel.display().to_string());
@@ -353,14 +351,21 @@ pub fn generate(
     } else {
         crate::identity::lock::Lock::default()
     };
+    let mut policy = policy;
+    policy.discovered = lock.discovered();
+    let settings = load::Settings {
+        policy: &policy,
+        template: &ctx,
+        lock: &lock,
+        max_file_size: source::DEFAULT_MAX_FILE_SIZE,
+        limits: Limits::default(),
+    };
+    let mut files = load::read(&inputs, &settings);
     let mut rendered = render::render(
-        &inputs,
+        &files,
         &Options {
             version: params.api_version,
             policy: &policy,
-            template: &ctx,
-            lock: &lock,
-            max_file_size: source::DEFAULT_MAX_FILE_SIZE,
             source_root: None,
         },
     );
@@ -369,31 +374,21 @@ pub fn generate(
         .map(|c| c.report)
         .collect();
     let mut passed = Vec::new();
-    for input in &inputs {
-        let Input::File(path) = input else { continue };
-        let Ok(text) = std::fs::read_to_string(path) else {
-            continue;
-        };
-        // A spec is rendered above; a file `kexpose render` wrote is the
-        // output of a spec, never a manifest of its own.
-        if crate::exposure::mentions_spec(&text) || render::rendered_from(&text).is_some() {
+    for file in &mut files {
+        // A spec is rendered above, and a file that cannot be read is in
+        // its reports; a file `kexpose render` wrote is the output of a
+        // spec, never a manifest of its own.
+        let Some(text) = file.written() else { continue };
+        if file.spec || render::rendered_from(text).is_some() {
             continue;
         }
-        let report = crate::pipeline::check_text(
-            &input.name(),
-            &text,
-            &policy,
-            &crate::pipeline::Resolved::default(),
-        );
+        file.keep();
+        let report = crate::pipeline::check_file(file, &policy);
         if report.summary.errors > 0 {
             reports.push(report);
             continue;
         }
-        for doc in yaml::load_values(&text, Limits::default())
-            .documents
-            .into_iter()
-            .flatten()
-        {
+        for (_, doc) in file.sound() {
             let v = &doc.value;
             if v.get("apiVersion").is_some_and(Value::is_string)
                 && v.get("kind").is_some_and(Value::is_string)
@@ -404,8 +399,11 @@ pub fn generate(
     }
     // The application's AccessTests gate the sync like findings do: an
     // exposure that would answer other than its tests expect is not applied.
-    if rendered.errors == 0 && rendered.texts.iter().any(|t| t.contains("AccessTest")) {
-        reports.extend(access_tests(&inputs, &policy, &ctx, &lock));
+    let tested = files
+        .iter()
+        .any(|f| f.written().is_some_and(|t| t.contains("AccessTest")));
+    if rendered.errors == 0 && tested {
+        reports.extend(access_tests(files, &policy));
     }
     // R010 (v1beta1 is deprecated) is the announced consequence of choosing
     // api-version v1beta1, not a warning about the application.
@@ -466,25 +464,12 @@ pub fn generate(
     Ok(stream)
 }
 
-/// The reports of the AccessTest documents among `inputs`. The access
+/// The reports of the AccessTest documents among `files`. The access
 /// model reads v2 APIRules, so the specs are rendered again at v2 (the
 /// application may have chosen v1beta1); only applications with tests
 /// pay for it.
-fn access_tests(
-    inputs: &[Input],
-    policy: &Policy,
-    template: &crate::spec::template::Context,
-    lock: &crate::identity::lock::Lock,
-) -> Vec<crate::report::FileReport> {
-    let loaded = crate::access::load::load(
-        inputs,
-        &crate::access::load::Options {
-            policy,
-            template,
-            lock,
-            max_file_size: source::DEFAULT_MAX_FILE_SIZE,
-        },
-    );
+fn access_tests(files: Vec<load::File>, policy: &Policy) -> Vec<crate::report::FileReport> {
+    let loaded = crate::access::load::load(files, policy);
     crate::access::suite::run(&loaded, None, policy)
         .files
         .into_iter()

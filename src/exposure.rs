@@ -299,8 +299,3 @@ fn back_to_spec(compiled: &Compiled, finding: Finding) -> Located {
         },
     }
 }
-
-/// Whether a text may hold spec documents (a cheap test before parsing).
-pub fn mentions_spec(text: &str) -> bool {
-    text.contains(spec::API_GROUP)
-}

@@ -14,6 +14,7 @@ pub mod diagnostic;
 pub mod exposure;
 pub mod fix;
 pub mod identity;
+pub mod load;
 pub mod migrate;
 pub mod patch;
 pub mod pipeline;

@@ -1,33 +1,33 @@
 //! The one pipeline behind `check` (and the checks of `argocd` and `policy
 //! test`), top to bottom:
 //!
-//! 1. inputs: `source` expands paths and reads texts within the limits;
-//! 2. documents: spec templates rendered once (`rendered`), YAML loaded;
-//! 3. resolution: values (the template context), the shared issuers of the
-//!    whole run, and the lock that fills in missing `jwksUri`s (`Resolved`);
-//! 4. APIRules: exposure specs compiled, other objects taken as they are;
-//! 5. judge: the core (`check::judge`) on every APIRule;
-//! 6. report: findings placed at line and column (`report::FileReport`).
+//! 1. inputs: `source` expands paths; `load` reads every text within the
+//!    limits, renders its spec templates and parses it, once;
+//! 2. resolution: the shared issuers of the whole run, from every loaded
+//!    spec text (the lock's jwksUris filled in by the loader);
+//! 3. APIRules: exposure specs compiled, other objects taken as they are;
+//! 4. judge: the core (`check::judge`) on every APIRule;
+//! 5. report: findings placed at line and column (`report::FileReport`).
 //!
 //! The core knows nothing of the stages before it; this module is where
 //! files, specs and locks meet. `file` checks one file; `claims` holds what
 //! only the whole run can tell (X005, R011, shared issuer fields).
 
-use std::borrow::Cow;
 use std::collections::BTreeMap;
 
-use rayon::prelude::*;
 use serde_json::Value;
 
 use crate::check::objects;
 use crate::compile::{DocRef, IssuerBook};
 use crate::exposure;
-use crate::identity::lock::{self, Lock};
+use crate::identity::lock;
+pub use crate::load::each;
+use crate::load::{self, File, sound};
 use crate::policy::Policy;
 use crate::report::{Checked, FileReport};
-use crate::rules::Code;
-use crate::source::{self, Input, Unreadable};
-use crate::spec::{self, template};
+use crate::rules::Severity;
+use crate::source;
+use crate::spec;
 use crate::yaml::{self, Limits};
 
 mod claims;
@@ -36,47 +36,11 @@ mod file;
 use claims::Claims;
 use file::check_claiming;
 
-/// What resolution found for a whole run: the values templates render
-/// with, the issuers every file may name, and the lock that fills in their
-/// jwksUri.
+/// What resolution found for a whole run: the issuers every file may name
+/// (their jwksUri filled in from the lock where they set none).
 #[derive(Debug, Clone, Default)]
 pub struct Resolved {
-    pub template: template::Context,
     pub issuers: IssuerBook,
-    pub lock: Lock,
-}
-
-/// A spec file's text rendered (once per run), or the P009 report that
-/// says why it does not render. Text without spec documents is borrowed.
-pub fn rendered<'a>(
-    file: &str,
-    text: &'a str,
-    ctx: &template::Context,
-    policy: &Policy,
-) -> Result<Cow<'a, str>, Box<FileReport>> {
-    if !exposure::mentions_spec(text) {
-        // kexpose renders its own specs; any other template must be
-        // rendered by its own tool before there is anything to check.
-        if let Some(at) = source::unrendered_template(text) {
-            return Err(Box::new(FileReport::file_error(
-                file,
-                Code::P010,
-                "unrendered template syntax: this file is a template, not a manifest; render it first (helm template ... | kexpose check -) or exclude it in kexpose.yaml".into(),
-                at,
-                policy,
-            )));
-        }
-        return Ok(Cow::Borrowed(text));
-    }
-    template::render_if_template(file, text, ctx).map_err(|e| {
-        Box::new(FileReport::file_error(
-            file,
-            Code::P009,
-            e.message,
-            e.position,
-            policy,
-        ))
-    })
 }
 
 /// The shared issuers of a run's loaded spec texts (`kind: Issuers`
@@ -97,71 +61,36 @@ pub fn shared_issuers<'a>(
     book
 }
 
-/// The documents of a stream that loaded without a problem, with their
-/// index: what resolution reads (a document with a duplicate key is
-/// reported where it is checked, and lends nothing to the others).
-pub(crate) fn sound(stream: &yaml::Stream) -> impl Iterator<Item = (usize, &yaml::Document)> {
-    stream
-        .documents
-        .iter()
-        .enumerate()
-        .filter_map(|(i, d)| Some((i, d.as_ref().ok().filter(|d| d.problems.is_empty())?)))
-}
-
-/// A rendered text that may hold specs, loaded once for the whole run
-/// (positions kept, the lock's jwksUris filled in); `None` for any other.
-fn load_spec_text(text: &str, lock: &Lock, limits: Limits) -> Option<yaml::Stream> {
-    if !exposure::mentions_spec(text) {
-        return None;
-    }
-    let mut stream = yaml::load_lenient(text, limits);
-    for doc in stream.documents.iter_mut().flatten() {
-        lock.fill(&mut doc.value);
-    }
-    Some(stream)
-}
-
-/// Every issuer URL the specs among `inputs` define, with where (what
-/// `kexpose lock` discovers). A file
-/// that cannot be read, rendered or parsed is an error: a lock made from
-/// part of the specs would look complete and not be.
-pub fn named_issuers(
-    inputs: &[Input],
-    ctx: &template::Context,
-    max_file_size: u64,
-) -> Result<BTreeMap<String, Vec<lock::Use>>, Vec<String>> {
+/// Every issuer URL the specs among `files` define, with where (what
+/// `kexpose lock` discovers). A file that cannot be read, rendered or
+/// parsed is an error: a lock made from part of the specs would look
+/// complete and not be.
+pub fn named_issuers(files: &[File]) -> Result<BTreeMap<String, Vec<lock::Use>>, Vec<String>> {
     let mut named: BTreeMap<String, Vec<lock::Use>> = BTreeMap::new();
     let mut errors = Vec::new();
-    for input in inputs {
-        let file = input.name();
-        let text = match source::text(input, max_file_size) {
-            Ok(t) => t,
-            Err(Unreadable::Io(e)) => {
-                errors.push(format!("{file}: {e}"));
-                continue;
-            }
-            Err(Unreadable::Content(_, message, _)) => {
-                errors.push(format!("{file}: {message}"));
-                continue;
-            }
-        };
-        if !exposure::mentions_spec(&text) {
+    for file in files {
+        let name = &file.name;
+        // A template that is not a spec is no input of the lock's.
+        if let Some(report) = file.unread().filter(|_| file.spec || file.text.is_err()) {
+            let severe = report
+                .diagnostics
+                .iter()
+                .filter(|d| d.severity == Severity::Error);
+            errors.extend(severe.map(|d| format!("{name}:{}:{}: {}", d.line, d.column, d.message)));
             continue;
         }
-        let text = match template::render_if_template(&file, &text, ctx) {
-            Ok(t) => t,
-            Err(e) => {
-                let p = e.position;
-                errors.push(format!("{file}:{}:{}: {}", p.line, p.column, e.message));
-                continue;
-            }
+        let Some(stream) = file.stream().filter(|_| file.spec) else {
+            continue;
         };
-        for doc in yaml::load_values(&text, Limits::default()).documents {
+        for doc in &stream.documents {
             let doc = match doc {
-                Ok(d) => d,
+                Ok(d) if d.problems.is_empty() => d,
+                Ok(d) => {
+                    errors.extend(d.problems.iter().map(|e| located(name, e)));
+                    continue;
+                }
                 Err(e) => {
-                    let p = e.position;
-                    errors.push(format!("{file}:{}:{}: {}", p.line, p.column, e.message));
+                    errors.push(located(name, e));
                     continue;
                 }
             };
@@ -175,13 +104,13 @@ pub fn named_issuers(
             else {
                 continue;
             };
-            for (name, def) in issuers {
+            for (issuer, def) in issuers {
                 let Some(url) = def.get("issuer").and_then(Value::as_str) else {
                     continue;
                 };
                 named.entry(url.to_owned()).or_default().push(lock::Use {
-                    file: file.clone(),
-                    name: name.clone(),
+                    file: name.clone(),
+                    name: issuer.clone(),
                     jwks_uri: def
                         .get("jwksUri")
                         .and_then(Value::as_str)
@@ -197,90 +126,47 @@ pub fn named_issuers(
     }
 }
 
-/// One input read: its name, and its text or the report that says why
-/// there is none.
-pub type ReadFile = (String, Result<String, Box<FileReport>>);
+fn located(file: &str, e: &yaml::LoadError) -> String {
+    let p = e.position;
+    format!("{file}:{}:{}: {}", p.line, p.column, e.message)
+}
 
-/// A text rendered, or the report that says why it does not render.
-type Render<'a> = Result<Cow<'a, str>, Box<FileReport>>;
-
-/// Stages 2 to 6 for a run's inputs: every spec template rendered once,
-/// the shared issuers resolved across `files` and `context` (the rest of
-/// the project, read for resolution only), every file of `files` checked
-/// in parallel, and with them, when `files` hold an `Issuers` document,
-/// every spec in `context` that names a shared issuer (a changed issuer can
-/// break specs that did not change). Results are in input order, dependents
-/// last, each with the source lines its findings point at.
-pub fn check_files(
-    files: &[ReadFile],
-    context: &[ReadFile],
-    policy: &Policy,
-    limits: Limits,
-    template: template::Context,
-    lock: Lock,
-) -> Vec<Checked> {
-    let all: Vec<&ReadFile> = files.iter().chain(context).collect();
-    let renders: Vec<Option<Render<'_>>> = each(all.clone(), |(name, text)| {
-        let text = text.as_ref().ok()?;
-        Some(rendered(name, text, &template, policy))
-    });
-    let text_of = |i: usize| -> Option<&str> {
-        let r = renders[i].as_ref()?.as_ref().ok()?;
-        Some(r.as_ref())
-    };
-    // Every text that may hold specs is parsed once: shared issuers,
+/// Stages 2 to 5 for a run's files: the shared issuers resolved across
+/// `files` and `context` (the rest of the project's specs, read for
+/// resolution only), every file of `files` checked in parallel, and with
+/// them, when `files` hold an `Issuers` document, every spec in `context`
+/// that names a shared issuer (a changed issuer can break specs that did
+/// not change). Results are in input order, dependents last, each with the
+/// source lines its findings point at.
+pub fn check_files(files: &[File], context: &[File], policy: &Policy) -> Vec<Checked> {
+    let all: Vec<&File> = files.iter().chain(context).collect();
+    // Every spec text was parsed once, by the loader: shared issuers,
     // dependents, claims and the check itself all read these documents.
-    let loaded: Vec<Option<yaml::Stream>> = each((0..all.len()).collect(), |i| {
-        load_spec_text(text_of(i)?, &lock, limits)
-    });
-    let issuers = shared_issuers(
-        (0..all.len()).filter_map(|i| Some((i, all[i].0.as_str(), loaded[i].as_ref()?))),
-    );
+    let loaded: Vec<Option<&yaml::Stream>> = all.iter().map(|f| f.stream()).collect();
+    let issuers =
+        shared_issuers((0..all.len()).filter_map(|i| Some((i, all[i].name.as_str(), loaded[i]?))));
     // The previous content of a changed Issuers document is unknown (an
     // issuer may have been renamed or removed), so every spec that names a
     // shared issuer depends on it.
     let issuers_changed = !context.is_empty()
-        && (0..files.len()).any(|i| {
-            loaded[i].as_ref().is_some_and(|s| {
-                sound(s).any(|(_, d)| spec::Kind::of(&d.value) == Some(spec::Kind::Issuers))
-            })
+        && files.iter().any(|f| {
+            f.sound()
+                .any(|(_, d)| spec::Kind::of(&d.value) == Some(spec::Kind::Issuers))
         });
     let mut checked: Vec<usize> = (0..files.len()).collect();
     if issuers_changed {
         checked.extend(
-            (files.len()..all.len())
-                .filter(|&i| loaded[i].as_ref().is_some_and(names_shared_issuers)),
+            (files.len()..all.len()).filter(|&i| loaded[i].is_some_and(names_shared_issuers)),
         );
     }
     // The rest of the project can collide with the files checked.
     let context_claims: Vec<(usize, Claims)> = (files.len()..all.len())
         .filter(|i| !checked.contains(i))
-        .filter_map(|i| Some((i, claims::claims_of(loaded[i].as_ref()?, policy))))
+        .filter_map(|i| Some((i, claims::claims_of(loaded[i]?, policy))))
         .collect();
-    let resolved = Resolved {
-        template,
-        issuers,
-        lock,
-    };
-    let mut renders = renders;
-    let work: Vec<(usize, Option<Render<'_>>)> =
-        checked.iter().map(|&i| (i, renders[i].take())).collect();
-    let mut results: Vec<(usize, FileReport, Claims)> = each(work, |(i, render)| {
-        let (name, text) = all[i];
-        let (report, claims) = match (text, render) {
-            (Err(report), _) => ((**report).clone(), Claims::default()),
-            (_, Some(Err(report))) => (*report, Claims::default()),
-            (Ok(_), Some(Ok(rendered))) => check_claiming(
-                name,
-                i,
-                &rendered,
-                loaded[i].as_ref(),
-                policy,
-                limits,
-                &resolved,
-            ),
-            (Ok(_), None) => unreachable!("every text that was read is rendered"),
-        };
+    let resolved = Resolved { issuers };
+    let mut results: Vec<(usize, FileReport, Claims)> = each(checked, |i| {
+        let (report, claims) = checked_file(all[i], i, policy, &resolved);
         (i, report, claims)
     });
     // Two exposures that render one APIRule are X005, as in `render`, and
@@ -297,7 +183,7 @@ pub fn check_files(
     for (i, c) in context_claims {
         claims[i] = c;
     }
-    let names: Vec<&str> = all.iter().map(|(n, _)| n.as_str()).collect();
+    let names: Vec<&str> = all.iter().map(|f| f.name.as_str()).collect();
     let found = claims::collisions(&names, &claims, &is_checked)
         .into_iter()
         .chain(claims::occupied_hosts(&names, &claims, &is_checked))
@@ -311,24 +197,29 @@ pub fn check_files(
         file::place(&mut results[slot[i]].1, policy, names[i], finding, at);
     }
     each(results, |(i, report, _)| {
-        let lines = match &all[i].1 {
-            Ok(text) => source::excerpt(text, &report),
-            Err(_) => Vec::new(),
+        let lines = match all[i].written() {
+            Some(text) => source::excerpt(text, &report),
+            None => Vec::new(),
         };
         Checked { report, lines }
     })
 }
 
-/// `f` over `items` in order, in parallel when there are several. For one
-/// file (the pre-commit case) the thread pool is never started: its threads,
-/// their stacks and the page-table work they bring cost more than checking
-/// the file.
-pub fn each<T: Send, R: Send>(items: Vec<T>, f: impl Fn(T) -> R + Sync + Send) -> Vec<R> {
-    if items.len() < 2 {
-        items.into_iter().map(f).collect()
-    } else {
-        items.into_par_iter().map(f).collect()
+/// One file of a run checked, with what it claims of the run; a file that
+/// could not be read or rendered is its report.
+fn checked_file(
+    file: &File,
+    source: usize,
+    policy: &Policy,
+    resolved: &Resolved,
+) -> (FileReport, Claims) {
+    if let Some(report) = file.unread() {
+        return (report.clone(), Claims::default());
     }
+    let (Some(text), Some(stream)) = (file.source(), file.documents()) else {
+        unreachable!("a file that was read and rendered has a text to parse");
+    };
+    check_claiming(&file.name, source, text, &stream, policy, resolved)
 }
 
 /// Whether a loaded spec text holds an exposure that names an issuer it
@@ -359,39 +250,33 @@ fn names_shared_issuers(stream: &yaml::Stream) -> bool {
         })
 }
 
-/// Renders and checks one text on its own (no issuers shared with other
-/// files); every problem is a finding.
-pub fn check_text(name: &str, text: &str, policy: &Policy, specs: &Resolved) -> FileReport {
-    match rendered(name, text, &specs.template, policy) {
-        Ok(rendered) => check_rendered(name, &rendered, policy, Limits::default(), specs),
-        Err(report) => *report,
-    }
-}
-
-/// Checks the text of one file, its templates already rendered
-/// (`rendered`): every document, `kind: List` items included.
-///
-/// Each file is loaded once, with its span index, and findings are placed
-/// as they come. (Loading without positions first and again for the files
-/// with findings saved 5% of instructions on an all-clean repository and
-/// cost 1.5% with one file in ten broken, below what the check benchmark
-/// can tell apart on this hardware: the simpler way stays.)
-/// The findings of a spec file are about its rendered text, whose lines
-/// are the template's wherever the template does not add lines.
-pub fn check_rendered(
-    file: &str,
-    text: &str,
-    policy: &Policy,
-    limits: Limits,
-    specs: &Resolved,
-) -> FileReport {
+/// Checks one file on its own (no issuers shared with other files);
+/// every problem is a finding.
+pub fn check_file(file: &File, policy: &Policy) -> FileReport {
+    let (mut report, claims) = checked_file(file, usize::MAX, policy, &Resolved::default());
     // On its own, a broken shared field is reported where this file uses it.
-    let (mut report, claims) = check_claiming(file, usize::MAX, text, None, policy, limits, specs);
     for (mut l, uses) in exposure::merge_shared(claims.shared) {
         l.finding.message.push_str(" (of a shared issuer)");
         for (_, at) in uses {
-            file::place(&mut report, policy, file, l.finding.clone(), at);
+            file::place(&mut report, policy, &file.name, l.finding.clone(), at);
         }
     }
     report
+}
+
+/// Checks one text on its own, as `check -` does: read, rendered (with no
+/// values) and parsed by the loader, then `check_file`.
+pub fn check_text(name: &str, text: &str, policy: &Policy) -> FileReport {
+    let template = spec::template::Context::default();
+    let settings = load::Settings {
+        policy,
+        template: &template,
+        lock: &lock::Lock::default(),
+        max_file_size: source::DEFAULT_MAX_FILE_SIZE,
+        limits: Limits::default(),
+    };
+    check_file(
+        &File::of(name.to_owned(), Ok(text.to_owned()), &settings),
+        policy,
+    )
 }

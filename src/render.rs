@@ -1,8 +1,9 @@
 //! `kexpose render`: exposure specs in, APIRule YAML out.
 //!
-//! The run is all or nothing. Every input is read, rendered, compiled and
-//! checked first; output is produced only when nothing failed, so a caller
-//! (Argo CD above all) never sees a partial or empty stream after an error.
+//! The run is all or nothing. Every input is read, rendered and parsed by
+//! the loader (`load`), then compiled and checked; output is produced only
+//! when nothing failed, so a caller (Argo CD above all) never sees a
+//! partial or empty stream after an error.
 
 use std::collections::BTreeMap;
 use std::path::Path;
@@ -12,14 +13,14 @@ use crate::check;
 use crate::compile::{DocRef, IssuerBook, Located};
 use crate::diagnostic::{Finding, Position, Severity};
 use crate::exposure;
-use crate::identity::lock::Lock;
+use crate::load::File;
 use crate::policy::Policy;
 use crate::report::Checked;
 use crate::report::FileReport;
 use crate::rules::Code;
-use crate::source::{self, Input};
-use crate::spec::{self, template};
-use crate::yaml::{self, Document, Limits, emit};
+use crate::source;
+use crate::spec;
+use crate::yaml::{self, emit};
 
 mod out_dir;
 
@@ -29,11 +30,8 @@ pub use out_dir::{Drift, WriteError, Written, drift, replace_file, write_atomic,
 /// What a render is asked to do.
 pub struct Options<'a> {
     pub version: Version,
+    /// The policy of the run (its `discovered` issuers from the lock).
     pub policy: &'a Policy,
-    pub template: &'a template::Context,
-    /// Fills in the jwksUri of issuers that do not set one.
-    pub lock: &'a Lock,
-    pub max_file_size: u64,
     /// The project root: `# Source:` headers name spec files relative to
     /// it, so that output is the same from any working directory.
     pub source_root: Option<&'a Path>,
@@ -93,11 +91,6 @@ pub struct Rendered {
     pub outputs: Vec<Output>,
     /// Per input, in input order, with the lines its findings point at.
     pub reports: Vec<Checked>,
-    /// Per input, in input order, the documents of spec files as loaded
-    /// (with their span index); empty for files without specs.
-    pub documents: Vec<Vec<Result<Document, yaml::LoadError>>>,
-    /// Per input, in input order, its text as read (empty when unreadable).
-    pub texts: Vec<String>,
     pub errors: usize,
     pub warnings: usize,
 }
@@ -114,47 +107,34 @@ impl Rendered {
     }
 }
 
-/// One input and what became of it.
-struct Source {
-    name: String,
-    /// The text as the user wrote it, for code frames.
-    original: String,
-    documents: Vec<Result<Document, yaml::LoadError>>,
-    report: FileReport,
-}
-
-/// Renders every exposure spec among `inputs`. Files that hold no spec
-/// (values files, plain manifests) are passed over.
-pub fn render(inputs: &[Input], opts: &Options) -> Rendered {
-    let limits = Limits::default();
+/// Renders every exposure spec among `files`, as the loader read them.
+/// Files that hold no spec (values files, plain manifests) are passed over.
+pub fn render(files: &[File], opts: &Options) -> Rendered {
     // v1beta1 is checked under the legacy profile, with the jwt handler
     // the given policy names (its config style is the one rendered).
-    let mut policy = match opts.version {
+    let policy = match opts.version {
         Version::V1beta1 => {
             let mut legacy = Policy::legacy();
             legacy.jwt_handler = opts.policy.jwt_handler;
+            legacy.discovered = opts.policy.discovered.clone();
             legacy
         }
         _ => opts.policy.clone(),
     };
-    policy.discovered = opts.lock.discovered();
-    let mut sources: Vec<Source> = inputs
-        .iter()
-        .map(|input| load(input, opts, &policy, limits))
-        .collect();
+    let mut reports: Vec<FileReport> = files.iter().map(|f| report(f, &policy)).collect();
+    let documents = |s: usize| files[s].stream().map_or(&[][..], |s| &s.documents[..]);
+    let specs = |s: usize| files[s].sound().filter(move |_| files[s].spec);
 
     let mut located: Vec<Located> = Vec::new();
     let mut book = IssuerBook::new();
-    for (s, source) in sources.iter().enumerate() {
-        for (d, doc) in source.documents.iter().enumerate() {
-            if let Ok(doc) = doc
-                && spec::Kind::of(&doc.value) == Some(spec::Kind::Issuers)
-            {
+    for (s, file) in files.iter().enumerate() {
+        for (d, doc) in specs(s) {
+            if spec::Kind::of(&doc.value) == Some(spec::Kind::Issuers) {
                 let at = DocRef {
                     source: s,
                     document: d,
                 };
-                located.extend(exposure::issuers(&doc.value, at, &source.name, &mut book));
+                located.extend(exposure::issuers(&doc.value, at, &file.name, &mut book));
             }
         }
     }
@@ -164,9 +144,8 @@ pub fn render(inputs: &[Input], opts: &Options) -> Rendered {
     let mut shared: Vec<(exposure::Shared, DocRef)> = Vec::new();
     // The host each rendered APIRule exposes, for R011.
     let mut hosts: Vec<(check::occupied::Host, (String, String), DocRef)> = Vec::new();
-    for (s, source) in sources.iter().enumerate() {
-        for (d, doc) in source.documents.iter().enumerate() {
-            let Ok(doc) = doc else { continue };
+    for (s, file) in files.iter().enumerate() {
+        for (d, doc) in specs(s) {
             if spec::Kind::of(&doc.value) != Some(spec::Kind::Exposure) {
                 continue;
             }
@@ -181,8 +160,8 @@ pub fn render(inputs: &[Input], opts: &Options) -> Rendered {
                 continue;
             };
             let shown = match opts.source_root {
-                Some(root) => relative(Path::new(&source.name), root),
-                None => source.name.clone(),
+                Some(root) => relative(Path::new(&file.name), root),
+                None => file.name.clone(),
             };
             let output = output(apirule, evaluated.origins, &shown);
             let key = (output.namespace.clone(), output.name.clone());
@@ -195,7 +174,7 @@ pub fn render(inputs: &[Input], opts: &Options) -> Rendered {
                         format!(
                             "APIRule {} is also rendered by {} (document {})",
                             display_name(&key.0, &key.1),
-                            sources[first.source].name,
+                            files[first.source].name,
                             first.document + 1
                         ),
                     ),
@@ -210,14 +189,14 @@ pub fn render(inputs: &[Input], opts: &Options) -> Rendered {
     let routes: Vec<(exposure::Shared, (usize, Position))> = shared
         .into_iter()
         .map(|(s, at)| {
-            let p = yaml::locate(&sources[at.source].documents, at.document, &s.route, false);
+            let p = yaml::locate(documents(at.source), at.document, &s.route, false);
             (s, (at.source, p))
         })
         .collect();
     for (mut l, uses) in exposure::merge_shared(routes) {
         let named = uses
             .iter()
-            .map(|(label, (s, at))| (label.as_str(), sources[*s].name.as_str(), *at));
+            .map(|(label, (s, at))| (label.as_str(), files[*s].name.as_str(), *at));
         l.finding.message.push_str(&exposure::used_by(named));
         located.push(l);
     }
@@ -225,33 +204,28 @@ pub fn render(inputs: &[Input], opts: &Options) -> Rendered {
         hosts.iter().map(|(h, owner, _)| (h, owner)).collect();
     for (i, j) in check::occupied::taken(&pairs) {
         let ((h, _, at), (o, other, a)) = (&hosts[i], &hosts[j]);
-        let p = yaml::locate(&sources[a.source].documents, a.document, &o.pointer, false);
+        let p = yaml::locate(documents(a.source), a.document, &o.pointer, false);
         located.push(Located {
             doc: *at,
-            finding: h.occupied(other, &sources[a.source].name, p),
+            finding: h.occupied(other, &files[a.source].name, p),
         });
     }
 
     for l in located {
-        let source = &mut sources[l.doc.source];
+        let s = l.doc.source;
         let at = yaml::locate(
-            &source.documents,
+            documents(s),
             l.doc.document,
             &l.finding.pointer,
             l.finding.at_key,
         );
-        let name = source.name.clone();
-        source.report.push(&policy, &name, l.finding, at);
+        reports[s].push(&policy, &files[s].name, l.finding, at);
     }
 
     let mut errors = 0;
     let mut warnings = 0;
-    let mut reports = Vec::new();
-    let mut documents = Vec::new();
-    let mut texts = Vec::new();
-    for mut input in sources {
-        documents.push(std::mem::take(&mut input.documents));
-        let r = &mut input.report;
+    let mut checked = Vec::with_capacity(files.len());
+    for (mut r, file) in reports.into_iter().zip(files) {
         r.diagnostics
             .sort_by(|a, b| a.sort_key().cmp(&b.sort_key()));
         r.diagnostics.dedup();
@@ -263,21 +237,57 @@ pub fn render(inputs: &[Input], opts: &Options) -> Rendered {
         r.summary.warnings = r.diagnostics.len() - r.summary.errors;
         errors += r.summary.errors;
         warnings += r.summary.warnings;
-        let lines = source::excerpt(&input.original, r);
-        reports.push(Checked {
-            report: input.report,
-            lines,
-        });
-        texts.push(input.original);
+        let lines = file
+            .written()
+            .map(|text| source::excerpt(text, &r))
+            .unwrap_or_default();
+        checked.push(Checked { report: r, lines });
     }
     Rendered {
         outputs: outputs.into_values().map(|(o, _)| o).collect(),
-        reports,
-        documents,
-        texts,
+        reports: checked,
         errors,
         warnings,
     }
+}
+
+/// What reading a file tells a render: why it could not be read or does
+/// not render, and every document of a spec text that did not load
+/// cleanly. A file without specs is passed over (any template in it is
+/// another tool's).
+fn report(file: &File, policy: &Policy) -> FileReport {
+    let mut report = FileReport {
+        name: file.name.clone(),
+        ..FileReport::default()
+    };
+    if (file.text.is_err() || file.spec)
+        && let Some(unread) = file.unread()
+    {
+        return unread.clone();
+    }
+    // Every input counts as a file, as in `check`, spec or not.
+    report.summary.files = 1;
+    let Some(stream) = file.stream().filter(|_| file.spec) else {
+        return report;
+    };
+    for doc in &stream.documents {
+        report.summary.documents += 1;
+        let problems = match doc {
+            Ok(d) if d.problems.is_empty() => {
+                if spec::Kind::of(&d.value).is_some() {
+                    report.summary.specs += 1;
+                }
+                continue;
+            }
+            Ok(d) => &d.problems[..],
+            Err(e) => std::slice::from_ref(e),
+        };
+        for e in problems {
+            let finding = Finding::new(e.code, "", e.message.clone());
+            report.push(policy, &file.name, finding, e.position);
+        }
+    }
+    report
 }
 
 /// `path` relative to `root` (both as given, relative to the working
@@ -303,62 +313,4 @@ fn output(apirule: Object, origins: Vec<(String, DocRef, String)>, source: &str)
         apirule,
         origins,
     }
-}
-
-/// Reads, renders and loads one input. Inputs that do not mention the spec
-/// group are passed over without being parsed.
-fn load(input: &Input, opts: &Options, policy: &Policy, limits: Limits) -> Source {
-    let name = input.name();
-    let mut source = Source {
-        name: name.clone(),
-        original: String::new(),
-        documents: Vec::new(),
-        report: FileReport {
-            name: name.clone(),
-            ..FileReport::default()
-        },
-    };
-    let text = match source::read(input, policy, opts.max_file_size) {
-        Ok(t) => t,
-        Err(report) => {
-            source.report = *report;
-            return source;
-        }
-    };
-    // Every input counts as a file, as in `check`, spec or not.
-    source.report.summary.files = 1;
-    if !exposure::mentions_spec(&text) {
-        // Kept for callers that read the other objects (standard input
-        // cannot be read twice).
-        source.original = text;
-        return source;
-    }
-    let mut documents = match template::render_if_template(&name, &text, opts.template) {
-        Ok(rendered) => yaml::load(&rendered, limits).documents,
-        Err(e) => {
-            source.report =
-                FileReport::file_error(&name, Code::P009, e.message, e.position, policy);
-            source.original = text;
-            return source;
-        }
-    };
-    source.original = text;
-    for doc in documents.iter_mut().flatten() {
-        opts.lock.fill(&mut doc.value);
-    }
-    for doc in documents {
-        source.report.summary.documents += 1;
-        if doc
-            .as_ref()
-            .is_ok_and(|d| spec::Kind::of(&d.value).is_some())
-        {
-            source.report.summary.specs += 1;
-        }
-        if let Err(e) = &doc {
-            let finding = Finding::new(e.code, "", e.message.clone());
-            source.report.push(policy, &name, finding, e.position);
-        }
-        source.documents.push(doc);
-    }
-    source
 }

@@ -19,6 +19,11 @@ use crate::apirule::v2::{CorsPolicy, Request};
 pub const API_VERSION: &str = "kexpose.dev/v1alpha1";
 /// What every spec document's apiVersion starts with.
 pub const API_GROUP: &str = "kexpose.dev/";
+
+/// Whether a text may hold spec documents (a cheap test before parsing).
+pub fn mentioned(text: &str) -> bool {
+    text.contains(API_GROUP)
+}
 pub use crate::apirule::DEFAULT_GATEWAY;
 
 /// The document kinds of the spec language.

@@ -22,6 +22,7 @@ const FLOORS: &[(&str, &[&str])] = &[
     ("inputs", &["source"]),
     ("locks and identity providers", &["identity"]),
     ("the project file", &["config"]),
+    ("inputs read, rendered and parsed once", &["load"]),
     ("compilation", &["compile"]),
     ("one spec through compile and the core", &["exposure"]),
     ("render and migrate", &["render", "migrate"]),

@@ -21,7 +21,7 @@ fn check_bytes(bytes: &[u8]) {
         Ok(t) => t,
         Err(_) => return,
     };
-    let report = pipeline::check_text("fuzz.yaml", text, &policy, &Default::default());
+    let report = pipeline::check_text("fuzz.yaml", text, &policy);
     // YAML breaks lines at \n, \r\n and a lone \r (so do editors); a
     // position may sit just past the last line (the end of the input).
     let breaks =

@@ -11,13 +11,11 @@ use crate::apirule::{Object, Version, v2};
 use crate::check::{self, Kind};
 use crate::compile::DocRef;
 use crate::diagnostic::{Position, plain_error};
-use crate::identity::lock::Lock;
+use crate::load::File;
 use crate::policy::Policy;
 use crate::render::{self, Rendered};
 use crate::report::Checked;
-use crate::source::Input;
-use crate::spec::template;
-use crate::yaml::{self, Document, Limits, LoadError};
+use crate::yaml;
 
 /// Where a field sits in the inputs.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -60,21 +58,13 @@ pub struct TestDocument {
 pub struct Loaded {
     pub apirules: Vec<v2::ApiRule>,
     origins: Vec<Origin>,
-    /// Per input, in input order.
-    files: Vec<Read>,
+    /// Per input, in input order, every one parsed.
+    files: Vec<File>,
     pub tests: Vec<TestDocument>,
     /// Problems that stop the faces: `file:line:col: message` lines.
     pub errors: Vec<String>,
     /// The findings of rendering the specs, when there are any.
     pub reports: Vec<Checked>,
-}
-
-/// What loading needs: the same as `render`.
-pub struct Options<'a> {
-    pub policy: &'a Policy,
-    pub template: &'a template::Context,
-    pub lock: &'a Lock,
-    pub max_file_size: u64,
 }
 
 impl Loaded {
@@ -97,10 +87,10 @@ impl Loaded {
 
     /// The file, line and column of a pointer into a loaded document.
     pub fn position(&self, doc: DocRef, pointer: &str) -> Option<Place> {
-        let read = self.files.get(doc.source)?;
-        let at = yaml::locate(&read.documents, doc.document, pointer, false);
+        let file = self.files.get(doc.source)?;
+        let at = yaml::locate(&file.stream()?.documents, doc.document, pointer, false);
         Some(Place {
-            file: read.name.clone(),
+            file: file.name.clone(),
             line: at.line,
             column: at.column,
         })
@@ -111,6 +101,7 @@ impl Loaded {
     pub fn find_key(&self, doc: DocRef, base: &str, name: &str) -> Option<Position> {
         self.files
             .get(doc.source)?
+            .stream()?
             .documents
             .get(doc.document)?
             .as_ref()
@@ -126,7 +117,10 @@ impl Loaded {
 
     /// The text of input `source`, as read.
     pub fn text(&self, source: usize) -> &str {
-        self.files.get(source).map_or("", |f| f.text.as_str())
+        self.files
+            .get(source)
+            .and_then(File::written)
+            .unwrap_or_default()
     }
 
     /// `namespace/name` of an APIRule.
@@ -135,43 +129,37 @@ impl Loaded {
     }
 }
 
-/// Loads `inputs`: specs through `render` (v2, with its findings), then
-/// every APIRule and AccessTest document.
-pub fn load(inputs: &[Input], opts: &Options) -> Loaded {
+/// Builds the model's inputs from `files` as the loader read them: specs
+/// through `render` (v2, with its findings), then every APIRule and
+/// AccessTest document.
+pub fn load(mut files: Vec<File>, policy: &Policy) -> Loaded {
+    // Every document is placed by the model's reasons: parse all of them.
+    files.par_iter_mut().for_each(|f| {
+        f.keep();
+    });
     let rendered: Rendered = render::render(
-        inputs,
+        &files,
         &render::Options {
             version: Version::V2,
-            policy: opts.policy,
-            template: opts.template,
-            lock: opts.lock,
-            max_file_size: opts.max_file_size,
+            policy,
             source_root: None,
         },
     );
-    // Files are read and their objects typed in parallel, then gathered in
-    // input order.
-    let files: Vec<File> = inputs
-        .par_iter()
-        .zip(rendered.documents.into_par_iter())
-        .zip(rendered.texts.into_par_iter())
-        .enumerate()
-        .map(|(i, ((input, documents), text))| file(i, input, documents, text))
-        .collect();
     let mut loaded = Loaded::default();
-    for f in files {
+    let found: Vec<Found> = files
+        .par_iter()
+        .enumerate()
+        .map(|(i, f)| found(i, f))
+        .collect();
+    for f in found {
         for (rule, origin) in f.apirules {
             loaded.apirules.push(rule);
             loaded.origins.push(origin);
         }
         loaded.tests.extend(f.tests);
         loaded.errors.extend(f.errors);
-        loaded.files.push(Read {
-            name: f.name,
-            documents: f.documents,
-            text: f.text,
-        });
     }
+    loaded.files = files;
     // A spec and the APIRule `kexpose render` wrote from it are one
     // exposure: the spec, which the reasons should point at, stands for both.
     let from_specs: Vec<(String, String)> = rendered
@@ -202,54 +190,62 @@ pub fn load(inputs: &[Input], opts: &Options) -> Loaded {
     loaded
 }
 
-/// One input as read: its name, documents and text.
-struct Read {
-    name: String,
-    documents: Vec<Result<Document, LoadError>>,
-    text: String,
-}
-
 /// What one input holds.
-struct File {
-    name: String,
-    documents: Vec<Result<Document, LoadError>>,
-    text: String,
+struct Found {
     apirules: Vec<(v2::ApiRule, Origin)>,
     tests: Vec<TestDocument>,
     errors: Vec<String>,
 }
 
-/// Loads input `i`: its documents (as render loaded them, for spec files;
-/// else from its text as render read it), typed APIRules and AccessTests.
-/// A file render could not read has no text, and render reports why.
-fn file(
-    i: usize,
-    input: &Input,
-    documents: Vec<Result<Document, LoadError>>,
-    text: String,
-) -> File {
-    let name = input.name();
-    // Render loaded the spec files and reports their YAML errors.
-    let from_render = !documents.is_empty();
-    let rendered_file = !from_render && render::rendered_from(&text).is_some();
-    let mut out = File {
-        name: name.clone(),
-        documents: if from_render {
-            documents
-        } else {
-            yaml::load(&text, Limits::default()).documents
-        },
-        text,
+/// The typed APIRules and the AccessTests of input `i`. The problems of
+/// spec files are render's to report; any other file that could not be
+/// read or parsed cleanly is an error here.
+fn found(i: usize, file: &File) -> Found {
+    let name = &file.name;
+    let rendered_file = !file.spec && file.written().and_then(render::rendered_from).is_some();
+    let mut out = Found {
         apirules: Vec::new(),
         tests: Vec::new(),
         errors: Vec::new(),
     };
-    for (d, doc) in out.documents.iter().enumerate() {
+    // An unreadable file is in render's reports; a template that is not a
+    // spec is not a manifest the model can read.
+    if !file.spec
+        && file.text.is_ok()
+        && let Some(report) = file.unread()
+    {
+        let severe = report.diagnostics.iter();
+        out.errors.extend(severe.map(|d| {
+            line(
+                name,
+                Position {
+                    line: d.line,
+                    column: d.column,
+                },
+                &d.message,
+            )
+        }));
+    }
+    for (d, doc) in file
+        .stream()
+        .iter()
+        .flat_map(|s| s.documents.iter().enumerate())
+    {
         let doc = match doc {
-            Ok(doc) => doc,
+            Ok(doc) if doc.problems.is_empty() => doc,
+            Ok(doc) => {
+                if !file.spec {
+                    out.errors.extend(
+                        doc.problems
+                            .iter()
+                            .map(|e| line(name, e.position, &e.message)),
+                    );
+                }
+                continue;
+            }
             Err(e) => {
-                if !from_render {
-                    out.errors.push(line(&name, e.position, &e.message));
+                if !file.spec {
+                    out.errors.push(line(name, e.position, &e.message));
                 }
                 continue;
             }
@@ -296,7 +292,7 @@ fn file(
                 }
                 _ => "only APIRules v2 and v2alpha1 are understood here; `kexpose migrate` converts v1beta1".to_owned(),
             };
-            out.errors.push(line(&name, position, &problem));
+            out.errors.push(line(name, position, &problem));
         }
     }
     out

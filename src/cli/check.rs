@@ -14,12 +14,11 @@ use rayon::prelude::*;
 use super::args::color_for;
 use super::project::{InputArgs, Reads};
 use super::{Fatal, Outcome};
-use crate::pipeline::{self, ReadFile};
-use crate::policy::Policy;
+use crate::load::{self, File};
+use crate::pipeline;
 use crate::report::{self, Format, Run};
 use crate::rules::Code;
-use crate::source::{self, Input};
-use crate::yaml::Limits;
+use crate::source::Input;
 
 #[derive(Args)]
 pub struct CheckArgs {
@@ -42,13 +41,13 @@ pub struct CheckArgs {
 }
 
 /// Applies the fixes to every file that was read (standard input is
-/// never rewritten): in place with `--fix`, replacing the text that is then
-/// checked, or as a unified diff with `--diff`. What was fixed goes to
+/// never rewritten): in place with `--fix`, the file then read again for
+/// the check, or as a unified diff with `--diff`. What was fixed goes to
 /// stderr, in file order.
 fn fix_files(
     inputs: &[Input],
-    files: &mut [ReadFile],
-    policy: &Policy,
+    files: &mut [File],
+    settings: &load::Settings,
     args: &CheckArgs,
 ) -> Result<String, Fatal> {
     enum Done {
@@ -58,15 +57,16 @@ fn fix_files(
         Diff(String),
         Written { text: String, message: String },
     }
-    let fix_one = |input: &Input, text: &Result<String, _>| -> Done {
-        let (Input::File(path), Ok(text)) = (input, text) else {
+    let policy = settings.policy;
+    let fix_one = |input: &Input, file: &mut File| -> Done {
+        let Input::File(path) = input else {
             return Done::Unchanged;
         };
-        let fixed = match crate::fix::edit::fix_text(text, policy, args.unsafe_fixes) {
+        let fixed = match crate::fix::edit::fix_file(file, policy, args.unsafe_fixes) {
             Ok(fixed) => fixed,
             Err(e) => return Done::Refused(format!("{}: {e}", path.display())),
         };
-        let Some(new) = fixed.text else {
+        let (Some(new), Some(text)) = (fixed.text, file.written()) else {
             return Done::Unchanged;
         };
         if args.diff {
@@ -96,8 +96,8 @@ fn fix_files(
     };
     let done: Vec<Done> = inputs
         .par_iter()
-        .zip(files.par_iter())
-        .map(|(input, (_, text))| fix_one(input, text))
+        .zip(files.par_iter_mut())
+        .map(|(input, file)| fix_one(input, file))
         .collect();
     let mut diffs = String::new();
     let mut failed = 0;
@@ -113,7 +113,8 @@ fn fix_files(
             Done::Diff(diff) => diffs.push_str(&diff),
             Done::Written { text, message } => {
                 writeln!(stderr, "kexpose: {message}")?;
-                files[i].1 = Ok(text);
+                let name = std::mem::take(&mut files[i].name);
+                files[i] = File::of(name, Ok(text), settings);
             }
         }
     }
@@ -130,17 +131,10 @@ fn plural(n: usize) -> String {
     format!("{n} finding{}", if n == 1 { "" } else { "s" })
 }
 
-fn read(inputs: &[Input], policy: &Policy, max: u64) -> Vec<ReadFile> {
-    pipeline::each(inputs.iter().collect(), |input| {
-        (input.name(), source::read(input, policy, max))
-    })
-}
-
 /// Checks every input in parallel and reports in file order.
 pub fn check(args: &CheckArgs, out: &mut dyn Write) -> Result<Outcome, Fatal> {
     let run = args.input.resolve(&args.paths, Reads::Project)?;
     let (policy, inputs) = (&run.policy, &run.inputs);
-    let max = run.max_file_size;
     if inputs.is_empty() {
         let shown: Vec<String> = run.paths.iter().map(|p| p.display().to_string()).collect();
         writeln!(
@@ -150,9 +144,10 @@ pub fn check(args: &CheckArgs, out: &mut dyn Write) -> Result<Outcome, Fatal> {
         )?;
         return Ok(Outcome::Clean);
     }
-    let mut files = read(inputs, policy, max);
+    let settings = run.settings();
+    let mut files = load::read(inputs, &settings);
     if args.fix || args.diff {
-        let diffs = fix_files(inputs, &mut files, policy, args)?;
+        let diffs = fix_files(inputs, &mut files, &settings, args)?;
         if args.diff {
             out.write_all(diffs.as_bytes())?;
             out.flush()?;
@@ -168,24 +163,13 @@ pub fn check(args: &CheckArgs, out: &mut dyn Write) -> Result<Outcome, Fatal> {
         Some(c) if !args.paths.is_empty() => {
             let mut rest = run.project.inputs(&c.specs, Reads::Specs)?;
             rest.retain(|i| !inputs.iter().any(|given| given.same(i)));
-            read(&rest, policy, max)
-                .into_iter()
-                .filter(|(_, text)| {
-                    text.as_ref()
-                        .is_ok_and(|t| crate::exposure::mentions_spec(t))
-                })
-                .collect()
+            let mut rest = load::read(&rest, &settings);
+            rest.retain(|f| f.spec);
+            rest
         }
         _ => Vec::new(),
     };
-    let files = pipeline::check_files(
-        &files,
-        &context,
-        policy,
-        Limits::default(),
-        run.template.clone(),
-        run.lock.clone(),
-    );
+    let files = pipeline::check_files(&files, &context, policy);
     let report = Run::new(files);
     report::write(
         &report,

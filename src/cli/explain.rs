@@ -37,15 +37,8 @@ impl ModelArgs {
     pub fn load(&self) -> Result<(Loaded, Vec<Input>), Result<Outcome, Fatal>> {
         let inner = || -> Result<(Loaded, Vec<Input>), Fatal> {
             let run = self.input.resolve(&self.paths, Reads::Environment)?;
-            let loaded = load::load(
-                &run.inputs,
-                &load::Options {
-                    policy: &run.policy,
-                    template: &run.template,
-                    lock: &run.lock,
-                    max_file_size: run.max_file_size,
-                },
-            );
+            let files = crate::load::read(&run.inputs, &run.settings());
+            let loaded = load::load(files, &run.policy);
             Ok((loaded, run.inputs))
         };
         let (mut loaded, inputs) = inner().map_err(Err)?;

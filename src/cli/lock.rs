@@ -13,6 +13,9 @@ use super::{Fatal, Outcome};
 use crate::identity::lock::{self, Difference, Entry, Lock};
 use crate::identity::net::Client;
 use crate::identity::oidc;
+use crate::load;
+use crate::policy::Policy;
+use crate::yaml::Limits;
 
 #[derive(Args)]
 pub struct LockArgs {
@@ -45,13 +48,24 @@ pub fn lock(args: &LockArgs) -> Result<Outcome, Fatal> {
     };
     let template = project.template(&args.project.template)?;
     let inputs = project.inputs(&project.paths(&args.paths, Reads::Specs), Reads::Specs)?;
-    let named = crate::pipeline::named_issuers(&inputs, &template, args.project.max_file_size)
-        .map_err(|errors| {
-            Fatal::Message(format!(
-                "cannot read the specs, so no lock could be complete:\n  {}",
-                errors.join("\n  ")
-            ))
-        })?;
+    // The issuers as the specs write them: no lock fills them in here.
+    let (policy, no_lock) = (Policy::default(), Lock::default());
+    let files = load::read(
+        &inputs,
+        &load::Settings {
+            policy: &policy,
+            template: &template,
+            lock: &no_lock,
+            max_file_size: args.project.max_file_size,
+            limits: Limits::default(),
+        },
+    );
+    let named = crate::pipeline::named_issuers(&files).map_err(|errors| {
+        Fatal::Message(format!(
+            "cannot read the specs, so no lock could be complete:\n  {}",
+            errors.join("\n  ")
+        ))
+    })?;
     if args.check {
         return check_lock(args, &run, &named);
     }

@@ -13,6 +13,7 @@ use super::Fatal;
 use super::args::{Color, TemplateArgs, load_policy};
 use crate::config::{Config, Environment};
 use crate::identity::lock::Lock;
+use crate::load;
 use crate::policy::Policy;
 use crate::rules::Code;
 use crate::source::{self, Input};
@@ -136,6 +137,17 @@ impl InputArgs {
 }
 
 impl Run {
+    /// What the loader needs to read this run's inputs.
+    pub fn settings(&self) -> load::Settings<'_> {
+        load::Settings {
+            policy: &self.policy,
+            template: &self.template,
+            lock: &self.lock,
+            max_file_size: self.max_file_size,
+            limits: crate::yaml::Limits::default(),
+        }
+    }
+
     /// The same run for another environment of the project: its values
     /// and rendered output instead of this one's.
     pub fn for_environment(

@@ -134,14 +134,12 @@ fn render_run(args: &RenderArgs, run: &Run, out: &mut dyn Write) -> Result<Outco
         }
         _ => crate::apirule::Version::V2,
     };
+    let files = crate::load::read(&run.inputs, &run.settings());
     let mut rendered = render::render(
-        &run.inputs,
+        &files,
         &render::Options {
             version,
             policy: &run.policy,
-            template: &run.template,
-            lock: &run.lock,
-            max_file_size: run.max_file_size,
             source_root: project.config.as_ref().map(|c| c.root.as_path()),
         },
     );

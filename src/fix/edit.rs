@@ -8,9 +8,10 @@ use serde_json::Value;
 
 use super::{Change, Fix, Safety};
 use crate::diagnostic::Position;
+use crate::load::File;
 pub use crate::patch::apply_json;
 use crate::policy::Policy;
-use crate::yaml::{self, Limits, SpanIndex};
+use crate::yaml::{self, Limits, SpanIndex, Stream};
 
 /// Replace `text[start..end]` with `insert` (byte offsets).
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -71,16 +72,42 @@ pub enum Refused {
     WouldNotReadBack,
 }
 
+/// Applies the repairs of one file read by the loader: planned on the
+/// documents it parsed, when those are the text as written (not a rendered
+/// template, nothing filled in from the lock), else on the text parsed
+/// again as written.
+pub fn fix_file(file: &mut File, policy: &Policy, unsafe_fixes: bool) -> Result<Fixed, Refused> {
+    file.keep();
+    let Some(text) = file.written() else {
+        return Ok(Fixed::default());
+    };
+    match file.as_written() {
+        Some(stream) => fix_loaded(text, stream, policy, unsafe_fixes),
+        None => fix_text(text, policy, unsafe_fixes),
+    }
+}
+
 /// Applies the repairs of every APIRule in `text` (the unsafe ones too with
-/// `unsafe_fixes`). A text with a document that does not load cleanly is
-/// never touched.
+/// `unsafe_fixes`).
 pub fn fix_text(text: &str, policy: &Policy, unsafe_fixes: bool) -> Result<Fixed, Refused> {
-    let stream = yaml::load(text, Limits::default());
+    let stream = yaml::load_lenient(text, Limits::default());
+    fix_loaded(text, &stream, policy, unsafe_fixes)
+}
+
+/// `fix_text` on the documents of `text`, parsed already. A text with a
+/// document that does not load cleanly (a duplicate key included) is never
+/// touched.
+fn fix_loaded(
+    text: &str,
+    stream: &Stream,
+    policy: &Policy,
+    unsafe_fixes: bool,
+) -> Result<Fixed, Refused> {
     let mut documents = Vec::with_capacity(stream.documents.len());
     for doc in &stream.documents {
         match doc {
-            Ok(d) => documents.push(d),
-            Err(_) => return Ok(Fixed::default()),
+            Ok(d) if d.problems.is_empty() => documents.push(d),
+            _ => return Ok(Fixed::default()),
         }
     }
     // Rendered output is fixed in its source and rendered again.

@@ -148,17 +148,19 @@ impl Lock {
     }
 
     /// Fills `jwksUri` into every issuer of a spec document (`spec.issuers`
-    /// of an `Exposure` or an `Issuers`) that has none, as if written there.
-    pub fn fill(&self, document: &mut Value) {
+    /// of an `Exposure` or an `Issuers`) that has none, as if written there;
+    /// whether it filled any.
+    pub fn fill(&self, document: &mut Value) -> bool {
         if self.issuers.is_empty() || spec::Kind::of(document).is_none() {
-            return;
+            return false;
         }
         let Some(issuers) = document
             .pointer_mut("/spec/issuers")
             .and_then(Value::as_object_mut)
         else {
-            return;
+            return false;
         };
+        let mut filled = false;
         for entry in issuers.values_mut() {
             let Some(entry) = entry.as_object_mut() else {
                 continue;
@@ -172,8 +174,10 @@ impl Lock {
                 .and_then(|i| self.jwks_uri(i))
             {
                 entry.insert("jwksUri".into(), Value::String(uri.to_owned()));
+                filled = true;
             }
         }
+        filled
     }
 }
 
@@ -382,7 +386,7 @@ mod tests {
                 "c": {"issuer": "https://unlocked.example"},
             }}
         });
-        lock.fill(&mut doc);
+        assert!(lock.fill(&mut doc));
         assert_eq!(
             doc["spec"]["issuers"]["a"]["jwksUri"],
             "https://id.example/jwks"
@@ -393,7 +397,7 @@ mod tests {
         let mut apirule = json!({"apiVersion": "gateway.kyma-project.io/v2", "kind": "APIRule",
             "spec": {"issuers": {"a": {"issuer": "https://id.example"}}}});
         let before = apirule.clone();
-        lock.fill(&mut apirule);
+        assert!(!lock.fill(&mut apirule));
         assert_eq!(apirule, before);
     }
 

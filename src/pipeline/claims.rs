@@ -105,7 +105,7 @@ pub(super) fn claim(
 /// of a project, read for resolution).
 pub(super) fn claims_of(stream: &yaml::Stream, policy: &Policy) -> Claims {
     let mut out = Claims::default();
-    for (index, doc) in super::sound(stream) {
+    for (index, doc) in crate::load::sound(stream) {
         for (base, value) in objects(&doc.value) {
             if spec::Kind::of(value) == Some(spec::Kind::Exposure) {
                 out.names.extend(claim(value, &base, index, &doc.spans));
@@ -188,7 +188,7 @@ pub(super) fn shared_fields(
     names: &[&str],
     claims: &mut [Claims],
     checked: &[bool],
-    loaded: &[Option<yaml::Stream>],
+    loaded: &[Option<&yaml::Stream>],
 ) -> Vec<(usize, Position, Finding)> {
     let uses: Vec<(exposure::Shared, (usize, Position))> = claims
         .iter_mut()
@@ -204,7 +204,8 @@ pub(super) fn shared_fields(
         let def = l.doc.source;
         let Some(def_at) = loaded
             .get(def)
-            .and_then(Option::as_ref)
+            .copied()
+            .flatten()
             .map(|s| yaml::locate(&s.documents, l.doc.document, &l.finding.pointer, false))
         else {
             continue;

@@ -14,21 +14,19 @@ use crate::exposure;
 use crate::policy::Policy;
 use crate::report::{DocumentResult, FileReport, Status};
 use crate::spec;
-use crate::yaml::{self, Limits};
+use crate::yaml;
 
-/// `check_rendered`, and what the file claims and uses of the run: the
-/// APIRules its exposures render, the hosts it exposes, and the broken
-/// shared issuer fields its routes use. `source` is the file's index in the
-/// run (`DocRef::source` of the shared issuers); `loaded` is the text's
-/// documents when the run has loaded them already (spec texts, lock filled
-/// in), else the text is loaded here.
+/// One file checked, and what it claims and uses of the run: the APIRules
+/// its exposures render, the hosts it exposes, and the broken shared issuer
+/// fields its routes use. `source` is the file's index in the run
+/// (`DocRef::source` of the shared issuers); `stream` is its documents, as
+/// the loader parsed `text`.
 pub(super) fn check_claiming(
     file: &str,
     source: usize,
     text: &str,
-    loaded: Option<&yaml::Stream>,
+    stream: &yaml::Stream,
     policy: &Policy,
-    limits: Limits,
     specs: &Resolved,
 ) -> (FileReport, Claims) {
     let mut claims = Claims::default();
@@ -37,18 +35,6 @@ pub(super) fn check_claiming(
         ..FileReport::default()
     };
     report.summary.files = 1;
-    let own;
-    let stream = match loaded {
-        Some(stream) => stream,
-        None => {
-            let mut stream = yaml::load_lenient(text, limits);
-            for doc in stream.documents.iter_mut().flatten() {
-                specs.lock.fill(&mut doc.value);
-            }
-            own = stream;
-            &own
-        }
-    };
     for (index, doc) in stream.documents.iter().enumerate() {
         report.summary.documents += 1;
         let doc = match doc {

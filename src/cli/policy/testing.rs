@@ -10,6 +10,7 @@ use std::collections::BTreeSet;
 use std::path::{Path, PathBuf};
 
 use crate::identity::lock::Lock;
+use crate::load;
 use crate::policy::Policy;
 use crate::source::{self, Input};
 use crate::yaml::Limits;
@@ -49,20 +50,21 @@ pub fn case(dir: &Path, policy: &Policy) -> Result<CaseResult, String> {
             |i| !matches!(i, Input::File(p) if p.file_name().is_some_and(|n| n == "policy.yaml")),
         )
         .collect();
+    let template = crate::spec::template::Context::allowing(&[]);
+    let settings = load::Settings {
+        policy,
+        template: &template,
+        lock: &Lock::default(),
+        max_file_size: source::DEFAULT_MAX_FILE_SIZE,
+        limits: Limits::default(),
+    };
     let mut files = Vec::new();
     for input in &inputs {
         let Input::File(p) = input else { continue };
         let text = std::fs::read_to_string(p).map_err(|e| format!("{}: {e}", p.display()))?;
-        files.push((p.display().to_string(), Ok(text)));
+        files.push(load::File::of(p.display().to_string(), Ok(text), &settings));
     }
-    let checked = crate::pipeline::check_files(
-        &files,
-        &[],
-        policy,
-        Limits::default(),
-        crate::spec::template::Context::allowing(&[]),
-        Lock::default(),
-    );
+    let checked = crate::pipeline::check_files(&files, &[], policy);
     let mut got = BTreeSet::new();
     for c in checked {
         for d in c.report.diagnostics {

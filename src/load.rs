@@ -1,0 +1,242 @@
+//! The one loader: every input a command reads is read within the size
+//! limit, its spec templates rendered, and its YAML parsed, here and once.
+//! `check`, `render` (and through it `explain`, `test` and the Argo CD
+//! plugin), `lock` and `--fix` all consume the same `File`s, so a file
+//! cannot be read one way by one command and another way by the next.
+//!
+//! A spec text is parsed as it is read: the shared issuers of the whole
+//! run are resolved from every spec before any file is judged. Any other
+//! text is parsed when it is first asked for (`File::documents`); `check`
+//! asks inside its parallel judge, so ten thousand manifests are never all
+//! held in memory at once.
+//!
+//! Documents are loaded with positions, leniently: a duplicate key is one
+//! of the document's `problems`, not the end of it, so `check` can report
+//! the rest. A face that needs clean input treats a document with problems
+//! as not loaded (`File::sound`).
+
+use std::ops::Deref;
+
+use crate::identity::lock::Lock;
+use crate::policy::Policy;
+use crate::report::FileReport;
+use crate::rules::Code;
+use crate::source::{self, Input};
+use crate::spec::{self, template};
+use crate::yaml::{self, Document, Limits, Stream};
+
+/// What reading a run's inputs takes.
+#[derive(Clone, Copy)]
+pub struct Settings<'a> {
+    /// How severe a file that cannot be read or rendered is.
+    pub policy: &'a Policy,
+    /// The values and environment spec templates render with.
+    pub template: &'a template::Context,
+    /// Fills in the jwksUri of spec issuers that set none.
+    pub lock: &'a Lock,
+    pub max_file_size: u64,
+    pub limits: Limits,
+}
+
+/// One input, read.
+#[derive(Debug)]
+pub struct File {
+    pub name: String,
+    /// The text as read, for code frames and edits; or the report that
+    /// says why it could not be read.
+    pub text: Result<String, Box<FileReport>>,
+    /// Whether the text may hold specs (it names the spec group).
+    pub spec: bool,
+    /// The text to parse: `None` when it is the text as read; or the
+    /// report that says why it does not render (P009), or why a text that
+    /// is not a spec is a template kexpose cannot read (P010).
+    rendered: Result<Option<String>, Box<FileReport>>,
+    /// Its documents, once parsed.
+    stream: Option<Stream>,
+    /// Whether the lock filled a jwksUri into `stream`'s values.
+    filled: bool,
+    limits: Limits,
+}
+
+/// A file's documents: kept by the file, or parsed for one use.
+pub enum Documents<'a> {
+    Kept(&'a Stream),
+    Fresh(Stream),
+}
+
+impl Deref for Documents<'_> {
+    type Target = Stream;
+    fn deref(&self) -> &Stream {
+        match self {
+            Documents::Kept(s) => s,
+            Documents::Fresh(s) => s,
+        }
+    }
+}
+
+/// Reads every input (in parallel when there are several), parsing the
+/// spec texts among them. The files come back in input order.
+pub fn read(inputs: &[Input], settings: &Settings) -> Vec<File> {
+    each(inputs.iter().collect(), |input| File::read(input, settings))
+}
+
+impl File {
+    /// Reads and renders one input; a spec text is parsed too.
+    pub fn read(input: &Input, settings: &Settings) -> File {
+        let text = source::read(input, settings.policy, settings.max_file_size);
+        File::of(input.name(), text, settings)
+    }
+
+    /// A file of `text` (read already, or written by `--fix`).
+    pub fn of(name: String, text: Result<String, Box<FileReport>>, settings: &Settings) -> File {
+        let (spec, rendered) = match &text {
+            Ok(t) => (spec::mentioned(t), render(&name, t, settings)),
+            Err(_) => (false, Ok(None)),
+        };
+        let mut file = File {
+            name,
+            text,
+            spec,
+            rendered,
+            stream: None,
+            filled: false,
+            limits: settings.limits,
+        };
+        if spec && let Some(text) = file.source() {
+            let (stream, filled) = parse(text, settings.limits, settings.lock);
+            file.stream = Some(stream);
+            file.filled = filled;
+        }
+        file
+    }
+
+    /// Why there is nothing to parse: the file could not be read, or does
+    /// not render.
+    pub fn unread(&self) -> Option<&FileReport> {
+        match (&self.text, &self.rendered) {
+            (Err(report), _) | (_, Err(report)) => Some(report),
+            _ => None,
+        }
+    }
+
+    /// The text documents are parsed from: the rendered one for a spec
+    /// template, else the text as read.
+    pub fn source(&self) -> Option<&str> {
+        match (&self.text, &self.rendered) {
+            (Ok(_), Ok(Some(rendered))) => Some(rendered),
+            (Ok(text), Ok(None)) => Some(text),
+            _ => None,
+        }
+    }
+
+    /// The text as read, when it could be.
+    pub fn written(&self) -> Option<&str> {
+        self.text.as_deref().ok()
+    }
+
+    /// The documents kept by the file (every spec text's, and any other
+    /// text's once `keep` parsed it).
+    pub fn stream(&self) -> Option<&Stream> {
+        self.stream.as_ref()
+    }
+
+    /// Its documents: the kept ones, else parsed for this one use. `None`
+    /// when there is no text to parse (`unread`).
+    pub fn documents(&self) -> Option<Documents<'_>> {
+        if let Some(kept) = &self.stream {
+            return Some(Documents::Kept(kept));
+        }
+        Some(Documents::Fresh(yaml::load_lenient(
+            self.source()?,
+            self.limits,
+        )))
+    }
+
+    /// Parses the text, unless that was done already, and keeps its
+    /// documents for every later use. (A text that is not a spec has
+    /// nothing for the lock to fill in.)
+    pub fn keep(&mut self) -> Option<&Stream> {
+        if self.stream.is_none() {
+            self.stream = Some(yaml::load_lenient(self.source()?, self.limits));
+        }
+        self.stream.as_ref()
+    }
+
+    /// The kept documents when they are exactly the text as written (not
+    /// rendered from a template, nothing filled in by the lock): what an
+    /// edit of the file can be planned on.
+    pub fn as_written(&self) -> Option<&Stream> {
+        let verbatim = matches!(self.rendered, Ok(None)) && !self.filled;
+        self.stream.as_ref().filter(|_| verbatim)
+    }
+
+    /// The documents that loaded without a problem, with their index.
+    pub fn sound(&self) -> impl Iterator<Item = (usize, &Document)> {
+        self.stream.iter().flat_map(sound)
+    }
+}
+
+/// The documents of a stream that loaded without a problem, with their
+/// index: what resolution reads (a document with a duplicate key is
+/// reported where it is checked, and lends nothing to the others).
+pub fn sound(stream: &Stream) -> impl Iterator<Item = (usize, &Document)> {
+    stream
+        .documents
+        .iter()
+        .enumerate()
+        .filter_map(|(i, d)| Some((i, d.as_ref().ok().filter(|d| d.problems.is_empty())?)))
+}
+
+/// A text parsed with positions, leniently, the lock's jwksUris filled
+/// into its spec documents; and whether any was.
+fn parse(text: &str, limits: Limits, lock: &Lock) -> (Stream, bool) {
+    let mut stream = yaml::load_lenient(text, limits);
+    let mut filled = false;
+    for doc in stream.documents.iter_mut().flatten() {
+        filled |= lock.fill(&mut doc.value);
+    }
+    (stream, filled)
+}
+
+/// A text's spec templates rendered (`None`: nothing to render), or the
+/// report that says why it does not render.
+fn render(name: &str, text: &str, settings: &Settings) -> Result<Option<String>, Box<FileReport>> {
+    if !spec::mentioned(text) {
+        // kexpose renders its own specs; any other template must be
+        // rendered by its own tool before there is anything to read.
+        return match source::unrendered_template(text) {
+            Some(at) => Err(Box::new(FileReport::file_error(
+                name,
+                Code::P010,
+                "unrendered template syntax: this file is a template, not a manifest; render it first (helm template ... | kexpose check -) or exclude it in kexpose.yaml".into(),
+                at,
+                settings.policy,
+            ))),
+            None => Ok(None),
+        };
+    }
+    match template::render_if_template(name, text, settings.template) {
+        Ok(std::borrow::Cow::Borrowed(_)) => Ok(None),
+        Ok(std::borrow::Cow::Owned(rendered)) => Ok(Some(rendered)),
+        Err(e) => Err(Box::new(FileReport::file_error(
+            name,
+            Code::P009,
+            e.message,
+            e.position,
+            settings.policy,
+        ))),
+    }
+}
+
+/// `f` over `items` in order, in parallel when there are several. For one
+/// file (the pre-commit case) the thread pool is never started: its threads,
+/// their stacks and the page-table work they bring cost more than checking
+/// the file.
+pub fn each<T: Send, R: Send>(items: Vec<T>, f: impl Fn(T) -> R + Sync + Send) -> Vec<R> {
+    use rayon::prelude::*;
+    if items.len() < 2 {
+        items.into_iter().map(f).collect()
+    } else {
+        items.into_par_iter().map(f).collect()
+    }
+}
