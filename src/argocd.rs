@@ -201,22 +201,58 @@ pub fn parameters(env: &BTreeMap<String, String>) -> Result<Parameters, Paramete
     Ok(p)
 }
 
+/// Why `generate` prints no manifests: the short text the Argo CD UI shows.
+#[derive(Debug, thiserror::Error)]
+pub enum Refused {
+    #[error(transparent)]
+    Parameter(#[from] ParameterError),
+    #[error("values file \"{0}\" must be a relative path inside the application directory")]
+    ValuesOutside(String),
+    #[error("values file \"{0}\" does not exist")]
+    NoValues(String),
+    /// The project config, a values file or the lock cannot be read.
+    #[error(transparent)]
+    File(#[from] crate::diagnostic::FileError),
+    #[error("{}: {source}", path.display())]
+    Repository {
+        path: PathBuf,
+        source: std::io::Error,
+    },
+    /// The project config names a file outside the repository.
+    #[error(
+        "{}: {} is outside the repository; the plugin reads only the repository's files",
+        config.display(),
+        path.display()
+    )]
+    OutsideRepository { config: PathBuf, path: PathBuf },
+    #[error("invalid policy: {0}")]
+    Policy(#[from] crate::policy::PolicyError),
+    #[error(transparent)]
+    Inputs(#[from] source::Unfound),
+    /// Findings that fail the sync, the first of them listed.
+    #[error("{0}")]
+    Findings(String),
+    #[error(
+        "kexpose: no Exposure specs or Kubernetes objects found in {}; refusing to return an empty manifest set",
+        .0.display()
+    )]
+    Empty(PathBuf),
+}
+
 /// A values path from a parameter: relative, and inside the application
 /// directory (parameters are user input).
-fn values_path(dir: &Path, file: &str) -> Result<PathBuf, String> {
+fn values_path(dir: &Path, file: &str) -> Result<PathBuf, Refused> {
     let rel = Path::new(file);
     if rel.is_absolute()
         || rel
             .components()
             .any(|c| matches!(c, std::path::Component::ParentDir))
     {
-        return Err(format!(
-            "values file \"{file}\" must be a relative path inside the application directory"
-        ));
+        return Err(Refused::ValuesOutside(file.to_owned()));
     }
     let path = dir.join(rel);
     if !path.is_file() {
-        return Err(format!("values file \"{file}\" does not exist"));
+        return Err(Refused::NoValues(file.to_owned()));
     }
     Ok(path)
 }
@@ -230,7 +266,7 @@ fn project(
     dir: &Path,
     env: &BTreeMap<String, String>,
     environment: Option<&str>,
-) -> Result<Option<(Config, Option<Environment>)>, String> {
+) -> Result<Option<(Config, Option<Environment>)>, Refused> {
     let depth = env.get("ARGOCD_APP_SOURCE_PATH").map_or(0, |p| {
         Path::new(p)
             .components()
@@ -251,15 +287,15 @@ fn project(
     let Some(path) = found else {
         return Ok(None);
     };
-    let config = Config::load(&path).map_err(|e| e.to_string())?;
+    let config = Config::load(&path)?;
     let repository = (0..depth).fold(dir.to_path_buf(), |p, _| p.join(".."));
     let repository = repository
         .canonicalize()
-        .map_err(|e| format!("{}: {e}", repository.display()))?;
-    let environment = config
-        .environment(environment)
-        .map_err(|e| e.to_string())?
-        .map(|(_, e)| e.clone());
+        .map_err(|source| Refused::Repository {
+            path: repository.clone(),
+            source,
+        })?;
+    let environment = config.environment(environment)?.map(|(_, e)| e.clone());
     let named = environment
         .iter()
         .flat_map(|e| e.values.iter())
@@ -270,11 +306,10 @@ fn project(
         if let Ok(real) = p.canonicalize()
             && !real.starts_with(&repository)
         {
-            return Err(format!(
-                "{}: {} is outside the repository; the plugin reads only the repository's files",
-                path.display(),
-                p.display()
-            ));
+            return Err(Refused::OutsideRepository {
+                config: path,
+                path: p.clone(),
+            });
         }
     }
     Ok(Some((config, environment)))
@@ -297,8 +332,8 @@ pub fn generate(
     dir: &Path,
     env: &BTreeMap<String, String>,
     environment: Option<&str>,
-) -> Result<String, String> {
-    let params = parameters(env).map_err(|e| e.to_string())?;
+) -> Result<String, Refused> {
+    let params = parameters(env)?;
     let environment = environment.or(env.get("ARGOCD_ENV_KEXPOSE_ENV").map(String::as_str));
     let project = project(dir, env, environment)?;
     let files: Vec<PathBuf> = match (&project, params.values_files.is_empty()) {
@@ -311,14 +346,12 @@ pub fn generate(
     };
     // Templates see the Application (`env.ARGOCD_APP_NAME`, `env.ARGOCD_ENV_*`)
     // and nothing else of the sidecar's environment.
-    let ctx = crate::spec::template::Context::for_argocd(env)
-        .with_values(&files)
-        .map_err(|e| e.to_string())?;
+    let ctx = crate::spec::template::Context::for_argocd(env).with_values(&files)?;
     // `strict` is what it announces, warnings fail, under the policy each
     // API version is checked with (render picks the legacy one for v1beta1).
     let config = project.as_ref().map(|(c, _)| c);
     let policy = match config.and_then(|c| c.policy.as_ref()) {
-        Some(path) => Policy::load(path).map_err(|e| format!("invalid policy: {e}"))?,
+        Some(path) => Policy::load(path)?,
         None => Policy::default(),
     };
     // Values files are inputs to templates, never specs themselves; the
@@ -347,7 +380,7 @@ pub fn generate(
         |c| c.lock.clone(),
     );
     let lock = if lock_path.is_file() {
-        crate::identity::lock::Lock::read(&lock_path).map_err(|e| e.to_string())?
+        crate::identity::lock::Lock::read(&lock_path)?
     } else {
         crate::identity::lock::Lock::default()
     };
@@ -448,13 +481,10 @@ pub fn generate(
         if total > 10 {
             text.push_str(&format!("\n... and {} more", total - 10));
         }
-        return Err(text);
+        return Err(Refused::Findings(text));
     }
     if rendered.outputs.is_empty() && passed.is_empty() {
-        return Err(format!(
-            "kexpose: no Exposure specs or Kubernetes objects found in {}; refusing to return an empty manifest set",
-            dir.display()
-        ));
+        return Err(Refused::Empty(dir.to_path_buf()));
     }
     let mut stream = rendered.stream();
     for doc in passed {

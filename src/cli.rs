@@ -114,6 +114,18 @@ impl From<crate::diagnostic::FileError> for Fatal {
     }
 }
 
+impl From<crate::source::Unfound> for Fatal {
+    fn from(e: crate::source::Unfound) -> Self {
+        Fatal::Message(e.to_string())
+    }
+}
+
+impl From<crate::access::request::Invalid> for Fatal {
+    fn from(e: crate::access::request::Invalid) -> Self {
+        Fatal::Message(e.to_string())
+    }
+}
+
 pub fn run(cli: Cli, out: &mut dyn Write) -> Result<Outcome, Fatal> {
     match cli.command {
         Command::Init(args) => init::init(&args),

@@ -64,6 +64,8 @@ impl PolicyError {
     }
 }
 
+impl std::error::Error for PolicyError {}
+
 impl std::fmt::Display for PolicyError {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
         if let Some(file) = &self.file {

@@ -62,23 +62,37 @@ fn is_manifest(path: &Path) -> bool {
 /// Expands the command line's paths: `-` is stdin, directories are walked
 /// for `*.yaml`, `*.yml` and `*.json` (hidden directories skipped), and
 /// named files are taken whatever their extension.
-pub fn expand(paths: &[PathBuf]) -> Result<Vec<Input>, String> {
+pub fn expand(paths: &[PathBuf]) -> Result<Vec<Input>, Unfound> {
     let mut out = Vec::new();
     for p in paths {
         if p.as_os_str() == "-" {
             out.push(Input::Stdin);
         } else if p.is_dir() {
             let mut found = Vec::new();
-            walk(p, &mut found)
-                .map_err(|e| format!("cannot read directory {}: {e}", p.display()))?;
+            walk(p, &mut found).map_err(|source| Unfound::Directory {
+                path: p.clone(),
+                source,
+            })?;
             out.extend(found.into_iter().map(Input::File));
         } else if p.exists() {
             out.push(Input::File(p.clone()));
         } else {
-            return Err(format!("{}: no such file or directory", p.display()));
+            return Err(Unfound::Missing(p.clone()));
         }
     }
     Ok(out)
+}
+
+/// Why a path given cannot be expanded into inputs.
+#[derive(Debug, thiserror::Error)]
+pub enum Unfound {
+    #[error("cannot read directory {}: {source}", path.display())]
+    Directory {
+        path: PathBuf,
+        source: std::io::Error,
+    },
+    #[error("{}: no such file or directory", .0.display())]
+    Missing(PathBuf),
 }
 
 /// The manifests below `dir`, in path order. Each directory's entries are

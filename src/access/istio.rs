@@ -109,7 +109,7 @@ pub struct HttpRoute {
     #[serde(skip)]
     pub workload: Workload,
     #[serde(skip)]
-    regex: OnceLock<Result<Regex, String>>,
+    regex: OnceLock<Result<Regex, matcher::Unloadable>>,
 }
 
 impl HttpRoute {
@@ -117,7 +117,7 @@ impl HttpRoute {
     /// the regex at all.
     /// The match is read from the route's own `uri`, the one the
     /// VirtualService holds.
-    pub fn path_matches(&self, path: &str) -> Result<bool, String> {
+    pub fn path_matches(&self, path: &str) -> Result<bool, matcher::Unloadable> {
         match &self.matches[0].uri {
             StringMatch::Prefix(prefix) => Ok(path.starts_with(prefix.as_str())),
             StringMatch::Regex(regex) => match self.regex.get_or_init(|| matcher::compile(regex)) {

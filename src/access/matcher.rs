@@ -87,9 +87,16 @@ pub fn route_regex(path: &str) -> Option<String> {
     Some(format!("^{body}$"))
 }
 
-/// Compiles a route regex as Envoy's RE2 would; the message says why not.
-pub fn compile(regex: &str) -> Result<Regex, String> {
-    Regex::new(regex).map_err(|e| e.to_string().lines().last().unwrap_or_default().to_owned())
+/// A route regex Envoy's RE2 would not load, and the last line of the
+/// regex engine's reason (the one that names the mistake).
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+#[error("{0}")]
+pub struct Unloadable(String);
+
+/// Compiles a route regex as Envoy's RE2 would.
+pub fn compile(regex: &str) -> Result<Regex, Unloadable> {
+    Regex::new(regex)
+        .map_err(|e| Unloadable(e.to_string().lines().last().unwrap_or_default().to_owned()))
 }
 
 /// Whether the regex semantics of an unescaped literal made this path

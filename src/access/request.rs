@@ -55,11 +55,39 @@ impl Default for TokenAt {
     }
 }
 
+/// Why a request, a token location or claims cannot be used. The text is
+/// what `explain` prints and what an AccessTest finding says.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+pub enum Invalid {
+    #[error("not a request: {0:?} (METHOD URL, e.g. \"GET https://httpbin.example.com/headers\")")]
+    NotARequest(String),
+    #[error(
+        "not an HTTP method APIRules know: {0:?} (GET, POST, PUT, DELETE, PATCH, HEAD, OPTIONS, CONNECT, TRACE)"
+    )]
+    Method(String),
+    #[error("not an http(s) URL: {0:?}")]
+    NotHttp(String),
+    #[error("the URL names no host: {0:?}")]
+    NoHost(String),
+    #[error("not a token location: {0:?} (header:NAME[:PREFIX] or param:NAME)")]
+    TokenAt(String),
+    #[error("--claims is not JSON: {0}")]
+    ClaimsNotJson(String),
+    #[error(
+        "claims must be an object, e.g. {{\"iss\": \"https://idp.example.com\", \"sub\": \"client\"}}"
+    )]
+    ClaimsNotAnObject,
+    #[error("the claims' iss must be a string")]
+    IssuerNotAString,
+    #[error("the claims need an iss: every token names its issuer")]
+    NoIssuer,
+}
+
 impl TokenAt {
     /// `header:NAME[:PREFIX]` or `param:NAME`. `header:Authorization`
     /// means `Authorization: Bearer <token>`.
-    pub fn parse(s: &str) -> Result<TokenAt, String> {
-        let bad = || format!("not a token location: {s:?} (header:NAME[:PREFIX] or param:NAME)");
+    pub fn parse(s: &str) -> Result<TokenAt, Invalid> {
+        let bad = || Invalid::TokenAt(s.to_owned());
         let (kind, rest) = s.split_once(':').ok_or_else(bad)?;
         match kind {
             "header" => {
@@ -108,22 +136,20 @@ pub enum Caller {
 
 impl Request {
     /// `"GET https://host/path?query"`, with the given token and caller.
-    pub fn parse(line: &str) -> Result<Request, String> {
+    pub fn parse(line: &str) -> Result<Request, Invalid> {
         let line = line.trim();
         let (method, url) = line
             .split_once(char::is_whitespace)
-            .ok_or_else(|| format!("not a request: {line:?} (METHOD URL, e.g. \"GET https://httpbin.example.com/headers\")"))?;
+            .ok_or_else(|| Invalid::NotARequest(line.to_owned()))?;
         let method = Method::ALL
             .into_iter()
             .find(|m| m.as_str() == method)
-            .ok_or_else(|| {
-                format!("not an HTTP method APIRules know: {method:?} (GET, POST, PUT, DELETE, PATCH, HEAD, OPTIONS, CONNECT, TRACE)")
-            })?;
+            .ok_or_else(|| Invalid::Method(method.to_owned()))?;
         let url = url.trim();
         let (scheme, rest) = match (url.strip_prefix("https://"), url.strip_prefix("http://")) {
             (Some(rest), _) => ("https", rest),
             (_, Some(rest)) => ("http", rest),
-            _ => return Err(format!("not an http(s) URL: {url:?}")),
+            _ => return Err(Invalid::NotHttp(url.to_owned())),
         };
         let (authority, target) = match rest.find(['/', '?', '#']) {
             Some(i) => rest.split_at(i),
@@ -135,7 +161,7 @@ impl Request {
             None => authority.split(':').next().unwrap_or_default().to_owned(),
         };
         if host.is_empty() || host.contains(char::is_whitespace) {
-            return Err(format!("the URL names no host: {url:?}"));
+            return Err(Invalid::NoHost(url.to_owned()));
         }
         let target = target.split('#').next().unwrap_or_default();
         let (path, query) = match target.split_once('?') {
@@ -179,21 +205,21 @@ impl Request {
 }
 
 /// Claims given as JSON: an object whose `iss` is a string.
-pub fn claims(json: &str) -> Result<Map<String, Value>, String> {
+pub fn claims(json: &str) -> Result<Map<String, Value>, Invalid> {
     let value: Value =
-        serde_json::from_str(json).map_err(|e| format!("--claims is not JSON: {e}"))?;
+        serde_json::from_str(json).map_err(|e| Invalid::ClaimsNotJson(e.to_string()))?;
     claims_value(value)
 }
 
 /// The same check for claims that arrive as a value (AccessTest documents).
-pub fn claims_value(value: Value) -> Result<Map<String, Value>, String> {
+pub fn claims_value(value: Value) -> Result<Map<String, Value>, Invalid> {
     let Value::Object(map) = value else {
-        return Err("claims must be an object, e.g. {\"iss\": \"https://idp.example.com\", \"sub\": \"client\"}".into());
+        return Err(Invalid::ClaimsNotAnObject);
     };
     match map.get("iss") {
         Some(Value::String(_)) => Ok(map),
-        Some(_) => Err("the claims' iss must be a string".into()),
-        None => Err("the claims need an iss: every token names its issuer".into()),
+        Some(_) => Err(Invalid::IssuerNotAString),
+        None => Err(Invalid::NoIssuer),
     }
 }
 
@@ -217,17 +243,22 @@ mod tests {
             ]
         );
         assert_eq!(Request::parse("POST http://h").unwrap().path, "/");
-        assert!(
-            Request::parse("FETCH https://h/")
-                .unwrap_err()
-                .contains("FETCH")
+        assert_eq!(
+            Request::parse("FETCH https://h/").unwrap_err().to_string(),
+            "not an HTTP method APIRules know: \"FETCH\" (GET, POST, PUT, DELETE, PATCH, HEAD, OPTIONS, CONNECT, TRACE)"
         );
-        assert!(
-            Request::parse("GET ftp://h/")
-                .unwrap_err()
-                .contains("http(s)")
+        assert_eq!(
+            Request::parse("GET ftp://h/").unwrap_err().to_string(),
+            "not an http(s) URL: \"ftp://h/\""
         );
-        assert!(Request::parse("https://h/").is_err());
+        assert_eq!(
+            Request::parse("GET https:///x").unwrap_err(),
+            Invalid::NoHost("https:///x".into())
+        );
+        assert_eq!(
+            Request::parse("https://h/").unwrap_err().to_string(),
+            "not a request: \"https://h/\" (METHOD URL, e.g. \"GET https://httpbin.example.com/headers\")"
+        );
     }
 
     #[test]
@@ -261,16 +292,23 @@ mod tests {
             "header:a b",
             "Authorization",
         ] {
-            assert!(TokenAt::parse(bad).is_err(), "{bad}");
+            assert_eq!(
+                TokenAt::parse(bad),
+                Err(Invalid::TokenAt(bad.into())),
+                "{bad}"
+            );
         }
     }
 
     #[test]
     fn claims_need_an_issuer() {
         assert!(claims(r#"{"iss":"https://a","sub":"c"}"#).is_ok());
-        assert!(claims(r#"{"sub":"c"}"#).unwrap_err().contains("iss"));
-        assert!(claims(r#"{"iss":1}"#).unwrap_err().contains("string"));
-        assert!(claims("[1]").unwrap_err().contains("object"));
-        assert!(claims("{").unwrap_err().contains("JSON"));
+        assert_eq!(claims(r#"{"sub":"c"}"#), Err(Invalid::NoIssuer));
+        assert_eq!(claims(r#"{"iss":1}"#), Err(Invalid::IssuerNotAString));
+        assert_eq!(
+            claims("[1]").unwrap_err().to_string(),
+            r#"claims must be an object, e.g. {"iss": "https://idp.example.com", "sub": "client"}"#
+        );
+        assert!(matches!(claims("{"), Err(Invalid::ClaimsNotJson(_))));
     }
 }

@@ -253,7 +253,7 @@ fn build(
             ),
         ));
     }
-    let mut request = Request::parse(&case.request).map_err(|e| ("/request", e))?;
+    let mut request = Request::parse(&case.request).map_err(|e| ("/request", e.to_string()))?;
     let spec = match &case.token {
         None => None,
         Some(TokenRef::Name(n)) if n == "none" => None,
@@ -276,7 +276,9 @@ fn build(
     };
     if let Some(spec) = &spec {
         let claims = match &spec.claims {
-            Some(c) => Some(request::claims_value(c.clone()).map_err(|e| ("/token", e))?),
+            Some(c) => {
+                Some(request::claims_value(c.clone()).map_err(|e| ("/token", e.to_string()))?)
+            }
             None => None,
         };
         request.token = match (claims, spec.invalid) {
@@ -290,11 +292,11 @@ fn build(
             }
         };
         if let Some(at) = &spec.at {
-            request.at = TokenAt::parse(at).map_err(|e| ("/token", e))?;
+            request.at = TokenAt::parse(at).map_err(|e| ("/token", e.to_string()))?;
         }
     }
     if let Some(at) = &case.at {
-        request.at = TokenAt::parse(at).map_err(|e| ("/in", e))?;
+        request.at = TokenAt::parse(at).map_err(|e| ("/in", e.to_string()))?;
     }
     request.caller = match case.from {
         Some(From::Cluster) => Caller::Cluster,

@@ -51,8 +51,8 @@ pub fn argocd(command: ArgocdCommand, out: &mut dyn Write) -> Result<Outcome, Fa
                     out.flush()?;
                     Ok(Outcome::Clean)
                 }
-                Err(message) => {
-                    say!("{message}");
+                Err(refused) => {
+                    say!("{refused}");
                     Ok(Outcome::Findings)
                 }
             }

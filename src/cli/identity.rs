@@ -138,7 +138,7 @@ impl CredentialArgs {
         &self,
         client: &Client,
         credentials: &Credentials,
-    ) -> Result<Result<oidc::Token, String>, Fatal> {
+    ) -> Result<Result<oidc::Token, oidc::OidcError>, Fatal> {
         let endpoint = self.endpoint()?;
         let grant = Grant {
             scope: self.scope.clone(),
@@ -151,7 +151,7 @@ impl CredentialArgs {
                     .await?
                     .token_endpoint
                     .ok_or_else(|| {
-                        format!("{}: no token_endpoint", oidc::discovery_url(&issuer))
+                        oidc::OidcError::NoTokenEndpoint(oidc::discovery_url(&issuer))
                     })?,
             };
             oidc::client_credentials(client, &endpoint, credentials, &grant).await

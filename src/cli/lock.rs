@@ -256,7 +256,7 @@ fn verdict(run: &Run, lock: &Lock, differences: Vec<Difference>) -> Outcome {
 async fn discover_all(
     client: &Client,
     issuers: Vec<String>,
-) -> BTreeMap<String, Result<oidc::Discovered, String>> {
+) -> BTreeMap<String, Result<oidc::Discovered, oidc::OidcError>> {
     let tasks: Vec<_> = issuers
         .into_iter()
         .map(|issuer| {
@@ -270,9 +270,12 @@ async fn discover_all(
         .collect();
     let mut out = BTreeMap::new();
     for (issuer, task) in tasks {
-        let result = task
-            .await
-            .unwrap_or_else(|e| Err(format!("{issuer}: discovery stopped: {e}")));
+        let result = task.await.unwrap_or_else(|e| {
+            Err(oidc::OidcError::Net(crate::identity::net::Error {
+                url: issuer.clone(),
+                message: format!("discovery stopped: {e}"),
+            }))
+        });
         out.insert(issuer, result);
     }
     out

@@ -93,7 +93,7 @@ pub fn policy_test(
     out: &mut dyn Write,
 ) -> Result<Outcome, Fatal> {
     let fallback = load_policy(policy)?;
-    let results = testing::run(dir, &fallback).map_err(Fatal::Message)?;
+    let results = testing::run(dir, &fallback).map_err(|e| Fatal::Message(e.to_string()))?;
     let failed = results.iter().filter(|r| !r.passed()).count();
     for r in &results {
         if r.passed() {

@@ -81,7 +81,7 @@ pub fn probe(args: &ProbeArgs, out: &mut dyn Write) -> Result<Outcome, Fatal> {
             })?;
             match args.credentials.token(&client, &credentials)? {
                 Ok(t) => t.access_token,
-                Err(e) => return refused(&e),
+                Err(e) => return refused(&e.to_string()),
             }
         }
     };

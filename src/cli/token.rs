@@ -37,7 +37,7 @@ pub fn token(args: &TokenArgs, out: &mut dyn Write) -> Result<Outcome, Fatal> {
     let client = args.net.client()?;
     let token = match args.credentials.token(&client, &credentials)? {
         Ok(t) => t,
-        Err(e) => return refused(&e),
+        Err(e) => return refused(&e.to_string()),
     };
     let claims = if args.show_claims {
         match oidc::decode(&token.access_token) {

@@ -15,7 +15,7 @@ use hyper::header::{self, HeaderValue};
 use serde::Deserialize;
 use serde_json::Value;
 
-use crate::identity::net::{Client, Request, Response};
+use crate::identity::net::{self, Client, Request, Response};
 
 /// Where an issuer publishes its discovery document (OpenID Connect
 /// Discovery 1.0, section 4: a trailing slash is removed before appending).
@@ -44,30 +44,87 @@ struct Document {
     token_endpoint: Option<String>,
 }
 
+/// Why discovery or the client-credentials grant gave nothing. The texts
+/// are kexpose's own words, except a token endpoint's refusal, which is
+/// the endpoint's with the client secret redacted.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+pub enum OidcError {
+    /// No HTTP answer arrived, or it was unusable.
+    #[error("{0}")]
+    Net(net::Error),
+    /// An answer other than 200.
+    #[error("{url}: answered {status}{}", colon(.snippet))]
+    Status {
+        url: String,
+        status: u16,
+        snippet: String,
+    },
+    #[error("{url}: not a discovery document: {why}")]
+    NotDiscovery { url: String, why: String },
+    #[error("{0}: the discovery document has no issuer")]
+    NoIssuer(String),
+    /// The classic 401: the document names another issuer.
+    #[error("{}", issuer_mismatch(.configured, .found))]
+    IssuerMismatch { configured: String, found: String },
+    #[error("{0}: the discovery document has no jwks_uri")]
+    NoJwksUri(String),
+    #[error("{0}: no token_endpoint")]
+    NoTokenEndpoint(String),
+    /// The JWKS has no key Istio could verify a signature with.
+    #[error("{jwks_uri}: {why}")]
+    Keys { jwks_uri: String, why: String },
+    #[error("the client credentials cannot be sent in a header")]
+    CredentialsNotAHeader,
+    /// The token endpoint said no.
+    #[error("{0}")]
+    Refused(String),
+    #[error("{endpoint}: the answer is not a token response: {why}")]
+    NotAToken { endpoint: String, why: String },
+}
+
+impl From<net::Error> for OidcError {
+    fn from(e: net::Error) -> Self {
+        OidcError::Net(e)
+    }
+}
+
+fn colon(snippet: &str) -> String {
+    if snippet.is_empty() {
+        String::new()
+    } else {
+        format!(": {snippet}")
+    }
+}
+
 /// Fetches and checks an issuer's discovery document and JWKS.
-pub async fn discover(client: &Client, issuer: &str) -> Result<Discovered, String> {
+pub async fn discover(client: &Client, issuer: &str) -> Result<Discovered, OidcError> {
     let url = discovery_url(issuer);
     let answer = ok(client
         .send(Request::get(&url).header(header::ACCEPT, json()))
-        .await
-        .map_err(|e| e.to_string())?)?;
-    let doc: Document = serde_json::from_slice(&answer.body)
-        .map_err(|e| format!("{url}: not a discovery document: {e}"))?;
+        .await?)?;
+    let doc: Document =
+        serde_json::from_slice(&answer.body).map_err(|e| OidcError::NotDiscovery {
+            url: url.clone(),
+            why: e.to_string(),
+        })?;
     let Some(found) = doc.issuer else {
-        return Err(format!("{url}: the discovery document has no issuer"));
+        return Err(OidcError::NoIssuer(url));
     };
     if found != issuer {
-        return Err(issuer_mismatch(issuer, &found));
+        return Err(OidcError::IssuerMismatch {
+            configured: issuer.to_owned(),
+            found,
+        });
     }
-    let jwks_uri = doc
-        .jwks_uri
-        .ok_or_else(|| format!("{url}: the discovery document has no jwks_uri"))?;
+    let jwks_uri = doc.jwks_uri.ok_or(OidcError::NoJwksUri(url))?;
     let jwks = ok(client
         .send(Request::get(&jwks_uri).header(header::ACCEPT, json()))
-        .await
-        .map_err(|e| e.to_string())?)?;
-    let jwks = jwks.json().map_err(|e| e.to_string())?;
-    let key_ids = signing_keys(&jwks).map_err(|why| format!("{jwks_uri}: {why}"))?;
+        .await?)?;
+    let jwks = jwks.json()?;
+    let key_ids = match signing_keys(&jwks) {
+        Ok(ids) => ids,
+        Err(why) => return Err(OidcError::Keys { jwks_uri, why }),
+    };
     Ok(Discovered {
         jwks_uri,
         token_endpoint: doc.token_endpoint,
@@ -94,19 +151,15 @@ fn json() -> HeaderValue {
 }
 
 /// A 200 answer, or an error naming the status and the start of the body.
-fn ok(response: Response) -> Result<Response, String> {
+fn ok(response: Response) -> Result<Response, OidcError> {
     if response.status == 200 {
         return Ok(response);
     }
-    Err(format!(
-        "{}: answered {}{}",
-        response.url,
-        response.status,
-        match response.snippet() {
-            s if s.is_empty() => String::new(),
-            s => format!(": {s}"),
-        }
-    ))
+    Err(OidcError::Status {
+        snippet: response.snippet(),
+        url: response.url,
+        status: response.status,
+    })
 }
 
 /// Signature algorithms Istio's jwt_authn filter verifies with public keys.
@@ -300,7 +353,7 @@ pub async fn client_credentials(
     token_endpoint: &str,
     credentials: &Credentials,
     grant: &Grant,
-) -> Result<Token, String> {
+) -> Result<Token, OidcError> {
     let encode = |s: &str| form_urlencoded::byte_serialize(s.as_bytes()).collect::<String>();
     let basic = STANDARD.encode(format!(
         "{}:{}",
@@ -308,7 +361,7 @@ pub async fn client_credentials(
         encode(&credentials.secret)
     ));
     let mut authorization = HeaderValue::from_str(&format!("Basic {basic}"))
-        .map_err(|_| "the client credentials cannot be sent in a header".to_owned())?;
+        .map_err(|_| OidcError::CredentialsNotAHeader)?;
     authorization.set_sensitive(true);
     let mut form = form_urlencoded::Serializer::new(String::new());
     form.append_pair("grant_type", "client_credentials");
@@ -335,12 +388,14 @@ pub async fn client_credentials(
     };
     // Errors are our own words, except the endpoint's text in a refusal;
     // only that could echo the secret.
-    let response = client.send(request).await.map_err(|e| e.to_string())?;
+    let response = client.send(request).await?;
     if response.status != 200 {
-        return Err(refusal(&response, credentials));
+        return Err(OidcError::Refused(refusal(&response, credentials)));
     }
-    serde_json::from_slice::<Token>(&response.body)
-        .map_err(|e| format!("{token_endpoint}: the answer is not a token response: {e}"))
+    serde_json::from_slice::<Token>(&response.body).map_err(|e| OidcError::NotAToken {
+        endpoint: token_endpoint.to_owned(),
+        why: e.to_string(),
+    })
 }
 
 /// The token endpoint's refusal, in OAuth terms when it speaks them.

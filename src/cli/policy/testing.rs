@@ -31,8 +31,31 @@ impl CaseResult {
     }
 }
 
-fn expected(path: &Path) -> Result<BTreeSet<String>, String> {
-    let text = std::fs::read_to_string(path).map_err(|e| format!("{}: {e}", path.display()))?;
+/// Why the cases could not be run at all.
+#[derive(Debug, thiserror::Error)]
+pub enum Unrunnable {
+    #[error("{}: {source}", path.display())]
+    Read {
+        path: PathBuf,
+        source: std::io::Error,
+    },
+    #[error(transparent)]
+    Inputs(#[from] source::Unfound),
+    #[error("invalid policy: {0}")]
+    Policy(#[from] crate::policy::PolicyError),
+    #[error("{}: no test cases (subdirectories with expected.txt)", .0.display())]
+    NoCases(PathBuf),
+}
+
+fn unreadable(path: &Path) -> impl FnOnce(std::io::Error) -> Unrunnable + '_ {
+    move |source| Unrunnable::Read {
+        path: path.to_path_buf(),
+        source,
+    }
+}
+
+fn expected(path: &Path) -> Result<BTreeSet<String>, Unrunnable> {
+    let text = std::fs::read_to_string(path).map_err(unreadable(path))?;
     Ok(text
         .lines()
         .map(|l| l.split('#').next().unwrap_or_default().trim())
@@ -42,7 +65,7 @@ fn expected(path: &Path) -> Result<BTreeSet<String>, String> {
 }
 
 /// Runs one case directory under `policy`.
-pub fn case(dir: &Path, policy: &Policy) -> Result<CaseResult, String> {
+pub fn case(dir: &Path, policy: &Policy) -> Result<CaseResult, Unrunnable> {
     let want = expected(&dir.join("expected.txt"))?;
     let inputs: Vec<Input> = source::expand(&[dir.to_path_buf()])?
         .into_iter()
@@ -61,7 +84,7 @@ pub fn case(dir: &Path, policy: &Policy) -> Result<CaseResult, String> {
     let mut files = Vec::new();
     for input in &inputs {
         let Input::File(p) = input else { continue };
-        let text = std::fs::read_to_string(p).map_err(|e| format!("{}: {e}", p.display()))?;
+        let text = std::fs::read_to_string(p).map_err(unreadable(p))?;
         files.push(load::File::of(p.display().to_string(), Ok(text), &settings));
     }
     let checked = crate::pipeline::check_files(&files, &[], policy);
@@ -87,24 +110,21 @@ pub fn case(dir: &Path, policy: &Policy) -> Result<CaseResult, String> {
 }
 
 /// Runs every case under `dir`, in name order.
-pub fn run(dir: &Path, fallback: &Policy) -> Result<Vec<CaseResult>, String> {
+pub fn run(dir: &Path, fallback: &Policy) -> Result<Vec<CaseResult>, Unrunnable> {
     let own = dir.join("policy.yaml");
     let policy = if own.exists() {
-        Policy::load(&own).map_err(|e| format!("invalid policy: {e}"))?
+        Policy::load(&own)?
     } else {
         fallback.clone()
     };
     let mut cases: Vec<PathBuf> = std::fs::read_dir(dir)
-        .map_err(|e| format!("{}: {e}", dir.display()))?
+        .map_err(unreadable(dir))?
         .filter_map(|e| e.ok().map(|e| e.path()))
         .filter(|p| p.is_dir())
         .collect();
     cases.sort();
     if cases.is_empty() {
-        return Err(format!(
-            "{}: no test cases (subdirectories with expected.txt)",
-            dir.display()
-        ));
+        return Err(Unrunnable::NoCases(dir.to_path_buf()));
     }
     cases.iter().map(|c| case(c, &policy)).collect()
 }
