@@ -26,7 +26,7 @@ fn parse_request_uri_answers_as_go_does() {
                 "opaque": u.opaque,
                 "has_host": u.host.is_some_and(|h| !h.is_empty()),
             }),
-            Err(e) => serde_json::json!({"ok": false, "error": e}),
+            Err(e) => serde_json::json!({"ok": false, "error": e.to_string()}),
         };
         let expected = if want["ok"] == true {
             serde_json::json!({

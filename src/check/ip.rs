@@ -11,8 +11,29 @@ pub enum Addr {
     V6,
 }
 
-/// `netip.ParseAddr(s)`; the error is Go's `err.Error()`.
-pub fn parse_addr(s: &str) -> Result<Addr, String> {
+/// Go's `netip.parseAddrError`: the input, what is wrong, and the text
+/// where it went wrong; shown as Go's `Error()` shows it.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct ParseAddrError {
+    input: String,
+    message: &'static str,
+    at: Option<String>,
+}
+
+impl std::fmt::Display for ParseAddrError {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        write!(f, "ParseAddr({}): {}", go_quote(&self.input), self.message)?;
+        match &self.at {
+            Some(at) if !at.is_empty() => write!(f, " (at {})", go_quote(at)),
+            _ => Ok(()),
+        }
+    }
+}
+
+impl std::error::Error for ParseAddrError {}
+
+/// `netip.ParseAddr(s)`.
+pub fn parse_addr(s: &str) -> Result<Addr, ParseAddrError> {
     for b in s.bytes() {
         match b {
             b'.' => return parse_v4(s, s).map(|_| Addr::V4),
@@ -24,19 +45,16 @@ pub fn parse_addr(s: &str) -> Result<Addr, String> {
     Err(error(s, "unable to parse IP", None))
 }
 
-fn error(input: &str, message: &str, at: Option<&str>) -> String {
-    match at {
-        Some(at) if !at.is_empty() => format!(
-            "ParseAddr({}): {message} (at {})",
-            go_quote(input),
-            go_quote(at)
-        ),
-        _ => format!("ParseAddr({}): {message}", go_quote(input)),
+fn error(input: &str, message: &'static str, at: Option<&str>) -> ParseAddrError {
+    ParseAddrError {
+        input: input.to_owned(),
+        message,
+        at: at.map(str::to_owned),
     }
 }
 
 /// Go's `parseIPv4Fields` over `part`, a suffix of `input` (errors name `input`).
-fn parse_v4(input: &str, part: &str) -> Result<(), String> {
+fn parse_v4(input: &str, part: &str) -> Result<(), ParseAddrError> {
     let s = part.as_bytes();
     let (mut value, mut fields, mut digits) = (0u32, 0, 0);
     for (i, &c) in s.iter().enumerate() {
@@ -76,7 +94,7 @@ fn parse_v4(input: &str, part: &str) -> Result<(), String> {
 }
 
 /// Go's `parseIPv6`.
-fn parse_v6(input: &str) -> Result<(), String> {
+fn parse_v6(input: &str) -> Result<(), ParseAddrError> {
     // The zone (after `%`) is any non-empty text.
     let mut s = input;
     if let Some(i) = s.find('%') {

@@ -7,7 +7,7 @@ use crate::rules::Code;
 
 use super::uri::parse_request_uri;
 
-fn uri_error(err: &str) -> String {
+fn uri_error(err: impl std::fmt::Display) -> String {
     format!("value is empty or not a valid uri err={err}")
 }
 

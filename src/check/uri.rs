@@ -18,9 +18,28 @@ pub struct RequestUri<'a> {
     pub opaque: bool,
 }
 
-/// `url.ParseRequestURI(raw)`; the error is Go's `err.Error()` text.
-pub fn parse_request_uri(raw: &str) -> Result<RequestUri<'_>, String> {
-    parse(raw).map_err(|reason| format!("parse {}: {reason}", go_quote(raw)))
+/// Go's `*url.Error` of a parse: the URL and why it does not parse; shown
+/// as Go's `Error()` shows it, which is the text upstream reports.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct UrlError {
+    pub url: String,
+    pub reason: String,
+}
+
+impl std::fmt::Display for UrlError {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        write!(f, "parse {}: {}", go_quote(&self.url), self.reason)
+    }
+}
+
+impl std::error::Error for UrlError {}
+
+/// `url.ParseRequestURI(raw)`.
+pub fn parse_request_uri(raw: &str) -> Result<RequestUri<'_>, UrlError> {
+    parse(raw).map_err(|reason| UrlError {
+        url: raw.to_owned(),
+        reason,
+    })
 }
 
 fn parse(raw: &str) -> Result<RequestUri<'_>, String> {
@@ -291,7 +310,7 @@ mod tests {
     use super::*;
 
     fn err(raw: &str) -> String {
-        parse_request_uri(raw).unwrap_err()
+        parse_request_uri(raw).unwrap_err().to_string()
     }
 
     #[test]

@@ -168,7 +168,7 @@ impl<'a> Request<'a> {
 #[derive(Clone)]
 pub struct Client {
     /// Or why there are no trust roots; that fails https requests only.
-    tls: Result<TlsConnector, String>,
+    tls: Result<TlsConnector, Arc<TrustError>>,
     options: Options,
 }
 
@@ -178,7 +178,7 @@ impl Client {
     pub fn new(options: Options) -> Result<Client, TrustError> {
         let tls = match &options.ca_file {
             Some(path) => Ok(connector(ca_file(path)?)),
-            None => system_roots().map(connector).map_err(|e| e.to_string()),
+            None => system_roots().map(connector).map_err(Arc::new),
         };
         Ok(Client { tls, options })
     }
@@ -302,7 +302,7 @@ impl Client {
         if let Some(p) = via.filter(|_| https) {
             proxy::tunnel(&mut tcp, p, &format!("{}:{port}", authority.host()))
                 .await
-                .map_err(|m| error(url, m))?;
+                .map_err(|e| error(url, e.to_string()))?;
         }
 
         // Through a proxy, plain http requests name the whole URL.
@@ -340,7 +340,7 @@ impl Client {
         }
         let name = ServerName::try_from(host)
             .map_err(|e| error(url, format!("not a TLS server name: {e}")))?;
-        let connector = self.tls.as_ref().map_err(|e| error(url, e.clone()))?;
+        let connector = self.tls.as_ref().map_err(|e| error(url, e.to_string()))?;
         let tls = connector
             .connect(name, tcp)
             .await

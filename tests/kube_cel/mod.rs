@@ -68,7 +68,8 @@ pub fn hostname(host: &str) -> &str {
 
 /// The URL value `url()` returns.
 fn url(s: &str) -> Result<Value, ExecutionError> {
-    let u = parse_request_uri(s).map_err(|e| ExecutionError::function_error("url", e))?;
+    let u =
+        parse_request_uri(s).map_err(|e| ExecutionError::function_error("url", e.to_string()))?;
     let host = u.host.unwrap_or_default();
     let mut m = HashMap::new();
     m.insert("scheme".to_owned(), string(u.scheme.clone()));

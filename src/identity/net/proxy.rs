@@ -189,10 +189,41 @@ impl Proxy {
 /// The largest CONNECT answer head read from a proxy.
 const MAX_PROXY_HEAD: usize = 16 * 1024;
 
+/// Why a CONNECT tunnel through the proxy (named as shown, credentials
+/// hidden) was not opened.
+#[derive(Debug, thiserror::Error)]
+pub enum TunnelError {
+    #[error("the proxy {proxy}: {source}")]
+    Io {
+        proxy: String,
+        source: std::io::Error,
+    },
+    #[error("the proxy {proxy} answered CONNECT with more than {MAX_PROXY_HEAD} bytes of headers")]
+    HeadTooLarge { proxy: String },
+    #[error("the proxy {proxy} closed the connection instead of answering CONNECT {target}")]
+    Closed { proxy: String, target: String },
+    #[error("the proxy {proxy} answered CONNECT with {status_line:?}")]
+    NotHttp { proxy: String, status_line: String },
+    #[error(
+        "the proxy {proxy} refused the credentials in the proxy URL (407 Proxy Authentication Required)"
+    )]
+    CredentialsRefused { proxy: String },
+    #[error(
+        "the proxy {proxy} requires credentials (407 Proxy Authentication Required); give them in the proxy URL: http://USER:PASSWORD@host:port"
+    )]
+    CredentialsRequired { proxy: String },
+    #[error("the proxy {proxy} answered {status} to CONNECT {target}")]
+    Status {
+        proxy: String,
+        status: u16,
+        target: String,
+    },
+}
+
 /// Opens a CONNECT tunnel to `target` (`host:port`) through the proxy on
 /// `tcp`. The answer head is read byte by byte, so nothing of the TLS
 /// stream that follows is consumed.
-pub async fn tunnel(tcp: &mut TcpStream, proxy: &Proxy, target: &str) -> Result<(), String> {
+pub async fn tunnel(tcp: &mut TcpStream, proxy: &Proxy, target: &str) -> Result<(), TunnelError> {
     use tokio::io::{AsyncReadExt, AsyncWriteExt};
     let mut head = format!(
         "CONNECT {target} HTTP/1.1\r\nHost: {target}\r\nUser-Agent: kexpose/{}\r\n",
@@ -204,20 +235,23 @@ pub async fn tunnel(tcp: &mut TcpStream, proxy: &Proxy, target: &str) -> Result<
         head.push_str("\r\n");
     }
     head.push_str("\r\n");
-    let failed = |e: std::io::Error| format!("the proxy {proxy}: {e}");
+    let shown = || proxy.to_string();
+    let failed = |source: std::io::Error| TunnelError::Io {
+        proxy: shown(),
+        source,
+    };
     tcp.write_all(head.as_bytes()).await.map_err(failed)?;
     let mut answer = Vec::new();
     while !answer.ends_with(b"\r\n\r\n") {
         if answer.len() >= MAX_PROXY_HEAD {
-            return Err(format!(
-                "the proxy {proxy} answered CONNECT with more than {MAX_PROXY_HEAD} bytes of headers"
-            ));
+            return Err(TunnelError::HeadTooLarge { proxy: shown() });
         }
         let byte = tcp.read_u8().await.map_err(|e| {
             if e.kind() == std::io::ErrorKind::UnexpectedEof {
-                format!(
-                    "the proxy {proxy} closed the connection instead of answering CONNECT {target}"
-                )
+                TunnelError::Closed {
+                    proxy: shown(),
+                    target: target.to_owned(),
+                }
             } else {
                 failed(e)
             }
@@ -230,18 +264,21 @@ pub async fn tunnel(tcp: &mut TcpStream, proxy: &Proxy, target: &str) -> Result<
         .split_whitespace()
         .nth(1)
         .and_then(|s| s.parse().ok())
-        .ok_or_else(|| format!("the proxy {proxy} answered CONNECT with {status_line:?}"))?;
+        .ok_or_else(|| TunnelError::NotHttp {
+            proxy: shown(),
+            status_line: status_line.to_owned(),
+        })?;
     match status {
         200..=299 => Ok(()),
-        407 if proxy.authorization.is_some() => Err(format!(
-            "the proxy {proxy} refused the credentials in the proxy URL (407 Proxy Authentication Required)"
-        )),
-        407 => Err(format!(
-            "the proxy {proxy} requires credentials (407 Proxy Authentication Required); give them in the proxy URL: http://USER:PASSWORD@host:port"
-        )),
-        other => Err(format!(
-            "the proxy {proxy} answered {other} to CONNECT {target}"
-        )),
+        407 if proxy.authorization.is_some() => {
+            Err(TunnelError::CredentialsRefused { proxy: shown() })
+        }
+        407 => Err(TunnelError::CredentialsRequired { proxy: shown() }),
+        status => Err(TunnelError::Status {
+            proxy: shown(),
+            status,
+            target: target.to_owned(),
+        }),
     }
 }
 
