@@ -394,7 +394,7 @@ pub fn generate(
         limits: Limits::default(),
     };
     let mut files = load::read(&inputs, &settings);
-    let mut rendered = render::render(
+    let mut rendered = crate::pipeline::render(
         &files,
         &Options {
             version: params.api_version,

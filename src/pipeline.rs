@@ -1,5 +1,5 @@
-//! The one pipeline behind `check` (and the checks of `argocd` and `policy
-//! test`), top to bottom:
+//! The one pipeline behind `check` and `render` (and so `explain`, `test`,
+//! the Argo CD plugin and `policy test`), top to bottom:
 //!
 //! 1. inputs: `source` expands paths; `load` reads every text within the
 //!    limits, renders its spec templates and parses it, once;
@@ -11,12 +11,15 @@
 //!
 //! The core knows nothing of the stages before it; this module is where
 //! files, specs and locks meet. `file` checks one file; `claims` holds what
-//! only the whole run can tell (X005, R011, shared issuer fields).
+//! only the whole run can tell (X005, R011, shared issuer fields);
+//! `render` is the same run judging the specs alone and keeping the
+//! APIRules they compile to.
 
 use std::collections::BTreeMap;
 
 use serde_json::Value;
 
+use crate::apirule::Version;
 use crate::check::objects;
 use crate::compile::{DocRef, IssuerBook};
 use crate::exposure;
@@ -32,15 +35,39 @@ use crate::yaml::{self, Limits};
 
 mod claims;
 mod file;
+mod render;
 
-use claims::Claims;
+pub use render::render;
+
+use claims::{Claims, Compiled};
 use file::check_claiming;
 
+/// What a run judges.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+pub enum Scope {
+    /// Every object of every file (`check`).
+    #[default]
+    Everything,
+    /// The exposure specs alone, compiled at this APIRule version
+    /// (`render`); a file without specs is passed over.
+    Specs(Version),
+}
+
+impl Scope {
+    /// Whether `file` is judged (one that could not be read always is:
+    /// a run over part of the inputs would look complete and not be).
+    fn judges(self, file: &File) -> bool {
+        self == Scope::Everything || file.spec || file.text.is_err()
+    }
+}
+
 /// What resolution found for a whole run: the issuers every file may name
-/// (their jwksUri filled in from the lock where they set none).
+/// (their jwksUri filled in from the lock where they set none), and what
+/// the run judges.
 #[derive(Debug, Clone, Default)]
 pub struct Resolved {
     pub issuers: IssuerBook,
+    pub scope: Scope,
 }
 
 /// The shared issuers of a run's loaded spec texts (`kind: Issuers`
@@ -139,6 +166,19 @@ fn located(file: &str, e: &yaml::LoadError) -> String {
 /// not change). Results are in input order, dependents last, each with the
 /// source lines its findings point at.
 pub fn check_files(files: &[File], context: &[File], policy: &Policy) -> Vec<Checked> {
+    run(files, context, policy, Scope::Everything).checked
+}
+
+/// What one run found: a report per file checked, and, when it renders,
+/// the APIRules its exposures compiled to, in input order.
+struct Ran {
+    checked: Vec<Checked>,
+    compiled: Vec<Compiled>,
+}
+
+/// `check_files` for any scope: `render` is this run over its inputs with
+/// `Scope::Specs`, so every finding one makes the other makes too.
+fn run(files: &[File], context: &[File], policy: &Policy, scope: Scope) -> Ran {
     let all: Vec<&File> = files.iter().chain(context).collect();
     // Every spec text was parsed once, by the loader: shared issuers,
     // dependents, claims and the check itself all read these documents.
@@ -164,14 +204,14 @@ pub fn check_files(files: &[File], context: &[File], policy: &Policy) -> Vec<Che
         .filter(|i| !checked.contains(i))
         .filter_map(|i| Some((i, claims::claims_of(loaded[i]?, policy))))
         .collect();
-    let resolved = Resolved { issuers };
+    let resolved = Resolved { issuers, scope };
     let mut results: Vec<(usize, FileReport, Claims)> = each(checked, |i| {
         let (report, claims) = checked_file(all[i], i, policy, &resolved);
         (i, report, claims)
     });
-    // Two exposures that render one APIRule are X005, as in `render`, and
-    // two APIRules with one host R011: the rest of the project is looked at
-    // for the files checked.
+    // Two exposures that render one APIRule are X005, and two APIRules
+    // with one host R011: the rest of the project is looked at for the
+    // files checked.
     let mut claims: Vec<Claims> = vec![Claims::default(); all.len()];
     let mut is_checked = vec![false; all.len()];
     let mut slot = vec![usize::MAX; all.len()];
@@ -196,13 +236,18 @@ pub fn check_files(files: &[File], context: &[File], policy: &Policy) -> Vec<Che
     for (i, at, finding) in found {
         file::place(&mut results[slot[i]].1, policy, names[i], finding, at);
     }
-    each(results, |(i, report, _)| {
+    let compiled = claims
+        .iter_mut()
+        .flat_map(|c| std::mem::take(&mut c.compiled))
+        .collect();
+    let checked = each(results, |(i, report, _)| {
         let lines = match all[i].written() {
             Some(text) => source::excerpt(text, &report),
             None => Vec::new(),
         };
         Checked { report, lines }
-    })
+    });
+    Ran { checked, compiled }
 }
 
 /// One file of a run checked, with what it claims of the run; a file that
@@ -213,6 +258,15 @@ fn checked_file(
     policy: &Policy,
     resolved: &Resolved,
 ) -> (FileReport, Claims) {
+    if !resolved.scope.judges(file) {
+        // Passed over, but counted, as every input is.
+        let mut report = FileReport {
+            name: file.name.clone(),
+            ..FileReport::default()
+        };
+        report.summary.files = 1;
+        return (report, Claims::default());
+    }
     if let Some(report) = file.unread() {
         return (report.clone(), Claims::default());
     }

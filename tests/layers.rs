@@ -27,7 +27,7 @@ const FLOORS: &[(&str, &[&str])] = &[
     ("one spec through compile and the core", &["exposure"]),
     ("render and migrate", &["render", "migrate"]),
     ("repairs applied to files", &["fix"]),
-    ("the check run", &["pipeline"]),
+    ("the run: check and render", &["pipeline"]),
     ("the access model", &["access"]),
     ("faces", &["argocd", "webhook"]),
     ("the command line", &["cli"]),

@@ -602,3 +602,80 @@ fn kexpose_in(dir: &std::path::Path, args: &[&str]) -> std::process::Output {
         .output()
         .unwrap()
 }
+
+/// `render` is the check run judging the specs alone: on every directory
+/// of the repository that holds specs, the findings render reports about
+/// each spec file are exactly the ones `check` reports about it, at the
+/// same line and column with the same words, and a file without specs
+/// gets none from render.
+#[test]
+fn render_reports_what_check_reports_about_every_spec() {
+    use kexpose::apirule::Version;
+    use kexpose::load;
+    use kexpose::pipeline;
+    use kexpose::policy::Policy;
+    use kexpose::render::Options;
+    use std::collections::BTreeSet;
+
+    let mut dirs = BTreeSet::new();
+    for base in ["examples", "tests/fixtures"] {
+        let inputs = kexpose::source::expand(&[root().join(base)]).unwrap();
+        for input in inputs {
+            let kexpose::source::Input::File(path) = input else {
+                continue;
+            };
+            let text = std::fs::read_to_string(&path).unwrap_or_default();
+            if text.contains("kind: Exposure") || text.contains("kind: Issuers") {
+                dirs.insert(path.parent().unwrap().to_path_buf());
+            }
+        }
+    }
+    assert!(dirs.len() >= 15, "{dirs:?}");
+    let policy = Policy::default();
+    let (template, lock) = (Default::default(), Default::default());
+    let settings = load::Settings {
+        policy: &policy,
+        template: &template,
+        lock: &lock,
+        max_file_size: kexpose::source::DEFAULT_MAX_FILE_SIZE,
+        limits: kexpose::yaml::Limits::default(),
+    };
+    let findings = |c: &kexpose::report::Checked| -> Vec<String> {
+        c.report
+            .diagnostics
+            .iter()
+            .map(|d| {
+                format!(
+                    "{}:{}:{} {} {}",
+                    d.file, d.line, d.column, d.code, d.message
+                )
+            })
+            .collect()
+    };
+    let mut compared = 0;
+    for dir in &dirs {
+        let inputs = kexpose::source::expand(std::slice::from_ref(dir)).unwrap();
+        let files = load::read(&inputs, &settings);
+        let checked = pipeline::check_files(&files, &[], &policy);
+        let rendered = pipeline::render(
+            &files,
+            &Options {
+                version: Version::V2,
+                policy: &policy,
+                source_root: None,
+            },
+        );
+        for ((file, c), r) in files.iter().zip(&checked).zip(&rendered.reports) {
+            let only_specs = file
+                .sound()
+                .all(|(_, d)| kexpose::spec::Kind::of(&d.value).is_some());
+            if file.spec && only_specs {
+                assert_eq!(findings(r), findings(c), "{}", file.name);
+                compared += 1;
+            } else if !file.spec && file.text.is_ok() {
+                assert_eq!(findings(r), Vec::<String>::new(), "{}", file.name);
+            }
+        }
+    }
+    assert!(compared >= 20, "{compared} spec files compared");
+}

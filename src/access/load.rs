@@ -137,7 +137,7 @@ pub fn load(mut files: Vec<File>, policy: &Policy) -> Loaded {
     files.par_iter_mut().for_each(|f| {
         f.keep();
     });
-    let rendered: Rendered = render::render(
+    let rendered: Rendered = crate::pipeline::render(
         &files,
         &render::Options {
             version: Version::V2,

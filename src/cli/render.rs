@@ -135,7 +135,7 @@ fn render_run(args: &RenderArgs, run: &Run, out: &mut dyn Write) -> Result<Outco
         _ => crate::apirule::Version::V2,
     };
     let files = crate::load::read(&run.inputs, &run.settings());
-    let mut rendered = render::render(
+    let mut rendered = crate::pipeline::render(
         &files,
         &render::Options {
             version,

@@ -8,8 +8,9 @@ use std::collections::BTreeMap;
 use serde_json::Value;
 
 use super::objects;
-use crate::apirule::display_name;
+use crate::apirule::{Object, display_name};
 use crate::check::occupied;
+use crate::compile::DocRef;
 use crate::diagnostic::{Finding, Position};
 use crate::exposure;
 use crate::policy::Policy;
@@ -35,13 +36,23 @@ pub(super) struct HostClaim {
     at: Position,
 }
 
-/// What the objects of one input claim: APIRule names and hosts; and
-/// the broken shared issuer fields its routes use, with where each route is.
+/// The APIRule an exposure document compiled to, when the run renders.
+#[derive(Debug, Clone)]
+pub(super) struct Compiled {
+    pub(super) doc: DocRef,
+    pub(super) apirule: Object,
+    pub(super) origins: Vec<(String, DocRef, String)>,
+}
+
+/// What the objects of one input claim: APIRule names and hosts; the
+/// broken shared issuer fields its routes use, with where each route is;
+/// and, when the run renders, the APIRules its exposures compiled to.
 #[derive(Debug, Clone, Default)]
 pub(super) struct Claims {
     pub(super) names: Vec<Claim>,
     pub(super) hosts: Vec<HostClaim>,
     pub(super) shared: Vec<(exposure::Shared, Position)>,
+    pub(super) compiled: Vec<Compiled>,
 }
 
 impl Claims {

@@ -4,8 +4,8 @@
 
 use serde_json::Value;
 
-use super::claims::{Claims, claim};
-use super::{Resolved, objects};
+use super::claims::{Claims, Compiled, claim};
+use super::{Resolved, Scope, objects};
 use crate::apirule::Version;
 use crate::check::{self, Kind};
 use crate::compile::{DocRef, IssuerBook};
@@ -99,13 +99,22 @@ pub(super) fn check_claiming(
                     source,
                     document: index,
                 };
-                let (found, shared) = spec_document(file, kind, value, at, policy, specs);
-                for s in shared {
+                let judged = spec_document(file, kind, value, at, policy, specs);
+                for s in judged.shared {
                     let route = format!("{base}{}", s.route);
                     let at = doc.spans.locate(&route, false).unwrap_or(doc.start);
                     claims.shared.push((s, at));
                 }
-                found
+                // A spec inside a List is checked, not rendered: its
+                // origins would point into the item, not the document.
+                if let (Some(compiled), true) = (judged.compiled, base.is_empty()) {
+                    claims.compiled.push(compiled);
+                }
+                judged.findings
+            } else if specs.scope != Scope::Everything {
+                report.summary.skipped += 1;
+                report.documents.push(result);
+                continue;
             } else if check::classify(value) == Kind::ApiRule {
                 report.summary.apirules += 1;
                 claims.hosts(value, &base, false, &doc.spans, policy);
@@ -184,8 +193,17 @@ pub(super) fn place(
     }
 }
 
-/// Findings about one spec document, as `check` sees it: file by file, so
-/// findings about shared issuers land where this file names them.
+/// What judging one spec document found: its findings, the broken shared
+/// issuer fields its routes use, and, when the run renders, its APIRule.
+struct SpecJudged {
+    findings: Vec<Finding>,
+    shared: Vec<exposure::Shared>,
+    compiled: Option<Compiled>,
+}
+
+/// Findings about one spec document, file by file, so findings about
+/// shared issuers land where this file names them. An exposure is
+/// compiled at the run's APIRule version (v2 for `check`).
 fn spec_document(
     file: &str,
     kind: spec::Kind,
@@ -193,13 +211,25 @@ fn spec_document(
     doc: DocRef,
     policy: &Policy,
     specs: &Resolved,
-) -> (Vec<Finding>, Vec<exposure::Shared>) {
+) -> SpecJudged {
     let index = doc.document;
     let mut shared = Vec::new();
+    let mut compiled = None;
     let located = match kind {
         spec::Kind::Exposure => {
-            let evaluated = exposure::exposure(value, doc, &specs.issuers, Version::V2, policy);
+            let version = match specs.scope {
+                Scope::Specs(version) => version,
+                Scope::Everything => Version::V2,
+            };
+            let evaluated = exposure::exposure(value, doc, &specs.issuers, version, policy);
             shared = evaluated.shared;
+            if specs.scope != Scope::Everything {
+                compiled = evaluated.apirule.map(|apirule| Compiled {
+                    doc,
+                    apirule,
+                    origins: evaluated.origins,
+                });
+            }
             evaluated.findings
         }
         spec::Kind::Issuers => {
@@ -219,14 +249,19 @@ fn spec_document(
             found
         }
     };
-    let mut out: Vec<Finding> = located
+    let mut findings: Vec<Finding> = located
         .into_iter()
         .filter(|l| l.doc == doc)
         .map(|l| l.finding)
         .collect();
-    out.sort_by(|a, b| (&a.pointer, a.code, &a.message).cmp(&(&b.pointer, b.code, &b.message)));
-    out.dedup();
-    (out, shared)
+    findings
+        .sort_by(|a, b| (&a.pointer, a.code, &a.message).cmp(&(&b.pointer, b.code, &b.message)));
+    findings.dedup();
+    SpecJudged {
+        findings,
+        shared,
+        compiled,
+    }
 }
 
 fn label(value: &Value) -> String {
