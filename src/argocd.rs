@@ -412,7 +412,7 @@ pub fn generate(
         // its reports; a file `kexpose render` wrote is the output of a
         // spec, never a manifest of its own.
         let Some(text) = file.written() else { continue };
-        if file.spec || render::rendered_from(text).is_some() {
+        if file.holds_specs() || render::rendered_from(text).is_some() {
             continue;
         }
         file.keep();

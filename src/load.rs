@@ -44,9 +44,9 @@ pub struct File {
     pub name: String,
     /// The text as read, for code frames and edits; or the report that
     /// says why it could not be read.
-    pub text: Result<String, Box<FileReport>>,
+    text: Result<String, Box<FileReport>>,
     /// Whether the text may hold specs (it names the spec group).
-    pub spec: bool,
+    spec: bool,
     /// The text to parse: `None` when it is the text as read; or the
     /// report that says why it does not render (P009), or why a text that
     /// is not a spec is a template kexpose cannot read (P010).
@@ -108,6 +108,17 @@ impl File {
             file.filled = filled;
         }
         file
+    }
+
+    /// Whether the text may hold specs (it names the spec group); such a
+    /// text is parsed as it is read.
+    pub fn holds_specs(&self) -> bool {
+        self.spec
+    }
+
+    /// Whether the file could be read (it may still not render).
+    pub fn was_read(&self) -> bool {
+        self.text.is_ok()
     }
 
     /// Why there is nothing to parse: the file could not be read, or does

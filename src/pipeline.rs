@@ -57,7 +57,7 @@ impl Scope {
     /// Whether `file` is judged (one that could not be read always is:
     /// a run over part of the inputs would look complete and not be).
     fn judges(self, file: &File) -> bool {
-        self == Scope::Everything || file.spec || file.text.is_err()
+        self == Scope::Everything || file.holds_specs() || !file.was_read()
     }
 }
 
@@ -98,7 +98,10 @@ pub fn named_issuers(files: &[File]) -> Result<BTreeMap<String, Vec<lock::Use>>,
     for file in files {
         let name = &file.name;
         // A template that is not a spec is no input of the lock's.
-        if let Some(report) = file.unread().filter(|_| file.spec || file.text.is_err()) {
+        if let Some(report) = file
+            .unread()
+            .filter(|_| file.holds_specs() || !file.was_read())
+        {
             let severe = report
                 .diagnostics
                 .iter()
@@ -106,7 +109,7 @@ pub fn named_issuers(files: &[File]) -> Result<BTreeMap<String, Vec<lock::Use>>,
             errors.extend(severe.map(|d| format!("{name}:{}:{}: {}", d.line, d.column, d.message)));
             continue;
         }
-        let Some(stream) = file.stream().filter(|_| file.spec) else {
+        let Some(stream) = file.stream().filter(|_| file.holds_specs()) else {
             continue;
         };
         for doc in &stream.documents {

@@ -202,7 +202,8 @@ struct Found {
 /// read or parsed cleanly is an error here.
 fn found(i: usize, file: &File) -> Found {
     let name = &file.name;
-    let rendered_file = !file.spec && file.written().and_then(render::rendered_from).is_some();
+    let rendered_file =
+        !file.holds_specs() && file.written().and_then(render::rendered_from).is_some();
     let mut out = Found {
         apirules: Vec::new(),
         tests: Vec::new(),
@@ -210,8 +211,8 @@ fn found(i: usize, file: &File) -> Found {
     };
     // An unreadable file is in render's reports; a template that is not a
     // spec is not a manifest the model can read.
-    if !file.spec
-        && file.text.is_ok()
+    if !file.holds_specs()
+        && file.was_read()
         && let Some(report) = file.unread()
     {
         let severe = report.diagnostics.iter();
@@ -234,7 +235,7 @@ fn found(i: usize, file: &File) -> Found {
         let doc = match doc {
             Ok(doc) if doc.problems.is_empty() => doc,
             Ok(doc) => {
-                if !file.spec {
+                if !file.holds_specs() {
                     out.errors.extend(
                         doc.problems
                             .iter()
@@ -244,7 +245,7 @@ fn found(i: usize, file: &File) -> Found {
                 continue;
             }
             Err(e) => {
-                if !file.spec {
+                if !file.holds_specs() {
                     out.errors.push(line(name, e.position, &e.message));
                 }
                 continue;

@@ -113,8 +113,7 @@ fn fix_files(
             Done::Diff(diff) => diffs.push_str(&diff),
             Done::Written { text, message } => {
                 writeln!(stderr, "kexpose: {message}")?;
-                let name = std::mem::take(&mut files[i].name);
-                files[i] = File::of(name, Ok(text), settings);
+                files[i] = File::of(files[i].name.clone(), Ok(text), settings);
             }
         }
     }
@@ -164,7 +163,7 @@ pub fn check(args: &CheckArgs, out: &mut dyn Write) -> Result<Outcome, Fatal> {
             let mut rest = run.project.inputs(&c.specs, Reads::Specs)?;
             rest.retain(|i| !inputs.iter().any(|given| given.same(i)));
             let mut rest = load::read(&rest, &settings);
-            rest.retain(|f| f.spec);
+            rest.retain(File::holds_specs);
             rest
         }
         _ => Vec::new(),
