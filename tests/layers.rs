@@ -119,3 +119,24 @@ fn every_module_uses_only_the_floors_below_its_own() {
     }
     assert!(wrong.is_empty(), "{}", wrong.join("\n"));
 }
+
+/// `src/lib.rs` lists the modules in the floors' order, so the first file a
+/// newcomer opens reads bottom up too.
+#[test]
+fn lib_rs_lists_the_modules_floor_by_floor() {
+    let lib =
+        std::fs::read_to_string(Path::new(env!("CARGO_MANIFEST_DIR")).join("src/lib.rs")).unwrap();
+    let listed: Vec<&str> = lib
+        .lines()
+        .filter_map(|l| l.strip_prefix("pub mod ")?.strip_suffix(';'))
+        .collect();
+    let floor = |m: &str| FLOORS.iter().position(|(_, ms)| ms.contains(&m));
+    let floors: Vec<Option<usize>> = listed.iter().map(|m| floor(m)).collect();
+    assert!(floors.iter().all(Option::is_some), "{listed:?}");
+    assert!(
+        floors.is_sorted(),
+        "src/lib.rs is not in floor order: {listed:?}"
+    );
+    let all: usize = FLOORS.iter().map(|(_, ms)| ms.len()).sum();
+    assert_eq!(listed.len(), all, "{listed:?}");
+}
