@@ -658,3 +658,31 @@ fn config_mistakes_are_placed_and_exit_2() {
     assert!(String::from_utf8_lossy(&out.stderr).contains("--env needs a project config"));
     std::fs::remove_dir_all(dir).unwrap();
 }
+
+/// `lock` reads the specs through the loader every command uses: a spec
+/// whose key is written twice stops it at that key's line and column
+/// (a lock made from part of the specs would look complete and not be),
+/// while a Helm template beside the specs is not its business.
+#[test]
+fn lock_refuses_a_broken_spec_at_its_place_and_passes_over_other_templates() {
+    let dir = temp_dir("lock-broken-spec");
+    let spec = "apiVersion: kexpose.dev/v1alpha1\nkind: Issuers\nmetadata: {name: shared}\nspec:\n  issuers:\n    idp: {issuer: \"https://idp.example.com\"}\n    idp: {issuer: \"https://other.example.com\"}\n";
+    write(&dir, "issuers.yaml", spec.as_bytes());
+    write(
+        &dir,
+        "chart.yaml",
+        b"apiVersion: v1\nkind: ConfigMap\nmetadata: {name: {{ .Values.name }}}\n",
+    );
+    let out = kexpose()
+        .current_dir(&dir)
+        .args(["lock", "."])
+        .output()
+        .unwrap();
+    assert_eq!(out.status.code(), Some(2));
+    assert_eq!(
+        String::from_utf8_lossy(&out.stderr),
+        "kexpose: cannot read the specs, so no lock could be complete:\n  ./issuers.yaml:7:5: mapping key \"idp\" already defined (first defined at line 6)\n"
+    );
+    assert!(out.stdout.is_empty());
+    assert!(!dir.join("kexpose.lock").exists());
+}
