@@ -20,6 +20,10 @@ use crate::rules::Code;
 use crate::source::{self, Input};
 use crate::yaml::{Limits, emit};
 
+mod refused;
+
+pub use refused::Refused;
+
 /// The parameters the plugin announces, with the defaults `generate`
 /// applies when Argo CD sends none (it never sends announced defaults).
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -199,44 +203,6 @@ pub fn parameters(env: &BTreeMap<String, String>) -> Result<Parameters, Paramete
         };
     }
     Ok(p)
-}
-
-/// Why `generate` prints no manifests: the short text the Argo CD UI shows.
-#[derive(Debug, thiserror::Error)]
-pub enum Refused {
-    #[error(transparent)]
-    Parameter(#[from] ParameterError),
-    #[error("values file \"{0}\" must be a relative path inside the application directory")]
-    ValuesOutside(String),
-    #[error("values file \"{0}\" does not exist")]
-    NoValues(String),
-    /// The project config, a values file or the lock cannot be read.
-    #[error(transparent)]
-    File(#[from] crate::diagnostic::FileError),
-    #[error("{}: {source}", path.display())]
-    Repository {
-        path: PathBuf,
-        source: std::io::Error,
-    },
-    /// The project config names a file outside the repository.
-    #[error(
-        "{}: {} is outside the repository; the plugin reads only the repository's files",
-        config.display(),
-        path.display()
-    )]
-    OutsideRepository { config: PathBuf, path: PathBuf },
-    #[error("invalid policy: {0}")]
-    Policy(#[from] crate::policy::PolicyError),
-    #[error(transparent)]
-    Inputs(#[from] source::Unfound),
-    /// Findings that fail the sync, the first of them listed.
-    #[error("{0}")]
-    Findings(String),
-    #[error(
-        "kexpose: no Exposure specs or Kubernetes objects found in {}; refusing to return an empty manifest set",
-        .0.display()
-    )]
-    Empty(PathBuf),
 }
 
 /// A values path from a parameter: relative, and inside the application

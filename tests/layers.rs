@@ -140,3 +140,27 @@ fn lib_rs_lists_the_modules_floor_by_floor() {
     let all: usize = FLOORS.iter().map(|(_, ms)| ms.len()).sum();
     assert_eq!(listed.len(), all, "{listed:?}");
 }
+
+/// No source file is over 500 lines unless its module doc says why
+/// (`longer than 500 lines because ...`): a long file is a module that
+/// has not been split along its seams yet.
+#[test]
+fn no_source_file_is_over_500_lines_without_a_reason() {
+    let mut dirs = vec![Path::new(env!("CARGO_MANIFEST_DIR")).join("src")];
+    let mut long = Vec::new();
+    while let Some(dir) = dirs.pop() {
+        for entry in std::fs::read_dir(&dir).unwrap().flatten() {
+            let path = entry.path();
+            if path.is_dir() {
+                dirs.push(path);
+            } else if path.extension().is_some_and(|e| e == "rs") {
+                let text = std::fs::read_to_string(&path).unwrap();
+                let lines = text.lines().count();
+                if lines > 500 && !text.contains("longer than 500 lines because") {
+                    long.push(format!("{}: {lines} lines", path.display()));
+                }
+            }
+        }
+    }
+    assert!(long.is_empty(), "{}", long.join("\n"));
+}

@@ -11,8 +11,11 @@
 //! curl reads it (`proxy`).
 
 pub mod proxy;
+mod trust;
 
-use std::path::Path;
+pub use trust::TrustError;
+use trust::{ca_file, connector, system_roots};
+
 use std::sync::Arc;
 use std::time::Duration;
 
@@ -21,10 +24,7 @@ use hyper::body::Bytes;
 use hyper::header::{self, HeaderMap, HeaderValue};
 use hyper::{Method, Uri};
 use hyper_util::rt::TokioIo;
-use rustls::RootCertStore;
-use rustls::crypto::ring;
-use rustls_pki_types::pem::PemObject;
-use rustls_pki_types::{CertificateDer, ServerName};
+use rustls_pki_types::ServerName;
 use tokio::io::{AsyncRead, AsyncWrite};
 use tokio::net::TcpStream;
 use tokio_rustls::TlsConnector;
@@ -401,60 +401,6 @@ impl Client {
             body,
         })
     }
-}
-
-fn connector(roots: RootCertStore) -> TlsConnector {
-    let mut config =
-        rustls::ClientConfig::builder_with_provider(Arc::new(ring::default_provider()))
-            .with_safe_default_protocol_versions()
-            .expect("ring supports the default protocol versions")
-            .with_root_certificates(roots)
-            .with_no_client_auth();
-    config.alpn_protocols = vec![b"http/1.1".to_vec()];
-    TlsConnector::from(Arc::new(config))
-}
-
-/// Why there are no roots to trust servers with.
-#[derive(Debug, thiserror::Error)]
-pub enum TrustError {
-    #[error("{file}: {source}")]
-    CaFile {
-        file: String,
-        source: rustls_pki_types::pem::Error,
-    },
-    #[error("{file}: no usable CA certificate")]
-    NoUsableCa { file: String },
-    /// `why` is the first error the system's stores gave, if any.
-    #[error("no system CA certificates found{}; install them or pass --ca-file", why.as_ref().map(|w| format!(" ({w})")).unwrap_or_default())]
-    NoSystemRoots { why: Option<String> },
-}
-
-fn ca_file(path: &Path) -> Result<RootCertStore, TrustError> {
-    let file = || path.display().to_string();
-    let certs: Vec<CertificateDer<'static>> = CertificateDer::pem_file_iter(path)
-        .and_then(|certs| certs.collect::<Result<_, _>>())
-        .map_err(|source| TrustError::CaFile {
-            file: file(),
-            source,
-        })?;
-    let mut roots = RootCertStore::empty();
-    let (added, _) = roots.add_parsable_certificates(certs);
-    if added == 0 {
-        return Err(TrustError::NoUsableCa { file: file() });
-    }
-    Ok(roots)
-}
-
-fn system_roots() -> Result<RootCertStore, TrustError> {
-    let found = rustls_native_certs::load_native_certs();
-    let mut roots = RootCertStore::empty();
-    roots.add_parsable_certificates(found.certs);
-    if roots.is_empty() {
-        return Err(TrustError::NoSystemRoots {
-            why: found.errors.first().map(|e| e.to_string()),
-        });
-    }
-    Ok(roots)
 }
 
 /// The URL with any `user:password@` replaced, for messages.
