@@ -251,3 +251,109 @@ pub fn each<T: Send, R: Send>(items: Vec<T>, f: impl Fn(T) -> R + Sync + Send) -
         items.into_par_iter().map(f).collect()
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use std::collections::BTreeMap;
+
+    use super::*;
+    use crate::identity::lock::Entry;
+    use crate::identity::oidc::Discovered;
+
+    const ISSUERS: &str = "apiVersion: kexpose.dev/v1alpha1\nkind: Issuers\nmetadata: {name: shared}\nspec:\n  issuers:\n    idp: {issuer: \"https://id.example\"}\n";
+
+    fn with<R>(lock: &Lock, f: impl FnOnce(&Settings) -> R) -> R {
+        let (policy, template) = (Policy::default(), template::Context::default());
+        f(&Settings {
+            policy: &policy,
+            template: &template,
+            lock,
+            max_file_size: source::DEFAULT_MAX_FILE_SIZE,
+            limits: Limits::default(),
+        })
+    }
+
+    fn file(text: &str, lock: &Lock) -> File {
+        with(lock, |s| File::of("f.yaml".into(), Ok(text.into()), s))
+    }
+
+    fn locked() -> Lock {
+        let discovered = Discovered {
+            jwks_uri: "https://id.example/jwks".into(),
+            token_endpoint: None,
+            key_ids: vec!["k".into()],
+        };
+        Lock::new(BTreeMap::from([(
+            "https://id.example".to_owned(),
+            Entry::new(&discovered, "2026-12-07T00:00:00Z".into()),
+        )]))
+    }
+
+    #[test]
+    fn a_spec_is_parsed_as_it_is_read_with_the_lock_filled_in() {
+        let f = file(ISSUERS, &locked());
+        assert!(f.holds_specs());
+        let doc = f.stream().unwrap().documents[0].as_ref().unwrap();
+        assert_eq!(
+            doc.value["spec"]["issuers"]["idp"]["jwksUri"],
+            "https://id.example/jwks"
+        );
+        // What the lock filled in is not the text: no edit is planned on it.
+        assert!(f.as_written().is_none());
+        let unlocked = file(ISSUERS, &Lock::default());
+        assert!(unlocked.as_written().is_some());
+    }
+
+    #[test]
+    fn any_other_text_is_parsed_when_asked_and_kept_only_when_told() {
+        let mut f = file(
+            "apiVersion: v1\nkind: ConfigMap\nmetadata: {name: a}\n",
+            &locked(),
+        );
+        assert!(!f.holds_specs());
+        assert!(f.stream().is_none());
+        assert!(matches!(f.documents(), Some(Documents::Fresh(_))));
+        assert!(f.stream().is_none(), "a fresh parse is not kept");
+        f.keep();
+        assert!(matches!(f.documents(), Some(Documents::Kept(_))));
+        assert_eq!(f.sound().count(), 1);
+    }
+
+    #[test]
+    fn a_duplicate_key_is_a_problem_of_its_document_and_not_sound() {
+        let f = file(
+            &ISSUERS.replace("kind: Issuers\n", "kind: Issuers\nkind: Issuers\n"),
+            &Lock::default(),
+        );
+        let doc = f.stream().unwrap().documents[0].as_ref().unwrap();
+        assert_eq!(doc.problems.len(), 1);
+        assert_eq!(doc.problems[0].position.line, 3);
+        assert_eq!(f.sound().count(), 0);
+    }
+
+    #[test]
+    fn templates_render_for_specs_and_are_refused_elsewhere() {
+        let spec = ISSUERS.replace("name: shared", "name: {{ 'shared' | upper }}");
+        let f = file(&spec, &Lock::default());
+        assert!(f.unread().is_none());
+        assert!(f.source().unwrap().contains("name: SHARED"));
+        assert!(f.written().unwrap().contains("{{"));
+        assert!(
+            f.as_written().is_none(),
+            "a rendered text is not the text as written"
+        );
+
+        let chart = file(
+            "kind: ConfigMap\nmetadata: {name: {{ .Values.name }}}\n",
+            &Lock::default(),
+        );
+        let report = chart.unread().unwrap();
+        assert_eq!(report.diagnostics[0].code, Code::P010);
+        assert_eq!(
+            (report.diagnostics[0].line, report.diagnostics[0].column),
+            (2, 18)
+        );
+        assert!(chart.source().is_none() && chart.documents().is_none());
+        assert!(chart.was_read());
+    }
+}
