@@ -227,7 +227,7 @@ fn parse(
         match event {
             Event::DocumentStart(_) => {
                 start = position(&span);
-                builder = Some(Builder::new(limits, record, lenient));
+                builder = Some(Builder::new(limits, record, lenient, text.len()));
                 failed = None;
             }
             Event::DocumentEnd => {
@@ -248,7 +248,7 @@ fn parse(
                 {
                     failed = Some(e);
                     // Free what was built so far; the rest of the document is skipped.
-                    builder = Some(Builder::new(limits, record, lenient));
+                    builder = Some(Builder::new(limits, record, lenient, text.len()));
                 }
             }
         }

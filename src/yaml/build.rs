@@ -57,7 +57,8 @@ pub(super) struct Builder {
 }
 
 impl Builder {
-    pub(super) fn new(limits: Limits, record: bool, lenient: bool) -> Self {
+    /// A builder for a document of a text of `text_len` bytes.
+    pub(super) fn new(limits: Limits, record: bool, lenient: bool, text_len: usize) -> Self {
         Builder {
             limits,
             record,
@@ -65,7 +66,11 @@ impl Builder {
             problems: Vec::new(),
             frames: Vec::new(),
             pointer: String::new(),
-            spans: SpanIndex::default(),
+            spans: if record {
+                SpanIndex::for_text(text_len)
+            } else {
+                SpanIndex::default()
+            },
             anchors: HashMap::new(),
             nodes: 0,
             aliased: 0,
@@ -101,8 +106,8 @@ impl Builder {
         let key = match self.frames.last() {
             None => None,
             Some(Frame::Seq { items, .. }) => {
-                use std::fmt::Write;
-                let _ = write!(self.pointer, "/{}", items.len());
+                self.pointer.push('/');
+                push_index(&mut self.pointer, items.len());
                 None
             }
             Some(Frame::Map { key, .. }) => {
@@ -356,5 +361,34 @@ impl Builder {
             | Event::DocumentEnd => {}
         }
         Ok(())
+    }
+}
+
+/// `n` in decimal, without the formatting machinery (an index is pushed
+/// for every item of every sequence).
+fn push_index(out: &mut String, n: usize) {
+    let mut digits = [0u8; 20];
+    let mut i = digits.len();
+    let mut n = n;
+    loop {
+        i -= 1;
+        digits[i] = b'0' + (n % 10) as u8;
+        n /= 10;
+        if n == 0 {
+            break;
+        }
+    }
+    out.push_str(std::str::from_utf8(&digits[i..]).expect("ASCII digits"));
+}
+
+#[cfg(test)]
+mod tests {
+    #[test]
+    fn an_index_is_pushed_as_its_decimal_digits() {
+        for n in [0, 7, 10, 99, 100, 65_535, usize::MAX] {
+            let mut out = String::from("/items/");
+            super::push_index(&mut out, n);
+            assert_eq!(out, format!("/items/{n}"));
+        }
     }
 }

@@ -36,7 +36,7 @@ pub(super) fn load(text: &str, limits: Limits, record: bool, lenient: bool) -> O
     {
         return None;
     }
-    let fresh = move || Builder::new(limits, record, lenient);
+    let fresh = move || Builder::new(limits, record, lenient, text.len());
     let mut reader = Reader {
         text,
         bytes: text.as_bytes(),

@@ -24,6 +24,19 @@ pub struct SpanIndex {
 }
 
 impl SpanIndex {
+    /// An index sized for a document of about `text_len` bytes, so that
+    /// recording does not grow it piece by piece: a manifest's pointers
+    /// take about twice its text, and it has a node per dozen bytes or so.
+    /// The guess is capped, so a large stream of small documents does not
+    /// reserve its whole size for each.
+    pub(super) fn for_text(text_len: usize) -> SpanIndex {
+        let guess = text_len.min(8 * 1024);
+        SpanIndex {
+            pointers: String::with_capacity(guess * 2),
+            nodes: Vec::with_capacity(guess / 12),
+        }
+    }
+
     pub fn get(&self, pointer: &str) -> Option<&NodeSpan> {
         self.nodes
             .iter()
