@@ -11,7 +11,6 @@ use kexpose::load;
 use kexpose::pipeline;
 use kexpose::policy::Policy;
 use kexpose::source::{self, Input};
-use kexpose::yaml::Limits;
 
 const FILES: usize = 10_000;
 
@@ -90,13 +89,7 @@ fn main() {
     assert_eq!(inputs.len(), FILES);
     let policy = Policy::default();
     let (template, lock) = (Default::default(), Default::default());
-    let settings = load::Settings {
-        policy: &policy,
-        template: &template,
-        lock: &lock,
-        max_file_size: source::DEFAULT_MAX_FILE_SIZE,
-        limits: Limits::default(),
-    };
+    let settings = load::Settings::new(&policy, &template, &lock);
 
     let mut rates = Vec::new();
     for _ in 0..5 {

@@ -18,7 +18,7 @@ use crate::policy::Policy;
 use crate::render::{self, Options};
 use crate::rules::Code;
 use crate::source::{self, Input};
-use crate::yaml::{Limits, emit};
+use crate::yaml::emit;
 
 mod refused;
 
@@ -352,13 +352,7 @@ pub fn generate(
     };
     let mut policy = policy;
     policy.discovered = lock.discovered();
-    let settings = load::Settings {
-        policy: &policy,
-        template: &ctx,
-        lock: &lock,
-        max_file_size: source::DEFAULT_MAX_FILE_SIZE,
-        limits: Limits::default(),
-    };
+    let settings = load::Settings::new(&policy, &ctx, &lock);
     let mut files = load::read(&inputs, &settings);
     let mut rendered = crate::pipeline::render(
         &files,

@@ -38,6 +38,19 @@ pub struct Settings<'a> {
     pub limits: Limits,
 }
 
+impl<'a> Settings<'a> {
+    /// Settings with the default size limit and YAML budgets.
+    pub fn new(policy: &'a Policy, template: &'a template::Context, lock: &'a Lock) -> Self {
+        Settings {
+            policy,
+            template,
+            lock,
+            max_file_size: source::DEFAULT_MAX_FILE_SIZE,
+            limits: Limits::default(),
+        }
+    }
+}
+
 /// One input, read.
 #[derive(Debug)]
 pub struct File {
@@ -119,6 +132,13 @@ impl File {
     /// Whether the file could be read (it may still not render).
     pub fn was_read(&self) -> bool {
         self.text.is_ok()
+    }
+
+    /// Whether a face that reads specs alone must look at the file: it
+    /// holds specs, or it could not be read, so it may have (a run over
+    /// part of the inputs would look complete and not be).
+    pub fn may_hold_specs(&self) -> bool {
+        self.spec || !self.was_read()
     }
 
     /// Why there is nothing to parse: the file could not be read, or does
@@ -264,13 +284,7 @@ mod tests {
 
     fn with<R>(lock: &Lock, f: impl FnOnce(&Settings) -> R) -> R {
         let (policy, template) = (Policy::default(), template::Context::default());
-        f(&Settings {
-            policy: &policy,
-            template: &template,
-            lock,
-            max_file_size: source::DEFAULT_MAX_FILE_SIZE,
-            limits: Limits::default(),
-        })
+        f(&Settings::new(&policy, &template, lock))
     }
 
     fn file(text: &str, lock: &Lock) -> File {

@@ -30,7 +30,7 @@ use crate::report::{Checked, FileReport};
 use crate::rules::Severity;
 use crate::source;
 use crate::spec;
-use crate::yaml::{self, Limits};
+use crate::yaml;
 
 mod claims;
 mod file;
@@ -53,10 +53,9 @@ pub enum Scope {
 }
 
 impl Scope {
-    /// Whether `file` is judged (one that could not be read always is:
-    /// a run over part of the inputs would look complete and not be).
+    /// Whether `file` is judged.
     fn judges(self, file: &File) -> bool {
-        self == Scope::Everything || file.holds_specs() || !file.was_read()
+        self == Scope::Everything || file.may_hold_specs()
     }
 }
 
@@ -97,10 +96,7 @@ pub fn named_issuers(files: &[File]) -> Result<BTreeMap<String, Vec<lock::Use>>,
     for file in files {
         let name = &file.name;
         // A template that is not a spec is no input of the lock's.
-        if let Some(report) = file
-            .unread()
-            .filter(|_| file.holds_specs() || !file.was_read())
-        {
+        if let Some(report) = file.unread().filter(|_| file.may_hold_specs()) {
             let severe = report
                 .diagnostics
                 .iter()
@@ -323,14 +319,8 @@ pub fn check_file(file: &File, policy: &Policy) -> FileReport {
 /// Checks one text on its own, as `check -` does: read, rendered (with no
 /// values) and parsed by the loader, then `check_file`.
 pub fn check_text(name: &str, text: &str, policy: &Policy) -> FileReport {
-    let template = spec::template::Context::default();
-    let settings = load::Settings {
-        policy,
-        template: &template,
-        lock: &lock::Lock::default(),
-        max_file_size: source::DEFAULT_MAX_FILE_SIZE,
-        limits: Limits::default(),
-    };
+    let (template, lock) = (Default::default(), Default::default());
+    let settings = load::Settings::new(policy, &template, &lock);
     check_file(
         &File::of(name.to_owned(), Ok(text.to_owned()), &settings),
         policy,

@@ -633,13 +633,7 @@ fn render_reports_what_check_reports_about_every_spec() {
     assert!(dirs.len() >= 15, "{dirs:?}");
     let policy = Policy::default();
     let (template, lock) = (Default::default(), Default::default());
-    let settings = load::Settings {
-        policy: &policy,
-        template: &template,
-        lock: &lock,
-        max_file_size: kexpose::source::DEFAULT_MAX_FILE_SIZE,
-        limits: kexpose::yaml::Limits::default(),
-    };
+    let settings = load::Settings::new(&policy, &template, &lock);
     let findings = |c: &kexpose::report::Checked| -> Vec<String> {
         c.report
             .diagnostics

@@ -211,8 +211,7 @@ fn found(i: usize, file: &File) -> Found {
     };
     // An unreadable file is in render's reports; a template that is not a
     // spec is not a manifest the model can read.
-    if !file.holds_specs()
-        && file.was_read()
+    if !file.may_hold_specs()
         && let Some(report) = file.unread()
     {
         let severe = report.diagnostics.iter();

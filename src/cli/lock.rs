@@ -15,7 +15,6 @@ use crate::identity::net::Client;
 use crate::identity::oidc;
 use crate::load;
 use crate::policy::Policy;
-use crate::yaml::Limits;
 
 #[derive(Args)]
 pub struct LockArgs {
@@ -53,11 +52,8 @@ pub fn lock(args: &LockArgs) -> Result<Outcome, Fatal> {
     let files = load::read(
         &inputs,
         &load::Settings {
-            policy: &policy,
-            template: &template,
-            lock: &no_lock,
             max_file_size: args.project.max_file_size,
-            limits: Limits::default(),
+            ..load::Settings::new(&policy, &template, &no_lock)
         },
     );
     let named = crate::pipeline::named_issuers(&files).map_err(|errors| {

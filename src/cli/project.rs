@@ -140,11 +140,8 @@ impl Run {
     /// What the loader needs to read this run's inputs.
     pub fn settings(&self) -> load::Settings<'_> {
         load::Settings {
-            policy: &self.policy,
-            template: &self.template,
-            lock: &self.lock,
             max_file_size: self.max_file_size,
-            limits: crate::yaml::Limits::default(),
+            ..load::Settings::new(&self.policy, &self.template, &self.lock)
         }
     }
 

@@ -12,11 +12,11 @@
 //! spans, duplicate keys and budgets come out of the same [`Builder`]. On
 //! anything else (anchors, tags, block scalars, multi-line scalars,
 //! escapes, flow collections over several lines, explicit keys, merge
-//! keys, empty documents, tabs, non-ASCII text, or a mistake) it gives up before its result is seen, and saphyr reads the
-//! text from the start: what it accepts it must read exactly as saphyr
-//! does, and what it does not know it never guesses. `tests.rs` holds the
-//! two readers to each other on every YAML file in the repository and on
-//! generated text.
+//! keys, empty documents, tabs, non-ASCII text, or a mistake) it gives up
+//! before its result is seen, and saphyr reads the text from the start:
+//! what it accepts it must read exactly as saphyr does, and what it does
+//! not know it never guesses. `tests.rs` holds the two readers to each
+//! other on every YAML file in the repository and on generated text.
 
 use std::borrow::Cow;
 

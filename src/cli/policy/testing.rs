@@ -13,7 +13,6 @@ use crate::identity::lock::Lock;
 use crate::load;
 use crate::policy::Policy;
 use crate::source::{self, Input};
-use crate::yaml::Limits;
 
 /// One case's verdict.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -74,13 +73,8 @@ pub fn case(dir: &Path, policy: &Policy) -> Result<CaseResult, Unrunnable> {
         )
         .collect();
     let template = crate::spec::template::Context::allowing(&[]);
-    let settings = load::Settings {
-        policy,
-        template: &template,
-        lock: &Lock::default(),
-        max_file_size: source::DEFAULT_MAX_FILE_SIZE,
-        limits: Limits::default(),
-    };
+    let lock = Lock::default();
+    let settings = load::Settings::new(policy, &template, &lock);
     let mut files = Vec::new();
     for input in &inputs {
         let Input::File(p) = input else { continue };
