@@ -23,7 +23,7 @@ use crate::report::FileReport;
 use crate::rules::Code;
 use crate::source::{self, Input};
 use crate::spec::{self, template};
-use crate::yaml::{self, Document, Limits, Stream};
+use crate::yaml::{self, Document, Limits, LoadError, Stream};
 
 /// What reading a run's inputs takes.
 #[derive(Clone, Copy)]
@@ -216,6 +216,15 @@ pub fn sound(stream: &Stream) -> impl Iterator<Item = (usize, &Document)> {
         .iter()
         .enumerate()
         .filter_map(|(i, d)| Some((i, d.as_ref().ok().filter(|d| d.problems.is_empty())?)))
+}
+
+/// What went wrong loading a document: the error that ended it, or the
+/// problems that did not (none for a sound document).
+pub fn problems(document: &Result<Document, LoadError>) -> &[LoadError] {
+    match document {
+        Ok(d) => &d.problems,
+        Err(e) => std::slice::from_ref(e),
+    }
 }
 
 /// A text parsed with positions, leniently, the lock's jwksUris filled

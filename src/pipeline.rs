@@ -101,24 +101,22 @@ pub fn named_issuers(files: &[File]) -> Result<BTreeMap<String, Vec<lock::Use>>,
                 .diagnostics
                 .iter()
                 .filter(|d| d.severity == Severity::Error);
-            errors.extend(severe.map(|d| format!("{name}:{}:{}: {}", d.line, d.column, d.message)));
+            errors.extend(severe.map(|d| located(name, d.line, d.column, &d.message)));
             continue;
         }
-        let Some(stream) = file.stream().filter(|_| file.holds_specs()) else {
+        if !file.holds_specs() {
             continue;
-        };
-        for doc in &stream.documents {
-            let doc = match doc {
-                Ok(d) if d.problems.is_empty() => d,
-                Ok(d) => {
-                    errors.extend(d.problems.iter().map(|e| located(name, e)));
-                    continue;
-                }
-                Err(e) => {
-                    errors.push(located(name, e));
-                    continue;
-                }
-            };
+        }
+        let documents = file.stream().map_or(&[][..], |s| &s.documents[..]);
+        for e in documents.iter().flat_map(load::problems) {
+            errors.push(located(
+                name,
+                e.position.line,
+                e.position.column,
+                &e.message,
+            ));
+        }
+        for (_, doc) in file.sound() {
             if spec::Kind::of(&doc.value).is_none() {
                 continue;
             }
@@ -151,9 +149,8 @@ pub fn named_issuers(files: &[File]) -> Result<BTreeMap<String, Vec<lock::Use>>,
     }
 }
 
-fn located(file: &str, e: &yaml::LoadError) -> String {
-    let p = e.position;
-    format!("{file}:{}:{}: {}", p.line, p.column, e.message)
+fn located(file: &str, line: u32, column: u32, message: &str) -> String {
+    format!("{file}:{line}:{column}: {message}")
 }
 
 /// Stages 2 to 5 for a run's files: the shared issuers resolved across

@@ -233,19 +233,12 @@ fn found(i: usize, file: &File) -> Found {
     {
         let doc = match doc {
             Ok(doc) if doc.problems.is_empty() => doc,
-            Ok(doc) => {
+            // A spec file's problems are render's to report.
+            _ => {
                 if !file.holds_specs() {
-                    out.errors.extend(
-                        doc.problems
-                            .iter()
-                            .map(|e| line(name, e.position, &e.message)),
-                    );
-                }
-                continue;
-            }
-            Err(e) => {
-                if !file.holds_specs() {
-                    out.errors.push(line(name, e.position, &e.message));
+                    let problems = crate::load::problems(doc).iter();
+                    out.errors
+                        .extend(problems.map(|e| line(name, e.position, &e.message)));
                 }
                 continue;
             }
