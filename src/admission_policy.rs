@@ -1,10 +1,16 @@
 //! `kexpose policy export`: the checks the API server can run itself, as
 //! ValidatingAdmissionPolicies (one per rule family, and one for warnings)
 //! and a MutatingAdmissionPolicy for the admission fixes, with their
-//! bindings and the policy's values in a ConfigMap. It reads the same rule
-//! registry and policy file as `check` and `serve`, so a team that will not
-//! run a webhook still gets the same verdicts on everything a policy can
+//! bindings; the policy's values are written into the expressions, or read
+//! from a ConfigMap (see `params`). It reads the same rule registry and
+//! policy file as `check` and `serve`, so a team that will not run a
+//! webhook still gets the same verdicts on everything a policy can
 //! express; what it cannot express is listed in the output, rule by rule.
+//!
+//! The objects are accepted as written by the API servers of 1.30 to
+//! 1.37: `tests/policy_export_compiles.rs` compiles every expression with
+//! the API server's rules (declared variables, reserved words, homogeneous
+//! literals, each version's functions) through Google's CEL checker.
 
 mod cel;
 pub mod coverage;
@@ -19,11 +25,19 @@ use crate::rules::{Code, Severity};
 use crate::yaml::emit;
 
 pub use coverage::{Left, coverage};
+pub use params::Params;
 
-/// The oldest and newest Kubernetes minor versions the export targets:
-/// ValidatingAdmissionPolicy is GA (`v1`) from 1.30.
+/// The oldest and newest Kubernetes minor versions the export knows:
+/// ValidatingAdmissionPolicy is GA (`v1`) from 1.30. A newer cluster gets
+/// the newest known APIs, which it still serves.
 pub const KUBE_MIN: u32 = 30;
-pub const KUBE_MAX: u32 = 36;
+pub const KUBE_MAX: u32 = 37;
+
+/// Static admission manifests (KEP-5793) exist from this version (alpha).
+pub const STATIC_MIN: u32 = 36;
+
+/// The suffix every object of a static admission manifest is named with.
+pub const STATIC_SUFFIX: &str = ".static.k8s.io";
 
 /// What a binding does with a failed validation.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -36,15 +50,50 @@ pub enum Action {
 /// How to export.
 #[derive(Debug, Clone)]
 pub struct Options {
-    /// The cluster's Kubernetes minor version (1.`kube`).
+    /// The cluster's Kubernetes minor version (1.`kube`), at least
+    /// [`KUBE_MIN`]; above [`KUBE_MAX`] the newest known APIs are used.
     pub kube: u32,
     pub action: Action,
-    /// Where the parameter ConfigMap lives.
-    pub namespace: String,
+    pub params: Params,
+    /// Objects for the API server's static manifest directories (KEP-5793):
+    /// names end in [`STATIC_SUFFIX`], and nothing reads parameters.
+    pub static_manifests: bool,
+    /// Which policies to write: each admission plugin reads its static
+    /// manifests from a directory of its own.
+    pub kinds: Kinds,
 }
 
-/// The ConfigMap every binding reads its parameters from.
-pub const PARAMS: &str = "kexpose-policy";
+/// Which admission policies an export holds.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Kinds {
+    All,
+    /// The ValidatingAdmissionPolicies and their bindings.
+    Validating,
+    /// The MutatingAdmissionPolicy and its binding.
+    Mutating,
+}
+
+impl Options {
+    /// The version whose APIs are exported.
+    pub fn target(&self) -> u32 {
+        self.kube.min(KUBE_MAX)
+    }
+}
+
+/// What cannot be exported.
+#[derive(Debug, thiserror::Error)]
+pub enum ExportError {
+    #[error(transparent)]
+    Unencodable(#[from] params::Unencodable),
+    #[error(
+        "static admission manifests take no parameters: export them with the values inline (without --params configmap)"
+    )]
+    StaticWithParams,
+    #[error(
+        "static admission manifests exist from Kubernetes 1.{STATIC_MIN} (ManifestBasedAdmissionControlConfig), not 1.{0}"
+    )]
+    StaticTooOld(u32),
+}
 
 /// One exported policy: a family of error rules, or the warnings.
 struct Family {
@@ -55,8 +104,16 @@ struct Family {
 
 /// The exported objects as one YAML stream, with what is left to the
 /// webhook as a comment at its top.
-pub fn export(policy: &Policy, options: &Options) -> Result<String, params::Unencodable> {
-    let data = params::data(policy)?;
+pub fn export(policy: &Policy, options: &Options) -> Result<String, ExportError> {
+    if options.static_manifests {
+        if options.params != Params::Inline {
+            return Err(ExportError::StaticWithParams);
+        }
+        if options.kube < STATIC_MIN {
+            return Err(ExportError::StaticTooOld(options.kube));
+        }
+    }
+    let values = options.params.variables(policy)?;
     let mut families = [
         family("kexpose-jwt", false),
         family("kexpose-routing", false),
@@ -77,14 +134,27 @@ pub fn export(policy: &Policy, options: &Options) -> Result<String, params::Unen
         };
         families[f].validations.push(v);
     }
-    let mut docs: Vec<Value> = vec![json!({
-        "apiVersion": "v1",
-        "kind": "ConfigMap",
-        "metadata": {"name": PARAMS, "namespace": options.namespace, "labels": labels(policy)},
-        "data": data,
-    })];
-    for f in families.iter().filter(|f| !f.validations.is_empty()) {
-        docs.push(validating(f, policy));
+    let mut docs: Vec<Value> = Vec::new();
+    if let Params::ConfigMap { namespace } = &options.params {
+        docs.push(json!({
+            "apiVersion": "v1",
+            "kind": "Namespace",
+            "metadata": {"name": namespace},
+        }));
+        docs.push(json!({
+            "apiVersion": "v1",
+            "kind": "ConfigMap",
+            "metadata": {"name": params::NAME, "namespace": namespace, "labels": labels(policy)},
+            "data": params::data(policy)?,
+        }));
+    }
+    let variables = variables(values);
+    let validating_kinds = options.kinds != Kinds::Mutating;
+    for f in families
+        .iter()
+        .filter(|f| validating_kinds && !f.validations.is_empty())
+    {
+        docs.push(validating(f, policy, options, &variables));
         docs.push(binding(
             "ValidatingAdmissionPolicyBinding",
             "admissionregistration.k8s.io/v1",
@@ -94,12 +164,16 @@ pub fn export(policy: &Policy, options: &Options) -> Result<String, params::Unen
             Some(actions(f.warnings, options.action)),
         ));
     }
-    let mutation = mutations::policy(policy, options.kube);
-    if let Some((api_version, spec)) = &mutation {
+    let mutation = mutations::policy(policy, options.target(), &options.params)
+        .filter(|_| options.kinds != Kinds::Validating);
+    if let Some((api_version, mut spec)) = mutation.clone() {
+        if options.params != Params::Inline {
+            spec["paramKind"] = param_kind();
+        }
         docs.push(json!({
             "apiVersion": api_version,
             "kind": "MutatingAdmissionPolicy",
-            "metadata": {"name": "kexpose-defaults", "labels": labels(policy)},
+            "metadata": {"name": name("kexpose-defaults", options), "labels": labels(policy)},
             "spec": spec,
         }));
         docs.push(binding(
@@ -117,6 +191,15 @@ pub fn export(policy: &Policy, options: &Options) -> Result<String, params::Unen
         out.push_str(&emit::document_with_blocks(&doc));
     }
     Ok(out)
+}
+
+/// An exported object's name: static manifests carry the reserved suffix.
+fn name(base: &str, options: &Options) -> String {
+    if options.static_manifests {
+        format!("{base}{STATIC_SUFFIX}")
+    } else {
+        base.to_owned()
+    }
 }
 
 fn family(name: &'static str, warnings: bool) -> Family {
@@ -164,16 +247,18 @@ fn param_kind() -> Value {
     json!({"apiVersion": "v1", "kind": "ConfigMap"})
 }
 
-fn variables() -> Value {
+/// A validating policy's `variables`: the policy's values, then the
+/// object's parts.
+fn variables(values: Vec<(&'static str, String)>) -> Value {
     Value::Array(
-        cel::variables()
+        cel::variables(values)
             .into_iter()
             .map(|(name, expression)| json!({"name": name, "expression": expression}))
             .collect(),
     )
 }
 
-fn validating(f: &Family, policy: &Policy) -> Value {
+fn validating(f: &Family, policy: &Policy, options: &Options, variables: &Value) -> Value {
     let validations: Vec<Value> = f
         .validations
         .iter()
@@ -185,18 +270,21 @@ fn validating(f: &Family, policy: &Policy) -> Value {
             })
         })
         .collect();
+    let mut spec = json!({
+        "failurePolicy": "Fail",
+        "matchConstraints": match_constraints(),
+        "matchConditions": match_conditions(),
+        "variables": variables,
+        "validations": validations,
+    });
+    if options.params != Params::Inline {
+        spec["paramKind"] = param_kind();
+    }
     json!({
         "apiVersion": "admissionregistration.k8s.io/v1",
         "kind": "ValidatingAdmissionPolicy",
-        "metadata": {"name": f.name, "labels": labels(policy)},
-        "spec": {
-            "failurePolicy": "Fail",
-            "paramKind": param_kind(),
-            "matchConstraints": match_constraints(),
-            "matchConditions": match_conditions(),
-            "variables": variables(),
-            "validations": validations,
-        },
+        "metadata": {"name": name(f.name, options), "labels": labels(policy)},
+        "spec": spec,
     })
 }
 
@@ -208,14 +296,15 @@ fn binding(
     options: &Options,
     actions: Option<Vec<&str>>,
 ) -> Value {
-    let mut spec = json!({
-        "policyName": policy_name,
-        "paramRef": {
-            "name": PARAMS,
-            "namespace": options.namespace,
+    let policy_name = name(policy_name, options);
+    let mut spec = json!({"policyName": policy_name});
+    if let Params::ConfigMap { namespace } = &options.params {
+        spec["paramRef"] = json!({
+            "name": params::NAME,
+            "namespace": namespace,
             "parameterNotFoundAction": "Deny",
-        },
-    });
+        });
+    }
     if let Some(actions) = actions {
         spec["validationActions"] = json!(actions);
     }
@@ -234,6 +323,26 @@ fn header(policy: &Policy, options: &Options, mutating: bool) -> String {
         "# kexpose policy export: policy {}, Kubernetes 1.{}\n",
         policy.name, options.kube
     );
+    if options.kube > KUBE_MAX {
+        out.push_str(&format!(
+            "# Kubernetes 1.{} is newer than the newest version known here: exported with the APIs of 1.{KUBE_MAX}.\n",
+            options.kube
+        ));
+    }
+    out.push_str(&match &options.params {
+        Params::Inline => "# The policy's values are written into the expressions: export again when the policy changes.\n".to_owned(),
+        Params::ConfigMap { namespace } => format!(
+            "# The policy's values are read from ConfigMap {namespace}/{}; on Kubernetes 1.36 and older,\n#   deleting and re-creating a binding can lock out APIRule writes until the API server restarts\n#   (kubernetes issue 133827).\n",
+            params::NAME
+        ),
+    });
+    if options.static_manifests {
+        out.push_str(match options.kinds {
+            Kinds::Validating => "# Static admission manifests (KEP-5793) for the ValidatingAdmissionPolicy plugin's staticManifestsDir.\n",
+            Kinds::Mutating => "# Static admission manifests (KEP-5793) for the MutatingAdmissionPolicy plugin's staticManifestsDir.\n",
+            Kinds::All => "# Static admission manifests (KEP-5793): each admission plugin reads its own staticManifestsDir;\n#   write them apart with --kinds validating and --kinds mutating.\n",
+        });
+    }
     out.push_str(
         "# Enforced by the API server (ValidatingAdmissionPolicy, APIRule v2 and v2alpha1):\n",
     );
@@ -258,7 +367,12 @@ fn header(policy: &Policy, options: &Options, mutating: bool) -> String {
     }
     out.push_str(&line);
     out.push('\n');
-    out.push_str(&mutations::note(policy, options.kube, mutating));
+    out.push_str(&mutations::note(
+        policy,
+        options.target(),
+        &options.params,
+        mutating,
+    ));
     out.push_str("# Left to kexpose check and the webhook:\n");
     for left in Left::ALL {
         let codes: Vec<&str> = Code::ALL
@@ -300,7 +414,9 @@ mod tests {
         let options = Options {
             kube: 36,
             action: Action::Deny,
-            namespace: "x".into(),
+            params: Params::Inline,
+            static_manifests: false,
+            kinds: Kinds::All,
         };
         let text = export(&policy, &options).unwrap();
         assert!(!text.contains("'J002' in variables.suppressed"));

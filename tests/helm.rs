@@ -507,26 +507,44 @@ fn non_default_values_bring_their_own_certificate_and_extras() {
 
 /// `enforcement`: `policy` installs what `kexpose policy export` wrote and
 /// nothing of the webhook (no Deployment, no certificates); `both` installs
-/// both; a missing export, or one reading its parameters from another
-/// namespace, is refused with the command that makes the right one.
+/// both. With the values inline nothing else comes; with a ConfigMap, the
+/// ConfigMap comes without the export's Namespace, which is the release's.
+/// A missing export, one reading its parameters from another namespace,
+/// or static manifests, is refused with the command that makes the right
+/// one.
 #[test]
 fn enforcement_by_admission_policies() {
-    let export = |namespace: &str| {
-        let out = common::run(&[
-            "policy",
-            "export",
-            "--namespace",
-            namespace,
-            "--kube-version",
-            "1.36",
-        ]);
+    let export = |name: &str, args: &[&str]| {
+        let mut all = vec!["policy", "export", "--kube-version", "1.36"];
+        all.extend(args);
+        let out = common::run(&all);
         assert!(out.status.success());
         values_file(
-            &format!("export-{namespace}"),
+            &format!("export-{name}"),
             &String::from_utf8(out.stdout).unwrap(),
         )
     };
-    let ours = export("kexpose-system");
+    let inline = export("inline", &[]);
+    let inline = template(&[
+        "--set",
+        "enforcement=policy",
+        "--set-file",
+        &format!("admissionPolicy={}", inline.display()),
+    ]);
+    assert!(
+        inline
+            .iter()
+            .all(|d| d["kind"] != "ConfigMap" && d["kind"] != "Namespace")
+    );
+    assert!(
+        inline
+            .iter()
+            .any(|d| d["kind"] == "ValidatingAdmissionPolicy")
+    );
+    let ours = export(
+        "kexpose-system",
+        &["--params", "configmap", "--namespace", "kexpose-system"],
+    );
     let file = format!("admissionPolicy={}", ours.display());
     let kinds = |docs: &[Value]| {
         let mut k: Vec<String> = docs
@@ -575,13 +593,22 @@ fn enforcement_by_admission_policies() {
         String::from_utf8_lossy(&out.stderr).into_owned()
     };
     let missing = refused(&["--set", "enforcement=policy"]);
-    assert!(missing.contains("enforcement policy needs admissionPolicy: pass the output of `kexpose policy export --policy POLICY --namespace kexpose-system"), "{missing}");
-    let elsewhere = format!("admissionPolicy={}", export("other").display());
+    assert!(missing.contains("enforcement policy needs admissionPolicy: pass the output of `kexpose policy export --policy POLICY --kube-version 1.MINOR`"), "{missing}");
+    let elsewhere = format!(
+        "admissionPolicy={}",
+        export("other", &["--params", "configmap", "--namespace", "other"]).display()
+    );
     let wrong = refused(&["--set", "enforcement=policy", "--set-file", &elsewhere]);
     assert!(
-        wrong.contains("export it with --namespace kexpose-system"),
+        wrong.contains("export it with --params configmap --namespace kexpose-system"),
         "{wrong}"
     );
+    let fixed = format!(
+        "admissionPolicy={}",
+        export("static", &["--static"]).display()
+    );
+    let static_ = refused(&["--set", "enforcement=policy", "--set-file", &fixed]);
+    assert!(static_.contains("export it without --static"), "{static_}");
     let typo = refused(&["--set", "enforcement=policies"]);
     assert!(typo.contains("enforcement"), "{typo}");
 }

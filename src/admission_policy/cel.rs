@@ -39,28 +39,41 @@ pub fn lit(s: &str) -> String {
 const C: &str = "(has(r.jwt) ? r.jwt : r.extAuth.restrictions)";
 
 /// The variables every exported policy declares, in order (a variable may
-/// use the ones before it). The API server evaluates a variable only when
-/// an expression reads it, so unused ones cost nothing.
-pub fn variables() -> Vec<(&'static str, String)> {
+/// use the ones before it): the policy's `values` (see `params`), then
+/// what the validations read of the object. The API server evaluates a
+/// variable only when an expression reads it, so unused ones cost nothing.
+///
+/// Names are CEL identifiers that are not reserved words (`namespace`,
+/// `package`, `in`, ... are refused by the API server), and map literals
+/// wrap each value in `dyn()`: Kubernetes compiles with cel-go's
+/// homogeneous aggregate literals, which refuse a literal whose values
+/// differ in type.
+pub fn variables(values: Vec<(&'static str, String)>) -> Vec<(&'static str, String)> {
     let annotation = lit(SUPPRESS);
-    vec![
+    let mut out = values;
+    out.extend([
         ("spec", "has(object.spec) ? object.spec : {}".into()),
         (
             "rules",
             "has(variables.spec.rules) ? variables.spec.rules : []".into(),
+        ),
+        // The CRD requires `hosts` in a spec, but v2alpha1 does not
+        // require the spec.
+        (
+            "hosts",
+            "has(variables.spec.hosts) ? variables.spec.hosts : []".into(),
         ),
         // Each rule's jwt config (`jwt`, or `extAuth.restrictions`: the
         // CRD allows one of `jwt` and `extAuth`), its lists present.
         (
             "jwtConfigs",
             format!(
-                "variables.rules.filter(r, has(r.jwt) || (has(r.extAuth) && has(r.extAuth.restrictions))).map(r, {{'rule': r, 'field': has(r.jwt) ? 'jwt' : 'extAuth.restrictions', 'hasAuthorizations': has({C}.authorizations), 'authentications': has({C}.authentications) ? {C}.authentications : [], 'authorizations': has({C}.authorizations) ? {C}.authorizations : []}})"
+                "variables.rules.filter(r, has(r.jwt) || (has(r.extAuth) && has(r.extAuth.restrictions))).map(r, {{'rule': dyn(r), 'field': dyn(has(r.jwt) ? 'jwt' : 'extAuth.restrictions'), 'hasAuthorizations': dyn(has({C}.authorizations)), 'authentications': dyn(has({C}.authentications) ? {C}.authentications : []), 'authorizations': dyn(has({C}.authorizations) ? {C}.authorizations : [])}})"
             ),
         ),
-        (
-            "namespace",
-            "has(object.metadata.namespace) ? object.metadata.namespace : request.namespace".into(),
-        ),
+        // The request's namespace: an object created without one in its
+        // metadata is stored in the namespace of the request's URL.
+        ("objectNamespace", "request.namespace".into()),
         (
             "suppression",
             format!(
@@ -74,31 +87,17 @@ pub fn variables() -> Vec<(&'static str, String)> {
         ),
         (
             "suppressed",
-            "params.data.allowSuppressions == 'true' ? variables.suppressionEntries.filter(e, e.contains(':') && e.split(':', 2)[1].trim() != '').map(e, e.split(':', 2)[0].trim().upperAscii()) : []"
+            "variables.allowSuppressions ? variables.suppressionEntries.filter(e, e.contains(':') && e.split(':', 2)[1].trim() != '').map(e, e.split(':', 2)[0].trim().upperAscii()) : []"
                 .into(),
         ),
-        ("allowedGateways", lines("allowedGateways")),
-        ("domains", lines("domains")),
-        ("noAuthNamespaces", lines("noAuthNamespaces")),
-        ("noAuthPaths", lines("noAuthPaths")),
-        ("authorizationNamespaces", lines("authorizationNamespaces")),
-        ("methods", lines("methods")),
-        (
-            "registry",
-            format!("{}.map(l, l.split(' '))", lines("issuers")),
-        ),
-    ]
-}
-
-/// A parameter holding one value per line, as a list.
-fn lines(key: &str) -> String {
-    format!("params.data.{key} == '' ? [] : params.data.{key}.split('\\n')")
+    ]);
+    out
 }
 
 /// Whether the object's namespace matches one of the (whole-name) patterns
 /// in the list variable `patterns`.
 pub fn namespace_in(patterns: &str) -> String {
-    format!("variables.{patterns}.exists(p, variables.namespace.matches('^(?:' + p + ')$'))")
+    format!("variables.{patterns}.exists(p, variables.objectNamespace.matches('^(?:' + p + ')$'))")
 }
 
 /// Some element of a list field of a jwt config fails `bad` (over `e`).

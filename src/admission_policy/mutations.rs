@@ -12,6 +12,8 @@
 
 use serde_json::{Value, json};
 
+use super::cel::lit;
+use super::params::Params;
 use crate::check::AT_ADMISSION;
 use crate::policy::Policy;
 use crate::rules::Code;
@@ -32,14 +34,38 @@ fn api_version(kube: u32) -> Option<&'static str> {
     }
 }
 
-/// The JSONPatch expressions of the fixes the policy enables.
-fn mutations(policy: &Policy) -> Vec<String> {
+/// The default gateway as CEL, and the condition that it is set: written
+/// in when the policy names one, or read from the ConfigMap, where it may
+/// be empty.
+fn default_gateway(policy: &Policy, params: &Params) -> Option<(String, String)> {
+    match params {
+        Params::Inline => policy
+            .default_gateway
+            .as_deref()
+            .filter(|g| !g.is_empty())
+            .map(|g| (lit(g), String::new())),
+        Params::ConfigMap { .. } => {
+            let read = "params.data.defaultGateway";
+            Some((read.to_owned(), format!(" && {read} != ''")))
+        }
+    }
+}
+
+/// Whether the export makes the fix of `code`: R002's needs a gateway.
+fn exported(policy: &Policy, params: &Params, code: Code) -> bool {
+    enabled(policy, code) && (code != Code::R002 || default_gateway(policy, params).is_some())
+}
+
+/// The JSONPatch expressions of the fixes the export makes.
+fn mutations(policy: &Policy, params: &Params) -> Vec<String> {
     let mut out = Vec::new();
-    if enabled(policy, Code::R002) {
-        out.push(
-            "has(object.spec) && !has(object.spec.gateway) && !has(object.spec.externalGateway) && params.data.defaultGateway != '' ?\n  [JSONPatch{op: 'add', path: '/spec/gateway', value: params.data.defaultGateway}] :\n  []"
-                .to_owned(),
-        );
+    if let (true, Some((gateway, set))) = (
+        exported(policy, params, Code::R002),
+        default_gateway(policy, params),
+    ) {
+        out.push(format!(
+            "has(object.spec) && !has(object.spec.gateway) && !has(object.spec.externalGateway){set} ?\n  [JSONPatch{{op: 'add', path: '/spec/gateway', value: {gateway}}}] :\n  []"
+        ));
     }
     if enabled(policy, Code::S006) {
         out.push(
@@ -50,11 +76,12 @@ fn mutations(policy: &Policy) -> Vec<String> {
     out
 }
 
-/// The MutatingAdmissionPolicy's `apiVersion` and `spec`, when the cluster
-/// serves the kind and the policy enables an exported fix.
-pub fn policy(policy: &Policy, kube: u32) -> Option<(&'static str, Value)> {
+/// The MutatingAdmissionPolicy's `apiVersion` and `spec` (without its
+/// `paramKind`), when the cluster serves the kind and the policy enables an
+/// exported fix.
+pub fn policy(policy: &Policy, kube: u32, params: &Params) -> Option<(&'static str, Value)> {
     let api_version = api_version(kube)?;
-    let mutations: Vec<Value> = mutations(policy)
+    let mutations: Vec<Value> = mutations(policy, params)
         .into_iter()
         .map(
             |expression| json!({"patchType": "JSONPatch", "jsonPatch": {"expression": expression}}),
@@ -66,7 +93,6 @@ pub fn policy(policy: &Policy, kube: u32) -> Option<(&'static str, Value)> {
     Some((
         api_version,
         json!({
-            "paramKind": super::param_kind(),
             "matchConstraints": super::match_constraints(),
             "matchConditions": super::match_conditions(),
             // Ignore, as the webhook's mutation: a default is a
@@ -81,12 +107,12 @@ pub fn policy(policy: &Policy, kube: u32) -> Option<(&'static str, Value)> {
 }
 
 /// What the header says about the admission fixes.
-pub fn note(policy: &Policy, kube: u32, mutating: bool) -> String {
+pub fn note(policy: &Policy, kube: u32, params: &Params, mutating: bool) -> String {
     let mut out = String::new();
     if mutating {
         let fixes: Vec<&str> = EXPORTED
             .iter()
-            .filter(|c| enabled(policy, **c))
+            .filter(|c| exported(policy, params, **c))
             .map(|c| c.as_str())
             .collect();
         out.push_str(&format!(

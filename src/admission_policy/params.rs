@@ -1,12 +1,119 @@
-//! The policy's values as the ConfigMap every binding reads through
-//! `paramRef`. ConfigMap data holds strings only, so a list is one value
-//! per line, a flag is `true` or `false`, and a registry entry is one line
-//! `issuer jwksUri headers params` (`*` any, `-` none, else comma-separated).
-//! A platform team can change a value there without exporting again.
+//! The policy's values, as the exported policies read them: one CEL
+//! variable per value, whose expression is either the value itself
+//! ([`Params::Inline`], the default) or a read of the parameter ConfigMap
+//! ([`Params::ConfigMap`]). Expressions read only `variables.<name>`, so
+//! the two forms share every validation and give the same verdicts.
+//!
+//! Inline is the default because bound parameters are fragile: after a
+//! binding is deleted and created again, kube-apiserver 1.36 and older
+//! stop watching the parameter ConfigMap (kubernetes issues 133827 and
+//! 130887, fixed in 1.37), and every binding then denies every APIRule
+//! write with `no params found` until the API server restarts. Inline
+//! values also fit static admission manifests, which take no parameters.
+//!
+//! ConfigMap data holds strings only, so a list is one value per line, a
+//! flag is `true` or `false`, and a registry entry is one line `issuer
+//! jwksUri headers params` (`*` any, `-` none, else comma-separated). The
+//! inline form writes the same encoding as CEL literals, so both forms
+//! refuse the same values.
 
 use std::collections::BTreeMap;
 
+use super::cel::lit;
 use crate::policy::Policy;
+
+/// Where the exported policies read the policy's values from.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Params {
+    /// Written into the expressions: export again when the policy changes.
+    Inline,
+    /// Read from the ConfigMap [`NAME`] in `namespace` through `paramRef`.
+    ConfigMap { namespace: String },
+}
+
+/// The ConfigMap every binding reads its parameters from.
+pub const NAME: &str = "kexpose-policy";
+
+/// How a value is typed in CEL.
+#[derive(Clone, Copy)]
+enum Kind {
+    Flag,
+    Lines,
+    /// A whole number, or none (`-1`).
+    Number,
+    /// The issuer registry: a list of `[issuer, jwksUri, headers, params]`.
+    Registry,
+}
+
+/// Every value the validations read, as a variable: its name (the
+/// ConfigMap key it reads, but for the registry, which reads `issuers`)
+/// and type. The default gateway is the mutation's alone (`mutations`).
+const VALUES: [(&str, Kind); 14] = [
+    ("allowedGateways", Kind::Lines),
+    ("domains", Kind::Lines),
+    ("allowWildcard", Kind::Flag),
+    ("allowNoAuth", Kind::Flag),
+    ("noAuthNamespaces", Kind::Lines),
+    ("noAuthPaths", Kind::Lines),
+    ("requireScopes", Kind::Flag),
+    ("requireAudiences", Kind::Flag),
+    ("authorizationNamespaces", Kind::Lines),
+    ("maxTimeout", Kind::Number),
+    ("methods", Kind::Lines),
+    ("allowHttpJwksUri", Kind::Flag),
+    ("allowSuppressions", Kind::Flag),
+    ("registry", Kind::Registry),
+];
+
+impl Params {
+    /// The CEL variables holding the policy's values, in [`VALUES`] order;
+    /// the registry (`variables.registry`) splits the `issuers` lines.
+    pub fn variables(&self, policy: &Policy) -> Result<Vec<(&'static str, String)>, Unencodable> {
+        let data = data(policy)?;
+        Ok(VALUES
+            .iter()
+            .map(|&(name, kind)| (name, self.value(&data, name, kind)))
+            .collect())
+    }
+
+    /// The CEL expression of one value.
+    fn value(&self, data: &BTreeMap<&'static str, String>, key: &str, kind: Kind) -> String {
+        let key = if matches!(kind, Kind::Registry) {
+            "issuers"
+        } else {
+            key
+        };
+        match self {
+            Params::Inline => {
+                let text = data.get(key).map(String::as_str).unwrap_or_default();
+                let list = |text: &str, each: &dyn Fn(&str) -> String| {
+                    let items: Vec<String> = text.lines().map(each).collect();
+                    format!("[{}]", items.join(", "))
+                };
+                match kind {
+                    Kind::Flag => (text == "true").to_string(),
+                    Kind::Number if text.is_empty() => "-1".into(),
+                    Kind::Number => text.to_owned(),
+                    Kind::Lines => list(text, &|l| lit(l)),
+                    Kind::Registry => list(text, &|l| {
+                        let fields: Vec<String> = l.split(' ').map(lit).collect();
+                        format!("[{}]", fields.join(", "))
+                    }),
+                }
+            }
+            Params::ConfigMap { .. } => {
+                let read = format!("params.data.{key}");
+                let lines = format!("({read} == '' ? [] : {read}.split('\\n'))");
+                match kind {
+                    Kind::Flag => format!("{read} == 'true'"),
+                    Kind::Number => format!("{read} == '' ? -1 : int({read})"),
+                    Kind::Lines => lines,
+                    Kind::Registry => format!("{lines}.map(l, l.split(' '))"),
+                }
+            }
+        }
+    }
+}
 
 /// A policy value the ConfigMap's encoding cannot carry.
 #[derive(Debug, thiserror::Error)]
@@ -62,7 +169,7 @@ fn flag(b: bool) -> String {
     b.to_string()
 }
 
-/// The ConfigMap's `data`.
+/// The ConfigMap's `data`, which the inline form writes as literals.
 pub fn data(policy: &Policy) -> Result<BTreeMap<&'static str, String>, Unencodable> {
     let o = &policy.org;
     let mut registry = Vec::new();

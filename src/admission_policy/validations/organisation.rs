@@ -1,5 +1,5 @@
-//! The O rules, reading the policy's values from the parameter ConfigMap
-//! (`params.data`) through the variables of `cel`.
+//! The O rules, reading the policy's values through the variables of
+//! `params`.
 
 use super::Validation;
 use super::jwt::{ISSUER, JWKS, jwks_http_forbidden};
@@ -9,9 +9,9 @@ use crate::admission_policy::cel::{
 use crate::rules::Code;
 
 pub(super) fn rules(out: &mut Vec<Validation>) {
-    let hosts = "variables.spec.hosts";
+    let hosts = "variables.hosts";
     let host_at = format!("'spec.hosts[' + string({hosts}.indexOf(h)) + ']'");
-    let wildcard = "params.data.allowWildcard != 'true' && h.startsWith('*.')";
+    let wildcard = "!variables.allowWildcard && h.startsWith('*.')";
     out.push(Validation::new(
         Code::O004,
         format!("{hosts}.exists(h, {wildcard})"),
@@ -61,7 +61,7 @@ pub(super) fn rules(out: &mut Vec<Validation>) {
         ),
     ));
     let public = format!(
-        "has(r.noAuth) && r.noAuth == true && params.data.allowNoAuth != 'true' && !(r.path in variables.noAuthPaths) && !{}",
+        "has(r.noAuth) && r.noAuth == true && !variables.allowNoAuth && !(r.path in variables.noAuthPaths) && !{}",
         namespace_in("noAuthNamespaces")
     );
     out.push(Validation::new(
@@ -70,19 +70,19 @@ pub(super) fn rules(out: &mut Vec<Validation>) {
         first_rule(
             &public,
             &format!(
-                "{AT} + '.noAuth: noAuth is not allowed for ' + r.path + ' in namespace \"' + variables.namespace + '\" by the policy; require a jwt'"
+                "{AT} + '.noAuth: noAuth is not allowed for ' + r.path + ' in namespace \"' + variables.objectNamespace + '\" by the policy; require a jwt'"
             ),
         ),
     ));
     let applies = format!(
-        "(params.data.requireScopes == 'true' || params.data.requireAudiences == 'true') && (size(variables.authorizationNamespaces) == 0 || {})",
+        "(variables.requireScopes || variables.requireAudiences) && (size(variables.authorizationNamespaces) == 0 || {})",
         namespace_in("authorizationNamespaces")
     );
     let authz = "(has(r.jwt.authorizations) ? r.jwt.authorizations : [])";
     let scoped = format!("{authz}.exists(z, has(z.requiredScopes) && size(z.requiredScopes) > 0)");
     let audienced = format!("{authz}.exists(z, has(z.audiences) && size(z.audiences) > 0)");
-    let no_scopes = format!("(params.data.requireScopes == 'true' && !{scoped})");
-    let no_audiences = format!("(params.data.requireAudiences == 'true' && !{audienced})");
+    let no_scopes = format!("(variables.requireScopes && !{scoped})");
+    let no_audiences = format!("(variables.requireAudiences && !{audienced})");
     let open = format!("has(r.jwt) && ({no_scopes} || {no_audiences})");
     out.push(Validation::new(
         Code::O007,
@@ -94,13 +94,13 @@ pub(super) fn rules(out: &mut Vec<Validation>) {
             ),
         ),
     ));
-    let max = "int(params.data.maxTimeout)";
-    let limited = "params.data.maxTimeout != ''";
+    let max = "variables.maxTimeout";
+    let limited = "variables.maxTimeout >= 0";
     let spec_long = format!("has(variables.spec.timeout) && variables.spec.timeout > {max}");
     let rule_long = format!("has(r.timeout) && r.timeout > {max}");
     let too_long = |value: &str| {
         format!(
-            "'timeout ' + string({value}) + 's is longer than the policy\\'s maximum of ' + params.data.maxTimeout + 's'"
+            "'timeout ' + string({value}) + 's is longer than the policy\\'s maximum of ' + string(variables.maxTimeout) + 's'"
         )
     };
     out.push(Validation::new(
@@ -174,10 +174,10 @@ pub(super) fn rules(out: &mut Vec<Validation>) {
     out.push(Validation::new(
         Code::O011,
         format!(
-            "variables.suppression != '' && (params.data.allowSuppressions != 'true' || size({reasonless}) > 0)"
+            "variables.suppression != '' && (!variables.allowSuppressions || size({reasonless}) > 0)"
         ),
         format!(
-            "{at} + (params.data.allowSuppressions != 'true' ? ': the policy does not allow suppressing findings; nothing was suppressed' : ': suppression \"' + {reasonless}[0] + '\" gives no reason (write CODE: reason); it suppresses nothing')"
+            "{at} + (!variables.allowSuppressions ? ': the policy does not allow suppressing findings; nothing was suppressed' : ': suppression \"' + {reasonless}[0] + '\" gives no reason (write CODE: reason); it suppresses nothing')"
         ),
     ));
 }
