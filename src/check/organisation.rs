@@ -123,6 +123,13 @@ fn timeout(value: Option<u32>, at: &str, policy: &Policy, out: &mut Vec<Finding>
     }
 }
 
+/// Whether a URL names plain http: Go (and so Istio) reads the scheme
+/// case-insensitively, so `HTTP://` is fetched over http too.
+pub fn plain_http(url: &str) -> bool {
+    url.get(..7)
+        .is_some_and(|scheme| scheme.eq_ignore_ascii_case("http://"))
+}
+
 fn issuers(cfg: &JwtConfig, at: &str, policy: &Policy, out: &mut Vec<Finding>) {
     for (
         k,
@@ -135,7 +142,7 @@ fn issuers(cfg: &JwtConfig, at: &str, policy: &Policy, out: &mut Vec<Finding>) {
     ) in cfg.authentications.iter().flatten().enumerate()
     {
         let a = format!("{at}/authentications/{k}");
-        if !policy.org.allow_http_jwks_uri && jwks_uri.starts_with("http://") {
+        if !policy.org.allow_http_jwks_uri && plain_http(jwks_uri) {
             out.push(Finding::new(
                 Code::O010,
                 join(&a, "jwksUri"),

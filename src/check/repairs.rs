@@ -92,7 +92,9 @@ fn repair(object: &Value, policy: &Policy, finding: &Finding) -> Option<Repair> 
         // forbids it): the same URL over https.
         Code::J012 | Code::O010 => {
             let uri = here?.as_str()?;
-            let rest = uri.strip_prefix("http://")?;
+            let rest = uri
+                .get(7..)
+                .filter(|_| super::organisation::plain_http(uri))?;
             Some(Repair {
                 safety: Safety::Unsafe,
                 title: "fetch the keys over https".into(),
@@ -181,6 +183,46 @@ mod tests {
             got.iter().any(|(code, _, _)| *code == Code::R006),
             "{got:?}"
         );
+    }
+
+    /// `HTTP://` is plain http too: Go lowercases the scheme and Istio
+    /// fetches the keys over http, so O010 denies it and the repair keeps
+    /// the rest of the URL.
+    #[test]
+    fn o010_upper_case_http_scheme_is_plain_http() {
+        let strict = Policy::parse(
+            "apiVersion: kexpose.dev/v1alpha1\nkind: Policy\nspec:\n  limits: {allowHttpJwksUri: false}\n",
+        )
+        .unwrap();
+        for (written, fixed) in [
+            (
+                "HTTP://idp.example.com/Keys",
+                "https://idp.example.com/Keys",
+            ),
+            (
+                "Http://idp.example.com/keys",
+                "https://idp.example.com/keys",
+            ),
+        ] {
+            let mut object = object();
+            object["spec"]["rules"][0] = json!({
+                "path": "/a",
+                "methods": ["GET"],
+                "jwt": {"authentications": [{"issuer": "https://idp.example.com", "jwksUri": written}]},
+            });
+            let at = "/spec/rules/0/jwt/authentications/0/jwksUri";
+            let found: Vec<(Code, Option<Change>)> = crate::check::judge(&object, &strict)
+                .findings
+                .into_iter()
+                .filter(|f| f.pointer == at)
+                .map(|f| (f.code, f.repair.map(|r| r.change)))
+                .collect();
+            assert_eq!(
+                found,
+                [(Code::O010, Some(Change::Replace(at.into(), json!(fixed))))],
+                "{written}"
+            );
+        }
     }
 
     /// Where the policy forbids plain http (O010 replaces J012's warning),

@@ -33,9 +33,10 @@ fn jwks_not_web() -> String {
     )
 }
 
-/// O010: the policy forbids plain http and the jwksUri uses it.
+/// O010: the policy forbids plain http and the jwksUri uses it (its scheme
+/// in any case, as Go reads it).
 pub(super) fn jwks_http_forbidden() -> String {
-    format!("!variables.allowHttpJwksUri && {JWKS}.startsWith('http://')")
+    format!("!variables.allowHttpJwksUri && {JWKS}.lowerAscii().startsWith('http://')")
 }
 
 fn has_headers(e: &str) -> String {
