@@ -86,8 +86,12 @@ impl Params {
         match self {
             Params::Inline => {
                 let text = data.get(key).map(String::as_str).unwrap_or_default();
+                // Split as the ConfigMap form splits, so both read the same.
                 let list = |text: &str, each: &dyn Fn(&str) -> String| {
-                    let items: Vec<String> = text.lines().map(each).collect();
+                    let items: Vec<String> = match text {
+                        "" => Vec::new(),
+                        text => text.split('\n').map(each).collect(),
+                    };
                     format!("[{}]", items.join(", "))
                 };
                 match kind {

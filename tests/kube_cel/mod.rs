@@ -13,6 +13,11 @@
 //!
 //! Only what the export uses is here; a function it starts to use that is
 //! missing fails evaluation, and with it the tests.
+//!
+//! This interpreter evaluates; it does not compile as the API server does
+//! (it has no type checker, and accepts reserved words and mixed literals).
+//! `check.py` beside it compiles every exported expression with Google's
+//! CEL checker in Kubernetes' environment (`tests/policy_export_compiles.rs`).
 
 #![allow(dead_code)]
 
