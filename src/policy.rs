@@ -170,6 +170,23 @@ pub struct Organisation {
     pub methods: Vec<String>,
     pub allow_http_jwks_uri: bool,
     pub allow_suppressions: bool,
+    /// The codes an object's `kexpose.dev/suppress` annotation may silence.
+    pub suppressible: Vec<Code>,
+    /// The namespaces whose objects may suppress (all when empty).
+    pub suppression_namespaces: Vec<regex::Regex>,
+}
+
+/// The codes an object may suppress unless the policy names them: every
+/// rule but the organisation's own (the O rules), R010 (a v1beta1 object
+/// nothing reconciles) and the schema rules (what upstream refuses). The
+/// people a policy guards against write the annotation, so what guards
+/// them is never theirs to switch off.
+pub fn default_suppressible() -> Vec<Code> {
+    Code::ALL
+        .iter()
+        .copied()
+        .filter(|c| !matches!(c.as_str().as_bytes()[0], b'O' | b'S') && *c != Code::R010)
+        .collect()
 }
 
 impl Default for Organisation {
@@ -188,6 +205,8 @@ impl Default for Organisation {
             methods: Vec::new(),
             allow_http_jwks_uri: true,
             allow_suppressions: true,
+            suppressible: default_suppressible(),
+            suppression_namespaces: Vec::new(),
         }
     }
 }
@@ -232,6 +251,9 @@ struct Limits {
 #[derive(Deserialize, Default)]
 struct Suppressions {
     allowed: Option<bool>,
+    codes: Option<Vec<String>>,
+    #[serde(default)]
+    namespaces: Vec<String>,
 }
 
 /// Compiles namespace patterns, anchored: a pattern names whole namespaces.
@@ -403,6 +425,28 @@ impl Policy {
             methods: spec.limits.methods.clone(),
             allow_http_jwks_uri: spec.limits.allow_http_jwks_uri.unwrap_or(true),
             allow_suppressions: spec.suppressions.allowed.unwrap_or(true),
+            suppressible: match &spec.suppressions.codes {
+                None => default_suppressible(),
+                Some(codes) => codes
+                    .iter()
+                    .enumerate()
+                    .map(|(i, c)| {
+                        Code::parse(c)
+                            .filter(|code| code.as_str() == c && *code != Code::O011)
+                            .ok_or_else(|| {
+                                PolicyError::new(
+                                    format!("suppressions.codes: \"{c}\" is not a rule an object can suppress (see `kexpose rules`; O011 never is)"),
+                                    doc.spans.locate(&format!("/spec/suppressions/codes/{i}"), false),
+                                )
+                            })
+                    })
+                    .collect::<Result<Vec<_>, _>>()?,
+            },
+            suppression_namespaces: patterns(
+                &spec.suppressions.namespaces,
+                "/spec/suppressions/namespaces",
+                &doc.spans,
+            )?,
         };
         Ok(Policy {
             org,

@@ -75,6 +75,14 @@ fn loading_errors_point_at_the_line() {
             "apiVersion: kexpose.dev/v1alpha1\nkind: Policy\nspec:\n  hosts:\n    domain: [example.com]\n",
             "policy.yaml:5:5: spec.hosts: Additional properties are not allowed ('domain' was unexpected)",
         ),
+        (
+            "apiVersion: kexpose.dev/v1alpha1\nkind: Policy\nspec:\n  suppressions:\n    codes: [J012, O011]\n",
+            "policy.yaml:5:19: suppressions.codes: \"O011\" is not a rule an object can suppress (see `kexpose rules`; O011 never is)",
+        ),
+        (
+            "apiVersion: kexpose.dev/v1alpha1\nkind: Policy\nspec:\n  suppressions:\n    namespaces: [\"legacy-(\"]\n",
+            "policy.yaml:5:18: spec.suppressions.namespaces[0]: not a regular expression",
+        ),
     ] {
         let path = dir.join("policy.yaml");
         std::fs::write(&path, text).unwrap();

@@ -1286,3 +1286,75 @@ fn a_server_that_cannot_start_says_why() {
     assert!(stderr.contains("missing"), "{stderr}");
     let _ = std::fs::remove_dir_all(&dir);
 }
+
+/// The self-service suppression of the security review: an APIRule that
+/// breaks three organisation rules listed them in its own
+/// `kexpose.dev/suppress` annotation and was allowed. Suppression is the
+/// policy's to grant: by default no O rule and no R010 is suppressible, so
+/// the object is denied for all three, with O011 naming each refused
+/// entry; a v1beta1 object cannot suppress R010 either.
+#[tokio::test]
+async fn self_service_suppression_of_organisation_rules_is_refused() {
+    let policy = Policy::parse(
+        "apiVersion: kexpose.dev/v1alpha1\nkind: Policy\nspec: {hosts: {domains: [apps.acme.com]}, noAuth: {allowed: false}, gateways: {allowed: [kyma-system/kyma-gateway]}}\n",
+    )
+    .unwrap();
+    let attack = |annotation: Option<&str>| {
+        review(|req| {
+            let spec = &mut req["object"]["spec"];
+            spec["hosts"] = json!(["evil.example.org"]);
+            spec["gateway"] = json!("attacker/gw");
+            spec["rules"] = json!([{"path": "/{**}", "methods": ["GET"], "noAuth": true}]);
+            if let Some(a) = annotation {
+                req["object"]["metadata"]["annotations"]["kexpose.dev/suppress"] = json!(a);
+            }
+        })
+    };
+    let (_, plain) = post(
+        state(policy.clone()),
+        "/validate",
+        attack(None).to_string().into_bytes(),
+    )
+    .await;
+    assert_eq!(plain["response"]["allowed"], false, "{plain}");
+    let (_, suppressed) = post(
+        state(policy.clone()),
+        "/validate",
+        attack(Some("O003: x; O005: x; O006: x"))
+            .to_string()
+            .into_bytes(),
+    )
+    .await;
+    assert_eq!(suppressed["response"]["allowed"], false, "{suppressed}");
+    let message = suppressed["response"]["status"]["message"]
+        .as_str()
+        .unwrap();
+    for code in ["O003", "O005", "O006", "O011"] {
+        assert!(message.contains(code), "{code} missing from {message}");
+    }
+    assert!(
+        message.contains("is not granted by the policy, which does not let objects suppress O006"),
+        "{message}"
+    );
+
+    let legacy = review(|req| {
+        for k in ["kind", "requestKind"] {
+            req[k]["version"] = json!("v1beta1");
+        }
+        req["object"] = json!({
+            "apiVersion": "gateway.kyma-project.io/v1beta1", "kind": "APIRule",
+            "metadata": {"name": "httpbin", "namespace": "default",
+                         "annotations": {"kexpose.dev/suppress": "R010: x"}},
+            "spec": {"host": "httpbin.apps.acme.com", "gateway": "kyma-system/kyma-gateway",
+                     "service": {"name": "httpbin", "port": 8000},
+                     "rules": [{"path": "/.*", "methods": ["GET"], "accessStrategies": [{"handler": "jwt", "config": {"jwks_urls": ["https://idp.acme.com/keys"], "trusted_issuers": ["https://idp.acme.com"]}}]}]}
+        });
+    });
+    let (_, legacy) = post(state(policy), "/validate", legacy.to_string().into_bytes()).await;
+    assert_eq!(legacy["response"]["allowed"], false, "{legacy}");
+    let message = legacy["response"]["status"]["message"].as_str().unwrap();
+    assert!(
+        message.contains("R010") && message.contains("O011"),
+        "{message}"
+    );
+}

@@ -85,14 +85,30 @@ pub fn variables(values: Vec<(&'static str, String)>) -> Vec<(&'static str, Stri
             "variables.suppression.replace('\\n', ';').split(';').map(e, e.trim()).filter(e, e != '')"
                 .into(),
         ),
+        // Whether the policy lets objects of this namespace suppress.
+        (
+            "suppressionHere",
+            format!(
+                "size(variables.suppressionNamespaces) == 0 || {}",
+                namespace_in("suppressionNamespaces")
+            ),
+        ),
+        // The codes the object suppresses and the policy grants.
         (
             "suppressed",
-            "variables.allowSuppressions ? variables.suppressionEntries.filter(e, e.contains(':') && e.split(':', 2)[1].trim() != '').map(e, e.split(':', 2)[0].trim().upperAscii()) : []"
-                .into(),
+            format!(
+                "variables.allowSuppressions && variables.suppressionHere ? variables.suppressionEntries.filter(e, {REASONED}).map(e, {CODE}).filter(c, c in variables.suppressible) : []"
+            ),
         ),
     ]);
     out
 }
+
+/// A suppression entry `e` gives a reason (`CODE: reason`).
+pub const REASONED: &str = "e.contains(':') && e.split(':', 2)[1].trim() != ''";
+
+/// The code a suppression entry `e` names, as `check` reads it.
+pub const CODE: &str = "e.split(':', 2)[0].trim().upperAscii()";
 
 /// Whether the object's namespace matches one of the (whole-name) patterns
 /// in the list variable `patterns`.

@@ -48,7 +48,7 @@ enum Kind {
 /// Every value the validations read, as a variable: its name (the
 /// ConfigMap key it reads, but for the registry, which reads `issuers`)
 /// and type. The default gateway is the mutation's alone (`mutations`).
-const VALUES: [(&str, Kind); 14] = [
+const VALUES: [(&str, Kind); 16] = [
     ("allowedGateways", Kind::Lines),
     ("domains", Kind::Lines),
     ("allowWildcard", Kind::Flag),
@@ -62,6 +62,8 @@ const VALUES: [(&str, Kind); 14] = [
     ("methods", Kind::Lines),
     ("allowHttpJwksUri", Kind::Flag),
     ("allowSuppressions", Kind::Flag),
+    ("suppressible", Kind::Lines),
+    ("suppressionNamespaces", Kind::Lines),
     ("registry", Kind::Registry),
 ];
 
@@ -230,6 +232,21 @@ pub fn data(policy: &Policy) -> Result<BTreeMap<&'static str, String>, Unencodab
         ("methods", lines("limits.methods", &o.methods)?),
         ("allowHttpJwksUri", flag(o.allow_http_jwks_uri)),
         ("allowSuppressions", flag(o.allow_suppressions)),
+        (
+            "suppressible",
+            o.suppressible
+                .iter()
+                .map(|c| c.as_str())
+                .collect::<Vec<_>>()
+                .join("\n"),
+        ),
+        (
+            "suppressionNamespaces",
+            lines(
+                "suppressions.namespaces",
+                &patterns(&o.suppression_namespaces),
+            )?,
+        ),
         ("issuers", registry.join("\n")),
     ]))
 }

@@ -224,8 +224,11 @@ fn authorization(cfg: &JwtConfig, at: &str, policy: &Policy, out: &mut Vec<Findi
 /// `CODE: reason` entries separated by `;` or new lines.
 pub const SUPPRESS: &str = "kexpose.dev/suppress";
 
-/// The codes an object suppresses, and O011 findings for entries without
-/// a reason (which suppress nothing).
+/// The codes an object suppresses, and O011 findings for entries that
+/// suppress nothing: without a reason, or not granted by the policy (a
+/// code it does not let objects suppress, or an object outside the
+/// namespaces it lets suppress). The annotation is written by the people
+/// the policy guards against, so only the policy grants a suppression.
 pub fn suppressions(
     value: &serde_json::Value,
     policy: &Policy,
@@ -248,21 +251,44 @@ pub fn suppressions(
         ));
         return Vec::new();
     }
+    let namespace = value
+        .pointer("/metadata/namespace")
+        .and_then(serde_json::Value::as_str)
+        .unwrap_or_default();
+    let namespaces = &policy.org.suppression_namespaces;
+    let here = namespaces.is_empty() || namespaces.iter().any(|p| p.is_match(namespace));
     let mut codes = Vec::new();
     for entry in text
         .split([';', '\n'])
         .map(str::trim)
         .filter(|e| !e.is_empty())
     {
-        match entry.split_once(':') {
-            Some((code, reason)) if !reason.trim().is_empty() => {
-                codes.push(code.trim().to_ascii_uppercase());
-            }
-            _ => out.push(Finding::new(
+        let Some(code) = entry
+            .split_once(':')
+            .filter(|(_, reason)| !reason.trim().is_empty())
+            .map(|(code, _)| code.trim().to_ascii_uppercase())
+        else {
+            out.push(Finding::new(
                 Code::O011,
                 at.clone(),
                 format!("suppression \"{entry}\" gives no reason (write CODE: reason); it suppresses nothing"),
-            )),
+            ));
+            continue;
+        };
+        if !policy.org.suppressible.iter().any(|c| c.as_str() == code) {
+            out.push(Finding::new(
+                Code::O011,
+                at.clone(),
+                format!("suppression \"{entry}\" is not granted by the policy, which does not let objects suppress {code}; the finding stays"),
+            ));
+        } else if !here {
+            out.push(Finding::new(
+                Code::O011,
+                at.clone(),
+                format!("suppression \"{entry}\" is not granted by the policy in namespace \"{namespace}\"; the finding stays"),
+            ));
+        } else {
+            codes.push(code);
         }
     }
     codes

@@ -4,7 +4,8 @@
 use super::Validation;
 use super::jwt::{ISSUER, JWKS, jwks_http_forbidden};
 use crate::admission_policy::cel::{
-    AT, first, first_in_configs, first_rule, lit, namespace_in, some_in_configs, some_rule,
+    AT, CODE, REASONED, first, first_in_configs, first_rule, lit, namespace_in, some_in_configs,
+    some_rule,
 };
 use crate::rules::Code;
 
@@ -166,18 +167,25 @@ pub(super) fn rules(out: &mut Vec<Validation>) {
             first_in_configs("authentications", &bad, &rest),
         ));
     }
-    let reasonless = "variables.suppressionEntries.filter(e, !(e.contains(':') && e.split(':', 2)[1].trim() != ''))";
+    // Entries that suppress nothing: no reason, a code the policy does not
+    // let objects suppress, or a namespace it does not let suppress.
+    let void = format!(
+        "variables.suppressionEntries.filter(e, !({REASONED}) || !({CODE} in variables.suppressible) || !variables.suppressionHere)"
+    );
     let at = lit(&crate::diagnostic::field_path(&format!(
         "/metadata/annotations/{}",
         crate::check::organisation::SUPPRESS.replace('/', "~1")
     )));
+    let why = format!(
+        "!({REASONED}) ? ': suppression \"' + e + '\" gives no reason (write CODE: reason); it suppresses nothing' : !({CODE} in variables.suppressible) ? ': suppression \"' + e + '\" is not granted by the policy, which does not let objects suppress ' + {CODE} + '; the finding stays' : ': suppression \"' + e + '\" is not granted by the policy in namespace \"' + variables.objectNamespace + '\"; the finding stays'"
+    );
     out.push(Validation::new(
         Code::O011,
         format!(
-            "variables.suppression != '' && (!variables.allowSuppressions || size({reasonless}) > 0)"
+            "variables.suppression != '' && (!variables.allowSuppressions || size({void}) > 0)"
         ),
         format!(
-            "{at} + (!variables.allowSuppressions ? ': the policy does not allow suppressing findings; nothing was suppressed' : ': suppression \"' + {reasonless}[0] + '\" gives no reason (write CODE: reason); it suppresses nothing')"
+            "{at} + (!variables.allowSuppressions ? ': the policy does not allow suppressing findings; nothing was suppressed' : [{void}[0]].map(e, {why})[0])"
         ),
     ));
 }
