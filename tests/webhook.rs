@@ -1358,3 +1358,77 @@ async fn self_service_suppression_of_organisation_rules_is_refused() {
         "{message}"
     );
 }
+
+/// Direct callers of the webhook reach it without the API server's checks:
+/// a review for APIRules whose object does not read as one is denied, not
+/// let through with a warning; and the namespace the rules judge is the
+/// request's, not one the object names for itself.
+#[tokio::test]
+async fn fail_closed_an_apirule_request_is_judged_as_stored() {
+    let (_, body) = post(
+        state(Policy::default()),
+        "/validate",
+        review(|req| {
+            req["object"]["kind"] = json!("ConfigMap");
+            req["object"]["apiVersion"] = json!("v1");
+        })
+        .to_string()
+        .into_bytes(),
+    )
+    .await;
+    assert_eq!(body["response"]["allowed"], false, "{body}");
+    let message = body["response"]["status"]["message"].as_str().unwrap();
+    assert!(
+        message.contains(
+            "the request is for gateway.kyma-project.io apirules, but its object is not an APIRule"
+        ),
+        "{message}"
+    );
+    // Another resource is still only warned about.
+    let (_, other) = post(
+        state(Policy::default()),
+        "/validate",
+        review(|req| {
+            req["object"]["kind"] = json!("ConfigMap");
+            req["object"]["apiVersion"] = json!("v1");
+            req["resource"] = json!({"group": "", "version": "v1", "resource": "configmaps"});
+        })
+        .to_string()
+        .into_bytes(),
+    )
+    .await;
+    assert_eq!(other["response"]["allowed"], true, "{other}");
+
+    // noAuth is allowed in sandbox namespaces only; the object claims one.
+    let policy = Policy::parse(
+        "apiVersion: kexpose.dev/v1alpha1\nkind: Policy\nspec: {noAuth: {allowed: false, namespaces: [\"sandbox-.*\"]}}\n",
+    )
+    .unwrap();
+    let public = |object_ns: &str, request_ns: &str| {
+        review(|req| {
+            req["namespace"] = json!(request_ns);
+            req["object"]["metadata"]["namespace"] = json!(object_ns);
+            req["object"]["spec"]["rules"] =
+                json!([{"path": "/{**}", "methods": ["GET"], "noAuth": true}]);
+        })
+    };
+    let (_, claimed) = post(
+        state(policy.clone()),
+        "/validate",
+        public("sandbox-a", "prod-shop").to_string().into_bytes(),
+    )
+    .await;
+    assert_eq!(claimed["response"]["allowed"], false, "{claimed}");
+    let message = claimed["response"]["status"]["message"].as_str().unwrap();
+    assert!(
+        message.contains("in namespace \"prod-shop\"") && message.contains("O006"),
+        "{message}"
+    );
+    let (_, sandbox) = post(
+        state(policy),
+        "/validate",
+        public("prod-shop", "sandbox-a").to_string().into_bytes(),
+    )
+    .await;
+    assert_eq!(sandbox["response"]["allowed"], true, "{sandbox}");
+}

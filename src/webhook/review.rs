@@ -87,6 +87,8 @@ struct Request {
     name: String,
     #[serde(default)]
     namespace: Option<String>,
+    #[serde(default)]
+    resource: Resource,
     operation: Operation,
     /// `null` (a DELETE) reads as `None`.
     #[serde(default)]
@@ -96,6 +98,21 @@ struct Request {
 #[derive(serde::Deserialize)]
 struct RequestKind {
     kind: String,
+}
+
+/// The resource a request is for, as the API server names it.
+#[derive(serde::Deserialize, Default)]
+struct Resource {
+    #[serde(default)]
+    group: String,
+    #[serde(default)]
+    resource: String,
+}
+
+impl Resource {
+    fn is_apirules(&self) -> bool {
+        self.group == crate::apirule::GROUP && self.resource == "apirules"
+    }
 }
 
 fn parse(body: &[u8]) -> Result<Request, BadRequest> {
@@ -248,7 +265,16 @@ fn operation(op: &Operation) -> &'static str {
 pub fn decide(endpoint: Endpoint, body: &[u8], policy: &Policy) -> Result<Decision, BadRequest> {
     let request = parse(body)?;
     let response = response_to(&request);
-    let object = request.object.map(|c| c.0);
+    let for_apirules = request.resource.is_apirules();
+    let mut object = request.object.map(|c| c.0);
+    // The object is stored in the request's namespace, whatever its own
+    // metadata says: the namespace rules judge that one.
+    if let (Some(object), Some(namespace)) = (
+        object.as_mut(),
+        request.namespace.as_deref().filter(|n| !n.is_empty()),
+    ) {
+        in_namespace(object, namespace);
+    }
     let mut outcome = Outcome {
         uid: request.uid,
         kind: request.kind.kind,
@@ -272,6 +298,12 @@ pub fn decide(endpoint: Endpoint, body: &[u8], policy: &Policy) -> Result<Decisi
             Some(object) if !object.is_object() => {
                 refuse(response, "the object is not a JSON object")
             }
+            // Fail closed: a request for APIRules whose object does not
+            // read as one is not let through unchecked.
+            Some(object) if for_apirules && check::classify(&object) != Kind::ApiRule => refuse(
+                response,
+                "the request is for gateway.kyma-project.io apirules, but its object is not an APIRule",
+            ),
             Some(object) => match endpoint {
                 Endpoint::Validate => validate(response, &object, policy, &mut outcome),
                 Endpoint::Mutate => {
@@ -307,6 +339,20 @@ pub fn encode(review: &AdmissionReview<DynamicObject>) -> serde_json::Result<Vec
     let mut value = serde_json::to_value(review)?;
     value["response"]["patch"] = serde_json::to_value(k8s_openapi::ByteString(patch.clone()))?;
     serde_json::to_vec(&value)
+}
+
+/// Sets the object's namespace to `namespace`, where its metadata can hold
+/// one (a metadata that is not an object is left for the rules to report).
+fn in_namespace(object: &mut Value, namespace: &str) {
+    let Some(object) = object.as_object_mut() else {
+        return;
+    };
+    let metadata = object
+        .entry("metadata")
+        .or_insert_with(|| Value::Object(Default::default()));
+    if let Some(metadata) = metadata.as_object_mut() {
+        metadata.insert("namespace".into(), namespace.into());
+    }
 }
 
 fn refuse(response: AdmissionResponse, reason: &str) -> AdmissionResponse {
