@@ -142,11 +142,15 @@ fn unfiltered(value: &Value, policy: &Policy) -> Vec<Finding> {
             // Its schema errors matter to a migration either way; the
             // controller rules only where a cluster still reconciles it.
             out.extend(schema::validate(version, value));
-            if !policy.denies_v1beta1()
-                && let Some(rule) = typed::<apirule::v1beta1::ApiRule>(value)
+            if let Some(rule) = typed::<apirule::v1beta1::ApiRule>(value)
                 && let Some(spec) = &rule.spec
             {
-                legacy::spec(spec, policy.jwt_handler, &mut out);
+                if !policy.denies_v1beta1() {
+                    legacy::spec(spec, policy.jwt_handler, &mut out);
+                }
+                // The organisation's rules hold whatever R010's severity.
+                let namespace = rule.metadata.namespace.as_deref();
+                organisation::legacy::spec(spec, namespace, policy, &mut out);
             }
         }
         Version::V2 | Version::V2alpha1 => {

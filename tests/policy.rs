@@ -132,3 +132,69 @@ fn render_obeys_the_policy_like_check() {
         "{stderr}"
     );
 }
+
+/// A policy that only warns about v1beta1 (R010) still holds a v1beta1
+/// APIRule to the organisation's rules: a foreign host and gateway, an
+/// anonymous handler on every path, a plain-http key set and an
+/// unregistered issuer are errors, each at its place.
+#[test]
+fn v1beta1_gets_the_organisation_rules_under_a_legacy_policy() {
+    let dir = std::path::Path::new(env!("CARGO_TARGET_TMPDIR"))
+        .join(format!("kexpose-policy-v1beta1-{}", std::process::id()));
+    std::fs::create_dir_all(&dir).unwrap();
+    // policies/legacy.yaml's R010, with an organisation's values.
+    let policy = "apiVersion: kexpose.dev/v1alpha1
+kind: Policy
+spec:
+  rules: {R010: warning}
+  v1beta1: {jwtHandler: ory}
+  gateways: {allowed: [kyma-system/kyma-gateway]}
+  issuers: [{issuer: https://idp.acme.com, jwksUri: https://idp.acme.com/keys}]
+  hosts: {domains: [apps.acme.com]}
+  noAuth: {allowed: false}
+  limits: {allowHttpJwksUri: false}
+";
+    std::fs::write(dir.join("policy.yaml"), policy).unwrap();
+    std::fs::write(
+        dir.join("apirule.yaml"),
+        "apiVersion: gateway.kyma-project.io/v1beta1
+kind: APIRule
+metadata: {name: old, namespace: prod-shop}
+spec:
+  host: old.evil.example.org
+  gateway: attacker/gw
+  service: {name: old, port: 8080}
+  rules:
+    - path: /.*
+      methods: [GET]
+      accessStrategies: [{handler: no_auth}]
+    - path: /orders
+      methods: [GET]
+      accessStrategies:
+        - handler: jwt
+          config: {trusted_issuers: [https://idp.evil.example.org], jwks_urls: [HTTP://idp.evil.example.org/keys]}
+",
+    )
+    .unwrap();
+    let out = run(&[
+        "check",
+        "--format",
+        "concise",
+        "--policy",
+        dir.join("policy.yaml").to_str().unwrap(),
+        dir.join("apirule.yaml").to_str().unwrap(),
+    ]);
+    let text = String::from_utf8(out.stdout).unwrap();
+    assert_eq!(out.status.code(), Some(1), "{text}");
+    for want in [
+        "apirule.yaml:5:9: error[O003] host \"old.evil.example.org\" is not under an allowed domain (apps.acme.com)",
+        "apirule.yaml:6:12: error[O005] gateway \"attacker/gw\" is not allowed by the policy (allowed: kyma-system/kyma-gateway)",
+        "apirule.yaml:11:36: error[O006] the no_auth handler is not allowed for /.* in namespace \"prod-shop\" by the policy; require a jwt",
+        "apirule.yaml:16:38: error[O001] issuer \"https://idp.evil.example.org\" is not in the policy's issuer registry",
+        "apirule.yaml:16:81: error[O010] jwksUri \"HTTP://idp.evil.example.org/keys\" uses plain http, which the policy does not allow",
+        "apirule.yaml:1:13: warning[R010]",
+    ] {
+        assert!(text.contains(want), "want {want:?} in\n{text}");
+    }
+    std::fs::remove_dir_all(dir).unwrap();
+}

@@ -3,6 +3,8 @@
 //! may go without authentication, what jwt routes must require, limits.
 //! Each rule is silent unless the policy configures it.
 
+pub mod legacy;
+
 use crate::apirule::v2::Spec;
 use crate::apirule::{JwtAuthentication, JwtConfig};
 use crate::diagnostic::{Finding, join};
@@ -21,92 +23,134 @@ pub fn spec(spec: &Spec, namespace: Option<&str>, policy: &Policy, out: &mut Vec
         return;
     }
     for (i, host) in spec.hosts.iter().enumerate() {
-        let at = format!("/spec/hosts/{i}");
-        let bare = host.strip_prefix("*.");
-        if bare.is_some() && !org.allow_wildcard {
-            out.push(Finding::new(
-                Code::O004,
-                at.clone(),
-                format!("wildcard host \"{host}\" is not allowed by the policy; name the host"),
-            ));
-        }
-        let name = bare.unwrap_or(host).to_ascii_lowercase();
-        if !org.domains.is_empty()
-            && name.contains('.')
-            && !org
-                .domains
-                .iter()
-                .any(|d| name == *d || name.ends_with(&format!(".{d}")))
-        {
-            out.push(Finding::new(
-                Code::O003,
-                at,
-                format!(
-                    "host \"{host}\" is not under an allowed domain ({})",
-                    org.domains.join(", ")
-                ),
-            ));
-        }
+        self::host(host, &format!("/spec/hosts/{i}"), policy, out);
     }
-    if !org.allowed_gateways.is_empty() {
-        for (key, gw) in [
-            ("gateway", &spec.gateway),
-            ("externalGateway", &spec.external_gateway),
-        ] {
-            if let Some(g) = gw.as_ref().filter(|g| !org.allowed_gateways.contains(g)) {
-                out.push(Finding::new(
-                    Code::O005,
-                    format!("/spec/{key}"),
-                    format!(
-                        "gateway \"{g}\" is not allowed by the policy (allowed: {})",
-                        org.allowed_gateways.join(", ")
-                    ),
-                ));
-            }
-        }
-    }
+    gateway("gateway", spec.gateway.as_deref(), policy, out);
+    gateway(
+        "externalGateway",
+        spec.external_gateway.as_deref(),
+        policy,
+        out,
+    );
     timeout(spec.timeout, "/spec/timeout", policy, out);
     let authorization_applies = (org.require_scopes || org.require_audiences)
         && (org.authorization_namespaces.is_empty()
             || namespace_matches(&org.authorization_namespaces, namespace));
     for (i, rule) in spec.rules.iter().enumerate() {
         let r = format!("/spec/rules/{i}");
-        if rule.no_auth == Some(true)
-            && !org.allow_no_auth
-            && !org.no_auth_paths.contains(&rule.path)
-            && !namespace_matches(&org.no_auth_namespaces, namespace)
-        {
-            out.push(Finding::new(
-                Code::O006,
-                join(&r, "noAuth"),
-                format!(
-                    "noAuth is not allowed for {} in namespace \"{}\" by the policy; require a jwt",
-                    rule.path,
-                    namespace.unwrap_or_default()
-                ),
-            ));
+        if rule.no_auth == Some(true) {
+            public(
+                "noAuth",
+                &rule.path,
+                &join(&r, "noAuth"),
+                namespace,
+                policy,
+                out,
+            );
         }
-        if !org.methods.is_empty() {
-            for (j, m) in rule.methods.iter().enumerate() {
-                if !org.methods.iter().any(|a| a == m.as_str()) {
-                    out.push(Finding::new(
-                        Code::O009,
-                        format!("{r}/methods/{j}"),
-                        format!(
-                            "method {} is not allowed by the policy (allowed: {})",
-                            m.as_str(),
-                            org.methods.join(", ")
-                        ),
-                    ));
-                }
-            }
-        }
+        methods(rule.methods.iter().map(|m| m.as_str()), &r, policy, out);
         timeout(rule.timeout, &join(&r, "timeout"), policy, out);
         for (cfg, at) in rule.jwt_configs(&r) {
             issuers(cfg, &at, policy, out);
             if authorization_applies && at.ends_with("/jwt") {
                 authorization(cfg, &at, policy, out);
             }
+        }
+    }
+}
+
+/// O003 and O004 for one host at `at`.
+fn host(host: &str, at: &str, policy: &Policy, out: &mut Vec<Finding>) {
+    let org = &policy.org;
+    let bare = host.strip_prefix("*.");
+    if bare.is_some() && !org.allow_wildcard {
+        out.push(Finding::new(
+            Code::O004,
+            at,
+            format!("wildcard host \"{host}\" is not allowed by the policy; name the host"),
+        ));
+    }
+    let name = bare.unwrap_or(host).to_ascii_lowercase();
+    if !org.domains.is_empty()
+        && name.contains('.')
+        && !org
+            .domains
+            .iter()
+            .any(|d| name == *d || name.ends_with(&format!(".{d}")))
+    {
+        out.push(Finding::new(
+            Code::O003,
+            at,
+            format!(
+                "host \"{host}\" is not under an allowed domain ({})",
+                org.domains.join(", ")
+            ),
+        ));
+    }
+}
+
+/// O005 for the gateway at `/spec/{key}`.
+fn gateway(key: &str, gateway: Option<&str>, policy: &Policy, out: &mut Vec<Finding>) {
+    let allowed = &policy.org.allowed_gateways;
+    if let Some(g) = gateway.filter(|g| !allowed.is_empty() && !allowed.iter().any(|a| a == g)) {
+        out.push(Finding::new(
+            Code::O005,
+            format!("/spec/{key}"),
+            format!(
+                "gateway \"{g}\" is not allowed by the policy (allowed: {})",
+                allowed.join(", ")
+            ),
+        ));
+    }
+}
+
+/// O006 for a route on `path` open to anyone (`how`: `noAuth`, or a
+/// v1beta1 handler), reported at `at`.
+fn public(
+    how: &str,
+    path: &str,
+    at: &str,
+    namespace: Option<&str>,
+    policy: &Policy,
+    out: &mut Vec<Finding>,
+) {
+    let org = &policy.org;
+    if !org.allow_no_auth
+        && !org.no_auth_paths.iter().any(|p| p == path)
+        && !namespace_matches(&org.no_auth_namespaces, namespace)
+    {
+        out.push(Finding::new(
+            Code::O006,
+            at,
+            format!(
+                "{how} is not allowed for {path} in namespace \"{}\" by the policy; require a jwt",
+                namespace.unwrap_or_default()
+            ),
+        ));
+    }
+}
+
+/// O009 for the methods of the rule at `rule`.
+fn methods<'m>(
+    methods: impl Iterator<Item = &'m str>,
+    rule: &str,
+    policy: &Policy,
+    out: &mut Vec<Finding>,
+) {
+    let allowed = &policy.org.methods;
+    if allowed.is_empty() {
+        return;
+    }
+    for (j, m) in methods.enumerate() {
+        if !allowed.iter().any(|a| a == m) {
+            out.push(Finding::new(
+                Code::O009,
+                format!("{rule}/methods/{j}"),
+                format!(
+                    "method {m} is not allowed by the policy (allowed: {})",
+                    allowed.join(", ")
+                ),
+            ));
         }
     }
 }
