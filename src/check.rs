@@ -142,7 +142,9 @@ fn unfiltered(value: &Value, policy: &Policy) -> Vec<Finding> {
             // Its schema errors matter to a migration either way; the
             // controller rules only where a cluster still reconciles it.
             out.extend(schema::validate(version, value));
-            if let Some(rule) = typed::<apirule::v1beta1::ApiRule>(value)
+            // The typed model is built only when a rule reads it.
+            if (!policy.denies_v1beta1() || policy.has_organisation_rules())
+                && let Some(rule) = typed::<apirule::v1beta1::ApiRule>(value)
                 && let Some(spec) = &rule.spec
             {
                 if !policy.denies_v1beta1() {
