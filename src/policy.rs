@@ -116,6 +116,8 @@ struct Spec {
     #[serde(default)]
     suppressions: Suppressions,
     #[serde(default)]
+    destinations: Destinations,
+    #[serde(default)]
     v1beta1: V1beta1,
     #[serde(default)]
     admission: Admission,
@@ -170,6 +172,12 @@ pub struct Organisation {
     pub methods: Vec<String>,
     pub allow_http_jwks_uri: bool,
     pub allow_suppressions: bool,
+    /// Whether a rule may route to a Service in another namespace (O013).
+    pub allow_other_namespaces: bool,
+    /// Whether a rule may route to an external Service (O014).
+    pub allow_external: bool,
+    /// The extAuth authorizers rules may name (any when empty, O015).
+    pub authorizers: Vec<String>,
     /// The codes an object's `kexpose.dev/suppress` annotation may silence.
     pub suppressible: Vec<Code>,
     /// The namespaces whose objects may suppress (all when empty).
@@ -205,6 +213,9 @@ impl Default for Organisation {
             methods: Vec::new(),
             allow_http_jwks_uri: true,
             allow_suppressions: true,
+            allow_other_namespaces: true,
+            allow_external: true,
+            authorizers: Vec::new(),
             suppressible: default_suppressible(),
             suppression_namespaces: Vec::new(),
         }
@@ -246,6 +257,15 @@ struct Limits {
     #[serde(default)]
     methods: Vec<String>,
     allow_http_jwks_uri: Option<bool>,
+}
+
+#[derive(Deserialize, Default)]
+#[serde(rename_all = "camelCase")]
+struct Destinations {
+    other_namespaces: Option<bool>,
+    external: Option<bool>,
+    #[serde(default)]
+    authorizers: Vec<String>,
 }
 
 #[derive(Deserialize, Default)]
@@ -425,6 +445,9 @@ impl Policy {
             methods: spec.limits.methods.clone(),
             allow_http_jwks_uri: spec.limits.allow_http_jwks_uri.unwrap_or(true),
             allow_suppressions: spec.suppressions.allowed.unwrap_or(true),
+            allow_other_namespaces: spec.destinations.other_namespaces.unwrap_or(true),
+            allow_external: spec.destinations.external.unwrap_or(true),
+            authorizers: spec.destinations.authorizers.clone(),
             suppressible: match &spec.suppressions.codes {
                 None => default_suppressible(),
                 Some(codes) => codes
@@ -510,6 +533,9 @@ impl Policy {
             || o.max_timeout.is_some()
             || !o.methods.is_empty()
             || !o.allow_http_jwks_uri
+            || !o.allow_other_namespaces
+            || !o.allow_external
+            || !o.authorizers.is_empty()
     }
 
     /// Whether the mutating webhook (or the exported mutating policy) makes

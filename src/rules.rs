@@ -225,6 +225,12 @@ rules! {
         help "give each suppression a reason: CODE: why";
     O012 "token-location-not-allowed" Error "A token location the issuer registry does not allow for that issuer."
         help "read the token where the registry says this issuer puts it";
+    O013 "service-namespace-not-allowed" Error "A route to a Service in another namespace where the policy forbids it."
+        help "route to a Service in the APIRule's own namespace";
+    O014 "external-service-not-allowed" Error "A route to an external Service where the policy forbids it."
+        help "route to a Service inside the mesh";
+    O015 "ext-auth-authorizer-not-allowed" Error "An extAuth authorizer the policy does not allow."
+        help "use one of the authorizers the policy allows";
     M001 "migrate-handler-unsupported" Error "A v1beta1 access strategy has no v2 equivalent."
         help "rewrite the rule with noAuth, jwt or extAuth by hand";
     M002 "migrate-jwt-unpaired" Error "A v1beta1 Ory jwt config cannot be paired into issuer and jwksUri."

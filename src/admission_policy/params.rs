@@ -48,7 +48,7 @@ enum Kind {
 /// Every value the validations read, as a variable: its name (the
 /// ConfigMap key it reads, but for the registry, which reads `issuers`)
 /// and type. The default gateway is the mutation's alone (`mutations`).
-const VALUES: [(&str, Kind); 16] = [
+const VALUES: [(&str, Kind); 19] = [
     ("allowedGateways", Kind::Lines),
     ("domains", Kind::Lines),
     ("allowWildcard", Kind::Flag),
@@ -62,6 +62,9 @@ const VALUES: [(&str, Kind); 16] = [
     ("methods", Kind::Lines),
     ("allowHttpJwksUri", Kind::Flag),
     ("allowSuppressions", Kind::Flag),
+    ("allowOtherNamespaces", Kind::Flag),
+    ("allowExternal", Kind::Flag),
+    ("authorizers", Kind::Lines),
     ("suppressible", Kind::Lines),
     ("suppressionNamespaces", Kind::Lines),
     ("registry", Kind::Registry),
@@ -232,6 +235,12 @@ pub fn data(policy: &Policy) -> Result<BTreeMap<&'static str, String>, Unencodab
         ("methods", lines("limits.methods", &o.methods)?),
         ("allowHttpJwksUri", flag(o.allow_http_jwks_uri)),
         ("allowSuppressions", flag(o.allow_suppressions)),
+        ("allowOtherNamespaces", flag(o.allow_other_namespaces)),
+        ("allowExternal", flag(o.allow_external)),
+        (
+            "authorizers",
+            lines("destinations.authorizers", &o.authorizers)?,
+        ),
         (
             "suppressible",
             o.suppressible

@@ -6,7 +6,7 @@
 pub mod legacy;
 
 use crate::apirule::v2::Spec;
-use crate::apirule::{JwtAuthentication, JwtConfig};
+use crate::apirule::{JwtAuthentication, JwtConfig, Service};
 use crate::diagnostic::{Finding, join};
 use crate::policy::Policy;
 use crate::rules::Code;
@@ -32,6 +32,9 @@ pub fn spec(spec: &Spec, namespace: Option<&str>, policy: &Policy, out: &mut Vec
         policy,
         out,
     );
+    if let Some(s) = &spec.service {
+        service(s, "/spec/service", namespace, policy, out);
+    }
     timeout(spec.timeout, "/spec/timeout", policy, out);
     let authorization_applies = (org.require_scopes || org.require_audiences)
         && (org.authorization_namespaces.is_empty()
@@ -50,6 +53,12 @@ pub fn spec(spec: &Spec, namespace: Option<&str>, policy: &Policy, out: &mut Vec
         }
         methods(rule.methods.iter().map(|m| m.as_str()), &r, policy, out);
         timeout(rule.timeout, &join(&r, "timeout"), policy, out);
+        if let Some(s) = &rule.service {
+            service(s, &join(&r, "service"), namespace, policy, out);
+        }
+        if let Some(ext) = &rule.ext_auth {
+            authorizers(&ext.authorizers, &join(&r, "extAuth"), policy, out);
+        }
         for (cfg, at) in rule.jwt_configs(&r) {
             issuers(cfg, &at, policy, out);
             if authorization_applies && at.ends_with("/jwt") {
@@ -101,6 +110,60 @@ fn gateway(key: &str, gateway: Option<&str>, policy: &Policy, out: &mut Vec<Find
                 allowed.join(", ")
             ),
         ));
+    }
+}
+
+/// O013 and O014 for the Service at `at` of an object in `namespace`.
+fn service(
+    service: &Service,
+    at: &str,
+    namespace: Option<&str>,
+    policy: &Policy,
+    out: &mut Vec<Finding>,
+) {
+    let org = &policy.org;
+    let here = namespace.unwrap_or_default();
+    if let Some(there) = service.namespace.as_deref().filter(|n| *n != here)
+        && !org.allow_other_namespaces
+    {
+        out.push(Finding::new(
+            Code::O013,
+            join(at, "namespace"),
+            format!(
+                "Service \"{}\" is in namespace \"{there}\", not the APIRule's \"{here}\"; the policy does not allow routing to another namespace",
+                service.name
+            ),
+        ));
+    }
+    if service.external == Some(true) && !org.allow_external {
+        out.push(Finding::new(
+            Code::O014,
+            join(at, "external"),
+            format!(
+                "Service \"{}\" is external; the policy does not allow routing outside the mesh",
+                service.name
+            ),
+        ));
+    }
+}
+
+/// O015 for the authorizers of the extAuth at `at`.
+fn authorizers(list: &[String], at: &str, policy: &Policy, out: &mut Vec<Finding>) {
+    let allowed = &policy.org.authorizers;
+    if allowed.is_empty() {
+        return;
+    }
+    for (j, a) in list.iter().enumerate() {
+        if !allowed.contains(a) {
+            out.push(Finding::new(
+                Code::O015,
+                format!("{at}/authorizers/{j}"),
+                format!(
+                    "authorizer \"{a}\" is not allowed by the policy (allowed: {})",
+                    allowed.join(", ")
+                ),
+            ));
+        }
     }
 }
 

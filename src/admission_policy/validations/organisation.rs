@@ -130,6 +130,65 @@ pub(super) fn rules(out: &mut Vec<Validation>) {
             ),
         ),
     ));
+    // O013 and O014: the spec's Service, then each rule's, as `check`
+    // reports them.
+    let elsewhere =
+        |s: &str| format!("has({s}.namespace) && {s}.namespace != variables.objectNamespace");
+    let external = |s: &str| format!("has({s}.external) && {s}.external == true");
+    let o013 = |s: &str, at: &str| {
+        format!(
+            "{at} + '.namespace: Service \"' + {s}.name + '\" is in namespace \"' + {s}.namespace + '\", not the APIRule\\'s \"' + variables.objectNamespace + '\"; the policy does not allow routing to another namespace'"
+        )
+    };
+    let o014 = |s: &str, at: &str| {
+        format!(
+            "{at} + '.external: Service \"' + {s}.name + '\" is external; the policy does not allow routing outside the mesh'"
+        )
+    };
+    for (code, flag, bad, words) in [
+        (
+            Code::O013,
+            "allowOtherNamespaces",
+            &elsewhere as &dyn Fn(&str) -> String,
+            &o013 as &dyn Fn(&str, &str) -> String,
+        ),
+        (Code::O014, "allowExternal", &external, &o014),
+    ] {
+        let spec_bad = format!(
+            "has(variables.spec.service) && {}",
+            bad("variables.spec.service")
+        );
+        let rule_bad = format!("has(r.service) && {}", bad("r.service"));
+        out.push(Validation::new(
+            code,
+            format!(
+                "!variables.{flag} && (({spec_bad}) || {})",
+                some_rule(&rule_bad)
+            ),
+            format!(
+                "{spec_bad} ? {} : {}",
+                words("variables.spec.service", "'spec.service'"),
+                first_rule(
+                    &rule_bad,
+                    &words("r.service", &format!("{AT} + '.service'"))
+                ),
+            ),
+        ));
+    }
+    let foreign = "size(variables.authorizers) > 0 && has(r.extAuth) && r.extAuth.authorizers.exists(a, !(a in variables.authorizers))";
+    out.push(Validation::new(
+        Code::O015,
+        some_rule(foreign),
+        first_rule(
+            foreign,
+            &first(
+                "r.extAuth.authorizers",
+                "a",
+                "!(a in variables.authorizers)",
+                &format!("{AT} + '.extAuth.authorizers[' + string(r.extAuth.authorizers.indexOf(a)) + ']: authorizer \"' + a + '\" is not allowed by the policy (allowed: ' + variables.authorizers.join(', ') + ')'"),
+            ),
+        ),
+    ));
     let registered = format!("variables.registry.exists(x, x[0] == {ISSUER})");
     let entry = format!("variables.registry.filter(x, x[0] == {ISSUER})[0]");
     let per_auth: [(Code, String, String); 4] = [

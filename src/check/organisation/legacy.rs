@@ -2,12 +2,13 @@
 //! converted faithfully any more, but a policy that can make R010 a warning
 //! must not let them past its organisation rules: their one host, their
 //! gateway, their limits, the access strategies that let anyone in
-//! (`no_auth`, `allow` and `noop` are v2's `noAuth`), and the key sets and
-//! issuers of their jwt strategies, in either config style.
+//! (`no_auth`, `allow` and `noop` are v2's `noAuth`), the Services they
+//! route to, and the key sets and issuers of their jwt strategies, in
+//! either config style.
 
 use serde_json::Value;
 
-use super::{gateway, host, issuers, methods, plain_http, public, timeout};
+use super::{gateway, host, issuers, methods, plain_http, public, service, timeout};
 use crate::apirule::JwtConfig;
 use crate::apirule::v1beta1::{OryJwtConfig, Spec};
 use crate::diagnostic::{Finding, join};
@@ -24,11 +25,17 @@ pub fn spec(spec: &Spec, namespace: Option<&str>, policy: &Policy, out: &mut Vec
     }
     host(&spec.host, "/spec/host", policy, out);
     gateway("gateway", Some(&spec.gateway), policy, out);
+    if let Some(s) = &spec.service {
+        service(s, "/spec/service", namespace, policy, out);
+    }
     timeout(spec.timeout, "/spec/timeout", policy, out);
     for (i, rule) in spec.rules.iter().enumerate() {
         let r = format!("/spec/rules/{i}");
         methods(rule.methods.iter().map(|m| m.as_str()), &r, policy, out);
         timeout(rule.timeout, &join(&r, "timeout"), policy, out);
+        if let Some(s) = &rule.service {
+            service(s, &join(&r, "service"), namespace, policy, out);
+        }
         for (k, strategy) in rule.access_strategies.iter().enumerate() {
             let at = format!("{r}/accessStrategies/{k}");
             if PUBLIC.contains(&strategy.handler.as_str()) {
