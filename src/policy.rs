@@ -16,6 +16,9 @@ use crate::rules;
 use crate::rules::Code;
 use crate::yaml;
 
+mod file;
+use file::Document;
+
 pub const API_VERSION: &str = "kexpose.dev/v1alpha1";
 pub const SCHEMA: &str = include_str!("../schemas/policy.json");
 pub const DEFAULT: &str = include_str!("../policies/default.yaml");
@@ -81,60 +84,6 @@ impl std::fmt::Display for PolicyError {
     }
 }
 
-#[derive(Deserialize)]
-#[serde(rename_all = "camelCase")]
-struct Document {
-    metadata: Option<Meta>,
-    #[serde(default)]
-    spec: Spec,
-}
-
-#[derive(Deserialize)]
-struct Meta {
-    name: Option<String>,
-}
-
-#[derive(Deserialize, Default)]
-#[serde(rename_all = "camelCase")]
-struct Spec {
-    #[serde(default)]
-    warnings_as_errors: bool,
-    #[serde(default)]
-    rules: HashMap<String, Value>,
-    #[serde(default)]
-    gateways: Gateways,
-    #[serde(default)]
-    issuers: Vec<RegisteredIssuer>,
-    #[serde(default)]
-    hosts: Hosts,
-    #[serde(default)]
-    no_auth: NoAuth,
-    #[serde(default)]
-    authorization: Authorization,
-    #[serde(default)]
-    limits: Limits,
-    #[serde(default)]
-    suppressions: Suppressions,
-    #[serde(default)]
-    destinations: Destinations,
-    #[serde(default)]
-    v1beta1: V1beta1,
-    #[serde(default)]
-    admission: Admission,
-}
-
-#[derive(Deserialize, Default)]
-struct Admission {
-    fixes: Option<Vec<String>>,
-}
-
-#[derive(Deserialize, Default)]
-#[serde(rename_all = "camelCase")]
-struct V1beta1 {
-    #[serde(default)]
-    jwt_handler: JwtHandler,
-}
-
 /// The jwt handler of the cluster's APIRule v1beta1 controller (the
 /// `jwtHandler` key of `kyma-system/api-gateway-config`): it decides which
 /// style of jwt config is valid, and which handlers are exclusive.
@@ -147,13 +96,6 @@ pub enum JwtHandler {
     Istio,
     /// Ory Oathkeeper: `trusted_issuers`, `jwks_urls`, `required_scope`.
     Ory,
-}
-
-#[derive(Deserialize, Default)]
-struct Gateways {
-    default: Option<String>,
-    #[serde(default)]
-    allowed: Vec<String>,
 }
 
 /// The organisation rules of a policy, resolved (patterns compiled).
@@ -220,60 +162,6 @@ impl Default for Organisation {
             suppression_namespaces: Vec::new(),
         }
     }
-}
-
-#[derive(Deserialize, Default)]
-#[serde(rename_all = "camelCase")]
-struct Hosts {
-    #[serde(default)]
-    domains: Vec<String>,
-    allow_wildcard: Option<bool>,
-}
-
-#[derive(Deserialize, Default)]
-struct NoAuth {
-    allowed: Option<bool>,
-    #[serde(default)]
-    namespaces: Vec<String>,
-    #[serde(default)]
-    paths: Vec<String>,
-}
-
-#[derive(Deserialize, Default)]
-#[serde(rename_all = "camelCase")]
-struct Authorization {
-    #[serde(default)]
-    require_scopes: bool,
-    #[serde(default)]
-    require_audiences: bool,
-    #[serde(default)]
-    namespaces: Vec<String>,
-}
-
-#[derive(Deserialize, Default)]
-#[serde(rename_all = "camelCase")]
-struct Limits {
-    max_timeout: Option<u32>,
-    #[serde(default)]
-    methods: Vec<String>,
-    allow_http_jwks_uri: Option<bool>,
-}
-
-#[derive(Deserialize, Default)]
-#[serde(rename_all = "camelCase")]
-struct Destinations {
-    other_namespaces: Option<bool>,
-    external: Option<bool>,
-    #[serde(default)]
-    authorizers: Vec<String>,
-}
-
-#[derive(Deserialize, Default)]
-struct Suppressions {
-    allowed: Option<bool>,
-    codes: Option<Vec<String>>,
-    #[serde(default)]
-    namespaces: Vec<String>,
 }
 
 /// Compiles namespace patterns, anchored: a pattern names whole namespaces.
