@@ -6,6 +6,7 @@
 //! `State`, so tests drive them in-process exactly as the server does.
 
 pub mod accept;
+pub mod budget;
 mod checked;
 pub mod coalesce;
 pub mod idle;

@@ -1432,3 +1432,61 @@ async fn fail_closed_an_apirule_request_is_judged_as_stored() {
     .await;
     assert_eq!(sandbox["response"]["allowed"], true, "{sandbox}");
 }
+
+/// Bounded work: a review of 16,000 rules (seven methods each) was judged
+/// for 13.7 s, R005 and J010 comparing every pair. Over the size budget
+/// the object is denied at once, saying what it holds and the limit; at
+/// the budget it is still judged.
+#[tokio::test]
+async fn an_object_of_sixteen_thousand_rules_is_refused_at_once() {
+    let rules = |n: usize| -> Value {
+        (0..n)
+            .map(|i| json!({"path": format!("/r{i}"), "methods": ["GET", "POST", "PUT", "DELETE", "PATCH", "HEAD", "OPTIONS"],
+                            "jwt": {"authentications": [{"issuer": "https://idp.example.com", "jwksUri": "https://idp.example.com/keys"}]}}))
+            .collect()
+    };
+    for endpoint in ["/validate", "/mutate"] {
+        let huge = review(|req| req["object"]["spec"]["rules"] = rules(16_000));
+        let (status, body) = post(
+            state(Policy::default()),
+            endpoint,
+            huge.to_string().into_bytes(),
+        )
+        .await;
+        assert_eq!(status, StatusCode::OK);
+        assert_eq!(body["response"]["allowed"], false, "{endpoint}");
+        let message = body["response"]["status"]["message"].as_str().unwrap();
+        assert!(
+            message.contains("spec.rules holds 16000 entries, more than the 1000 kexpose judges"),
+            "{message}"
+        );
+    }
+    let hosts =
+        review(|req| req["object"]["spec"]["hosts"] = json!(vec!["a.example.com"; 200_000]));
+    let (_, body) = post(
+        state(Policy::default()),
+        "/mutate",
+        hosts.to_string().into_bytes(),
+    )
+    .await;
+    assert_eq!(body["response"]["allowed"], false);
+    assert!(
+        body["response"].get("patch").is_none(),
+        "{}",
+        body["response"]["status"]
+    );
+
+    let at_budget = review(|req| {
+        req["object"]["spec"]["rules"] = rules(kexpose::webhook::budget::RULES);
+    });
+    let (_, body) = post(
+        state(Policy::default()),
+        "/validate",
+        at_budget.to_string().into_bytes(),
+    )
+    .await;
+    let message = body["response"]["status"]["message"]
+        .as_str()
+        .unwrap_or_default();
+    assert!(!message.contains("kexpose judges"), "{message}");
+}

@@ -12,6 +12,7 @@ use kube::core::admission::{AdmissionResponse, AdmissionReview, Operation};
 use kube::core::response::{Status, StatusCause, StatusDetails, StatusSummary};
 use serde_json::Value;
 
+use super::budget;
 use super::checked::Checked;
 use super::mutate;
 use crate::check::{self, Kind};
@@ -184,6 +185,8 @@ pub fn decide(endpoint: Endpoint, body: &[u8], policy: &Policy) -> Result<Decisi
     let response = if exempt {
         response
     } else {
+        // Bounded work: an object over the budget is refused, not judged.
+        let over_budget = object.as_ref().and_then(budget::exceeded);
         match object {
             None => refuse(response, "the request carries no object to check"),
             Some(object) if !object.is_object() => {
@@ -195,6 +198,9 @@ pub fn decide(endpoint: Endpoint, body: &[u8], policy: &Policy) -> Result<Decisi
                 response,
                 "the request is for gateway.kyma-project.io apirules, but its object is not an APIRule",
             ),
+            Some(_) if over_budget.is_some() => {
+                refuse(response, over_budget.as_deref().unwrap_or_default())
+            }
             Some(object) => match endpoint {
                 Endpoint::Validate => validate(response, &object, policy, &mut outcome),
                 Endpoint::Mutate => {
