@@ -1,6 +1,8 @@
 //! JWT rules (J): upstream's V4, V5 and V7 with their exact messages, and the
 //! stricter checks that keep Istio from answering 401 to every caller.
 
+use std::collections::HashMap;
+
 use crate::apirule::{JwtAuthentication, JwtAuthorization, JwtConfig};
 use crate::diagnostic::{Finding, join};
 use crate::rules::Code;
@@ -232,9 +234,12 @@ pub fn issuer_conflicts<'a, P: FnOnce() -> String>(
     auths: impl IntoIterator<Item = (P, &'a JwtAuthentication)>,
     out: &mut Vec<Finding>,
 ) {
-    let mut seen: Vec<&JwtAuthentication> = Vec::new();
+    // The first authentication of each key, by hash: a pairwise search
+    // made J010 quadratic in the authentications.
+    let mut seen: HashMap<String, &JwtAuthentication> = HashMap::new();
     for (pointer, a) in auths {
-        match seen.iter().find(|first| same_key(first, a)) {
+        let key = key(a);
+        match seen.get(&key) {
             Some(first) if !same_location(first, a) => {
                 out.push(Finding::new(
                     Code::J010,
@@ -243,14 +248,17 @@ pub fn issuer_conflicts<'a, P: FnOnce() -> String>(
                 ));
             }
             Some(_) => {}
-            None => seen.push(a),
+            None => {
+                seen.insert(key, a);
+            }
         }
     }
 }
 
 /// Upstream's key is issuer and jwksUri concatenated (so `a` + `bc` and
 /// `ab` + `c` collide there, and here).
-fn same_key<'a>(a: &'a JwtAuthentication, b: &'a JwtAuthentication) -> bool {
-    let key = |x: &'a JwtAuthentication| x.issuer.bytes().chain(x.jwks_uri.bytes());
-    key(a).eq(key(b))
+/// What upstream compares authentications by: the issuer and jwksUri
+/// written one after the other.
+fn key(a: &JwtAuthentication) -> String {
+    [a.issuer.as_str(), a.jwks_uri.as_str()].concat()
 }

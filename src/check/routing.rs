@@ -1,6 +1,8 @@
 //! Rules over a whole v2/v2alpha1 APIRule spec: services, gateways, paths and
 //! their ordering (R), plus the walk that hands each JWT config to `jwt`.
 
+use std::collections::HashMap;
+
 use crate::apirule::Method;
 use crate::apirule::v2::Spec;
 use crate::diagnostic::{Finding, join};
@@ -97,7 +99,9 @@ fn gateway(spec: &Spec, out: &mut Vec<Finding>) {
 /// reported even where upstream's trie misses them.
 fn conflicts(spec: &Spec, out: &mut Vec<Finding>) {
     let mut tries: Vec<(Method, SegmentTrie)> = Vec::new();
-    let mut first_seen: Vec<(&str, Method, usize)> = Vec::new();
+    // Each path and method's first rule, by hash: a pairwise search made
+    // R005 quadratic in the rules.
+    let mut first_seen: HashMap<(&str, Method), usize> = HashMap::new();
     for (i, rule) in spec.rules.iter().enumerate() {
         let path = normalise(&rule.path);
         let mut done: Vec<Method> = Vec::new();
@@ -115,8 +119,7 @@ fn conflicts(spec: &Spec, out: &mut Vec<Finding>) {
                 }
             };
             let trie_conflict = trie.insert(path);
-            if let Some((_, _, first)) = first_seen.iter().find(|(p, fm, _)| *p == path && fm == m)
-            {
+            if let Some(first) = first_seen.get(&(path, *m)) {
                 out.push(Finding::new(
                     Code::R005,
                     at(),
@@ -126,7 +129,7 @@ fn conflicts(spec: &Spec, out: &mut Vec<Finding>) {
                     ),
                 ));
             } else {
-                first_seen.push((path, *m, i));
+                first_seen.insert((path, *m), i);
                 if trie_conflict {
                     out.push(Finding::new(
                         Code::R004,
