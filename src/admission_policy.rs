@@ -114,7 +114,8 @@ pub fn export(policy: &Policy, options: &Options) -> Result<String, ExportError>
             return Err(ExportError::StaticTooOld(options.kube));
         }
     }
-    let values = options.params.variables(policy)?;
+    let data = params::data(policy)?;
+    let values = options.params.variables(&data);
     let mut families = [
         family("kexpose-jwt", false),
         family("kexpose-routing", false),
@@ -146,7 +147,7 @@ pub fn export(policy: &Policy, options: &Options) -> Result<String, ExportError>
             "apiVersion": "v1",
             "kind": "ConfigMap",
             "metadata": {"name": params::NAME, "namespace": namespace, "labels": labels(policy)},
-            "data": params::data(policy)?,
+            "data": data,
         }));
     }
     let variables = variables(values);

@@ -583,17 +583,9 @@ fn goldens_for_each_kubernetes_version() {
         .to_vec(),
     ));
     for (name, args) in cases {
-        let mut all = vec!["policy", "export"];
-        all.extend(args.iter().map(String::as_str));
-        let out = common::run(&all);
-        assert!(
-            out.status.success(),
-            "{}",
-            String::from_utf8_lossy(&out.stderr)
-        );
         diffs.extend(common::golden(
             &dir.join(name),
-            &String::from_utf8(out.stdout).unwrap(),
+            &common::policy_export(&args),
         ));
     }
     assert!(diffs.is_empty(), "{}", diffs.join("\n"));
@@ -678,15 +670,8 @@ fn refuses_what_it_cannot_export() {
 /// plugin's directory takes, losing nothing.
 #[test]
 fn static_manifests_split_by_plugin() {
-    let run = |kinds: &str| {
-        let out = common::run(&["policy", "export", "--static", "--kinds", kinds]);
-        assert!(
-            out.status.success(),
-            "{}",
-            String::from_utf8_lossy(&out.stderr)
-        );
-        common::documents(&String::from_utf8(out.stdout).unwrap())
-    };
+    let run =
+        |kinds: &str| common::documents(&common::policy_export(&["--static", "--kinds", kinds]));
     let (all, validating, mutating) = (run("all"), run("validating"), run("mutating"));
     for doc in &all {
         let name = doc["metadata"]["name"].as_str().unwrap();

@@ -515,14 +515,9 @@ fn non_default_values_bring_their_own_certificate_and_extras() {
 #[test]
 fn enforcement_by_admission_policies() {
     let export = |name: &str, args: &[&str]| {
-        let mut all = vec!["policy", "export", "--kube-version", "1.36"];
+        let mut all = vec!["--kube-version", "1.36"];
         all.extend(args);
-        let out = common::run(&all);
-        assert!(out.status.success());
-        values_file(
-            &format!("export-{name}"),
-            &String::from_utf8(out.stdout).unwrap(),
-        )
+        values_file(&format!("export-{name}"), &common::policy_export(&all))
     };
     let inline = export("inline", &[]);
     let inline = template(&[

@@ -346,15 +346,7 @@ fn every_export_compiles_as_the_api_server_compiles_it() {
     let mut names = BTreeSet::new();
     let mut objects = 0;
     for (kube, args) in &runs {
-        let mut all = vec!["policy", "export"];
-        all.extend(args.iter().map(String::as_str));
-        let out = common::run(&all);
-        assert!(
-            out.status.success(),
-            "{args:?}: {}",
-            String::from_utf8_lossy(&out.stderr)
-        );
-        let docs = common::documents(&String::from_utf8(out.stdout).unwrap());
+        let docs = common::documents(&common::policy_export(args));
         objects += docs.len();
         expressions_of(&docs, (*kube).min(KUBE_MAX), &mut expressions, &mut names);
     }

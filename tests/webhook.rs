@@ -53,12 +53,12 @@ async fn post(state: Arc<State>, path: &str, body: Vec<u8>) -> (StatusCode, Valu
 }
 
 async fn validate(r: &Value) -> Value {
-    let (status, body) = post(
-        state(Policy::default()),
-        "/validate",
-        r.to_string().into_bytes(),
-    )
-    .await;
+    validate_with(Policy::default(), r).await
+}
+
+/// The response to `r` under `policy`, after the checks every answer passes.
+async fn validate_with(policy: Policy, r: &Value) -> Value {
+    let (status, body) = post(state(policy), "/validate", r.to_string().into_bytes()).await;
     assert_eq!(status, StatusCode::OK, "{body}");
     assert_eq!(body["apiVersion"], "admission.k8s.io/v1");
     assert_eq!(body["kind"], "AdmissionReview");
@@ -1310,25 +1310,12 @@ async fn self_service_suppression_of_organisation_rules_is_refused() {
             }
         })
     };
-    let (_, plain) = post(
-        state(policy.clone()),
-        "/validate",
-        attack(None).to_string().into_bytes(),
-    )
-    .await;
-    assert_eq!(plain["response"]["allowed"], false, "{plain}");
-    let (_, suppressed) = post(
-        state(policy.clone()),
-        "/validate",
-        attack(Some("O003: x; O005: x; O006: x"))
-            .to_string()
-            .into_bytes(),
-    )
-    .await;
-    assert_eq!(suppressed["response"]["allowed"], false, "{suppressed}");
-    let message = suppressed["response"]["status"]["message"]
-        .as_str()
-        .unwrap();
+    let plain = validate_with(policy.clone(), &attack(None)).await;
+    assert_eq!(plain["allowed"], false, "{plain}");
+    let suppressed =
+        validate_with(policy.clone(), &attack(Some("O003: x; O005: x; O006: x"))).await;
+    assert_eq!(suppressed["allowed"], false, "{suppressed}");
+    let message = suppressed["status"]["message"].as_str().unwrap();
     for code in ["O003", "O005", "O006", "O011"] {
         assert!(message.contains(code), "{code} missing from {message}");
     }
@@ -1350,9 +1337,9 @@ async fn self_service_suppression_of_organisation_rules_is_refused() {
                      "rules": [{"path": "/.*", "methods": ["GET"], "accessStrategies": [{"handler": "jwt", "config": {"jwks_urls": ["https://idp.acme.com/keys"], "trusted_issuers": ["https://idp.acme.com"]}}]}]}
         });
     });
-    let (_, legacy) = post(state(policy), "/validate", legacy.to_string().into_bytes()).await;
-    assert_eq!(legacy["response"]["allowed"], false, "{legacy}");
-    let message = legacy["response"]["status"]["message"].as_str().unwrap();
+    let legacy = validate_with(policy, &legacy).await;
+    assert_eq!(legacy["allowed"], false, "{legacy}");
+    let message = legacy["status"]["message"].as_str().unwrap();
     assert!(
         message.contains("R010") && message.contains("O011"),
         "{message}"
@@ -1365,19 +1352,16 @@ async fn self_service_suppression_of_organisation_rules_is_refused() {
 /// request's, not one the object names for itself.
 #[tokio::test]
 async fn fail_closed_an_apirule_request_is_judged_as_stored() {
-    let (_, body) = post(
-        state(Policy::default()),
-        "/validate",
-        review(|req| {
+    let body = validate_with(
+        Policy::default(),
+        &review(|req| {
             req["object"]["kind"] = json!("ConfigMap");
             req["object"]["apiVersion"] = json!("v1");
-        })
-        .to_string()
-        .into_bytes(),
+        }),
     )
     .await;
-    assert_eq!(body["response"]["allowed"], false, "{body}");
-    let message = body["response"]["status"]["message"].as_str().unwrap();
+    assert_eq!(body["allowed"], false, "{body}");
+    let message = body["status"]["message"].as_str().unwrap();
     assert!(
         message.contains(
             "the request is for gateway.kyma-project.io apirules, but its object is not an APIRule"
@@ -1385,19 +1369,16 @@ async fn fail_closed_an_apirule_request_is_judged_as_stored() {
         "{message}"
     );
     // Another resource is still only warned about.
-    let (_, other) = post(
-        state(Policy::default()),
-        "/validate",
-        review(|req| {
+    let other = validate_with(
+        Policy::default(),
+        &review(|req| {
             req["object"]["kind"] = json!("ConfigMap");
             req["object"]["apiVersion"] = json!("v1");
             req["resource"] = json!({"group": "", "version": "v1", "resource": "configmaps"});
-        })
-        .to_string()
-        .into_bytes(),
+        }),
     )
     .await;
-    assert_eq!(other["response"]["allowed"], true, "{other}");
+    assert_eq!(other["allowed"], true, "{other}");
 
     // noAuth is allowed in sandbox namespaces only; the object claims one.
     let policy = Policy::parse(
@@ -1412,25 +1393,15 @@ async fn fail_closed_an_apirule_request_is_judged_as_stored() {
                 json!([{"path": "/{**}", "methods": ["GET"], "noAuth": true}]);
         })
     };
-    let (_, claimed) = post(
-        state(policy.clone()),
-        "/validate",
-        public("sandbox-a", "prod-shop").to_string().into_bytes(),
-    )
-    .await;
-    assert_eq!(claimed["response"]["allowed"], false, "{claimed}");
-    let message = claimed["response"]["status"]["message"].as_str().unwrap();
+    let claimed = validate_with(policy.clone(), &public("sandbox-a", "prod-shop")).await;
+    assert_eq!(claimed["allowed"], false, "{claimed}");
+    let message = claimed["status"]["message"].as_str().unwrap();
     assert!(
         message.contains("in namespace \"prod-shop\"") && message.contains("O006"),
         "{message}"
     );
-    let (_, sandbox) = post(
-        state(policy),
-        "/validate",
-        public("prod-shop", "sandbox-a").to_string().into_bytes(),
-    )
-    .await;
-    assert_eq!(sandbox["response"]["allowed"], true, "{sandbox}");
+    let sandbox = validate_with(policy, &public("prod-shop", "sandbox-a")).await;
+    assert_eq!(sandbox["allowed"], true, "{sandbox}");
 }
 
 /// Bounded work: a review of 16,000 rules (seven methods each) was judged
@@ -1479,14 +1450,7 @@ async fn an_object_of_sixteen_thousand_rules_is_refused_at_once() {
     let at_budget = review(|req| {
         req["object"]["spec"]["rules"] = rules(kexpose::webhook::budget::RULES);
     });
-    let (_, body) = post(
-        state(Policy::default()),
-        "/validate",
-        at_budget.to_string().into_bytes(),
-    )
-    .await;
-    let message = body["response"]["status"]["message"]
-        .as_str()
-        .unwrap_or_default();
+    let body = validate(&at_budget).await;
+    let message = body["status"]["message"].as_str().unwrap_or_default();
     assert!(!message.contains("kexpose judges"), "{message}");
 }

@@ -71,14 +71,14 @@ const VALUES: [(&str, Kind); 19] = [
 ];
 
 impl Params {
-    /// The CEL variables holding the policy's values, in [`VALUES`] order;
-    /// the registry (`variables.registry`) splits the `issuers` lines.
-    pub fn variables(&self, policy: &Policy) -> Result<Vec<(&'static str, String)>, Unencodable> {
-        let data = data(policy)?;
-        Ok(VALUES
+    /// The CEL variables holding the policy's values (its encoded `data`),
+    /// in [`VALUES`] order; the registry (`variables.registry`) splits the
+    /// `issuers` lines.
+    pub fn variables(&self, data: &BTreeMap<&'static str, String>) -> Vec<(&'static str, String)> {
+        VALUES
             .iter()
-            .map(|&(name, kind)| (name, self.value(&data, name, kind)))
-            .collect())
+            .map(|&(name, kind)| (name, self.value(data, name, kind)))
+            .collect()
     }
 
     /// The CEL expression of one value.

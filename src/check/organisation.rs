@@ -149,22 +149,16 @@ fn service(
 
 /// O015 for the authorizers of the extAuth at `at`.
 fn authorizers(list: &[String], at: &str, policy: &Policy, out: &mut Vec<Finding>) {
-    let allowed = &policy.org.authorizers;
-    if allowed.is_empty() {
-        return;
-    }
-    for (j, a) in list.iter().enumerate() {
-        if !allowed.contains(a) {
-            out.push(Finding::new(
-                Code::O015,
-                format!("{at}/authorizers/{j}"),
-                format!(
-                    "authorizer \"{a}\" is not allowed by the policy (allowed: {})",
-                    allowed.join(", ")
-                ),
-            ));
-        }
-    }
+    let items = list.iter().map(String::as_str);
+    let what = |a: &str| format!("authorizer \"{a}\"");
+    unlisted(
+        Code::O015,
+        items,
+        &join(at, "authorizers"),
+        &policy.org.authorizers,
+        what,
+        out,
+    );
 }
 
 /// O006 for a route on `path` open to anyone (`how`: `noAuth`, or a
@@ -200,17 +194,38 @@ fn methods<'m>(
     policy: &Policy,
     out: &mut Vec<Finding>,
 ) {
-    let allowed = &policy.org.methods;
+    let what = |m: &str| format!("method {m}");
+    unlisted(
+        Code::O009,
+        methods,
+        &join(rule, "methods"),
+        &policy.org.methods,
+        what,
+        out,
+    );
+}
+
+/// `code` for each item of the list at `at` outside the policy's `allowed`
+/// list, when that list is set; `what` words one item.
+fn unlisted<'a>(
+    code: Code,
+    items: impl Iterator<Item = &'a str>,
+    at: &str,
+    allowed: &[String],
+    what: impl Fn(&str) -> String,
+    out: &mut Vec<Finding>,
+) {
     if allowed.is_empty() {
         return;
     }
-    for (j, m) in methods.enumerate() {
-        if !allowed.iter().any(|a| a == m) {
+    for (j, item) in items.enumerate() {
+        if !allowed.iter().any(|a| a == item) {
             out.push(Finding::new(
-                Code::O009,
-                format!("{rule}/methods/{j}"),
+                code,
+                join(at, j),
                 format!(
-                    "method {m} is not allowed by the policy (allowed: {})",
+                    "{} is not allowed by the policy (allowed: {})",
+                    what(item),
                     allowed.join(", ")
                 ),
             ));

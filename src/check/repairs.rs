@@ -185,15 +185,34 @@ mod tests {
         );
     }
 
+    /// The findings at a jwt config's one jwksUri, written `jwks_uri`, under
+    /// a policy that forbids plain http, with their repairs.
+    fn jwks_findings(jwks_uri: &str) -> Vec<(Code, Option<Change>)> {
+        let strict = Policy::parse(
+            "apiVersion: kexpose.dev/v1alpha1\nkind: Policy\nspec:\n  limits: {allowHttpJwksUri: false}\n",
+        )
+        .unwrap();
+        let mut object = object();
+        object["spec"]["rules"][0] = json!({
+            "path": "/a",
+            "methods": ["GET"],
+            "jwt": {"authentications": [{"issuer": "https://idp.example.com", "jwksUri": jwks_uri}]},
+        });
+        crate::check::judge(&object, &strict)
+            .findings
+            .into_iter()
+            .filter(|f| f.pointer == JWKS_AT)
+            .map(|f| (f.code, f.repair.map(|r| r.change)))
+            .collect()
+    }
+
+    const JWKS_AT: &str = "/spec/rules/0/jwt/authentications/0/jwksUri";
+
     /// `HTTP://` is plain http too: Go lowercases the scheme and Istio
     /// fetches the keys over http, so O010 denies it and the repair keeps
     /// the rest of the URL.
     #[test]
     fn o010_upper_case_http_scheme_is_plain_http() {
-        let strict = Policy::parse(
-            "apiVersion: kexpose.dev/v1alpha1\nkind: Policy\nspec:\n  limits: {allowHttpJwksUri: false}\n",
-        )
-        .unwrap();
         for (written, fixed) in [
             (
                 "HTTP://idp.example.com/Keys",
@@ -204,22 +223,12 @@ mod tests {
                 "https://idp.example.com/keys",
             ),
         ] {
-            let mut object = object();
-            object["spec"]["rules"][0] = json!({
-                "path": "/a",
-                "methods": ["GET"],
-                "jwt": {"authentications": [{"issuer": "https://idp.example.com", "jwksUri": written}]},
-            });
-            let at = "/spec/rules/0/jwt/authentications/0/jwksUri";
-            let found: Vec<(Code, Option<Change>)> = crate::check::judge(&object, &strict)
-                .findings
-                .into_iter()
-                .filter(|f| f.pointer == at)
-                .map(|f| (f.code, f.repair.map(|r| r.change)))
-                .collect();
             assert_eq!(
-                found,
-                [(Code::O010, Some(Change::Replace(at.into(), json!(fixed))))],
+                jwks_findings(written),
+                [(
+                    Code::O010,
+                    Some(Change::Replace(JWKS_AT.into(), json!(fixed)))
+                )],
                 "{written}"
             );
         }
@@ -229,32 +238,12 @@ mod tests {
     /// the finding that is reported carries the https repair.
     #[test]
     fn o010_carries_the_https_repair() {
-        let strict = Policy::parse(
-            "apiVersion: kexpose.dev/v1alpha1\nkind: Policy\nspec:\n  limits: {allowHttpJwksUri: false}\n",
-        )
-        .unwrap();
-        let mut object = object();
-        object["spec"]["rules"][0] = json!({
-            "path": "/a",
-            "methods": ["GET"],
-            "jwt": {"authentications": [{
-                "issuer": "https://idp.example.com",
-                "jwksUri": "http://idp.example.com/keys",
-            }]},
-        });
-        let at = "/spec/rules/0/jwt/authentications/0/jwksUri";
-        let found: Vec<(Code, Option<Change>)> = crate::check::judge(&object, &strict)
-            .findings
-            .into_iter()
-            .filter(|f| f.pointer == at)
-            .map(|f| (f.code, f.repair.map(|r| r.change)))
-            .collect();
         assert_eq!(
-            found,
+            jwks_findings("http://idp.example.com/keys"),
             [(
                 Code::O010,
                 Some(Change::Replace(
-                    at.into(),
+                    JWKS_AT.into(),
                     json!("https://idp.example.com/keys")
                 ))
             )]

@@ -40,6 +40,20 @@ pub fn run(args: &[&str]) -> Output {
     kexpose().args(args).output().expect("kexpose runs")
 }
 
+/// What `kexpose policy export ARGS` prints, failing the test (with its
+/// stderr) when the export fails.
+pub fn policy_export<S: AsRef<str>>(args: &[S]) -> String {
+    let mut all = vec!["policy", "export"];
+    all.extend(args.iter().map(AsRef::as_ref));
+    let out = run(&all);
+    assert!(
+        out.status.success(),
+        "policy export {all:?}: {}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    String::from_utf8(out.stdout).unwrap()
+}
+
 pub fn run_stdin(args: &[&str], input: &[u8]) -> Output {
     pipe(kexpose().args(args), input)
 }

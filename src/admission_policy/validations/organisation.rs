@@ -116,19 +116,13 @@ pub(super) fn rules(out: &mut Vec<Validation>) {
             )
         ),
     ));
-    let unlisted = "size(variables.methods) > 0 && r.methods.exists(m, !(m in variables.methods))";
-    out.push(Validation::new(
+    out.push(unlisted(
         Code::O009,
-        some_rule(unlisted),
-        first_rule(
-            unlisted,
-            &first(
-                "r.methods",
-                "m",
-                "!(m in variables.methods)",
-                &format!("{AT} + '.methods[' + string(r.methods.indexOf(m)) + ']: method ' + m + ' is not allowed by the policy (allowed: ' + variables.methods.join(', ') + ')'"),
-            ),
-        ),
+        "",
+        "methods",
+        "m",
+        "methods",
+        "method ' + m + '",
     ));
     // O013 and O014: the spec's Service, then each rule's, as `check`
     // reports them.
@@ -175,19 +169,13 @@ pub(super) fn rules(out: &mut Vec<Validation>) {
             ),
         ));
     }
-    let foreign = "size(variables.authorizers) > 0 && has(r.extAuth) && r.extAuth.authorizers.exists(a, !(a in variables.authorizers))";
-    out.push(Validation::new(
+    out.push(unlisted(
         Code::O015,
-        some_rule(foreign),
-        first_rule(
-            foreign,
-            &first(
-                "r.extAuth.authorizers",
-                "a",
-                "!(a in variables.authorizers)",
-                &format!("{AT} + '.extAuth.authorizers[' + string(r.extAuth.authorizers.indexOf(a)) + ']: authorizer \"' + a + '\" is not allowed by the policy (allowed: ' + variables.authorizers.join(', ') + ')'"),
-            ),
-        ),
+        "has(r.extAuth) && ",
+        "extAuth.authorizers",
+        "a",
+        "authorizers",
+        "authorizer \"' + a + '\"",
     ));
     let registered = format!("variables.registry.exists(x, x[0] == {ISSUER})");
     let entry = format!("variables.registry.filter(x, x[0] == {ISSUER})[0]");
@@ -247,6 +235,39 @@ pub(super) fn rules(out: &mut Vec<Validation>) {
             "{at} + (!variables.allowSuppressions ? ': the policy does not allow suppressing findings; nothing was suppressed' : [{void}[0]].map(e, {why})[0])"
         ),
     ));
+}
+
+/// `code` for a rule whose list `field` (`methods`, `extAuth.authorizers`)
+/// holds an item outside the policy's list variable `allowed`, when that
+/// list is set, as `check`'s `unlisted` says it. The item is `x` in CEL;
+/// `what` words it, as text spliced into the message's string literal;
+/// `guard` says the rule has the field.
+fn unlisted(
+    code: Code,
+    guard: &str,
+    field: &str,
+    x: &str,
+    allowed: &str,
+    what: &str,
+) -> Validation {
+    let list = format!("r.{field}");
+    let bad = format!("!({x} in variables.{allowed})");
+    let violated = format!("size(variables.{allowed}) > 0 && {guard}{list}.exists({x}, {bad})");
+    Validation::new(
+        code,
+        some_rule(&violated),
+        first_rule(
+            &violated,
+            &first(
+                &list,
+                x,
+                &bad,
+                &format!(
+                    "{AT} + '.{field}[' + string({list}.indexOf({x})) + ']: {what} is not allowed by the policy (allowed: ' + variables.{allowed}.join(', ') + ')'"
+                ),
+            ),
+        ),
+    )
 }
 
 /// A registry entry's allowed names (`entry[2]` headers, `entry[3]`
