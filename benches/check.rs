@@ -1,6 +1,7 @@
 //! `cargo bench --bench check`: generates 10,000 realistic APIRule files,
 //! checks them the way `kexpose check DIR` does (read, parse, check, in
-//! parallel), and prints documents per second. Then times one `kexpose check`
+//! parallel), and prints documents per second, then the time to judge one
+//! APIRule of 1,000 and of 3,000 rules. Then times one `kexpose check`
 //! process on one file, as pre-commit runs it.
 
 use std::path::PathBuf;
@@ -71,6 +72,26 @@ spec:
     )
 }
 
+/// An APIRule of `rules` jwt rules with seven methods each: the shape of a
+/// crafted worst case, within the webhook's size budget at 1,000 rules.
+fn large_apirule(rules: usize) -> serde_json::Value {
+    let rules: Vec<serde_json::Value> = (0..rules)
+        .map(|i| {
+            serde_json::json!({
+                "path": format!("/r{i}"),
+                "methods": ["GET", "POST", "PUT", "DELETE", "PATCH", "HEAD", "OPTIONS"],
+                "jwt": {"authentications": [{"issuer": "https://idp.example.com", "jwksUri": "https://idp.example.com/keys"}]},
+            })
+        })
+        .collect();
+    serde_json::json!({
+        "apiVersion": "gateway.kyma-project.io/v2", "kind": "APIRule",
+        "metadata": {"name": "large", "namespace": "default"},
+        "spec": {"hosts": ["large.example.com"], "service": {"name": "s", "port": 80},
+                 "gateway": "kyma-system/kyma-gateway", "rules": rules},
+    })
+}
+
 fn median(mut v: Vec<Duration>) -> Duration {
     v.sort();
     v[v.len() / 2]
@@ -118,6 +139,23 @@ fn main() {
         rates[0],
         rates[rates.len() - 1]
     );
+
+    // One large APIRule, in process: R005 and J010 look up each rule's and
+    // each authentication's twin, so the time should grow about linearly.
+    for rules in [1_000, 3_000] {
+        let object = large_apirule(rules);
+        let mut times = Vec::new();
+        for _ in 0..5 {
+            let start = Instant::now();
+            let judged = kexpose::check::judge(&object, &policy);
+            times.push(start.elapsed());
+            assert!(judged.findings.is_empty(), "{:?}", judged.findings.first());
+        }
+        println!(
+            "check one APIRule of {rules} rules (7 methods, a jwt each): median {:.1} ms",
+            median(times).as_secs_f64() * 1e3
+        );
+    }
 
     // The processes timed are this build's, or `KEXPOSE_BIN` (the release
     // build `cargo install` makes, say) for the profile users run.
